@@ -1,0 +1,48 @@
+# embedlab: `make` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+# Nothing is fetched from a model or dataset hub at run time.
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test lint format mlflow-ui mlflow-server bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0   # first: the CPU wheel on disk, never a CUDA download
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (torch==2.13.0 first) and install embedlab with dev extras
+
+train: $(STAMP) ## Train the default experiment (MiniLM on the bundled physics set), offline
+	$(PY) -m train
+	@echo "Runs: outputs/<date>/<time>/   Tracking: make mlflow-ui, then open http://127.0.0.1:$(PORT)"
+
+test: $(STAMP) ## Run the whole test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff check + format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: $(STAMP) ## ruff fix + format
+	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests
+
+mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:$(PORT) over the project's store (mlflow.db)
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
+
+clean: ## Remove outputs/, multirun/ and caches (keeps mlflow.db and .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache bench/results
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

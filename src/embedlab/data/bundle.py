@@ -1,0 +1,136 @@
+"""DataBundle: what every `dataset=` option returns, checked and split before any model is loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from embedlab.data.splits import SPLITS, check_disjoint
+
+# Columns of each kind of training part, in the order the losses read them.
+KIND_COLUMNS = {
+    "pairs": ("anchor", "positive"),
+    "triplets": ("anchor", "positive", "negative"),
+    "scored_pairs": ("sentence1", "sentence2", "score"),
+    "labeled_pairs": ("sentence1", "sentence2", "label"),
+}
+TEXT_COLUMNS = {kind: tuple(c for c in columns if c not in ("score", "label")) for kind, columns in KIND_COLUMNS.items()}
+
+
+@dataclass
+class Part:
+    """One training part: rows of one kind, split into train / validation / test."""
+
+    kind: str
+    splits: dict[str, list[dict[str, Any]]]
+
+    def texts(self, row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(row[column] for column in TEXT_COLUMNS[self.kind])
+
+
+@dataclass
+class RetrievalSplit:
+    queries: dict[str, str]
+    relevant: dict[str, set[str]]
+
+
+@dataclass
+class DataBundle:
+    """A dataset ready for training: named parts, an optional retrieval corpus, and its provenance.
+
+    Attributes:
+        name: the dataset's name (also the default MLflow experiment).
+        source: where the rows came from (bundled path, user file, hub id).
+        parts: training parts by name; a loss config with several parts uses the same names.
+        corpus: retrieval corpus (doc id -> text), shared by all splits.
+        retrieval: retrieval queries and relevant docs per split; derived from `pairs` when absent.
+    """
+
+    name: str
+    source: str
+    parts: dict[str, Part]
+    corpus: dict[str, str] = field(default_factory=dict)
+    retrieval: dict[str, RetrievalSplit] = field(default_factory=dict)
+
+    def check_disjoint(self) -> None:
+        """No text of a training part, or of a retrieval query, may sit in two splits."""
+        for name, part in self.parts.items():
+            check_disjoint(part.splits, part.texts, f"dataset={self.name} part '{name}'")
+        queries = {split: list(r.queries.values()) for split, r in self.retrieval.items()}
+        check_disjoint(queries, lambda text: (text,), f"dataset={self.name} retrieval queries")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Content hash and row counts per split: what MLflow records about the data."""
+        digest = hashlib.sha256()
+        counts: dict[str, dict[str, int]] = {}
+        for name in sorted(self.parts):
+            part = self.parts[name]
+            counts[name] = {split: len(part.splits[split]) for split in SPLITS}
+            for split in SPLITS:
+                for row in part.splits[split]:
+                    digest.update(json.dumps([name, split, row], sort_keys=True).encode())
+        for doc_id in sorted(self.corpus):
+            digest.update(json.dumps(["corpus", doc_id, self.corpus[doc_id]]).encode())
+        for split, r in sorted(self.retrieval.items()):
+            counts.setdefault("retrieval_queries", {})[split] = len(r.queries)
+            for query_id in sorted(r.queries):
+                digest.update(json.dumps([split, query_id, r.queries[query_id], sorted(r.relevant[query_id])]).encode())
+        if self.corpus:
+            counts["corpus"] = {"all": len(self.corpus)}
+        return {"dataset": self.name, "source": self.source, "sha256": digest.hexdigest(), "rows": counts}
+
+    def retrieval_split(self, split: str) -> tuple[dict[str, str], RetrievalSplit] | None:
+        """Corpus and queries to rank for `split`; a pairs part stands in for a missing retrieval set."""
+        if split in self.retrieval and self.retrieval[split].queries:
+            return self.corpus, self.retrieval[split]
+        pairs = next((p for p in self.parts.values() if p.kind in ("pairs", "triplets")), None)
+        if pairs is None or not pairs.splits[split]:
+            return None
+        corpus, queries, relevant = {}, {}, {}
+        doc_ids: dict[str, str] = {}
+        for i, row in enumerate(pairs.splits[split]):
+            doc_id = doc_ids.setdefault(row["positive"], f"d{len(doc_ids)}")
+            corpus[doc_id] = row["positive"]
+            query_id = f"q{i}"
+            queries[query_id] = row["anchor"]
+            relevant.setdefault(query_id, set()).add(doc_id)
+        return corpus, RetrievalSplit(queries, relevant)
+
+    def datasets(self, split: str, parts: list[str]):
+        """Hugging Face Datasets of `parts` for `split`: one Dataset for a single part, else a dict by name."""
+        from datasets import Dataset
+
+        built = {
+            name: Dataset.from_dict({c: [row[c] for row in self.parts[name].splits[split]] for c in KIND_COLUMNS[self.parts[name].kind]})
+            for name in parts
+            if self.parts[name].splits[split]
+        }
+        return next(iter(built.values())) if len(parts) == 1 and built else built
+
+    def evaluators(self, split: str) -> list:
+        """The evaluators this data supports on `split`: retrieval, scored pairs, triplets."""
+        from embedlab.evaluation.retrieval import RetrievalEvaluator
+        from embedlab.evaluation.similarity import SimilarityEvaluator
+        from embedlab.evaluation.triplets import TripletAccuracyEvaluator
+
+        evaluators = []
+        retrieval = self.retrieval_split(split)
+        if retrieval is not None:
+            corpus, r = retrieval
+            evaluators.append(RetrievalEvaluator(r.queries, corpus, r.relevant))
+        for part in self.parts.values():
+            rows = part.splits[split]
+            if part.kind in ("scored_pairs", "labeled_pairs") and rows:
+                score = "score" if part.kind == "scored_pairs" else "label"
+                evaluators.append(
+                    SimilarityEvaluator([r["sentence1"] for r in rows], [r["sentence2"] for r in rows], [r[score] for r in rows])
+                )
+            if part.kind == "triplets" and rows:
+                evaluators.append(
+                    TripletAccuracyEvaluator(
+                        [r["anchor"] for r in rows], [r["positive"] for r in rows], [r["negative"] for r in rows]
+                    )
+                )
+        return evaluators

@@ -1,0 +1,167 @@
+"""Read user files (JSONL, CSV, TSV, Parquet, BEIR folders) and reject bad rows with one clear line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from embedlab.errors import UserError
+
+TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; expected a file ({', '.join(TABLE_SUFFIXES)})")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line} is not valid UTF-8; expected UTF-8 text") from None
+    if not text.strip():
+        raise UserError(f"{path}: file is empty; expected at least one row")
+    return text.lstrip("\ufeff")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: line {number} is not valid JSON ({exc.msg}); expected one object per line")
+        if not isinstance(row, dict):
+            raise UserError(f"{path}: line {number} is a {type(row).__name__}; expected a JSON object")
+        rows.append(row)
+    return rows
+
+
+def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
+    lines = _read_text(path).splitlines()
+    reader = csv.DictReader(lines, delimiter=delimiter)
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        if None in row:
+            raise UserError(f"{path}: line {number} has more fields than the header {reader.fieldnames}")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{path}: has a header but no rows; expected at least one row")
+    return rows
+
+
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise UserError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    if not rows:
+        raise UserError(f"{path}: file is empty; expected at least one row")
+    return rows
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL, CSV, TSV or Parquet file as dicts; the format follows the file extension."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return _read_jsonl(path)
+    if suffix == ".csv":
+        return _read_delimited(path, ",")
+    if suffix == ".tsv":
+        return _read_delimited(path, "\t")
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    raise UserError(f"{path}: unsupported file extension '{suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}")
+
+
+def require_columns(rows: list[dict[str, Any]], columns: list[str], where: str) -> None:
+    """Fail on the first row that lacks one of `columns`."""
+    for number, row in enumerate(rows, start=1):
+        missing = [column for column in columns if column not in row]
+        if missing:
+            raise UserError(f"{where}: row {number} has no column '{missing[0]}'; expected columns {columns}")
+
+
+def clean_text(value: Any, where: str, row: int, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise UserError(f"{where}: row {row} column '{column}' is empty; expected text")
+    text = str(value).strip()
+    if not text:
+        raise UserError(f"{where}: row {row} column '{column}' is empty; expected text")
+    return text
+
+
+def clean_score(value: Any, where: str, row: int, column: str) -> float:
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not a number; expected a score in [0, 1]")
+    if math.isnan(score) or not 0.0 <= score <= 1.0:
+        raise UserError(f"{where}: row {row} column '{column}'={value!r} is outside [0, 1]; expected a score in [0, 1]")
+    return score
+
+
+def clean_label(value: Any, where: str, row: int, column: str) -> float:
+    try:
+        label = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not numeric; expected a label 0 or 1")
+    if label not in (0.0, 1.0):
+        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not 0 or 1; expected a label 0 or 1")
+    return label
+
+
+def read_beir(folder: str | Path, use_title: bool = True) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
+    """Read a BEIR folder: corpus.jsonl {_id, title?, text}, queries.jsonl {_id, text}, qrels.tsv.
+
+    Returns:
+        corpus (id -> text, title prepended when present and `use_title`), queries (id -> text), qrels (query id -> doc ids
+        with score > 0).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a directory; expected a BEIR folder with {', '.join(BEIR_FILES)}")
+    missing = [name for name in BEIR_FILES if not (folder / name).exists()]
+    if missing:
+        raise UserError(f"{folder}: missing {', '.join(missing)}; expected a BEIR folder with {', '.join(BEIR_FILES)}")
+    corpus = _read_ids(folder / "corpus.jsonl", with_title=use_title)
+    queries = _read_ids(folder / "queries.jsonl", with_title=False)
+    qrels_path = folder / "qrels.tsv"
+    rows = _read_delimited(qrels_path, "\t")
+    require_columns(rows, ["query-id", "corpus-id"], str(qrels_path))
+    qrels: dict[str, set[str]] = {}
+    for number, row in enumerate(rows, start=2):
+        query_id, doc_id = str(row["query-id"]).strip(), str(row["corpus-id"]).strip()
+        if query_id not in queries:
+            raise UserError(f"{qrels_path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
+        if doc_id not in corpus:
+            raise UserError(f"{qrels_path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
+        if float(row.get("score", 1) or 0) > 0:
+            qrels.setdefault(query_id, set()).add(doc_id)
+    return corpus, queries, qrels
+
+
+def _read_ids(path: Path, with_title: bool) -> dict[str, str]:
+    rows = _read_jsonl(path)
+    require_columns(rows, ["_id", "text"], str(path))
+    out: dict[str, str] = {}
+    for number, row in enumerate(rows, start=1):
+        key = str(row["_id"]).strip()
+        if key in out:
+            raise UserError(f"{path}: row {number} repeats _id '{key}'; expected unique ids")
+        text = clean_text(row["text"], str(path), number, "text")
+        title = str(row.get("title") or "").strip() if with_title else ""
+        out[key] = f"{title}. {text}" if title else text
+    return out

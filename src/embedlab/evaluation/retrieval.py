@@ -1,0 +1,79 @@
+"""Leak-free retrieval evaluation: a query never counts itself as a hit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+
+class RetrievalEvaluator(BaseEvaluator):
+    """Rank a corpus for each query by cosine similarity; report ndcg_at_10, mrr_at_10 and acc_at_1.
+
+    Metrics follow sentence-transformers' ``InformationRetrievalEvaluator`` (binary relevance, ties broken
+    by ascending corpus id), with one difference: a corpus entry with the same id or the same text as the
+    query is removed from that query's ranking, as BEIR does for Quora. Without this, a query that sits in
+    the corpus finds itself first and Acc@1 collapses to 0.
+
+    Args:
+        queries: query id -> text.
+        corpus: doc id -> text.
+        relevant: query id -> ids of relevant docs.
+        k: cut-off for ndcg and mrr.
+        batch_size: encoding batch size.
+    """
+
+    def __init__(
+        self,
+        queries: dict[str, str],
+        corpus: dict[str, str],
+        relevant: dict[str, set[str]],
+        k: int = 10,
+        batch_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.query_ids = [q for q in queries if relevant.get(q)]
+        self.queries = [queries[q] for q in self.query_ids]
+        self.corpus_ids = sorted(corpus)
+        self.corpus = [corpus[c] for c in self.corpus_ids]
+        self.relevant = relevant
+        self.k = k
+        self.batch_size = batch_size
+        self.primary_metric = f"ndcg_at_{k}"
+        position = {doc_id: i for i, doc_id in enumerate(self.corpus_ids)}
+        by_text: dict[str, list[int]] = {}
+        for i, text in enumerate(self.corpus):
+            by_text.setdefault(text, []).append(i)
+        self.self_matches = [
+            sorted(set(by_text.get(text, [])) | ({position[q]} if q in position else set()))
+            for q, text in zip(self.query_ids, self.queries)
+        ]
+
+    def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1, *args, **kwargs) -> dict[str, float]:
+        query_emb = model.encode(self.queries, batch_size=self.batch_size, normalize_embeddings=True)
+        corpus_emb = model.encode(self.corpus, batch_size=self.batch_size, normalize_embeddings=True)
+        return self.score(np.asarray(query_emb) @ np.asarray(corpus_emb).T)
+
+    def score(self, similarity: np.ndarray) -> dict[str, float]:
+        """Metrics from a (queries x corpus) similarity matrix."""
+        similarity = similarity.astype(np.float64, copy=True)
+        for row, excluded in enumerate(self.self_matches):
+            similarity[row, excluded] = -np.inf
+        k = min(self.k, similarity.shape[1])
+        ndcg, mrr, acc1 = [], [], []
+        for row, query_id in enumerate(self.query_ids):
+            candidates = np.argpartition(-similarity[row], k - 1)[:k]
+            # sort by score descending, then by corpus id ascending (corpus_ids are sorted, so by index)
+            top = sorted(candidates, key=lambda i: (-similarity[row, i], i))
+            hits = [1 if self.corpus_ids[i] in self.relevant[query_id] else 0 for i in top]
+            dcg = sum(hit / math.log2(rank + 2) for rank, hit in enumerate(hits))
+            ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(self.relevant[query_id]), self.k)))
+            ndcg.append(dcg / ideal)
+            mrr.append(next((1 / (rank + 1) for rank, hit in enumerate(hits) if hit), 0.0))
+            acc1.append(float(hits[0]) if hits else 0.0)
+        return {
+            f"ndcg_at_{self.k}": float(np.mean(ndcg)),
+            f"mrr_at_{self.k}": float(np.mean(mrr)),
+            "acc_at_1": float(np.mean(acc1)),
+        }

@@ -1,0 +1,1 @@
+"""Hardware presets (`conf/hardware/`): device, precision and dataloader settings."""

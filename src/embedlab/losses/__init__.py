@@ -1,0 +1,1 @@
+"""Losses (`conf/loss/`): sentence-transformers classes built as partials, matched to the data's parts."""

@@ -1,0 +1,54 @@
+"""Match a loss config to the dataset's parts, before any model is loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from embedlab.config import build, to_container
+from embedlab.data.bundle import DataBundle
+from embedlab.errors import UserError
+
+
+def _kinds(loss: dict[str, Any]) -> list[str]:
+    if "data_kinds" in loss:
+        return list(loss["data_kinds"])
+    inner = loss.get("loss")  # a wrapper such as MatryoshkaLoss takes the kinds of the loss it wraps
+    return _kinds(inner) if isinstance(inner, dict) else []
+
+
+def select_parts(loss_cfg: Any, data: DataBundle, loss_name: str) -> dict[str, dict[str, Any]]:
+    """Which training part each loss trains on: part name -> loss config.
+
+    A config with `parts:` (e.g. `loss=mixed`) maps part names to losses; the names must be the dataset's.
+    A single loss trains on every part whose kind it accepts. Raises one line naming loss and data otherwise.
+    """
+    loss = to_container(loss_cfg)
+    have = {name: part.kind for name, part in data.parts.items()}
+    if "parts" in loss:
+        wanted = loss["parts"]
+        missing = [name for name in wanted if name not in have]
+        if missing:
+            raise UserError(
+                f"loss={loss_name} trains parts {sorted(wanted)}, but dataset={data.name} has parts "
+                f"{sorted(have)}; expected a dataset with all of them (e.g. dataset=quora)"
+            )
+        for name, part_loss in wanted.items():
+            if have[name] not in _kinds(part_loss):
+                raise UserError(
+                    f"loss={loss_name} part '{name}' needs {' or '.join(_kinds(part_loss))} data, "
+                    f"but dataset={data.name} part '{name}' is {have[name]}"
+                )
+        return dict(wanted)
+    selected = {name: loss for name, kind in have.items() if kind in _kinds(loss)}
+    if not selected:
+        described = ", ".join(f"'{name}' is {kind}" for name, kind in have.items())
+        raise UserError(
+            f"loss={loss_name} needs {' or '.join(_kinds(loss))} data, but dataset={data.name} has {described}"
+        )
+    return selected
+
+
+def build_losses(selected: dict[str, dict[str, Any]]) -> Any:
+    """Partials `loss(model)` for the trainer: one for a single part, else a dict by part name."""
+    built = {name: build(cfg, where=f"loss.{name}") for name, cfg in selected.items()}
+    return next(iter(built.values())) if len(built) == 1 else built

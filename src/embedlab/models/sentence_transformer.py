@@ -1,0 +1,57 @@
+"""Load a SentenceTransformer from a local path or a hub id, with the knobs the recipes need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embedlab.errors import UserError
+
+
+def _looks_local(name_or_path: str) -> bool:
+    return name_or_path.startswith((".", "/", "~")) or Path(name_or_path).expanduser().exists()
+
+
+def load_sentence_transformer(
+    name_or_path: str,
+    max_seq_length: int | None = None,
+    normalize: bool = True,
+    device: str | None = None,
+):
+    """Load a SentenceTransformer.
+
+    Args:
+        name_or_path: a local folder (e.g. a `best/` checkpoint) or a hub id (needs the hub or its cache).
+        max_seq_length: truncate inputs to this many tokens; None keeps the model's own setting.
+        normalize: keep (True) or remove (False) the final Normalize module; adds one if missing.
+        device: torch device string; None lets sentence-transformers choose.
+    """
+    if not name_or_path:
+        raise UserError("model.name_or_path is empty; expected a local model folder or a hub id")
+    name_or_path = str(name_or_path)
+    path = Path(name_or_path).expanduser()
+    if _looks_local(name_or_path) and not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise UserError(
+            f"model.name_or_path={name_or_path} does not exist or is not a model folder "
+            "(expected modules.json or config.json inside)"
+        )
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    try:
+        model = SentenceTransformer(str(path) if _looks_local(name_or_path) else name_or_path, device=device)
+    except OSError as exc:
+        raise UserError(
+            f"model.name_or_path={name_or_path} could not be loaded ({str(exc).splitlines()[0]}); "
+            "expected a local model folder, or a hub id with the hub or its cache reachable"
+        ) from exc
+    if max_seq_length is not None:
+        model.max_seq_length = int(max_seq_length)
+    has_normalize = any(isinstance(module, Normalize) for module in model)
+    if normalize and not has_normalize:
+        model.append(Normalize())
+    if not normalize and has_normalize:
+        modules = [module for module in model if not isinstance(module, Normalize)]
+        model = SentenceTransformer(modules=modules, device=device)
+        if max_seq_length is not None:
+            model.max_seq_length = int(max_seq_length)
+    return model

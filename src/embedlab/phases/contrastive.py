@@ -1,0 +1,27 @@
+"""Phase 1: contrastive training on the dataset's own parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.data.bundle import DataBundle
+
+
+@dataclass
+class ContrastivePhase:
+    """Train on the data as it is.
+
+    Args:
+        name: shown in run names.
+        init_from: start from this model instead of `model.name_or_path` (a path or hub id).
+    """
+
+    name: str = "contrastive"
+    init_from: str | None = None
+
+    def model_overrides(self) -> dict[str, str]:
+        return {"name_or_path": self.init_from} if self.init_from else {}
+
+    def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
+        return data

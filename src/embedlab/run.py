@@ -1,0 +1,68 @@
+"""One training run, top to bottom."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from embedlab.config import build, choice, to_container
+from embedlab.errors import UserError
+from embedlab.losses.selection import build_losses, select_parts
+from embedlab.report import print_summary
+from embedlab.training.checkpoint import select_best_checkpoint
+from embedlab.training.trainer import EmbeddingTrainer, evaluate_test, sequential
+
+
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> float:
+    """Train, evaluate and track one run; returns `cfg.optimized_metric` at the best checkpoint."""
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no model yet
+    parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
+    hardware = build(cfg.hardware, where="hardware")
+    hardware.apply()
+    phase = build(cfg.phase, where="phase")
+    tracker = build(cfg.tracking, where="tracking")
+    with tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}):
+        tracker.log_dict(data.fingerprint(), "data_fingerprint.json")
+        tracker.log_artifact_text(OmegaConf.to_yaml(cfg), "config.yaml")
+        tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
+        tracker.log_dict(hardware.describe(), "hardware.json")
+        model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
+        data = phase.prepare(data, model, tracker, run_dir)
+        args = build(
+            cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
+            hardware=hardware, sampling=build(cfg.sampler, where="sampler"),
+        )  # fmt: skip
+        trainer = EmbeddingTrainer(
+            model=model, args=args, loss=build_losses(parts), tracker=tracker,
+            train_dataset=data.datasets("train", list(parts)), eval_dataset=data.datasets("validation", list(parts)),
+            evaluator=sequential(data.evaluators("validation")),
+        )  # fmt: skip
+        test_evaluators = data.evaluators("test")
+        trainer.evaluate()  # the base model, logged as step 0
+        tracker.log_metrics(evaluate_test(model, test_evaluators), step=0)
+        trainer.train()
+        best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
+        final_step = trainer.state.global_step
+        tracker.log_metrics(evaluate_test(trainer.model, test_evaluators), step=final_step)
+        tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
+        model_uri = tracker.log_model(trainer.model)
+        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
+        return objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
+
+
+def run_name(cfg: DictConfig) -> str:
+    names = [cfg.dataset.name, choice("loss", cfg.loss), cfg.phase.name]
+    return "-".join([*names, time.strftime("%m%d-%H%M%S")])
+
+
+def objective(metrics: dict[str, float], name: str) -> float:
+    """The metric a sweeper optimizes, read at the best checkpoint."""
+    if name not in metrics:
+        available = ", ".join(sorted(metrics)) or "none"
+        raise UserError(f"optimized_metric={name} was not logged; available: {available}")
+    return metrics[name]

@@ -1,0 +1,1 @@
+"""Tracking (`conf/tracking/`): one MLflow run per training run."""

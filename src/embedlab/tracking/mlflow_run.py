@@ -1,0 +1,145 @@
+"""MlflowTracker: the run's config, metrics per evaluation, checkpoints and model, in one MLflow run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from embedlab.config import REPO_ROOT
+from embedlab.errors import UserError
+from embedlab.tracking.params import flatten, redact
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class MlflowTracker:
+    """Tracks one run in MLflow.
+
+    Args:
+        uri: tracking URI; None = `sqlite:///<repo root>/mlflow.db`. A server: `http://127.0.0.1:5000`.
+        experiment: experiment name (default: the dataset's name).
+        registered_model_name: register the best model under this name; None = log it without registering.
+        log_model: log the best model with MLflow's sentence-transformers flavour.
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        experiment: str = "embedlab",
+        registered_model_name: str | None = None,
+        log_model: bool = True,
+    ) -> None:
+        self.uri = uri or default_tracking_uri()
+        self.experiment = experiment
+        self.registered_model_name = registered_model_name
+        self.should_log_model = log_model
+        self.run_id: str | None = None
+        self.history: dict[int, dict[str, float]] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the store and the experiment; one line if the URI cannot be used."""
+        import mlflow
+
+        if self.uri.startswith("sqlite:///"):
+            folder = Path(self.uri[len("sqlite:///") :]).parent
+            if not folder.is_dir():
+                raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: folder {folder} does not exist")
+        mlflow.set_tracking_uri(self.uri)
+        try:
+            mlflow.set_experiment(self.experiment)
+        except Exception as exc:  # MLflow raises many types for an unreachable or broken store
+            reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
+
+    @contextlib.contextmanager
+    def run(self, cfg: dict[str, Any], run_name: str, run_dir: Path, tags: dict[str, str] | None = None) -> Iterator[MlflowTracker]:
+        """Start the MLflow run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C or SIGTERM."""
+        import mlflow
+
+        self.connect()
+        run = mlflow.start_run(run_name=run_name, tags=self._tags(run_dir, tags or {}))
+        self.run_id = run.info.run_id
+        status = "FAILED"
+        try:
+            mlflow.log_params(flatten(cfg))
+            mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
+            yield self
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        except BaseException as exc:
+            mlflow.set_tag("embedlab.error", redact(str(exc))[:5000])
+            raise
+        finally:
+            mlflow.end_run(status=status)
+
+    def _tags(self, run_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+        return {
+            "git_commit": git_commit(),
+            "command": redact(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])),
+            "output_dir": str(run_dir),
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **{k: redact(str(v)) for k, v in extra.items()},
+        }
+
+    # -- logging -----------------------------------------------------------------------------------------
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        import mlflow
+
+        clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        self.history.setdefault(step, {}).update(clean)
+        mlflow.log_metrics(clean, step=step)
+
+    def log_artifact_text(self, text: str, path: str) -> None:
+        import mlflow
+
+        mlflow.log_text(redact(text), path)
+
+    def log_dict(self, data: dict[str, Any], path: str) -> None:
+        self.log_artifact_text(json.dumps(data, indent=2, sort_keys=True), path)
+
+    def log_model(self, model) -> str | None:
+        """Log the model with the sentence-transformers flavour and register it; returns its models:/ URI."""
+        if not self.should_log_model:
+            return None
+        import mlflow
+        import sentence_transformers
+        import torch
+        import transformers
+
+        requirements = [
+            f"sentence-transformers=={sentence_transformers.__version__}",
+            f"transformers=={transformers.__version__}",
+            f"torch=={torch.__version__.split('+')[0]}",
+        ]
+        info = mlflow.sentence_transformers.log_model(
+            model,
+            name="best_model",
+            registered_model_name=self.registered_model_name,
+            pip_requirements=requirements,
+        )
+        if self.registered_model_name and info.registered_model_version:
+            return f"models:/{self.registered_model_name}/{info.registered_model_version}"
+        return info.model_uri

@@ -1,0 +1,1 @@
+"""Training (`conf/training/`, `conf/sampler/`): arguments, samplers, the trainer and checkpoint selection."""

@@ -1,0 +1,72 @@
+"""`conf/training/`: our stable keys -> SentenceTransformerTrainingArguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embedlab.errors import UserError
+from embedlab.hardware.device import Hardware
+from embedlab.training.sampling import Sampling
+
+
+def _check(condition: bool, key: str, value: object, expected: str) -> None:
+    if not condition:
+        raise UserError(f"training.{key}={value} is invalid; expected {expected}")
+
+
+def training_arguments(
+    output_dir: str | Path,
+    hardware: Hardware,
+    sampling: Sampling,
+    seed: int = 42,
+    batch_size: int = 32,
+    epochs: float = 1,
+    max_steps: int = -1,
+    lr: float = 5e-5,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    max_grad_norm: float = 1.0,
+    scheduler: str = "linear",
+    optimizer: str = "adamw_torch",
+    eval_steps: int = 10,
+    logging_steps: int = 5,
+    save_total_limit: int = 2,
+):
+    """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
+    checkpoint is the one with the lowest validation loss (`eval_loss`)."""
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
+
+    _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
+    _check(epochs > 0, "epochs", epochs, "a number > 0")
+    _check(isinstance(max_steps, int) and (max_steps == -1 or max_steps >= 1), "max_steps", max_steps, "-1 or >= 1")
+    _check(lr > 0, "lr", lr, "a number > 0")
+    _check(0 <= warmup_ratio < 1, "warmup_ratio", warmup_ratio, "a number in [0, 1)")
+    _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
+    _check(save_total_limit is None or save_total_limit >= 1, "save_total_limit", save_total_limit, ">= 1")
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=lr,
+        warmup_steps=float(warmup_ratio),  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm,
+        lr_scheduler_type=scheduler,
+        optim=optimizer,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=logging_steps,
+        report_to="none",  # MLflow logging is ours: one run, our metric names
+        seed=seed,
+        data_seed=seed,
+        **sampling.training_kwargs(),
+        **hardware.training_kwargs(),
+    )

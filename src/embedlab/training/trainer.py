@@ -1,0 +1,85 @@
+"""The sentence-transformers trainer, with metrics under stable names sent to the tracker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
+from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
+from transformers import TrainerCallback
+
+DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time")
+
+
+def rename_eval_metrics(metrics: dict[str, float], parts: list[str]) -> dict[str, float]:
+    """`eval_loss` -> `val_loss`, `eval_<part>_loss` -> `val_loss_<part>`, `eval_ndcg_at_10` -> `ndcg_at_10`."""
+    out = {}
+    for key, value in metrics.items():
+        name = key.removeprefix("eval_")
+        if name.endswith(DROPPED):
+            continue
+        if name == "loss":
+            name = "val_loss"
+        elif name.endswith("_loss") and name[: -len("_loss")] in parts:
+            name = f"val_loss_{name[: -len('_loss')]}"
+        out[name] = value
+    return out
+
+
+class TrainLogCallback(TrainerCallback):
+    """Training-loss logs -> tracker, and one last evaluation + checkpoint at the final step."""
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        names = {"loss": "train_loss", "learning_rate": "lr", "grad_norm": "grad_norm"}
+        metrics = {names[k]: v for k, v in logs.items() if k in names}
+        if metrics:
+            self.tracker.log_metrics(metrics, step=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:  # the best checkpoint may be the last one
+            control.should_evaluate = True
+            control.should_save = True
+        return control
+
+
+class EmbeddingTrainer(SentenceTransformerTrainer):
+    """SentenceTransformerTrainer that logs each evaluation once, under stable names, at its step.
+
+    With several evaluation parts (e.g. `loss=mixed`), `val_loss` is the unweighted mean of the parts'
+    `val_loss_<part>`; the best checkpoint is selected on it.
+    """
+
+    def __init__(self, *args: Any, tracker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracker = tracker
+        self.add_callback(TrainLogCallback(tracker))
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        if eval_dataset is None and metric_key_prefix == "eval":  # the outer call, not one per part
+            parts = list(self.eval_dataset) if isinstance(self.eval_dataset, dict) else []
+            if parts:
+                metrics["eval_loss"] = sum(metrics[f"eval_{p}_loss"] for p in parts) / len(parts)
+            if self.is_world_process_zero():
+                self.tracker.log_metrics(rename_eval_metrics(metrics, parts), step=self.state.global_step)
+        return metrics
+
+
+def sequential(evaluators: list):
+    """One evaluator for the trainer; None when the data has none."""
+    if not evaluators:
+        return None
+    return evaluators[0] if len(evaluators) == 1 else SequentialEvaluator(evaluators)
+
+
+def evaluate_test(model, evaluators: list) -> dict[str, float]:
+    """Run the test-split evaluators; metric names get a `test_` prefix."""
+    metrics: dict[str, float] = {}
+    for evaluator in evaluators:
+        metrics.update({f"test_{k}": v for k, v in evaluator(model).items()})
+    return metrics
