@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     try:
-        return train(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
+        return train(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task)).objective
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on

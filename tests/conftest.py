@@ -16,14 +16,30 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 TOPICS = {
-    "lens": ("A convex lens converges parallel rays to its focal point.", "Where do rays meet after a convex lens?"),
-    "ohm": ("Current through a resistor is proportional to the voltage across it.", "How does current depend on voltage?"),
-    "gravity": ("Every mass attracts every other mass with a force inversely proportional to distance squared.",
-                "What happens to gravitational pull when distance doubles?"),
-    "heat": ("Heat flows from a hotter body to a colder body until both reach the same temperature.",
-             "Which way does heat move between two bodies?"),
-    "photon": ("Light of frequency f comes in quanta of energy h times f.", "What is the energy of one photon?"),
-    "wave": ("The speed of a wave equals its frequency times its wavelength.", "How are wave speed and wavelength related?"),
+    "lens": (
+        "A convex lens converges parallel rays to its focal point.",
+        "Where do rays meet after a convex lens?",
+    ),
+    "ohm": (
+        "Current through a resistor is proportional to the voltage across it.",
+        "How does current depend on voltage?",
+    ),
+    "gravity": (
+        "Every mass attracts every other mass with a force inversely proportional to distance squared.",
+        "What happens to gravitational pull when distance doubles?",
+    ),
+    "heat": (
+        "Heat flows from a hotter body to a colder body until both reach the same temperature.",
+        "Which way does heat move between two bodies?",
+    ),
+    "photon": (
+        "Light of frequency f comes in quanta of energy h times f.",
+        "What is the energy of one photon?",
+    ),
+    "wave": (
+        "The speed of a wave equals its frequency times its wavelength.",
+        "How are wave speed and wavelength related?",
+    ),
 }
 
 

@@ -52,9 +52,7 @@ def _strip_and_check(node: Any, where: str) -> Any:
         target = node.get("_target_")
         if target is not None and not str(target).startswith(ALLOWED_TARGETS):
             raise UserError(f"{where}._target_={target} is not allowed; expected a class in {ALLOWED_TARGETS}")
-        return {
-            key: _strip_and_check(value, f"{where}.{key}") for key, value in node.items() if key not in META_KEYS
-        }
+        return {key: _strip_and_check(value, f"{where}.{key}") for key, value in node.items() if key not in META_KEYS}
     if isinstance(node, list):
         return [_strip_and_check(value, f"{where}[{i}]") for i, value in enumerate(node)]
     return node
@@ -68,9 +66,8 @@ def build(node: Any, where: str = "config", **kwargs: Any) -> Any:
         where: the config path, for error messages (e.g. ``"loss"``).
         **kwargs: runtime values (model, output dir, run id), passed at instantiate time.
     """
-    from hydra.utils import instantiate
-
     from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
 
     plain = _strip_and_check(to_container(node), where)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -11,12 +12,22 @@ from embedlab.config import build, choice, to_container
 from embedlab.errors import UserError
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
-from embedlab.training.checkpoint import select_best_checkpoint
+from embedlab.training.checkpoint import BestCheckpoint, select_best_checkpoint
 from embedlab.training.trainer import EmbeddingTrainer, evaluate_test, sequential
 
 
-def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> float:
-    """Train, evaluate and track one run; returns `cfg.optimized_metric` at the best checkpoint."""
+@dataclass
+class RunResult:
+    objective: float  # cfg.optimized_metric at the best checkpoint: what a sweeper optimizes
+    run_id: str
+    best: BestCheckpoint
+    model_uri: str | None
+
+
+def train(
+    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
+) -> RunResult:
+    """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow."""
     from transformers import set_seed
 
     set_seed(cfg.seed)
@@ -32,7 +43,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
         tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
         tracker.log_dict(hardware.describe(), "hardware.json")
         model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
-        data = phase.prepare(data, model, tracker, run_dir)
+        data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))
         args = build(
             cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
             hardware=hardware, sampling=build(cfg.sampler, where="sampler"),
@@ -40,7 +52,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
         trainer = EmbeddingTrainer(
             model=model, args=args, loss=build_losses(parts), tracker=tracker,
             train_dataset=data.datasets("train", list(parts)), eval_dataset=data.datasets("validation", list(parts)),
-            evaluator=sequential(data.evaluators("validation")),
+            evaluator=sequential(data.evaluators("validation")), callbacks=callbacks,
         )  # fmt: skip
         test_evaluators = data.evaluators("test")
         trainer.evaluate()  # the base model, logged as step 0
@@ -52,7 +64,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) ->
         tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
         model_uri = tracker.log_model(trainer.model)
         print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
-        return objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
+        value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
+        return RunResult(value, tracker.run_id, best, model_uri)
 
 
 def run_name(cfg: DictConfig) -> str:

@@ -16,7 +16,9 @@ KIND_COLUMNS = {
     "scored_pairs": ("sentence1", "sentence2", "score"),
     "labeled_pairs": ("sentence1", "sentence2", "label"),
 }
-TEXT_COLUMNS = {kind: tuple(c for c in columns if c not in ("score", "label")) for kind, columns in KIND_COLUMNS.items()}
+TEXT_COLUMNS = {
+    kind: tuple(c for c in columns if c not in ("score", "label")) for kind, columns in KIND_COLUMNS.items()
+}
 
 
 @dataclass
@@ -103,7 +105,9 @@ class DataBundle:
         from datasets import Dataset
 
         built = {
-            name: Dataset.from_dict({c: [row[c] for row in self.parts[name].splits[split]] for c in KIND_COLUMNS[self.parts[name].kind]})
+            name: Dataset.from_dict(
+                {c: [row[c] for row in self.parts[name].splits[split]] for c in KIND_COLUMNS[self.parts[name].kind]}
+            )
             for name in parts
             if self.parts[name].splits[split]
         }
@@ -125,12 +129,18 @@ class DataBundle:
             if part.kind in ("scored_pairs", "labeled_pairs") and rows:
                 score = "score" if part.kind == "scored_pairs" else "label"
                 evaluators.append(
-                    SimilarityEvaluator([r["sentence1"] for r in rows], [r["sentence2"] for r in rows], [r[score] for r in rows])
+                    SimilarityEvaluator(
+                        [r["sentence1"] for r in rows],
+                        [r["sentence2"] for r in rows],
+                        [r[score] for r in rows],
+                    )
                 )
             if part.kind == "triplets" and rows:
                 evaluators.append(
                     TripletAccuracyEvaluator(
-                        [r["anchor"] for r in rows], [r["positive"] for r in rows], [r["negative"] for r in rows]
+                        [r["anchor"] for r in rows],
+                        [r["positive"] for r in rows],
+                        [r["negative"] for r in rows],
                     )
                 )
         return evaluators

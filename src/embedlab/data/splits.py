@@ -36,7 +36,9 @@ def split_by_components(
     shuffled with `seed` and dealt out until each split reaches its fraction of the rows.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise UserError(f"{where}.fractions={list(fractions)} is invalid; expected three non-negative numbers summing to 1")
+        raise UserError(
+            f"{where}.fractions={list(fractions)} is invalid; expected three non-negative numbers summing to 1"
+        )
     parent = list(range(len(rows)))
 
     def find(i: int) -> int:

@@ -38,6 +38,8 @@ class MlflowTracker:
         experiment: experiment name (default: the dataset's name).
         registered_model_name: register the best model under this name; None = log it without registering.
         log_model: log the best model with MLflow's sentence-transformers flavour.
+        parent_run_id: nest this run under another (a sweep's parent run, a two-phase chain).
+        tags: extra tags for the run (e.g. a sweep's name and trial number).
     """
 
     def __init__(
@@ -46,11 +48,15 @@ class MlflowTracker:
         experiment: str = "embedlab",
         registered_model_name: str | None = None,
         log_model: bool = True,
+        parent_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         self.uri = uri or default_tracking_uri()
         self.experiment = experiment
         self.registered_model_name = registered_model_name
         self.should_log_model = log_model
+        self.parent_run_id = parent_run_id
+        self.tags = dict(tags or {})
         self.run_id: str | None = None
         self.history: dict[int, dict[str, float]] = {}
 
@@ -71,7 +77,9 @@ class MlflowTracker:
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
 
     @contextlib.contextmanager
-    def run(self, cfg: dict[str, Any], run_name: str, run_dir: Path, tags: dict[str, str] | None = None) -> Iterator[MlflowTracker]:
+    def run(
+        self, cfg: dict[str, Any], run_name: str, run_dir: Path, tags: dict[str, str] | None = None
+    ) -> Iterator[MlflowTracker]:
         """Start the MLflow run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C or SIGTERM."""
         import mlflow
 
@@ -101,7 +109,8 @@ class MlflowTracker:
             "host": socket.gethostname(),
             "pid": str(os.getpid()),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **{k: redact(str(v)) for k, v in extra.items()},
+            **({"mlflow.parentRunId": self.parent_run_id} if self.parent_run_id else {}),
+            **{k: redact(str(v)) for k, v in {**self.tags, **extra}.items()},
         }
 
     # -- logging -----------------------------------------------------------------------------------------

@@ -38,7 +38,12 @@ def training_arguments(
 
     _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
     _check(epochs > 0, "epochs", epochs, "a number > 0")
-    _check(isinstance(max_steps, int) and (max_steps == -1 or max_steps >= 1), "max_steps", max_steps, "-1 or >= 1")
+    _check(
+        isinstance(max_steps, int) and (max_steps == -1 or max_steps >= 1),
+        "max_steps",
+        max_steps,
+        "-1 or >= 1",
+    )
     _check(lr > 0, "lr", lr, "a number > 0")
     _check(0 <= warmup_ratio < 1, "warmup_ratio", warmup_ratio, "a number in [0, 1)")
     _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
