@@ -1,0 +1,212 @@
+"""Mine hard negatives for (query, positive) pairs from a corpus.
+
+This follows sentence-transformers' `mine_hard_negatives` (`sentence_transformers.util.hard_negatives`) step
+for step, so that with the same model, data and settings both pick the same negatives. We do not call it
+because we need four things it does not give:
+
+- the time of each step (encoding, search, re-ranking and filtering), returned rather than printed;
+- the statistics (candidates considered, skipped by each filter, queries short of negatives) as values;
+- a cross-encoder that re-scores the candidates whenever it is given: the library uses it only when a
+  margin, `max_score` or `min_score` is also set;
+- an exact float32 FAISS index on the GPU (the library's is float16), so GPU and CPU give the same result.
+
+The steps, as in the library: the corpus is the given passages plus every positive, de-duplicated; queries
+are de-duplicated and a query's positives are all its pairs' positives; the `range_max + max_positives`
+nearest passages are the candidates; positives are removed; the margin and `max_score` filters remove
+likely false negatives; of the candidates left, best first, ranks `range_min` to `range_max` are the
+window and its first `num_negatives` are the negatives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from embedlab.errors import UserError
+from embedlab.mining.search import search
+
+
+class Reranker(Protocol):
+    def predict(self, pairs: list[tuple[str, str]], batch_size: int = ..., **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class MinedNegatives:
+    """What mining produced.
+
+    Attributes:
+        triplets: rows {"anchor", "positive", "negative", "positive_score", "negative_score"}, one per
+            (query, positive, negative), in query order, best negative first.
+        stats: counts and mean scores (see `mine_hard_negatives`).
+        timings: seconds per step: encode_s, search_s, rerank_s, filter_s, total_s.
+    """
+
+    triplets: list[dict[str, Any]]
+    stats: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def mine_hard_negatives(
+    model,
+    pairs: Sequence[tuple[str, str]],
+    corpus: Sequence[str],
+    num_negatives: int = 1,
+    range_min: int = 0,
+    range_max: int = 20,
+    relative_margin: float | None = None,
+    absolute_margin: float | None = None,
+    max_score: float | None = None,
+    reranker: Reranker | None = None,
+    batch_size: int = 32,
+    rerank_batch_size: int = 32,
+    use_gpu: bool | None = None,
+) -> MinedNegatives:
+    """Find `num_negatives` hard negatives for each query of `pairs` among `corpus`.
+
+    Args:
+        model: a SentenceTransformer; encodes queries with `encode_query` and passages with `encode_document`.
+        pairs: (query, positive passage) pairs; a query with several positives appears in several pairs.
+        corpus: candidate passages (the positives are added).
+        num_negatives: negatives per query.
+        range_min: skip this many of the best candidates left after filtering.
+        range_max: consider at most this many candidates (after removing the positives).
+        relative_margin: drop a candidate scoring above `pos - |pos| * relative_margin`.
+        absolute_margin: drop a candidate scoring above `pos - absolute_margin`.
+        max_score: drop a candidate scoring above this.
+        reranker: a cross-encoder (`predict(pairs)`); when given, its scores replace the embedding scores
+            for the candidates and the positives, and the filters and the order use them.
+        batch_size: encoding batch size.
+        rerank_batch_size: cross-encoder batch size.
+        use_gpu: FAISS on the GPU; None = when faiss-gpu and CUDA are present.
+
+    Returns:
+        MinedNegatives. `stats` has: queries, corpus, candidates_considered, skipped_absolute_margin,
+        skipped_relative_margin, skipped_max_score, queries_short (fewer negatives than asked),
+        queries_without_negatives, triplets, mean_positive_score, mean_negative_score, reranked.
+    """
+    check_window(num_negatives, range_min, range_max)
+    start = time.perf_counter()
+    passages = list(dict.fromkeys([*corpus, *(positive for _, positive in pairs)]))
+    position = {text: i for i, text in enumerate(passages)}
+    queries = list(dict.fromkeys(query for query, _ in pairs))
+    positives: dict[str, list[int]] = {query: [] for query in queries}
+    for query, positive in pairs:
+        if position[positive] not in positives[query]:
+            positives[query].append(position[positive])
+    max_positives = max(len(p) for p in positives.values())
+
+    corpus_embeddings = model.encode_document(
+        passages, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    query_embeddings = model.encode_query(
+        queries, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    encoded = time.perf_counter()
+    scores, indices = search(corpus_embeddings, query_embeddings, range_max + max_positives, use_gpu)
+    scores = scores.astype(np.float64)
+    positive_scores = [
+        [float(query_embeddings[q] @ corpus_embeddings[p]) for p in positives[query]] for q, query in enumerate(queries)
+    ]
+    searched = time.perf_counter()
+    if reranker is not None:
+        scores, positive_scores = rerank(reranker, queries, passages, indices, positives, rerank_batch_size)
+    reranked = time.perf_counter()
+
+    is_positive = np.array([[i in positives[query] for i in row] for query, row in zip(queries, indices)])
+    scores[is_positive | (indices < 0)] = -np.inf
+    considered = int(np.isfinite(scores).sum())
+    hardest_positive = np.array([min(s) for s in positive_scores])[:, None]
+    skipped = {}
+    if absolute_margin is not None:
+        skipped["absolute_margin"] = drop(scores, scores + absolute_margin > hardest_positive)
+    if relative_margin is not None:
+        skipped["relative_margin"] = drop(
+            scores, scores > hardest_positive - np.abs(hardest_positive) * relative_margin
+        )
+    if max_score is not None:
+        skipped["max_score"] = drop(scores, scores > max_score)
+
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :range_max][:, range_min : range_min + num_negatives]
+    triplets, found = [], []
+    for q, query in enumerate(queries):
+        chosen = [i for i in order[q] if np.isfinite(scores[q, i])]
+        found.append(len(chosen))
+        for p, positive_score in zip(positives[query], positive_scores[q]):
+            triplets += [
+                {
+                    "anchor": query,
+                    "positive": passages[p],
+                    "negative": passages[indices[q, i]],
+                    "positive_score": positive_score,
+                    "negative_score": float(scores[q, i]),
+                }
+                for i in chosen
+            ]
+    done = time.perf_counter()
+
+    stats = {
+        "queries": len(queries),
+        "corpus": len(passages),
+        "candidates_considered": considered,
+        **{f"skipped_{name}": skipped.get(name, 0) for name in ("absolute_margin", "relative_margin", "max_score")},
+        "queries_short": sum(n < num_negatives for n in found),
+        "queries_without_negatives": sum(n == 0 for n in found),
+        "triplets": len(triplets),
+        "mean_positive_score": float(np.mean([s for row in positive_scores for s in row])),
+        "mean_negative_score": float(np.mean([t["negative_score"] for t in triplets])) if triplets else float("nan"),
+        "reranked": reranker is not None,
+    }
+    timings = {
+        "encode_s": encoded - start,
+        "search_s": searched - encoded,
+        "rerank_s": reranked - searched,
+        "filter_s": done - reranked,
+        "total_s": done - start,
+    }
+    return MinedNegatives(triplets, stats, timings)
+
+
+def check_window(num_negatives: int, range_min: int, range_max: int) -> None:
+    """The rank window must hold `num_negatives` candidates; one line naming the keys otherwise."""
+    if num_negatives < 1:
+        raise UserError(f"phase.num_negatives={num_negatives} is invalid; expected an integer >= 1")
+    if range_min < 0 or range_max <= range_min:
+        raise UserError(f"phase.range_min={range_min}, range_max={range_max}: expected 0 <= range_min < range_max")
+    if num_negatives > range_max - range_min:
+        raise UserError(
+            f"phase.num_negatives={num_negatives} does not fit the window range_min={range_min}, "
+            f"range_max={range_max}; expected num_negatives <= range_max - range_min"
+        )
+
+
+def drop(scores: np.ndarray, mask: np.ndarray) -> int:
+    """Set the still-valid candidates under `mask` to -inf; returns how many that was."""
+    mask &= np.isfinite(scores)
+    scores[mask] = -np.inf
+    return int(mask.sum())
+
+
+def rerank(
+    reranker: Reranker,
+    queries: list[str],
+    passages: list[str],
+    indices: np.ndarray,
+    positives: dict[str, list[int]],
+    batch_size: int,
+) -> tuple[np.ndarray, list[list[float]]]:
+    """Cross-encoder scores for every (query, candidate) and every (query, positive), in one batched call."""
+    candidates = [(q, j, int(i)) for q, row in enumerate(indices) for j, i in enumerate(row) if i >= 0]
+    gold = [(q, p) for q, query in enumerate(queries) for p in positives[query]]
+    texts = [(queries[q], passages[i]) for q, _, i in candidates] + [(queries[q], passages[p]) for q, p in gold]
+    predicted = np.asarray(reranker.predict(texts, batch_size=batch_size, show_progress_bar=False), dtype=np.float64)
+    scores = np.full(indices.shape, -np.inf)
+    for (q, j, _), score in zip(candidates, predicted[: len(candidates)]):
+        scores[q, j] = score
+    positive_scores: list[list[float]] = [[] for _ in queries]
+    for (q, _), score in zip(gold, predicted[len(candidates) :]):
+        positive_scores[q].append(float(score))
+    return scores, positive_scores

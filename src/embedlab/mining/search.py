@@ -1,0 +1,50 @@
+"""Nearest corpus entries for each query: exact inner product on normalized vectors with FAISS."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# FAISS GPU indexes return at most this many neighbours per query.
+GPU_MAX_K = 2048
+
+
+def gpu_available() -> bool:
+    """True when the faiss-gpu build and a CUDA device are both present."""
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def search(
+    corpus_embeddings: np.ndarray, query_embeddings: np.ndarray, k: int, use_gpu: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`k` corpus rows per query by inner product, best first.
+
+    A flat (exact) index in float32 on the GPU when faiss-gpu and CUDA are present, else on the CPU, so
+    both give the same neighbours. (sentence-transformers' own FAISS path stores float16 on the GPU.)
+
+    Args:
+        corpus_embeddings: (n_corpus, dim) normalized float32 vectors.
+        query_embeddings: (n_queries, dim) normalized float32 vectors.
+        k: neighbours per query; capped at the corpus size.
+        use_gpu: None = use the GPU when available.
+
+    Returns:
+        scores and corpus indices, both (n_queries, min(k, n_corpus)).
+    """
+    import faiss
+
+    corpus = np.ascontiguousarray(corpus_embeddings, dtype=np.float32)
+    queries = np.ascontiguousarray(query_embeddings, dtype=np.float32)
+    k = min(k, len(corpus))
+    index = faiss.IndexFlatIP(corpus.shape[1])
+    if (gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K:
+        resources = faiss.StandardGpuResources()  # must outlive the search below
+        index = faiss.index_cpu_to_gpu(resources, 0, index)
+    index.add(corpus)
+    scores, indices = index.search(queries, k)
+    return scores, indices

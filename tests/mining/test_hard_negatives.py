@@ -1,0 +1,126 @@
+"""mine_hard_negatives: the window, the false-negative filters, the re-ranker, and agreement with sentence-transformers."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab.errors import UserError
+from embedlab.mining.hard_negatives import mine_hard_negatives
+
+
+def negatives(mined) -> list[str]:
+    return [t["negative"] for t in mined.triplets]
+
+
+def test_takes_the_best_candidates_in_the_window(planted):
+    model, pairs, corpus = planted
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_min=1, range_max=5)
+    # ranked without the gold: paraphrase 0.95, close 0.85, near 0.80, far 0.60; range_min=1 skips the first
+    assert negatives(mined) == ["close", "near"]
+    assert all(t["anchor"] == "query" and t["positive"] == "gold" for t in mined.triplets)
+    assert mined.stats["candidates_considered"] == 5
+    assert mined.stats["queries_short"] == 0
+
+
+def test_relative_margin_removes_the_planted_false_negative(planted):
+    model, pairs, corpus = planted
+    unfiltered = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_max=5)
+    assert negatives(unfiltered)[0] == "paraphrase of gold"
+
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_max=5, relative_margin=0.05)
+    # 0.90 - 0.05 * 0.90 = 0.855: the paraphrase (0.95) goes, "close" (0.85) stays
+    assert negatives(mined) == ["close", "near"]
+    assert mined.stats["skipped_relative_margin"] == 1
+    assert mined.stats["mean_positive_score"] == pytest.approx(0.90, abs=1e-5)
+    assert mined.stats["mean_negative_score"] == pytest.approx(0.825, abs=1e-5)
+
+
+def test_absolute_margin_and_max_score_are_counted_separately(planted):
+    model, pairs, corpus = planted
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=1, range_max=5, absolute_margin=0.07)
+    assert negatives(mined) == ["near"]  # 0.95 and 0.85 are within 0.07 of 0.90
+    assert mined.stats["skipped_absolute_margin"] == 2
+
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=1, range_max=5, max_score=0.7)
+    assert negatives(mined) == ["far"]
+    assert mined.stats["skipped_max_score"] == 3
+
+
+def test_queries_short_of_negatives_are_reported(planted):
+    model, pairs, corpus = planted
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=3, range_max=5, max_score=0.7)
+    assert negatives(mined) == ["far", "farthest"]
+    assert mined.stats["queries_short"] == 1
+    assert mined.stats["queries_without_negatives"] == 0
+
+
+class ReversingReranker:
+    """Scores a passage higher the farther it is in the embedding space: the opposite order."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, pairs, batch_size=32, **kwargs):
+        self.calls += 1
+        order = ["gold", "paraphrase of gold", "close", "near", "far", "farthest"]
+        return [{"gold": 0.5}.get(p, 0.1 * order.index(p)) for _, p in pairs]
+
+
+def test_reranker_scores_candidates_without_any_margin(planted):
+    model, pairs, corpus = planted
+    reranker = ReversingReranker()
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_max=5, reranker=reranker)
+    assert reranker.calls == 1
+    assert negatives(mined) == ["farthest", "far"]
+    assert [t["negative_score"] for t in mined.triplets] == pytest.approx([0.5, 0.4])
+    assert mined.stats["reranked"] is True
+
+
+def test_reranker_scores_drive_the_margin(planted):
+    model, pairs, corpus = planted
+    mined = mine_hard_negatives(
+        model, pairs, corpus, num_negatives=2, range_max=5, absolute_margin=0.05, reranker=ReversingReranker()
+    )
+    # cross-encoder scores: gold 0.5, farthest 0.5, far 0.4, near 0.3: only farthest is within 0.05 of the gold
+    assert negatives(mined) == ["far", "near"]
+    assert mined.stats["skipped_absolute_margin"] == 1
+
+
+def test_every_step_is_timed(planted):
+    model, pairs, corpus = planted
+    timings = mine_hard_negatives(model, pairs, corpus, range_max=5).timings
+    assert set(timings) == {"encode_s", "search_s", "rerank_s", "filter_s", "total_s"}
+    assert timings["total_s"] >= timings["encode_s"] + timings["search_s"]
+
+
+def test_a_window_that_cannot_hold_the_negatives_is_one_line(planted):
+    model, pairs, corpus = planted
+    with pytest.raises(UserError, match="num_negatives=5 does not fit the window"):
+        mine_hard_negatives(model, pairs, corpus, num_negatives=5, range_min=2, range_max=5)
+    assert model.encoded == []
+
+
+def test_same_negatives_as_sentence_transformers(tiny_model_path, physics_folder):
+    """Same model, corpus, queries, window and margin: the library and we pick exactly the same triplets."""
+    from datasets import Dataset
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from sentence_transformers.util import mine_hard_negatives as library_mine
+
+    from embedlab.data.physics import load_physics
+
+    data = load_physics(path=str(physics_folder))
+    queries, relevant = data.retrieval["train"].queries, data.retrieval["train"].relevant
+    pairs = [(queries[q], data.corpus[d]) for q in queries for d in sorted(relevant[q])]
+    corpus = list(data.corpus.values())
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    settings = {"num_negatives": 3, "range_min": 1, "range_max": 8, "relative_margin": 0.01}
+
+    ours = mine_hard_negatives(model, pairs, corpus, **settings)
+    theirs = library_mine(
+        Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]}),
+        model, corpus=corpus, use_faiss=True, verbose=False, output_format="triplet", **settings,
+    )  # fmt: skip
+    ours_set = {(t["anchor"], t["positive"], t["negative"]) for t in ours.triplets}
+    theirs_set = set(zip(theirs["anchor"], theirs["positive"], theirs["negative"]))
+    assert len(ours_set) == len(ours.triplets) > 0
+    assert ours_set == theirs_set
