@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from embedlab.errors import UserError
 
@@ -30,8 +34,12 @@ def _read_text(path: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    text = _read_text(path)
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        return _read_json_array(path, text)
     rows = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    # Split on newlines only: str.splitlines would also cut at U+2028 and friends inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -44,13 +52,26 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _read_json_array(path: Path, text: str) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: line {exc.lineno} is not valid JSON ({exc.msg}); expected a list of objects")
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise UserError(f"{path}: item {number} is a {type(row).__name__}; expected a JSON object")
+    if not rows:
+        raise UserError(f"{path}: file is an empty list; expected at least one row")
+    return rows
+
+
 def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
-    lines = _read_text(path).splitlines()
-    reader = csv.DictReader(lines, delimiter=delimiter)
+    # A file object, not lines: quoted fields may hold newlines (the Quora release does).
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter)
     rows = []
-    for number, row in enumerate(reader, start=2):
+    for row in reader:
         if None in row:
-            raise UserError(f"{path}: line {number} has more fields than the header {reader.fieldnames}")
+            raise UserError(f"{path}: line {reader.line_num} has more fields than the header {reader.fieldnames}")
         rows.append(row)
     if not rows:
         raise UserError(f"{path}: has a header but no rows; expected at least one row")
@@ -84,6 +105,48 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if suffix == ".parquet":
         return _read_parquet(path)
     raise UserError(f"{path}: unsupported file extension '{suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}")
+
+
+def read_hub(dataset_id: str, subset: str | None = None, split: str = "train", hint: str = "") -> list[dict[str, Any]]:
+    """Rows of one split of a Hugging Face hub dataset, from the hub or from the local datasets cache.
+
+    Fails in seconds, not minutes, when neither can serve it: with HF_HUB_OFFLINE=1 the cache answers at
+    once, and otherwise an unreachable hub is detected before `datasets` starts its retries.
+
+    Args:
+        dataset_id: e.g. ``"sentence-transformers/quora-duplicates"``.
+        subset: the dataset's config name (e.g. ``"pair"``), if it has several.
+        split: which split to read.
+        hint: appended to the error, e.g. how to pass a local file instead.
+    """
+    from datasets import load_dataset
+    from huggingface_hub import constants
+
+    name = dataset_id + (f" (subset {subset})" if subset else "") + f" split {split}"
+    if not constants.HF_HUB_OFFLINE and not _reachable(constants.ENDPOINT):
+        raise UserError(
+            f"hub dataset {name}: {constants.ENDPOINT} cannot be reached; set HF_HUB_OFFLINE=1 to use a cached copy{hint}"
+        )
+    try:
+        dataset = load_dataset(dataset_id, subset, split=split)
+    except Exception as exc:  # datasets raises ConnectionError, FileNotFoundError, ValueError, ... for the same cause
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"hub dataset {name}: not on the hub or in the local cache ({reason}){hint}") from None
+    rows = dataset.to_list()
+    if not rows:
+        raise UserError(f"hub dataset {name}: has no rows; expected at least one row")
+    return rows
+
+
+def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # a proxy decides; let the hub client try
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def require_columns(rows: list[dict[str, Any]], columns: list[str], where: str) -> None:

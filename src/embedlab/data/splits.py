@@ -1,9 +1,10 @@
-"""Deterministic, leak-free splits: rows that share any text always land in the same split."""
+"""Deterministic, leak-free splits: rows that share any text (or any other key) always land in the same split."""
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from embedlab.errors import UserError
@@ -12,8 +13,9 @@ Row = TypeVar("Row")
 SPLITS = ("train", "validation", "test")
 
 
-def drop_exact_duplicates(rows: list[Row], texts: Callable[[Row], Sequence[str]]) -> list[Row]:
-    seen: set[tuple[str, ...]] = set()
+def drop_exact_duplicates(rows: list[Row], texts: Callable[[Row], Sequence[Hashable]]) -> list[Row]:
+    """Keep the first row of each distinct `texts(row)`, in order."""
+    seen: set[tuple[Hashable, ...]] = set()
     kept = []
     for row in rows:
         key = tuple(texts(row))
@@ -23,22 +25,11 @@ def drop_exact_duplicates(rows: list[Row], texts: Callable[[Row], Sequence[str]]
     return kept
 
 
-def split_by_components(
-    rows: list[Row],
-    texts: Callable[[Row], Sequence[str]],
-    fractions: Sequence[float],
-    seed: int,
-    where: str,
-) -> dict[str, list[Row]]:
-    """Split rows into train / validation / test by connected components of shared text.
+def connected_components(rows: Sequence[Row], keys: Callable[[Row], Sequence[Hashable]]) -> list[list[int]]:
+    """Row indices grouped by union-find: two rows are connected when they share any key.
 
-    Two rows are connected when they share any text, so no text can appear in two splits. Components are
-    shuffled with `seed` and dealt out until each split reaches its fraction of the rows.
+    Groups are ordered by their first row and list their rows in order, so the result depends on the rows only.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise UserError(
-            f"{where}.fractions={list(fractions)} is invalid; expected three non-negative numbers summing to 1"
-        )
     parent = list(range(len(rows)))
 
     def find(i: int) -> int:
@@ -47,24 +38,51 @@ def split_by_components(
             i = parent[i]
         return i
 
-    owner: dict[str, int] = {}
+    owner: dict[Hashable, int] = {}
     for i, row in enumerate(rows):
-        for text in texts(row):
-            j = owner.setdefault(text, i)
+        for key in keys(row):
+            j = owner.setdefault(key, i)
             parent[find(i)] = find(j)
     components: dict[int, list[int]] = {}
     for i in range(len(rows)):
         components.setdefault(find(i), []).append(i)
-    groups = sorted(components.values(), key=lambda members: min(members))
-    random.Random(seed).shuffle(groups)
+    return sorted(components.values(), key=lambda members: members[0])
 
+
+def check_fractions(fractions: Sequence[float], where: str) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise UserError(
+            f"{where}.fractions={list(fractions)} is invalid; expected three non-negative numbers summing to 1"
+        )
+
+
+def split_by_components(
+    rows: list[Row],
+    texts: Callable[[Row], Sequence[Hashable]],
+    fractions: Sequence[float],
+    seed: int,
+    where: str,
+) -> dict[str, list[Row]]:
+    """Split rows into train / validation / test by connected components of shared text.
+
+    Two rows are connected when they share any text (any key `texts` returns, e.g. a question id), so no
+    text can appear in two splits. Components are shuffled with `seed` and dealt out until each split
+    reaches its fraction of the rows. A component larger than an evaluation split's share goes to train,
+    so one large cluster cannot swallow validation or test.
+    """
+    check_fractions(fractions, where)
+    groups = connected_components(rows, texts)
+    random.Random(seed).shuffle(groups)
     targets = [fraction * len(rows) for fraction in fractions]
+    limit = min((t for t in targets[1:] if t > 0), default=math.inf) if targets[0] > 0 else math.inf
+    groups.sort(key=lambda members: len(members) <= limit)  # stable: oversized first, each part still shuffled
+
     out: dict[str, list[Row]] = {name: [] for name in SPLITS}
     split = 0
     for members in groups:
         while split < 2 and len(out[SPLITS[split]]) >= targets[split]:
             split += 1
-        out[SPLITS[split]].extend(rows[i] for i in sorted(members))
+        out[SPLITS[split]].extend(rows[i] for i in members)
     return out
 
 

@@ -1,0 +1,56 @@
+"""Splits by connected components: deterministic, disjoint, and robust to one large component."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab.data.splits import (
+    SPLITS,
+    check_disjoint,
+    connected_components,
+    drop_exact_duplicates,
+    split_by_components,
+)
+from embedlab.errors import UserError
+
+
+def texts(row):
+    return row
+
+
+def test_components_join_rows_that_share_any_key():
+    rows = [("a", "b"), ("c", "d"), ("b", "e"), ("f", "g"), ("e", "g")]
+    assert connected_components(rows, texts) == [[0, 2, 3, 4], [1]]
+
+
+def test_split_is_deterministic_and_disjoint():
+    rows = [(f"q{i}", f"a{i}") for i in range(100)] + [("q1", "extra")]
+    first = split_by_components(rows, texts, (0.8, 0.1, 0.1), seed=3, where="dataset")
+    assert first == split_by_components(rows, texts, (0.8, 0.1, 0.1), seed=3, where="dataset")
+    assert first != split_by_components(rows, texts, (0.8, 0.1, 0.1), seed=4, where="dataset")
+    assert sum(len(first[s]) for s in SPLITS) == len(rows)
+    assert len(first["validation"]) == pytest.approx(10, abs=2)
+    check_disjoint(first, texts, "test")
+
+
+def test_a_component_larger_than_an_evaluation_split_goes_to_train():
+    hub = [("hub", f"spoke{i}") for i in range(30)]  # one component of 30 rows; validation holds about 10
+    rows = hub + [(f"q{i}", f"a{i}") for i in range(70)]
+    for seed in range(10):
+        splits = split_by_components(rows, texts, (0.8, 0.1, 0.1), seed=seed, where="dataset")
+        assert set(hub) <= set(splits["train"])
+        assert splits["validation"] and splits["test"]
+
+
+def test_invalid_fractions():
+    with pytest.raises(UserError, match=r"dataset.fractions=\[0.5, 0.5\] is invalid"):
+        split_by_components([("a",)], texts, (0.5, 0.5), seed=0, where="dataset")
+
+
+def test_exact_duplicates_keep_the_first():
+    assert drop_exact_duplicates([("a", "b"), ("a", "c"), ("a", "b")], texts) == [("a", "b"), ("a", "c")]
+
+
+def test_check_disjoint_names_the_text_and_splits():
+    with pytest.raises(UserError, match="'shared' appears in both train and test"):
+        check_disjoint({"train": [("shared",)], "validation": [], "test": [("shared",)]}, texts, "dataset=x")
