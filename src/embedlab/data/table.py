@@ -1,0 +1,156 @@
+"""Datasets read from one table of rows, or from a BEIR folder: the bundled sets and `dataset=local`.
+
+`dataset=ncert_social`, `word_association` and `ml_concepts` read their bundled
+`bundled/<name>/pairs.jsonl`; `dataset=local` reads the user's own file, hub dataset or BEIR folder.
+Every row is checked (one line per mistake, naming file, row and column), exact duplicates are dropped,
+and rows are split so that no text sits in two splits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from embedlab.data.bundle import KIND_COLUMNS, TEXT_COLUMNS, DataBundle, Part, RetrievalSplit
+from embedlab.data.readers import clean_label, clean_score, clean_text, read_beir, read_hub, read_rows
+from embedlab.data.splits import SPLITS, check_fractions, drop_exact_duplicates, split_by_components
+from embedlab.errors import UserError
+
+BUNDLED = Path(__file__).parent / "bundled"
+KINDS = (*KIND_COLUMNS, "retrieval")
+# Name of the training part for each kind; a `loss=mixed` config uses these names as its keys.
+PART_NAMES = {"pairs": "pairs", "triplets": "triplets", "scored_pairs": "scored", "labeled_pairs": "labeled"}
+RETRIEVAL_USES = ("both", "train", "eval")
+CLEANERS = {"score": clean_score, "label": clean_label}
+
+
+def load_table(
+    name: str,
+    kind: str,
+    path: str | None = None,
+    hub: str | None = None,
+    subset: str | None = None,
+    hub_split: str = "train",
+    columns: Mapping[str, str] | None = None,
+    use: str = "both",
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+) -> DataBundle:
+    """Read, check and split one dataset of a single kind.
+
+    Args:
+        name: the dataset's name; with neither `path` nor `hub`, the bundled `bundled/<name>/pairs.jsonl`.
+        kind: ``pairs`` (anchor, positive), ``triplets`` (anchor, positive, negative), ``scored_pairs``
+            (sentence1, sentence2, score in [0, 1]), ``labeled_pairs`` (sentence1, sentence2, label 0/1), or
+            ``retrieval`` (a BEIR folder: corpus.jsonl, queries.jsonl, qrels.tsv).
+        path: a .jsonl, .json, .csv, .tsv or .parquet file; for ``retrieval``, a BEIR folder.
+        hub: a Hugging Face dataset id, read instead of `path` (from the hub or the local cache).
+        subset: the hub dataset's subset (config name), if it has several.
+        hub_split: which split of the hub dataset to read; embedlab makes its own splits from it.
+        columns: our column name -> yours, e.g. ``{"anchor": "question", "positive": "answer"}``.
+        use: for ``retrieval`` only: ``both`` trains on (query, relevant doc) pairs and evaluates retrieval
+            on held-out queries; ``train`` only trains; ``eval`` only evaluates (all queries held out).
+        fractions: train / validation / test shares of the rows.
+        seed: seed of the split.
+
+    Example:
+        ``python -m train dataset=local dataset.kind=pairs dataset.path=qa.csv
+        dataset.columns.anchor=question dataset.columns.positive=answer``
+    """
+    check_fractions(fractions, "dataset")
+    if kind not in KINDS:
+        raise UserError(f"dataset.kind={kind!r} is not supported; expected one of {', '.join(KINDS)}")
+    if path and hub:
+        raise UserError(f"dataset.path={path} and dataset.hub={hub} are both set; expected one source")
+    if kind == "retrieval":
+        if hub:
+            raise UserError(f"dataset.hub={hub} with kind=retrieval is not supported; expected a BEIR folder in path")
+        return _load_retrieval(name, _source_path(name, path), use, fractions, seed)
+    if hub:
+        source = hub + (f" ({subset})" if subset else "")
+        raw = read_hub(hub, subset, hub_split)
+    else:
+        source = str(_source_path(name, path))
+        raw = read_rows(source)
+    rows = _clean_rows(raw, kind, _column_map(kind, columns or {}), source)
+    rows = drop_exact_duplicates(rows, lambda r: tuple(r.values()))
+    texts = TEXT_COLUMNS[kind]
+    splits = split_by_components(rows, lambda r: tuple(r[c] for c in texts), fractions, seed, "dataset")
+    bundle = DataBundle(name, source, {PART_NAMES[kind]: Part(kind, splits)})
+    bundle.check_disjoint()
+    return bundle
+
+
+def _source_path(name: str, path: str | None) -> Path:
+    if path:
+        return Path(path).expanduser()
+    bundled = BUNDLED / name / "pairs.jsonl"
+    if not bundled.exists():
+        raise UserError(
+            f"dataset={name} has no data; expected dataset.path=<.jsonl, .csv, .tsv or .parquet file, "
+            "or a BEIR folder for kind=retrieval> or dataset.hub=<hub dataset id>"
+        )
+    return bundled
+
+
+def _column_map(kind: str, columns: Mapping[str, str]) -> dict[str, str]:
+    """Our column -> the source's column, for every column of `kind`."""
+    ours = KIND_COLUMNS[kind]
+    unknown = [key for key in columns if key not in ours]
+    if unknown:
+        raise UserError(
+            f"dataset.columns.{unknown[0]} is not a column of kind {kind}; expected keys among {', '.join(ours)}"
+        )
+    return {column: str(columns.get(column, column)) for column in ours}
+
+
+def _clean_rows(
+    raw: list[dict[str, Any]], kind: str, mapping: dict[str, str], where: str
+) -> list[dict[str, str | float]]:
+    """Rows with our column names and checked values; the first bad row raises one line."""
+    rows = []
+    for number, row in enumerate(raw, start=1):
+        clean: dict[str, str | float] = {}
+        for ours, theirs in mapping.items():
+            if theirs not in row:
+                hint = f"map yours with dataset.columns.{ours}=<column>" if ours == theirs else "check dataset.columns"
+                raise UserError(
+                    f"{where}: row {number} has no column '{theirs}'; expected columns "
+                    f"{', '.join(mapping.values())} for kind {kind} ({hint})"
+                )
+            clean[ours] = CLEANERS.get(ours, clean_text)(row[theirs], where, number, theirs)
+        rows.append(clean)
+    return rows
+
+
+def _load_retrieval(name: str, folder: Path, use: str, fractions: Sequence[float], seed: int) -> DataBundle:
+    """A BEIR folder as (query, relevant doc) training pairs, held-out retrieval queries, or both."""
+    if use not in RETRIEVAL_USES:
+        raise UserError(f"dataset.use={use!r} is not supported; expected one of {', '.join(RETRIEVAL_USES)}")
+    corpus, queries, qrels = read_beir(folder)
+    rows = [
+        {"anchor": queries[query_id], "positive": corpus[doc_id], "query_id": query_id}
+        for query_id in sorted(qrels)
+        for doc_id in sorted(qrels[query_id])
+    ]
+    if not rows:
+        raise UserError(f"{folder / 'qrels.tsv'}: no row has a score above 0; expected at least one relevant doc")
+    if use == "eval":  # every query is held out, shared by validation and test in the ratio of `fractions`
+        held_out = fractions[1] + fractions[2]
+        validation = fractions[1] / held_out if held_out else 0.5
+        fractions = (0.0, validation, 1.0 - validation)
+    rows = drop_exact_duplicates(rows, lambda r: (r["anchor"], r["positive"]))
+    splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "dataset")
+    parts = {}
+    if use in ("both", "train"):
+        pairs = {s: [{"anchor": r["anchor"], "positive": r["positive"]} for r in splits[s]] for s in SPLITS}
+        parts["pairs"] = Part("pairs", pairs)
+    retrieval = {}
+    if use in ("both", "eval"):
+        for split in SPLITS:
+            ids = sorted({r["query_id"] for r in splits[split]})
+            retrieval[split] = RetrievalSplit({q: queries[q] for q in ids}, {q: qrels[q] for q in ids})
+    bundle = DataBundle(name, str(folder), parts, corpus if retrieval else {}, retrieval)
+    bundle.check_disjoint()
+    return bundle
