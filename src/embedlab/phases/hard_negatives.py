@@ -1,0 +1,211 @@
+"""Phase 2: train on (query, gold passage, hard negative) triplets mined with the model the phase starts from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
+from embedlab.data.splits import split_by_components
+from embedlab.errors import UserError
+from embedlab.mining.hard_negatives import MinedNegatives, check_window
+from embedlab.mining.reranker import CrossEncoderReranker
+
+MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
+
+
+@dataclass
+class MiningSettings:
+    """What `mine_hard_negatives` is asked for; part of the cache key."""
+
+    num_negatives: int
+    range_min: int
+    range_max: int
+    relative_margin: float | None
+    absolute_margin: float | None
+    max_score: float | None
+    reranker: str | None
+
+
+@dataclass
+class HardNegativesPhase:
+    """Mine hard negatives for the training queries, then train on the triplets (90/10 train/validation).
+
+    Args:
+        name: shown in run names.
+        init_from: the model to start from (and mine with): a local folder, a hub id,
+            `runs:/<run_id>/best_model` or `models:/<name>/<version>`; None = `model.name_or_path`.
+        num_negatives: hard negatives per query (one triplet each).
+        range_min: skip this many of the best candidates left after filtering.
+        range_max: consider at most this many candidates per query.
+        relative_margin: drop candidates scoring above `positive - |positive| * relative_margin` (false negatives).
+        absolute_margin: drop candidates scoring above `positive - absolute_margin`.
+        max_score: drop candidates scoring above this.
+        reranker: a `CrossEncoderReranker`; with a model set, it re-scores every candidate.
+        batch_size: encoding batch size for mining.
+        validation_fraction: share of the mined triplets held out for validation (split by query).
+        cache_dir: where mined triplets are kept between runs; None = always mine.
+        seed: for the train/validation split.
+    """
+
+    name: str = "hard_negatives"
+    init_from: str | None = None
+    num_negatives: int = 1
+    range_min: int = 0
+    range_max: int = 20
+    relative_margin: float | None = 0.05
+    absolute_margin: float | None = None
+    max_score: float | None = None
+    reranker: CrossEncoderReranker = field(default_factory=CrossEncoderReranker)
+    batch_size: int = 64
+    validation_fraction: float = 0.1
+    cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        check_window(self.num_negatives, self.range_min, self.range_max)
+        if not 0 < self.validation_fraction < 1:
+            raise UserError(f"phase.validation_fraction={self.validation_fraction} is invalid; expected 0 < x < 1")
+        self.started_from: dict[str, str] = {}
+
+    def model_overrides(self) -> dict[str, str]:
+        if not self.init_from:
+            return {}
+        self.started_from = resolve_init_from(str(self.init_from))
+        return {"name_or_path": self.started_from["path"]}
+
+    def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
+        """Mine (or reuse) the triplets, log them and their statistics, and return them as the training data."""
+        from embedlab.mining.cache import MiningCache, data_fingerprint, mining_key, weights_hash
+
+        if self.started_from:
+            tracker.log_dict(self.started_from, "init_from.json")
+        queries, relevant, pairs = training_pairs(data)
+        corpus = list(data.corpus.values())
+        settings = asdict(self.settings())
+        key = mining_key(weights_hash(model), data_fingerprint(pairs, corpus), settings)
+        cache = MiningCache(self.cache_dir) if self.cache_dir else None
+        cached = cache.load(key) if cache else None
+        if cached is not None:
+            print(f"hard negatives: reusing cached triplets {cache.path(key)} (same model weights, data and settings)")
+        mined = cached or self.mine(model, pairs, corpus)
+        if cache and cached is None:
+            cache.save(key, mined, {"settings": settings, "started_from": self.started_from})
+        if not mined.triplets:
+            raise UserError(
+                f"phase=hard_negatives mined no negatives for {mined.stats['queries']} queries; "
+                "expected some: raise phase.range_max or loosen relative_margin / absolute_margin / max_score"
+            )
+        log_mining(tracker, mined, key, cached=cached is not None)
+        return triplet_bundle(data, mined, queries, relevant, self.validation_fraction, self.seed)
+
+    def mine(self, model, pairs: list[tuple[str, str]], corpus: list[str]) -> MinedNegatives:
+        from embedlab.mining.hard_negatives import mine_hard_negatives
+
+        reranker = self.reranker.load(str(model.device))  # loaded (and any error raised) before encoding
+        return mine_hard_negatives(
+            model, pairs, corpus, num_negatives=self.num_negatives, range_min=self.range_min,
+            range_max=self.range_max, relative_margin=self.relative_margin, absolute_margin=self.absolute_margin,
+            max_score=self.max_score, reranker=reranker, batch_size=self.batch_size,
+            rerank_batch_size=self.reranker.batch_size,
+        )  # fmt: skip
+
+    def settings(self) -> MiningSettings:
+        return MiningSettings(
+            self.num_negatives, self.range_min, self.range_max, self.relative_margin, self.absolute_margin,
+            self.max_score, self.reranker.name_or_path,
+        )  # fmt: skip
+
+
+def resolve_init_from(init_from: str) -> dict[str, str]:
+    """A local folder for `init_from`; MLflow URIs (`runs:/…`, `models:/…`) are downloaded from the tracking store.
+
+    Returns:
+        {"init_from": as given, "path": what the model loads from, and "run_id" when the URI names a run}.
+    """
+    if not init_from.startswith(MLFLOW_SCHEMES):
+        return {"init_from": init_from, "path": init_from}
+    import mlflow
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init_from))
+    except Exception as exc:  # MLflow raises many types for a missing run, model or version
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"phase.init_from={init_from} could not be downloaded from MLflow ({reason[:200]}); "
+            "expected runs:/<run_id>/best_model or models:/<name>/<version> in the store tracking.uri points to"
+        ) from None
+    flavour = local / "model.sentence_transformer"  # where MLflow's sentence_transformers flavour saves it
+    resolved = {"init_from": init_from, "path": str(flavour if flavour.is_dir() else local)}
+    if init_from.startswith("runs:/"):
+        resolved["run_id"] = init_from[len("runs:/") :].split("/", 1)[0]
+    return resolved
+
+
+def training_pairs(data: DataBundle) -> tuple[dict[str, str], dict[str, set[str]], list[tuple[str, str]]]:
+    """The training split's retrieval queries, their gold passages, and (query, gold passage) pairs to mine for."""
+    found = data.retrieval_split("train")
+    if found is None or not data.corpus:
+        raise UserError(
+            f"phase=hard_negatives needs a retrieval corpus and training queries, but dataset={data.name} has "
+            "none; expected a dataset with corpus.jsonl, queries.jsonl and qrels.tsv (e.g. dataset=physics)"
+        )
+    _, split = found
+    pairs = [
+        (split.queries[q], data.corpus[d]) for q in split.queries for d in sorted(split.relevant[q]) if d in data.corpus
+    ]
+    return split.queries, split.relevant, pairs
+
+
+def triplet_bundle(
+    data: DataBundle,
+    mined: MinedNegatives,
+    queries: dict[str, str],
+    relevant: dict[str, set[str]],
+    validation_fraction: float,
+    seed: int,
+) -> DataBundle:
+    """Mined triplets split by query (and gold passage) into train / validation; the test split is kept."""
+    fractions = (1 - validation_fraction, validation_fraction, 0.0)
+    rows = [{k: t[k] for k in ("anchor", "positive", "negative")} for t in mined.triplets]
+    splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "phase")
+    query_id = {text: q for q, text in queries.items()}
+    retrieval = {}
+    for split in ("train", "validation"):
+        ids = sorted({query_id[r["anchor"]] for r in splits[split]})
+        retrieval[split] = RetrievalSplit({q: queries[q] for q in ids}, {q: relevant[q] for q in ids})
+    if "test" in data.retrieval:
+        retrieval["test"] = data.retrieval["test"]
+    part = Part("triplets", splits)
+    return DataBundle(data.name, f"{data.source} (hard negatives)", {"hard_negatives": part}, data.corpus, retrieval)
+
+
+def log_mining(tracker, mined: MinedNegatives, key: str, cached: bool) -> None:
+    """Statistics and timings as metrics (step 0) and JSON; the triplets as JSONL; a short report on stdout."""
+    stats = {k: float(v) for k, v in mined.stats.items()}
+    tracker.log_metrics({f"mining_{k}": v for k, v in {**stats, **mined.timings}.items()}, step=0)
+    tracker.log_metrics({"mining_cache_hit": float(cached)}, step=0)
+    tracker.log_dict(
+        {"cache_key": key, "cache_hit": cached, "stats": mined.stats, "timings": mined.timings},
+        "hard_negatives/stats.json",
+    )
+    tracker.log_artifact_text("".join(json.dumps(t) + "\n" for t in mined.triplets), "hard_negatives/triplets.jsonl")
+    print(mining_report(mined, cached))
+
+
+def mining_report(mined: MinedNegatives, cached: bool) -> str:
+    s, t = mined.stats, mined.timings
+    origin = "reused from cache; timings are from the run that mined them" if cached else "mined now"
+    return "\n".join(
+        [
+            f"hard negatives ({origin}): {s['triplets']} triplets for {s['queries']} queries over {s['corpus']} passages",
+            f"  candidates considered {s['candidates_considered']}, skipped: relative_margin "
+            f"{s['skipped_relative_margin']}, absolute_margin {s['skipped_absolute_margin']}, "
+            f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}",
+            f"  mean score: positives {s['mean_positive_score']:.4f}, negatives {s['mean_negative_score']:.4f}"
+            f"{' (cross-encoder)' if s['reranked'] else ''}",
+            f"  time: encode {t['encode_s']:.2f}s, search {t['search_s']:.3f}s, re-rank {t['rerank_s']:.2f}s, "
+            f"filter {t['filter_s']:.3f}s, total {t['total_s']:.2f}s",
+        ]
+    )

@@ -1,0 +1,111 @@
+"""phase=hard_negatives: the cache, the triplet split, and errors that come before any encoding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from embedlab.config import build
+from embedlab.data.physics import load_physics
+from embedlab.errors import UserError
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def phase_config(*overrides: str):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=["phase=hard_negatives", *overrides])
+
+
+@pytest.fixture
+def tiny_model(tiny_model_path):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    return SentenceTransformer(tiny_model_path, device="cpu")
+
+
+def make_phase(cache_dir, **settings):
+    cfg = phase_config(f"phase.cache_dir={cache_dir}", "phase.relative_margin=null")
+    phase = build(cfg.phase, where="phase")
+    for key, value in settings.items():
+        setattr(phase, key, value)
+    return phase
+
+
+def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
+    tiny_model, physics_folder, tmp_path, tracker, capsys, cli
+):
+    phase = make_phase(tmp_path / "cache")
+    data = load_physics(path=str(physics_folder))
+    first = phase.prepare(data, tiny_model, tracker, tmp_path)
+    assert tracker.metrics["mining_cache_hit"] == 0.0
+    assert "mined now" in capsys.readouterr().out
+
+    second = phase.prepare(load_physics(path=str(physics_folder)), tiny_model, tracker, tmp_path)
+    assert tracker.metrics["mining_cache_hit"] == 1.0
+    assert "reusing cached triplets" in capsys.readouterr().out
+    assert second.parts["hard_negatives"].splits == first.parts["hard_negatives"].splits
+
+    changed = tmp_path / "physics-changed"
+    shutil.copytree(physics_folder, changed)
+    corpus = [json.loads(line) for line in (changed / "corpus.jsonl").read_text().splitlines()]
+    corpus[0]["text"] += " Edited."
+    cli.write_jsonl(changed / "corpus.jsonl", corpus)
+    phase.prepare(load_physics(path=str(changed)), tiny_model, tracker, tmp_path)
+    assert tracker.metrics["mining_cache_hit"] == 0.0
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2
+
+
+def test_triplets_split_by_query_with_the_test_split_kept(tiny_model, physics_folder, tmp_path, tracker):
+    data = load_physics(path=str(physics_folder))
+    mined = make_phase(tmp_path / "cache", num_negatives=2, range_max=5).prepare(data, tiny_model, tracker, tmp_path)
+
+    part = mined.parts["hard_negatives"]
+    assert part.kind == "triplets"
+    train, validation = part.splits["train"], part.splits["validation"]
+    assert validation and not part.splits["test"]
+    assert len(train) + len(validation) == tracker.metrics["mining_triplets"]
+    assert not {r["anchor"] for r in train} & {r["anchor"] for r in validation}
+    assert set(mined.retrieval["validation"].queries.values()) == {r["anchor"] for r in validation}
+    assert mined.retrieval["test"] is data.retrieval["test"]
+    assert mined.corpus == data.corpus
+    assert [type(e).__name__ for e in mined.evaluators("validation")] == [
+        "RetrievalEvaluator",
+        "TripletAccuracyEvaluator",
+    ]
+    logged = tracker.artifacts["hard_negatives/triplets.jsonl"].splitlines()
+    assert len(logged) == tracker.metrics["mining_triplets"]
+    assert set(json.loads(logged[0])) == {"anchor", "positive", "negative", "positive_score", "negative_score"}
+    stats = tracker.artifacts["hard_negatives/stats.json"]["stats"]
+    assert {"candidates_considered", "skipped_relative_margin", "queries_short", "mean_negative_score"} <= set(stats)
+
+
+def test_a_missing_reranker_path_is_one_line_when_the_config_is_built():
+    cfg = phase_config("phase.reranker.model=/no/such/cross-encoder")
+    with pytest.raises(UserError, match=r"phase.reranker.model=/no/such/cross-encoder does not exist"):
+        build(cfg.phase, where="phase")
+
+
+def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
+    tiny_model_path, physics_folder, mlflow_uri, cli
+):
+    result = cli.run_train(
+        "phase=hard_negatives", "phase.reranker.model=./no/such/cross-encoder", f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}", "hardware=cpu",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: phase.reranker.model=./no/such/cross-encoder does not exist or is not a model folder "
+        "(expected config.json inside); give a cross-encoder folder, a hub id, or null"
+    ]
+    assert cli.runs(mlflow_uri) == []  # nothing was started, so nothing was encoded
+
+
+def test_a_window_that_cannot_hold_the_negatives_is_one_line():
+    cfg = phase_config("phase.num_negatives=3", "phase.range_min=18")
+    with pytest.raises(UserError, match="num_negatives=3 does not fit the window range_min=18, range_max=20"):
+        build(cfg.phase, where="phase")
