@@ -48,15 +48,16 @@ def load_table(
         hub: a Hugging Face dataset id, read instead of `path` (from the hub or the local cache).
         subset: the hub dataset's subset (config name), if it has several.
         hub_split: which split of the hub dataset to read; embedlab makes its own splits from it.
-        columns: our column name -> yours, e.g. ``{"anchor": "question", "positive": "answer"}``.
+        columns: our column name -> yours, e.g. ``{"anchor": "question", "positive": "answer"}``; a column left
+            out or null keeps our name.
         use: for ``retrieval`` only: ``both`` trains on (query, relevant doc) pairs and evaluates retrieval
             on held-out queries; ``train`` only trains; ``eval`` only evaluates (all queries held out).
         fractions: train / validation / test shares of the rows.
         seed: seed of the split.
 
     Example:
-        ``python -m train dataset=local dataset.kind=pairs dataset.path=qa.csv
-        dataset.columns.anchor=question dataset.columns.positive=answer``
+        ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
+        dataset.columns.positive=answer``
     """
     check_fractions(fractions, "dataset")
     if kind not in KINDS:
@@ -95,8 +96,9 @@ def _source_path(name: str, path: str | None) -> Path:
 
 
 def _column_map(kind: str, columns: Mapping[str, str]) -> dict[str, str]:
-    """Our column -> the source's column, for every column of `kind`."""
+    """Our column -> the source's column, for every column of `kind`; a null mapping keeps our name."""
     ours = KIND_COLUMNS[kind]
+    columns = {key: value for key, value in columns.items() if value is not None}
     unknown = [key for key in columns if key not in ours]
     if unknown:
         raise UserError(
