@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -22,12 +22,18 @@ class RunResult:
     run_id: str
     best: BestCheckpoint
     model_uri: str | None
+    test_start: dict[str, float] = field(default_factory=dict)  # test metrics of the starting model (step 0)
+    test_best: dict[str, float] = field(default_factory=dict)  # test metrics of the best checkpoint
 
 
 def train(
     cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow."""
+    if "stages" in cfg.phase:  # a chain such as phase=two_phase: one train() per stage, see phases/chain.py
+        from embedlab.phases.chain import train_chain
+
+        return train_chain(cfg, run_dir, overrides, callbacks)
     from transformers import set_seed
 
     set_seed(cfg.seed)
@@ -56,16 +62,18 @@ def train(
         )  # fmt: skip
         test_evaluators = data.evaluators("test")
         trainer.evaluate()  # the base model, logged as step 0
-        tracker.log_metrics(evaluate_test(model, test_evaluators), step=0)
+        test_start = evaluate_test(model, test_evaluators)
+        tracker.log_metrics(test_start, step=0)
         trainer.train()
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
         final_step = trainer.state.global_step
-        tracker.log_metrics(evaluate_test(trainer.model, test_evaluators), step=final_step)
+        test_best = evaluate_test(trainer.model, test_evaluators)
+        tracker.log_metrics(test_best, step=final_step)
         tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
         model_uri = tracker.log_model(trainer.model)
         print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
-        return RunResult(value, tracker.run_id, best, model_uri)
+        return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
 def run_name(cfg: DictConfig) -> str:

@@ -1,0 +1,121 @@
+"""`phase=two_phase`: run phases one after another, each from the previous phase's best checkpoint.
+
+A chain config has `stages`: name -> a partial config for that stage. Its `phase` key is the stage's phase;
+its other keys (e.g. `training.epochs`) override the shared config for that stage only:
+
+    python -m train experiment=physics_two_phase phase.stages.phase2.training.epochs=5
+
+Each stage is one ordinary `train()` run, nested in MLflow under a parent run for the chain. A later stage's
+run is tagged with the run, checkpoint and step it started from. At the end the test metrics of the base
+model and of every stage's best model are printed side by side and logged to the parent run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from embedlab.config import build, to_container
+from embedlab.report import ORDER
+
+
+def train_chain(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None):
+    """Train each stage of `cfg.phase.stages` in order; returns the last stage's RunResult."""
+    from embedlab.run import train
+
+    stages = dict(cfg.phase.stages)
+    for name, stage in stages.items():  # a bad setting of any stage fails now, not after hours of phase 1
+        build(stage.phase, where=f"phase.stages.{name}.phase")
+    results = {}
+    with parent_run(cfg, run_dir) as parent:
+        for name, stage in stages.items():
+            previous = results[list(results)[-1]] if results else None
+            stage_cfg = stage_config(cfg, name, stage, previous, parent.run_id)
+            print(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
+            results[name] = train(stage_cfg, run_dir / name, overrides, callbacks)
+        table = chain_table(results)
+        print("\n" + table)
+        parent.finish(results, table)
+    return results[list(results)[-1]]
+
+
+def stage_config(cfg: DictConfig, name: str, stage: DictConfig, previous, parent_run_id: str) -> DictConfig:
+    """The shared config with the stage's phase and overrides; later stages start from the previous best model."""
+    stage_cfg = copy.deepcopy(cfg)
+    with open_dict(stage_cfg):
+        stage_cfg.phase = stage.phase
+        stage_cfg.merge_with({key: value for key, value in stage.items() if key != "phase"})
+        stage_cfg.tracking.parent_run_id = parent_run_id
+        tags = {"embedlab.stage": name}
+        if previous is not None:
+            stage_cfg.phase.init_from = str(previous.best.path)
+            tags |= {
+                "embedlab.init_from_run_id": previous.run_id,
+                "embedlab.init_from_checkpoint": str(previous.best.checkpoint or previous.best.path),
+                "embedlab.init_from_step": str(previous.best.step),
+                "embedlab.init_from_model_uri": str(previous.model_uri),
+            }
+        stage_cfg.tracking.tags = {**(stage_cfg.tracking.tags or {}), **tags}
+    return stage_cfg
+
+
+def chain_table(results: dict) -> str:
+    """Test metrics of the base model (first stage, step 0) and each stage's best model, in one table."""
+    first = next(iter(results.values()))
+    columns = {"base": first.test_start, **{name: r.test_best for name, r in results.items()}}
+    found = {metric for values in columns.values() for metric in values}
+    names = [f"test_{n}" for n in ORDER if f"test_{n}" in found] + sorted(found - {f"test_{n}" for n in ORDER})
+    width = max([len(n) for n in names] + [len("test split")]) + 2
+    lines = [f"{'test split':<{width}}" + "".join(f"{c:>12}" for c in columns)]
+    lines += [f"{n:<{width}}" + "".join(f"{columns[c].get(n, float('nan')):>12.4f}" for c in columns) for n in names]
+    lines += [f"{name} run: {r.run_id}  best: {r.best.path}" for name, r in results.items()]
+    return "\n".join(lines)
+
+
+class ParentRun:
+    """The chain's own MLflow run: no training, the stages nest under it, and it gets the comparison table."""
+
+    def __init__(self, client, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def finish(self, results: dict, table: str) -> None:
+        first = next(iter(results.values()))
+        columns = {"base": first.test_start, **{name: r.test_best for name, r in results.items()}}
+        for column, metrics in columns.items():
+            for metric, value in metrics.items():
+                self.client.log_metric(self.run_id, f"{column}_{metric}", float(value))
+        self.client.log_text(self.run_id, table, "chain_summary.txt")
+        for name, r in results.items():
+            self.client.set_tag(self.run_id, f"embedlab.{name}_run_id", r.run_id)
+
+
+@contextlib.contextmanager
+def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
+    """Open the chain's parent run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C."""
+    import mlflow
+
+    tracker = build(cfg.tracking, where="tracking")
+    tracker.connect()
+    client = mlflow.MlflowClient(tracker.uri)
+    experiment = client.get_experiment_by_name(tracker.experiment)
+    name = f"{cfg.dataset.name}-{cfg.phase.name}-{time.strftime('%m%d-%H%M%S')}"
+    tags = {"phase": cfg.phase.name, "output_dir": str(run_dir)}
+    if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
+        tags["mlflow.parentRunId"] = tracker.parent_run_id
+    run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
+    client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
+    client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
+    status = "FAILED"
+    try:
+        yield ParentRun(client, run.info.run_id)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        client.set_terminated(run.info.run_id, status=status)
