@@ -13,7 +13,6 @@ from embedlab.errors import UserError
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.training.checkpoint import BestCheckpoint, select_best_checkpoint
-from embedlab.training.trainer import EmbeddingTrainer, evaluate_test, sequential
 
 
 @dataclass
@@ -34,32 +33,24 @@ def train(
         from embedlab.phases.chain import train_chain
 
         return train_chain(cfg, run_dir, overrides, callbacks)
-    from transformers import set_seed
-
-    set_seed(cfg.seed)
-    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no model yet
+    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
     parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
     hardware = build(cfg.hardware, where="hardware")
-    hardware.apply()
+    sampling = build(cfg.sampler, where="sampler")
+    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
+                 hardware=hardware, sampling=sampling)  # fmt: skip
     phase = build(cfg.phase, where="phase")
     tracker = build(cfg.tracking, where="tracking")
+    tracker.connect()  # an unusable tracking.uri fails here, before any work
+    seed_everything(cfg.seed, hardware)
+    model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
     with tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}):
-        tracker.log_dict(data.fingerprint(), "data_fingerprint.json")
-        tracker.log_artifact_text(OmegaConf.to_yaml(cfg), "config.yaml")
-        tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
-        tracker.log_dict(hardware.describe(), "hardware.json")
-        model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
+        log_inputs(tracker, cfg, data, hardware, overrides)
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))
-        args = build(
-            cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
-            hardware=hardware, sampling=build(cfg.sampler, where="sampler"),
-        )  # fmt: skip
-        trainer = EmbeddingTrainer(
-            model=model, args=args, loss=build_losses(parts), tracker=tracker,
-            train_dataset=data.datasets("train", list(parts)), eval_dataset=data.datasets("validation", list(parts)),
-            evaluator=sequential(data.evaluators("validation")), callbacks=callbacks,
-        )  # fmt: skip
+        trainer = make_trainer(model, args, data, parts, tracker, callbacks)
+        from embedlab.training.trainer import evaluate_test
+
         test_evaluators = data.evaluators("test")
         trainer.evaluate()  # the base model, logged as step 0
         test_start = evaluate_test(model, test_evaluators)
@@ -74,6 +65,36 @@ def train(
         print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
+
+
+def seed_everything(seed: int, hardware) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+    hardware.apply()
+
+
+def log_inputs(tracker, cfg: DictConfig, data, hardware, overrides: list[str] | None) -> None:
+    """What the run was made from: config, overrides, data fingerprint, resolved hardware."""
+    tracker.log_dict(data.fingerprint(), "data_fingerprint.json")
+    tracker.log_artifact_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
+    tracker.log_dict(hardware.describe(), "hardware.json")
+
+
+def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None):
+    from embedlab.training.trainer import EmbeddingTrainer, sequential
+
+    return EmbeddingTrainer(
+        model=model,
+        args=args,
+        loss=build_losses(parts),
+        tracker=tracker,
+        train_dataset=data.datasets("train", list(parts)),
+        eval_dataset=data.datasets("validation", list(parts)),
+        evaluator=sequential(data.evaluators("validation")),
+        callbacks=callbacks,
+    )
 
 
 def run_name(cfg: DictConfig) -> str:

@@ -34,8 +34,6 @@ def training_arguments(
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
     checkpoint is the one with the lowest validation loss (`eval_loss`)."""
-    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
-
     _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
     _check(epochs > 0, "epochs", epochs, "a number > 0")
     _check(
@@ -48,6 +46,8 @@ def training_arguments(
     _check(0 <= warmup_ratio < 1, "warmup_ratio", warmup_ratio, "a number in [0, 1)")
     _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
     _check(save_total_limit is None or save_total_limit >= 1, "save_total_limit", save_total_limit, ">= 1")
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
+
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,

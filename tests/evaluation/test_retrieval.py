@@ -1,0 +1,56 @@
+"""Retrieval metrics: identical to sentence-transformers' evaluator, and leak-free when queries sit in the corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embedlab.evaluation.retrieval import RetrievalEvaluator
+
+
+def test_metrics_on_a_known_ranking():
+    corpus = {"a": "alpha", "b": "beta", "c": "gamma"}
+    queries = {"q1": "x", "q2": "y"}
+    relevant = {"q1": {"a"}, "q2": {"c"}}
+    evaluator = RetrievalEvaluator(queries, corpus, relevant)
+    # q1 ranks a first (hit at 1); q2 ranks c second (hit at 2)
+    similarity = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.5]])
+    metrics = evaluator.score(similarity)
+    assert metrics["acc_at_1"] == pytest.approx(0.5)
+    assert metrics["mrr_at_10"] == pytest.approx((1 + 0.5) / 2)
+    assert metrics["ndcg_at_10"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
+
+
+def test_queries_in_the_corpus_do_not_find_themselves(tiny_model_path):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    # Quora-style: every query is also a corpus document; its duplicate is the relevant one.
+    topics = ["how do I learn python programming", "best recipe for chocolate cake", "why is the sky blue today"]
+    texts = {f"d{2 * i + j}": f"{topic} {'please' if j else 'now'}" for i, topic in enumerate(topics) for j in (0, 1)}
+    duplicates = {"d0": "d1", "d1": "d0", "d2": "d3", "d3": "d2", "d4": "d5", "d5": "d4"}
+    queries = dict(texts)
+    relevant = {q: {d} for q, d in duplicates.items()}
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+
+    ours = RetrievalEvaluator(queries, texts, relevant)(model)
+    assert ours["acc_at_1"] > 0.0  # without the exclusion every query ranks itself first: Acc@1 = 0
+
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    theirs = InformationRetrievalEvaluator(queries, texts, relevant, write_csv=False)(model)
+    assert theirs["cosine_accuracy@1"] == 0.0
+
+
+def test_same_numbers_as_sentence_transformers_without_self_matches(tiny_model_path):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    corpus = {f"c{i}": f"passage {i} on {'light heat sound force'.split()[i % 4]}" for i in range(12)}
+    queries = {f"q{i}": f"what about {'light heat sound force'.split()[i % 4]} {i}?" for i in range(8)}
+    relevant = {f"q{i}": {f"c{i}", f"c{i + 4}"} for i in range(8)}
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    ours = RetrievalEvaluator(queries, corpus, relevant)(model)
+    theirs = InformationRetrievalEvaluator(queries, corpus, relevant, write_csv=False)(model)
+    assert ours["ndcg_at_10"] == pytest.approx(theirs["cosine_ndcg@10"], abs=1e-6)
+    assert ours["mrr_at_10"] == pytest.approx(theirs["cosine_mrr@10"], abs=1e-6)
+    assert ours["acc_at_1"] == pytest.approx(theirs["cosine_accuracy@1"], abs=1e-6)

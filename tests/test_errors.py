@@ -1,0 +1,72 @@
+"""Bad input ends in one clear line, a non-zero exit, no traceback, and no MLflow run left RUNNING."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_train, runs, write_jsonl
+
+
+def bad_inputs(tmp: Path, tiny: str, physics: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (overrides, text the message must contain)."""
+    malformed = tmp / "malformed"
+    malformed.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+        (malformed / name).write_bytes((physics / name).read_bytes())
+    (malformed / "pairs.jsonl").write_text('{"anchor": "a", "positive": "b"}\n{"anchor": "broken\n')
+    no_column = tmp / "no_column"
+    no_column.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+        (no_column / name).write_bytes((physics / name).read_bytes())
+    write_jsonl(no_column / "pairs.jsonl", [{"anchor": "a", "answer": "b"}])
+    base = [f"model.name_or_path={tiny}", f"dataset.path={physics}"]
+    return {
+        "missing data file": ([f"model.name_or_path={tiny}", f"dataset.path={tmp / 'nowhere'}"], "nowhere"),
+        "malformed data file": ([f"model.name_or_path={tiny}", f"dataset.path={malformed}"], "pairs.jsonl: line 2"),
+        "missing column": ([f"model.name_or_path={tiny}", f"dataset.path={no_column}"], "positive"),
+        "model path": ([f"model.name_or_path={tmp / 'no-model'}", f"dataset.path={physics}"], "model.name_or_path"),
+        "batch size 0": ([*base, "training.batch_size=0"], "training.batch_size"),
+        "negative epochs": ([*base, "training.epochs=-1"], "training.epochs"),
+        "tracking uri": ([*base, f"tracking.uri=sqlite:///{tmp}/missing/dir/mlflow.db"], "tracking.uri"),
+        "unknown sampler": ([*base, "sampler.batch_sampler=shuffled"], "sampler.batch_sampler"),
+        "loss vs data": ([*base, "loss.data_kinds=[scored_pairs]"], "loss="),
+    }
+
+
+@pytest.fixture(scope="module")
+def cases(tiny_model_path, physics_folder, tmp_path_factory):
+    return bad_inputs(tmp_path_factory.mktemp("bad"), tiny_model_path, physics_folder)
+
+
+CASES = [
+    "missing data file",
+    "malformed data file",
+    "missing column",
+    "model path",
+    "batch size 0",
+    "negative epochs",
+    "tracking uri",
+    "unknown sampler",
+    "loss vs data",
+]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_is_one_line(name, cases, tmp_path):
+    overrides, expected = cases[name]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_train(*overrides, f"hydra.run.dir={tmp_path / 'run'}", env={"MLFLOW_TRACKING_URI": uri})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert expected in errors[0]
+    assert all(run.info.status != "RUNNING" for run in runs(uri))
+
+
+def test_unknown_option_fails_with_hydras_message(tmp_path):
+    result = run_train("loss=no_such_loss", f"hydra.run.dir={tmp_path}")
+    assert result.returncode != 0
+    assert "Could not find 'loss/no_such_loss'" in result.stderr

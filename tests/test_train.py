@@ -1,0 +1,111 @@
+"""`python -m train` end to end, as a user runs it: the MLflow record, the best checkpoint, the registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_train, runs
+
+
+def metric_steps(uri: str, run_id: str, name: str) -> dict[int, float]:
+    import mlflow
+
+    history = mlflow.MlflowClient(uri).get_metric_history(run_id, name)
+    return {m.step: m.value for m in history}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_model_path, physics_folder, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny-run")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    result = run_train(
+        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "training.max_steps=4",
+        "training.eval_steps=2", "training.batch_size=8", f"hydra.run.dir={tmp / 'run'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, uri, tmp / "run"
+
+
+def test_run_is_finished_with_config_params_and_tags(tiny_run):
+    result, uri, run_dir = tiny_run
+    [run] = runs(uri, "physics")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.batch_size"] == "8"
+    assert run.data.params["loss.scale"] == "20.0"
+    assert run.data.tags["output_dir"] == str(run_dir)
+    assert run.data.tags["git_commit"]
+    assert "dataset.path=" in run.data.tags["command"]
+
+
+def test_metrics_at_step_0_and_at_every_evaluation(tiny_run):
+    _, uri, _ = tiny_run
+    [run] = runs(uri, "physics")
+    for name in ("val_loss", "ndcg_at_10", "mrr_at_10", "acc_at_1"):
+        assert sorted(metric_steps(uri, run.info.run_id, name)) == [0, 2, 4], name
+    for name in ("test_ndcg_at_10", "test_mrr_at_10", "test_acc_at_1"):
+        assert sorted(metric_steps(uri, run.info.run_id, name)) == [0, 4], name
+    assert run.data.metrics["best_step"] in (2, 4)
+
+
+def test_best_checkpoint_is_lowest_val_loss_and_loads(tiny_run):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    result, uri, run_dir = tiny_run
+    [run] = runs(uri, "physics")
+    val_loss = metric_steps(uri, run.info.run_id, "val_loss")
+    best_step = int(run.data.metrics["best_step"])
+    assert val_loss[best_step] == min(v for step, v in val_loss.items() if step > 0)
+    assert run.data.metrics["best_val_loss"] == pytest.approx(val_loss[best_step])
+    model = SentenceTransformer(str(run_dir / "best"), device="cpu")
+    assert model.encode(["a question"]).shape == (1, 32)
+    assert f"best (step {best_step})" in result.stdout
+    assert run.info.run_id in result.stdout
+
+
+def test_artifacts_hold_config_overrides_and_fingerprint(tiny_run):
+    import mlflow
+
+    _, uri, _ = tiny_run
+    [run] = runs(uri, "physics")
+    client = mlflow.MlflowClient(uri)
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "overrides.txt", "data_fingerprint.json"} <= names
+    fingerprint = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/data_fingerprint.json"))
+    assert len(fingerprint["sha256"]) == 64
+    assert fingerprint["rows"]["pairs"]["train"] > 0
+
+
+def test_best_model_is_registered_and_loads(tiny_run):
+    import mlflow
+
+    _, uri, _ = tiny_run
+    mlflow.set_tracking_uri(uri)
+    [version] = mlflow.MlflowClient(uri).search_model_versions("name='embedlab-physics'")
+    [run] = runs(uri, "physics")
+    assert version.run_id == run.info.run_id
+    model = mlflow.sentence_transformers.load_model(f"models:/embedlab-physics/{version.version}")
+    assert model.encode(["x"]).shape == (1, 32)
+
+
+@pytest.mark.slow
+def test_default_experiment_with_the_packaged_minilm(tmp_path):
+    """The real default run (MiniLM, bundled physics), capped at a few steps."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_train(
+        "training.max_steps=3", "training.eval_steps=3", "training.batch_size=8", f"hydra.run.dir={tmp_path / 'run'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = runs(uri, "physics")
+    assert run.info.status == "FINISHED"
+    for name in ("val_loss", "ndcg_at_10", "acc_at_1"):
+        assert sorted(metric_steps(uri, run.info.run_id, name)) == [0, 3]
+    assert sorted(metric_steps(uri, run.info.run_id, "test_ndcg_at_10")) == [0, 3]
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.sentence_transformers.load_model(f"runs:/{run.info.run_id}/best_model")
+    assert model.encode(["Resonance"]).shape == (1, 384)
