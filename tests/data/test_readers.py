@@ -50,12 +50,18 @@ def test_empty_parquet(tmp_path):
     assert "empty.parquet" in one_line(exc) and "empty" in str(exc.value)
 
 
-def test_text_that_is_not_utf8_names_the_line(tmp_path):
-    path = tmp_path / "latin1.jsonl"
-    path.write_bytes(b'{"anchor": "ok", "positive": "fine"}\n{"anchor": "caf\xe9", "positive": "x"}\n')
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("latin1.jsonl", b'{"anchor": "ok", "positive": "fine"}\n{"anchor": "caf\xe9", "positive": "x"}\n'),
+        ("latin1.tsv", b"anchor\tpositive\ncaf\xe9\tx\n"),
+    ],
+)
+def test_text_that_is_not_utf8_names_the_line(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError) as exc:
-        read_rows(path)
-    assert "latin1.jsonl: line 2" in one_line(exc) and "UTF-8" in str(exc.value)
+        read_rows(tmp_path / name)
+    assert f"{name}: line 2 is not valid UTF-8" in one_line(exc)
 
 
 def test_unsupported_extension(tmp_path):

@@ -164,7 +164,7 @@ def _retrieval_sets(
 ) -> tuple[dict[str, str], dict[str, RetrievalSplit]]:
     """Held-out queries with their duplicates as relevant docs, and one corpus of held-out questions."""
     rng = random.Random(f"{seed}-retrieval")
-    ids = _question_ids([r for s in SPLITS for r in splits[s]])
+    ids = _question_ids([r for s in EVAL_SPLITS for r in splits[s]])  # only held-out questions need ids
     docs: dict[str, str] = {}
     retrieval: dict[str, RetrievalSplit] = {}
     for split in EVAL_SPLITS:
