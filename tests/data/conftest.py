@@ -120,7 +120,7 @@ def rows_of():
     return table_rows
 
 
-def table_rows(kind: str, n: int = 12) -> list[dict]:
+def table_rows(kind: str, n: int = 20) -> list[dict]:
     rows = []
     for i in range(n):
         first, second, third = f"question number {i}", f"answer to question {i}", f"unrelated remark {i}"

@@ -191,3 +191,11 @@ def test_hub_rows_go_through_the_same_checks(monkeypatch, rows_of):
     )
     assert seen == {"dataset_id": "someone/qa", "subset": "clean", "split": "train"}
     assert bundle.source == "someone/qa (clean)" and len(all_rows(bundle, "pairs")) == 10
+
+
+def test_too_few_rows_for_a_held_out_split(write_table, rows_of):
+    path = write_table("tiny.jsonl", rows_of("pairs", 3))
+    with pytest.raises(UserError) as exc:
+        load_table("local", "pairs", path=str(path))
+    assert f"{path}: 3 distinct rows leave the validation split empty" in one_line(exc)
+    assert load_table("local", "pairs", path=str(path), fractions=[1.0, 0.0, 0.0]).parts["pairs"].splits["train"]

@@ -78,6 +78,7 @@ def load_table(
     rows = drop_exact_duplicates(rows, lambda r: tuple(r.values()))
     texts = TEXT_COLUMNS[kind]
     splits = split_by_components(rows, lambda r: tuple(r[c] for c in texts), fractions, seed, "dataset")
+    _check_every_split_has_rows(splits, fractions, source)
     bundle = DataBundle(name, source, {PART_NAMES[kind]: Part(kind, splits)})
     bundle.check_disjoint()
     return bundle
@@ -126,6 +127,17 @@ def _clean_rows(
     return rows
 
 
+def _check_every_split_has_rows(splits: dict[str, list], fractions: Sequence[float], where: str) -> None:
+    """A split asked for must not come out empty: validation picks the checkpoint, test reports it."""
+    empty = [split for split, fraction in zip(SPLITS, fractions) if fraction > 0 and not splits[split]]
+    if empty:
+        rows = sum(len(rows) for rows in splits.values())
+        raise UserError(
+            f"{where}: {rows} distinct rows leave the {empty[0]} split empty with dataset.fractions={list(fractions)}; "
+            "expected more rows (rows that share a text stay in one split) or a larger fraction"
+        )
+
+
 def _load_retrieval(name: str, folder: Path, use: str, fractions: Sequence[float], seed: int) -> DataBundle:
     """A BEIR folder as (query, relevant doc) training pairs, held-out retrieval queries, or both."""
     if use not in RETRIEVAL_USES:
@@ -144,6 +156,7 @@ def _load_retrieval(name: str, folder: Path, use: str, fractions: Sequence[float
         fractions = (0.0, validation, 1.0 - validation)
     rows = drop_exact_duplicates(rows, lambda r: (r["anchor"], r["positive"]))
     splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "dataset")
+    _check_every_split_has_rows(splits, fractions, str(folder))
     parts = {}
     if use in ("both", "train"):
         pairs = {s: [{"anchor": r["anchor"], "positive": r["positive"]} for r in splits[s]] for s in SPLITS}
