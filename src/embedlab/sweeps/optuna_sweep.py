@@ -1,0 +1,224 @@
+"""An Optuna study run through a Hydra launcher: ask a batch of trials, launch them as jobs, tell the results.
+
+Each job gets the trial's sampled overrides, the fixed overrides, and where to find its trial (`+sweep.*`), so
+the job can report the objective at each evaluation and be pruned (see `embedlab.sweeps.trial`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from embedlab.config import build, to_container
+from embedlab.errors import UserError
+from embedlab.sweeps import study as studies
+from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
+from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OptunaSettings:
+    """`hydra.sweeper.*` as the sweeper plugin receives it (see conf/hydra/sweeper/embedlab_optuna.yaml)."""
+
+    direction: str = "maximize"
+    n_trials: int = 20
+    n_jobs: int | None = None
+    study_name: str | None = None
+    storage: str | None = None
+    max_failure_rate: float = 0.5
+    sampler: Any = None
+    pruner: Any = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_config, arguments: list[str]) -> None:
+    """Run (or resume) the study until it holds `n_trials` finished trials."""
+    space, fixed = parse_search_space(dict(settings.params or {}), arguments)
+    if not space:
+        raise UserError(
+            "hydra.sweeper.params is empty: nothing to search (e.g. training.lr='tag(log, interval(1e-5,1e-4))')"
+        )
+    preset = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
+    name = settings.study_name or default_study_name(
+        preset, space, fixed, {"direction": settings.direction, "metric": config.optimized_metric}
+    )
+    storage = settings.storage or studies.default_storage()
+    sampler = build(settings.sampler, where="hydra.sweeper.sampler") if settings.sampler else None
+    study = studies.open_study(name, storage, settings.direction, sampler)
+    pruner_cfg = to_container(settings.pruner)
+    study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
+    if pruner_cfg:
+        build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, not in every job
+
+    job_cfg = load_job_config(fixed)
+    group = SweepGroup(
+        job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, study.user_attrs.get(studies.PARENT_RUN_ATTR)
+    )
+    study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
+    n_jobs = batch_size(settings.n_jobs, config)
+    warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
+    done = finished(study)
+    log.info(f"Study {name} in {storage}: {len(done)} finished, running {max(0, settings.n_trials - len(done))} more")
+    log.info(f"MLflow parent run {group.run_id} in {group.uri}")
+    summary: dict[str, Any] = {"study_name": name, "storage": storage, "direction": settings.direction}
+    status = "FAILED"
+    try:
+        run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
+        status = "FINISHED"
+    finally:
+        summary.update(describe(study, space, fixed, settings, config.optimized_metric))
+        group.log_summary(summary)
+        notes = log_plots(group, study)
+        for note in notes:
+            log.info(note)
+        group.finish(status)
+        OmegaConf.save(OmegaConf.create(summary), Path(config.hydra.sweep.dir) / "optimization_results.yaml")
+    print_best(summary)
+
+
+def run_trials(
+    study, storage: str, space, fixed, settings: OptunaSettings, launcher, group: SweepGroup, n_jobs: int
+) -> None:
+    """Ask, launch and tell in batches of `n_jobs` until `n_trials` trials are finished."""
+    to_run = max(0, settings.n_trials - len(finished(study)))
+    budget = math.floor(settings.max_failure_rate * to_run)
+    failures = 0
+    job_idx = 0
+    while to_run > 0:
+        trials = [studies.ask(study, space) for _ in range(min(n_jobs, to_run))]
+        jobs = [job_overrides(storage, study.study_name, trial, fixed, group) for trial in trials]
+        try:
+            returns = launcher.launch(jobs, initial_job_idx=job_idx)
+        except BaseException:
+            for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
+                study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+        job_idx += len(trials)
+        outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
+        states = {number: state for number, (state, _) in outcomes.items()}
+        missing = group.mark_trials(states)
+        if missing:
+            log.warning(f"No MLflow run found for trial(s) {missing}: check the tracking store ({group.uri})")
+        failures += sum(state == "FAIL" for state in states.values())
+        to_run -= len(trials)
+        if failures > budget:
+            raise UserError(
+                f"{failures} trial(s) failed, more than hydra.sweeper.max_failure_rate={settings.max_failure_rate} "
+                f"allows; see the FAIL trials' MLflow runs (tag embedlab.error)"
+            )
+        if any(exhausted for _, exhausted in outcomes.values()):
+            log.info("The sampler has tried every point of the search space; stopping")
+            return
+
+
+def job_overrides(storage: str, name: str, trial, fixed: list[str], group: SweepGroup) -> list[str]:
+    """The fixed and sampled overrides, where the job finds its trial, and its MLflow parent and tags."""
+    sampled = trial_overrides(trial.params)
+    where = [f"++sweep.storage={quote(storage)}", f"++sweep.study={quote(name)}"]
+    return [*fixed, *sampled, *where, f"++sweep.trial={trial.number}", *group.job_overrides(trial.number, sampled)]
+
+
+def tell(study, trial, ret: JobReturn) -> tuple[str, bool]:
+    """Record a job's outcome: (state name, whether the sampler has exhausted the search space).
+
+    A raising job is FAIL, a job stopped by the pruner PRUNED.
+    """
+    if ret.status == JobStatus.COMPLETED:
+        try:
+            value = float(ret.return_value)
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isfinite(value):
+            log.info(f"Trial {trial.number}: {value:.4f}  {' '.join(trial_overrides(trial.params))}")
+            return "COMPLETE", record(study, trial, value, TrialState.COMPLETE)
+        error: BaseException = ValueError(f"the job returned {ret.return_value!r}, not a finite number")
+    else:
+        error = ret._return_value  # the exception the job raised (JobReturn keeps it there)
+    if isinstance(error, optuna.TrialPruned):
+        log.info(f"Trial {trial.number}: PRUNED ({error})")
+        return "PRUNED", record(study, trial, None, TrialState.PRUNED)
+    reason = str(error).splitlines()[0] if str(error) else ""
+    log.warning(f"Trial {trial.number}: FAIL ({type(error).__name__}: {reason})")
+    return "FAIL", record(study, trial, None, TrialState.FAIL)
+
+
+def record(study, trial, value: float | None, state: TrialState) -> bool:
+    """`study.tell`; True when a grid or brute-force sampler asks to stop because it has tried everything."""
+    try:
+        study.tell(trial, value, state=state)
+    except RuntimeError as exc:  # the sampler calls Study.stop(), which only works inside study.optimize
+        if "Study.stop" not in str(exc):
+            raise
+        return True
+    return False
+
+
+def finished(study) -> list:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+
+
+def batch_size(n_jobs: int | None, config: DictConfig) -> int:
+    """Trials launched at once: `n_jobs`, else the launcher's positive `n_jobs` (joblib), else 1."""
+    if n_jobs:
+        return max(1, int(n_jobs))
+    launcher_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
+    if isinstance(launcher_jobs, int) and launcher_jobs != 0:
+        return launcher_jobs if launcher_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + launcher_jobs)
+    return 1
+
+
+def warn_if_unsafe_for_parallel(mlflow_uri: str, storage: str, n_jobs: int) -> None:
+    if n_jobs > 2 and (mlflow_uri.startswith("sqlite:") or storage.startswith("sqlite:")):
+        log.warning(
+            f"{n_jobs} parallel jobs writing to SQLite: writers queue on one file lock and may time out. "
+            "For more than 2, run `make mlflow-server` and set MLFLOW_TRACKING_URI=http://127.0.0.1:5000; "
+            "for the study, hydra.sweeper.storage=postgresql://…"
+        )
+
+
+def describe(study, space, fixed: list[str], settings: OptunaSettings, metric: str) -> dict[str, Any]:
+    """What the parent run and optimization_results.yaml record about the study."""
+    counts = {s: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    out: dict[str, Any] = {
+        "optimized_metric": metric,
+        "n_trials": settings.n_trials,
+        "search_space": {k: repr(d) for k, d in space.items()},
+        "fixed_overrides": fixed,
+        "n_complete": counts[TrialState.COMPLETE],
+        "n_pruned": counts[TrialState.PRUNED],
+        "n_fail": counts[TrialState.FAIL],
+    }
+    if counts[TrialState.COMPLETE]:
+        best = study.best_trial
+        out.update(
+            best_trial=best.number,
+            best_value=best.value,
+            best_params=dict(best.params),
+            best_command=command([*preset_first(fixed), *trial_overrides(best.params)]),
+        )
+    return out
+
+
+def preset_first(overrides: list[str]) -> list[str]:
+    return sorted(overrides, key=lambda o: not o.startswith("hparams_search="))
+
+
+def print_best(summary: dict[str, Any]) -> None:
+    counts = f"{summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_fail']} failed"
+    if "best_trial" not in summary:
+        print(f"Study {summary['study_name']}: no complete trial ({counts})")
+        return
+    print(f"Study {summary['study_name']}: {counts}")
+    print(f"Best trial {summary['best_trial']}: {summary['optimized_metric']}={summary['best_value']:.4f}")
+    print(f"Reproduce: {summary['best_command']}")

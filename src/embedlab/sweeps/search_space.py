@@ -1,0 +1,82 @@
+"""Search spaces in the Hydra Optuna sweeper's syntax -> Optuna distributions.
+
+`choice(16,32,64)`, `range(1,5)`, `interval(5.0,50.0)` and `tag(log, interval(1e-6,1e-4))` are parsed with
+Hydra's own override grammar; anything that is not a sweep is a fixed override passed to every trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+
+from embedlab.errors import UserError
+
+
+def parse_search_space(params: dict[str, str], arguments: list[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
+    """`hydra.sweeper.params` + command-line overrides -> (distributions by key, fixed overrides).
+
+    A command-line override of a key in `params` wins: a sweep replaces its distribution, a plain value fixes it.
+    """
+    parser = OverridesParser.create()
+    space: dict[str, BaseDistribution] = {}
+    fixed: dict[str, str] = {}
+    for text in [f"{key}={value}" for key, value in params.items()] + list(arguments):
+        try:
+            (override,) = parser.parse_overrides([text])
+        except Exception as exc:  # Hydra's grammar errors are long; keep the first line
+            raise UserError(f"hydra.sweeper.params: cannot parse '{text}': {str(exc).splitlines()[0]}") from None
+        key = override.get_key_element()
+        space.pop(key, None)
+        fixed.pop(key, None)
+        if override.is_sweep_override():
+            space[key] = to_distribution(override)
+        else:
+            fixed[key] = text
+    return space, list(fixed.values())
+
+
+def to_distribution(override: Override) -> BaseDistribution:
+    """One sweep override -> an Optuna distribution. `range` excludes its stop, as everywhere in Hydra."""
+    value = override.value()
+    where = override.get_key_element()
+    if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+    if isinstance(value, RangeSweep):
+        values = list(override.sweep_iterator())
+        if not values:
+            raise UserError(f"{where}: {override.get_value_element_as_str()} is empty")
+        if all(isinstance(v, int) for v in values):
+            return IntDistribution(values[0], values[-1], step=int(value.step))
+        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
+    if isinstance(value, IntervalSweep):
+        log = "log" in value.tags
+        return FloatDistribution(float(value.start), float(value.end), log=log)
+    raise UserError(f"{where}: {override.get_value_element_as_str()} is not a choice, range or interval")
+
+
+def trial_overrides(params: dict[str, Any]) -> list[str]:
+    """A trial's sampled values as Hydra overrides (`training.lr=3.2e-05`)."""
+    return [f"{key}={value}" for key, value in params.items()]
+
+
+def default_study_name(preset: str | None, space: dict[str, BaseDistribution], fixed: list[str], extra: dict) -> str:
+    """`<preset>-<8 hex>`: the same command gives the same name (and resumes); another search space does not."""
+    spec = {"space": {k: repr(d) for k, d in sorted(space.items())}, "fixed": sorted(fixed), **extra}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{preset or 'study'}-{digest}"
+
+
+def quote(value: str) -> str:
+    """A value for a Hydra override, quoted so that URLs and spaces survive the grammar."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def command(overrides: list[str]) -> str:
+    """The shell command that runs one configuration."""
+    return " ".join(["python -m train", *(shlex.quote(o) for o in overrides)])

@@ -1,0 +1,80 @@
+"""The Optuna study behind a sweep: where it is stored, how it resumes, how a job reopens its trial."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from embedlab.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+OWNER_HOST = "embedlab.host"  # user attrs of a trial: which sweeper process asked for it
+OWNER_PID = "embedlab.pid"
+PRUNER_ATTR = "embedlab.pruner"  # study user attr: the pruner's config, rebuilt by each job
+PARENT_RUN_ATTR = "embedlab.mlflow_parent_run_id"
+
+
+def default_storage() -> str:
+    """`sqlite:///<repo root>/optuna.db`, next to mlflow.db: stable across days and sweep folders."""
+    return f"sqlite:///{REPO_ROOT / 'optuna.db'}"
+
+
+def open_study(name: str, storage: str, direction: str, sampler: Any) -> optuna.Study:
+    """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL."""
+    study = optuna.create_study(
+        study_name=name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True
+    )
+    fail_orphaned_trials(study)
+    return study
+
+
+def fail_orphaned_trials(study: optuna.Study) -> int:
+    """RUNNING trials whose sweeper process on this host is gone (killed, crashed) -> FAIL.
+
+    Trials asked by another host are left alone: that sweep may still be running (a shared PostgreSQL study).
+    """
+    host = socket.gethostname()
+    failed = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner_host = trial.user_attrs.get(OWNER_HOST)
+        owner_pid = trial.user_attrs.get(OWNER_PID)
+        if owner_host not in (None, host) or (owner_pid is not None and pid_alive(int(owner_pid))):
+            continue
+        study.tell(trial.number, state=TrialState.FAIL)
+        failed += 1
+    if failed:
+        log.warning(f"Marked {failed} trial(s) FAIL that an interrupted sweep left RUNNING")
+    return failed
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # the process that asks now cannot own an earlier, unfinished trial
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ask(study: optuna.Study, space: dict) -> optuna.Trial:
+    """A new trial with its parameters sampled and its owner recorded."""
+    trial = study.ask(space)
+    trial.set_user_attr(OWNER_HOST, socket.gethostname())
+    trial.set_user_attr(OWNER_PID, os.getpid())
+    return trial
+
+
+def reopen_trial(storage: str, study_name: str, number: int, pruner: Any) -> optuna.Trial:
+    """The trial with this number, reopened in a job process (also a joblib worker) to report and prune."""
+    study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
+    study_id = study._storage.get_study_id_from_name(study_name)
+    return optuna.trial.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(study_id, number))

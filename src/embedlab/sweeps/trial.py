@@ -1,0 +1,58 @@
+"""The job side of an Optuna sweep: report the objective at every evaluation, stop when the pruner says so.
+
+The sweeper passes `+sweep.storage`, `+sweep.study` and `+sweep.trial` to each job; the job reopens its trial
+from the storage, so this works in-process (basic launcher) and in separate processes (joblib).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig
+from transformers import TrainerCallback
+
+from embedlab.config import build
+from embedlab.training.trainer import rename_eval_metrics
+
+
+def trial_callbacks(cfg: DictConfig) -> list:
+    """Trainer callbacks for a job launched by the Optuna sweeper; none for any other run."""
+    if "sweep" not in cfg or cfg.sweep.get("trial") is None:
+        return []
+    import optuna
+
+    from embedlab.sweeps.study import PRUNER_ATTR, reopen_trial
+
+    study_attrs = optuna.load_study(study_name=cfg.sweep.study, storage=cfg.sweep.storage).user_attrs
+    pruner_cfg = study_attrs.get(PRUNER_ATTR)
+    pruner = build(pruner_cfg, where="hydra.sweeper.pruner") if pruner_cfg else optuna.pruners.NopPruner()
+    trial = reopen_trial(cfg.sweep.storage, cfg.sweep.study, int(cfg.sweep.trial), pruner)
+    return [PruningCallback(trial, cfg.optimized_metric)]
+
+
+class PruningCallback(TrainerCallback):
+    """Reports `metric` to the Optuna trial at every evaluation and raises `optuna.TrialPruned` to stop.
+
+    Args:
+        trial: the job's Optuna trial, reopened from the study's storage.
+        metric: the objective's name as the tracker logs it (`ndcg_at_10`, `val_loss`).
+    """
+
+    def __init__(self, trial, metric: str) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.reported: set[int] = set()
+
+    def on_evaluate(self, args, state, control, metrics: dict[str, Any] | None = None, **kwargs):
+        step = state.global_step
+        value = rename_eval_metrics(metrics or {}, []).get(self.metric)
+        # Step 0 is the base model, the same for every trial; several parts may each call this once per step.
+        if step == 0 or step in self.reported or value is None or not math.isfinite(value):
+            return
+        self.reported.add(step)
+        self.trial.report(float(value), step)
+        if self.trial.should_prune():  # the sweeper records PRUNED in Optuna and on the MLflow run
+            import optuna
+
+            raise optuna.TrialPruned(f"trial {self.trial.number} pruned at step {step}: {self.metric}={value:.4f}")

@@ -1,0 +1,92 @@
+"""`python -m train -m hparams_search=...`: Optuna studies run by the real command on the tiny model."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SMALL_SPACE = "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}"
+
+
+def states(study) -> list[str]:
+    return [t.state.name for t in study.trials]
+
+
+def test_study_runs_and_resumes_to_the_total(optuna_sweep, study, sweep_runs, optuna_storage):
+    first = optuna_sweep(SMALL_SPACE, "hydra.sweeper.n_trials=3")
+    assert states(study()) == ["COMPLETE"] * 3
+    assert "Reproduce: python -m train hparams_search=physics" in first.stdout
+    (parent,), children = sweep_runs()
+    assert len(children) == 3
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert {c.data.tags["sweep_trial"] for c in children} == {"0", "1", "2"}
+    assert all("training.lr=" in c.data.tags["sweep_overrides"] for c in children)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["n_complete"] == 3
+    assert "best.training.lr" in parent.data.tags
+
+    # A sweeper killed mid-trial leaves it RUNNING: a dead process on this host owns it.
+    trial = study().ask()
+    trial.set_user_attr("embedlab.host", os.uname().nodename)
+    trial.set_user_attr("embedlab.pid", 2**22 + 12345)  # above Linux's pid_max: never alive
+
+    optuna_sweep(SMALL_SPACE, "hydra.sweeper.n_trials=5")
+    assert states(study()) == ["COMPLETE"] * 3 + ["FAIL", "COMPLETE"]  # n_trials is the total
+    (again,), children = sweep_runs()
+    assert again.info.run_id == parent.info.run_id  # the same parent run, reopened
+    assert len(children) == 4
+
+
+def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, study, sweep_runs):
+    result = optuna_sweep(
+        SMALL_SPACE,
+        "hydra.sweeper.n_trials=2",
+        "training.max_steps=6",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+        "+hydra.sweeper.pruner.lower=2.0",  # ndcg_at_10 <= 1 < 2: pruned at its first evaluation
+    )
+    trials = study().trials
+    assert [t.state.name for t in trials] == ["PRUNED", "PRUNED"]
+    assert all(max(t.intermediate_values) == 2 for t in trials)  # stopped at step 2 of 6
+    _, children = sweep_runs()
+    assert len(children) == 2
+    for run in children:
+        assert run.info.status == "KILLED" and run.data.tags["sweep_state"] == "PRUNED"
+        assert "best_step" not in run.data.metrics  # training never reached its end
+    assert "no complete trial" in result.stdout
+
+
+def test_failing_trial_is_fail_and_the_sweep_finishes(optuna_sweep, study, sweep_runs):
+    result = optuna_sweep(
+        "++hydra.sweeper.params={optimized_metric: 'choice(ndcg_at_10, no_such_metric)'}",
+        "training.epochs=1",  # fixed values take these keys out of the search space
+        "loss.scale=20.0",
+        "training.lr=5e-5",
+        "hydra.sweeper.n_trials=2",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler._target_=optuna.samplers.BruteForceSampler",
+    )
+    by_metric = {t.params["optimized_metric"]: t.state.name for t in study().trials}
+    assert by_metric == {"ndcg_at_10": "COMPLETE", "no_such_metric": "FAIL"}
+    _, children = sweep_runs()
+    failed = [r for r in children if r.info.status == "FAILED"]
+    assert len(failed) == 1 and failed[0].data.tags["sweep_state"] == "FAIL"
+    assert "available:" in failed[0].data.tags["embedlab.error"]
+    assert "Best trial" in result.stdout
+
+
+@pytest.mark.parametrize("n_jobs", [2])
+def test_joblib_runs_trials_in_parallel_without_losing_runs(optuna_sweep, study, sweep_runs, n_jobs):
+    optuna_sweep(
+        SMALL_SPACE,
+        f"hydra.sweeper.n_trials={n_jobs}",
+        "hydra/launcher=joblib",
+        f"hydra.launcher.n_jobs={n_jobs}",
+    )
+    assert states(study()) == ["COMPLETE"] * n_jobs
+    (parent,), children = sweep_runs()
+    assert len(children) == n_jobs and {c.data.tags["sweep_state"] for c in children} == {"COMPLETE"}
+    assert len({c.data.tags["pid"] for c in children}) == n_jobs  # separate worker processes
+    first, second = sorted(children, key=lambda r: r.info.start_time)
+    assert second.info.start_time < first.info.end_time  # they overlapped
