@@ -21,10 +21,14 @@ def main(cfg: DictConfig) -> float:
 
     from embedlab.errors import UserError
     from embedlab.run import train
+    from embedlab.sweeps.trial import trial_callbacks
 
     hydra_cfg = HydraConfig.get()
     try:
-        return train(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task)).objective
+        callbacks = trial_callbacks(cfg)  # reports to an Optuna trial when the sweeper launched this job
+        return train(
+            cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
+        ).objective
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
