@@ -30,10 +30,10 @@ def test_option_composes(group, option):
     cfg = compose_with(f"{group}={option}")
     assert cfg.seed == 42
     if group not in ("experiment", "hparams_search"):
-        assert "_target_" in cfg[group] or "parts" in cfg[group], f"{group}/{option}.yaml has no _target_"
+        assert {"_target_", "parts", "stages"} & set(cfg[group]), f"{group}/{option}.yaml has no _target_"
 
 
-def _built(group: str, cfg, tiny_model_path: str, tmp_path: Path):
+def _built(group: str, option: str, cfg, tiny_model_path: str, tmp_path: Path):
     node = cfg[group]
     if group == "training":
         from embedlab.hardware.device import Hardware
@@ -46,8 +46,12 @@ def _built(group: str, cfg, tiny_model_path: str, tmp_path: Path):
         from sentence_transformers.sentence_transformer import SentenceTransformer
 
         model = SentenceTransformer(tiny_model_path, device="cpu")
-        loss = build(node, where=group)
-        return {k: v(model) for k, v in loss.items()} if isinstance(loss, dict) else loss(model)
+        if option == "gist":
+            node.guide.name_or_path = tiny_model_path
+        if option == "matryoshka":
+            node.dims = [32, 16]
+        parts = node.parts if "parts" in node else {"all": node}
+        return {name: build(part, where=f"{group}.{name}")(model) for name, part in parts.items()}
     return build(node, where=group)
 
 
@@ -58,7 +62,7 @@ BUILDABLE = [(g, o) for g, o in OPTIONS if g not in ("experiment", "hparams_sear
 def test_option_builds(group, option, tiny_model_path, tmp_path, mlflow_uri):
     cfg = compose_with(f"{group}={option}")
     try:
-        assert _built(group, cfg, tiny_model_path, tmp_path) is not None
+        assert _built(group, option, cfg, tiny_model_path, tmp_path) is not None
     except UserError as exc:
         # Options that need something this machine lacks must say so in one line, naming what to provide.
         message = str(exc)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_train, runs, write_jsonl
+from embedlab_testing import run_train, runs, write_jsonl
 
 
 def bad_inputs(tmp: Path, tiny: str, physics: Path) -> dict[str, tuple[list[str], str]]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_train, runs
+from embedlab_testing import run_train, runs
 
 
 def metric_steps(uri: str, run_id: str, name: str) -> dict[int, float]:

@@ -1,17 +1,10 @@
-"""A tracker that records what a phase logs, and the root conftest's command helpers as fixtures."""
+"""A tracker that records what a phase logs, and the shared command helpers as fixtures."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-# Several test folders have a conftest.py, so `from conftest import ...` finds whichever was imported last;
-# load the shared helpers (run_train, runs, write_jsonl) from the root conftest by its path instead.
-_spec = importlib.util.spec_from_file_location("embedlab_root_conftest", Path(__file__).parents[1] / "conftest.py")
-root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(root)
+import embedlab_testing
 
 
 class RecordingTracker:
@@ -36,5 +29,5 @@ def tracker() -> RecordingTracker:
 
 @pytest.fixture(scope="session")
 def cli():
-    """The root conftest's helpers: cli.run_train(*overrides), cli.runs(uri), cli.write_jsonl, cli.REPO."""
-    return root
+    """The shared helpers: cli.run_train(*overrides), cli.runs(uri), cli.write_jsonl, cli.REPO."""
+    return embedlab_testing

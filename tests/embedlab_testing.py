@@ -1,0 +1,77 @@
+"""Helpers the tests share: tiny data folders written on the fly, and the real command run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+TOPICS = {
+    "lens": (
+        "A convex lens converges parallel rays to its focal point.",
+        "Where do rays meet after a convex lens?",
+    ),
+    "ohm": (
+        "Current through a resistor is proportional to the voltage across it.",
+        "How does current depend on voltage?",
+    ),
+    "gravity": (
+        "Every mass attracts every other mass with a force inversely proportional to distance squared.",
+        "What happens to gravitational pull when distance doubles?",
+    ),
+    "heat": (
+        "Heat flows from a hotter body to a colder body until both reach the same temperature.",
+        "Which way does heat move between two bodies?",
+    ),
+    "photon": (
+        "Light of frequency f comes in quanta of energy h times f.",
+        "What is the energy of one photon?",
+    ),
+    "wave": (
+        "The speed of a wave equals its frequency times its wavelength.",
+        "How are wave speed and wavelength related?",
+    ),
+}
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_physics_folder(folder: Path, copies: int = 4) -> Path:
+    """A physics-shaped folder: pairs.jsonl + a small BEIR retrieval set with one gold passage per query."""
+    pairs, corpus, queries, qrels = [], [], [], ["query-id\tcorpus-id\tscore"]
+    for n in range(copies):
+        for name, (passage, question) in TOPICS.items():
+            pairs.append({"anchor": f"{name} concept {n}", "positive": f"{passage} (note {n})"})
+            corpus.append({"_id": f"{name}{n}", "title": name, "text": f"{passage} Variant {n}."})
+            queries.append({"_id": f"q{name}{n}", "text": f"{question} ({n})"})
+            qrels.append(f"q{name}{n}\t{name}{n}\t1")
+    write_jsonl(folder / "pairs.jsonl", pairs)
+    write_jsonl(folder / "corpus.jsonl", corpus)
+    write_jsonl(folder / "queries.jsonl", queries)
+    (folder / "qrels.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
+    return folder
+
+
+def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
+    """`python -m train <overrides>` as a user runs it; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "train", *overrides],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def runs(uri: str, experiment: str | None = None):
+    """All MLflow runs in the store, newest first."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments() if experiment in (None, e.name)]
+    return client.search_runs(experiments, order_by=["attributes.start_time DESC"]) if experiments else []
