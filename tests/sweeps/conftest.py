@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-# The root conftest's helpers, loaded under their own name: `import conftest` is ambiguous next to this file.
-_spec = importlib.util.spec_from_file_location(
-    "embedlab_tests_root", Path(__file__).resolve().parents[1] / "conftest.py"
-)
-root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(root)
+from embedlab_testing import run_train, runs
 
 
 @pytest.fixture
@@ -39,7 +31,7 @@ def run_sweep(sweep_args):
     """`python -m train -m <sweep_args> <overrides>`; fails the test with the output's tail on a non-zero exit."""
 
     def run(*overrides: str):
-        result = root.run_train("-m", *sweep_args, *overrides)
+        result = run_train("-m", *sweep_args, *overrides)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
         return result
 
@@ -69,7 +61,7 @@ def sweep_runs(mlflow_uri):
     """Returns (parent runs, child runs) in the test's MLflow store."""
 
     def load() -> tuple[list, list]:
-        every = root.runs(mlflow_uri)
+        every = runs(mlflow_uri)
         parents = [r for r in every if "sweep_kind" in r.data.tags]
         children = [r for r in every if "mlflow.parentRunId" in r.data.tags]
         return parents, children
