@@ -18,14 +18,21 @@ import embedlab  # noqa: F401  (registers the config resolvers; imports no torch
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf import open_dict
 
     from embedlab.errors import UserError
     from embedlab.run import train
-    from embedlab.sweeps.trial import trial_callbacks
 
     hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
+        with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
+            cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
     try:
-        callbacks = trial_callbacks(cfg)  # reports to an Optuna trial when the sweeper launched this job
+        callbacks = []
+        if cfg.get("sweep"):  # launched by the Optuna sweeper: report to its trial, stop when pruned
+            from embedlab.sweeps.trial import trial_callbacks
+
+            callbacks = trial_callbacks(cfg)
         return train(
             cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
         ).objective

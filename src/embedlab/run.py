@@ -48,14 +48,13 @@ def train(
         log_inputs(tracker, cfg, data, hardware, overrides)
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))
-        trainer = make_trainer(model, args, data, parts, tracker, callbacks)
+        trainer = make_trainer(model, args, data, parts, tracker, callbacks, cfg.optimized_metric)
         from embedlab.training.trainer import evaluate_test
 
         test_evaluators = data.evaluators("test")
-        trainer.evaluate()  # the base model, logged as step 0
         test_start = evaluate_test(model, test_evaluators)
         tracker.log_metrics(test_start, step=0)
-        trainer.train()
+        trainer.train()  # evaluates the base model first (step 0), then every training.eval_steps
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
         final_step = trainer.state.global_step
         test_best = evaluate_test(trainer.model, test_evaluators)
@@ -82,7 +81,7 @@ def log_inputs(tracker, cfg: DictConfig, data, hardware, overrides: list[str] | 
     tracker.log_dict(hardware.describe(), "hardware.json")
 
 
-def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None):
+def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):
     from embedlab.training.trainer import EmbeddingTrainer, sequential
 
     return EmbeddingTrainer(
@@ -94,6 +93,7 @@ def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None
         eval_dataset=data.datasets("validation", list(parts)),
         evaluator=sequential(data.evaluators("validation")),
         callbacks=callbacks,
+        optimized_metric=optimized_metric,
     )
 
 

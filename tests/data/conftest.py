@@ -8,77 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# Duplicate clusters as in the Quora release: three ways to ask one question, and a related question that
-# is not a duplicate. Each cluster gets qids 10k+1 .. 10k+4.
-QUORA_CLUSTERS = [
-    (
-        "How do I learn Python quickly?",
-        "What is the fastest way to learn Python?",
-        "How can I learn Python in a short time?",
-        "Is Python harder to learn than Java?",
-    ),
-    (
-        "What is the best way to lose weight?",
-        "How can I lose weight fast?",
-        "What should I do to reduce my weight?",
-        "Why do people gain weight in winter?",
-    ),
-    (
-        "How do I get a job at Google?",
-        "What does it take to be hired by Google?",
-        "How can I join Google as an engineer?",
-        "What is it like to work at Microsoft?",
-    ),
-    (
-        "Why is the sky blue?",
-        "What makes the sky look blue?",
-        "Why does the sky appear blue during the day?",
-        "Why are sunsets red?",
-    ),
-    (
-        "How can I improve my English speaking?",
-        "What are ways to speak English fluently?",
-        "How do I become fluent in spoken English?",
-        "Which English novels should I read first?",
-    ),
-    (
-        "What is the meaning of life?",
-        "What is the purpose of human life?",
-        "Why are we alive?",
-        "What is the meaning of the word 'life' in biology?",
-    ),
-    (
-        "How do I start a startup?",
-        "What are the first steps to start a company?",
-        "How should I begin building a startup?",
-        "Why do most startups fail?",
-    ),
-    (
-        "How does a black hole form?",
-        "What causes black holes to form?",
-        "How are black holes created?",
-        "What is inside a black hole?",
-    ),
-]
-QUORA_HEADER = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
-
-
-def quora_rows() -> list[list[str]]:
-    """Rows in the release layout: per cluster two duplicate pairs and two non-duplicate pairs."""
-    rows = []
-    for k, (a, b, c, other) in enumerate(QUORA_CLUSTERS):
-        qid = {text: str(10 * k + i) for i, text in enumerate((a, b, c, other), start=1)}
-        for first, second, label in ((a, b, 1), (a, c, 1), (b, other, 0), (c, other, 0)):
-            rows.append([str(len(rows)), qid[first], qid[second], first, second, str(label)])
-    return rows
-
-
-def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter="\t")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+from embedlab_testing import QUORA_HEADER, quora_rows, write_tsv
 
 
 @pytest.fixture

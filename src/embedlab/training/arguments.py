@@ -61,6 +61,7 @@ def training_arguments(
         lr_scheduler_type=scheduler,
         optim=optimizer,
         eval_strategy="steps",
+        eval_on_start=True,  # the base model's metrics, logged at step 0
         eval_steps=eval_steps,
         save_strategy="steps",
         save_steps=eval_steps,

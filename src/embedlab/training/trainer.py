@@ -8,6 +8,8 @@ from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
 from transformers import TrainerCallback
 
+from embedlab.errors import UserError
+
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time")
 
 
@@ -54,9 +56,10 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
     `val_loss_<part>`; the best checkpoint is selected on it.
     """
 
-    def __init__(self, *args: Any, tracker, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tracker, optimized_metric: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tracker = tracker
+        self.optimized_metric = optimized_metric
         self.add_callback(TrainLogCallback(tracker))
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
@@ -65,8 +68,12 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             parts = list(self.eval_dataset) if isinstance(self.eval_dataset, dict) else []
             if parts:
                 metrics["eval_loss"] = sum(metrics[f"eval_{p}_loss"] for p in parts) / len(parts)
+            renamed = rename_eval_metrics(metrics, parts)
             if self.is_world_process_zero():
-                self.tracker.log_metrics(rename_eval_metrics(metrics, parts), step=self.state.global_step)
+                self.tracker.log_metrics(renamed, step=self.state.global_step)
+            if self.optimized_metric and self.optimized_metric not in renamed:  # fail at step 0, not at the end
+                available = ", ".join(sorted(renamed))
+                raise UserError(f"optimized_metric={self.optimized_metric} is not logged; available: {available}")
         return metrics
 
 

@@ -1,0 +1,72 @@
+"""Every `experiment=` preset composes with its recipe's settings, and runs a few steps end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from embedlab_testing import QUORA_HEADER, quora_rows, run_train, runs, write_tsv
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+PRESETS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
+
+RECIPES = {  # preset -> (dataset, loss, batch, epochs): the issue's table
+    "quora_mixed": ("quora", "mixed", 32, 1),
+    "physics_phase1": ("physics", "mnrl", 64, 10),
+    "ncert_social": ("ncert_social", "mnrl", 16, 30),
+    "word_association": ("word_association", "cosine", 10, 5),
+    "ml_concepts": ("ml_concepts", "cosine", 16, 4),
+}
+
+
+def compose_preset(name: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=[f"experiment={name}"], return_hydra_config=True)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_composes_with_the_shared_recipe_settings(name):
+    cfg = compose_preset(name)
+    assert cfg.seed == 42
+    assert cfg.training.warmup_ratio == 0.0
+    assert cfg.training.scheduler == "linear"
+    assert cfg.training.max_grad_norm == 1.0
+    assert cfg.training.lr == 5e-5
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_preset_pins_its_recipe(name):
+    cfg = compose_preset(name)
+    dataset, loss, batch, epochs = RECIPES[name]
+    assert (cfg.dataset.name, cfg.hydra.runtime.choices.loss) == (dataset, loss)
+    assert (cfg.training.batch_size, cfg.training.epochs) == (batch, epochs)
+
+
+def test_ncert_social_uses_512_tokens_without_normalize():
+    cfg = compose_preset("ncert_social")
+    assert cfg.model.max_seq_length == 512
+    assert cfg.model.normalize is False
+
+
+@pytest.mark.slow
+def test_single_phase_presets_run_a_few_steps(tiny_model_path, tmp_path):
+    """Each one-phase recipe, 2 steps on the tiny model (physics_two_phase has its own test in tests/phases)."""
+    quora = write_tsv(tmp_path / "quora.tsv", QUORA_HEADER, quora_rows())
+    extra = {"quora_mixed": [f"dataset.path={quora}", "dataset.queries=3", "dataset.corpus=30"]}
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for name in ("quora_mixed", "ncert_social", "word_association", "ml_concepts"):
+        result = run_train(
+            f"experiment={name}", f"model.name_or_path={tiny_model_path}", "model.max_seq_length=64", "training.max_steps=2",
+            "training.eval_steps=2", "training.batch_size=4", "tracking.log_model=false",
+            f"hydra.run.dir={tmp_path / name}", *extra.get(name, []), env={"MLFLOW_TRACKING_URI": uri},
+        )  # fmt: skip
+        assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
+    finished = {run.data.params["dataset.name"]: run for run in runs(uri)}
+    assert {r.info.status for r in finished.values()} == {"FINISHED"}
+    assert set(finished) == {"quora", "ncert_social", "word_association", "ml_concepts"}
+    quora = finished["quora"].data.metrics
+    assert {"val_loss", "val_loss_pairs", "val_loss_labeled", "ndcg_at_10", "spearman"} <= set(quora)
+    assert quora["val_loss"] == pytest.approx((quora["val_loss_pairs"] + quora["val_loss_labeled"]) / 2)
+    assert "spearman" in finished["ml_concepts"].data.metrics
