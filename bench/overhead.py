@@ -1,0 +1,125 @@
+"""Part 1: `python -m train` against a plain sentence-transformers script (bench/plain_train.py).
+
+Fairness: both sides train the same model on identical rows (embedlab's split, exported to JSON for the
+plain script) with the same seed, loss, sampler, optimizer, schedule and evaluation schedule (step 0, then
+every `eval_steps`, best checkpoint loaded at the end, test metrics before and after, model saved). Our run
+also tracks everything in MLflow and logs the model: that is the overhead being measured. Runs alternate
+(ours, plain, ours, ...) and each side's loss at every step is compared, so both did the same work.
+
+Reported: end-to-end wall time; time to first step (process launch to the first step's logged loss); the
+training loop (first to last step's logged loss, evaluations included, the same on both sides).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Settings, bench_env, median, ratio, run_json
+
+
+def export_split(train_data: Path, path: Path) -> None:
+    """The rows embedlab trains and evaluates on, as the plain script reads them."""
+    from embedlab.data.physics import load_physics
+
+    data = load_physics(path=str(train_data), seed=42)
+    split: dict[str, Any] = {"pairs": {}, "retrieval": {}}
+    for name in ("train", "validation", "test"):
+        split["pairs"][name] = [[r["anchor"], r["positive"]] for r in data.parts["pairs"].splits[name]]
+        corpus, retrieval = data.retrieval_split(name)
+        split["corpus"] = corpus
+        split["retrieval"][name] = {
+            "queries": retrieval.queries,
+            "relevant": {q: sorted(d) for q, d in retrieval.relevant.items()},
+        }
+    path.write_text(json.dumps(split), encoding="utf-8")
+
+
+def run_ours(settings: Settings, steps: int, eval_steps: int, folder: Path) -> dict[str, Any]:
+    import subprocess
+    import sys
+
+    import mlflow
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    overrides = [
+        f"model.name_or_path={settings.model}",
+        f"dataset.path={settings.train_data}",
+        f"training.max_steps={steps}",
+        f"training.eval_steps={eval_steps}",
+        "training.logging_steps=1",
+        f"hydra.run.dir={folder / 'run'}",
+    ]
+    started = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "train", *overrides],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, env=bench_env(MLFLOW_TRACKING_URI=uri),
+    )  # fmt: skip
+    ended = time.time()
+    if result.returncode != 0:
+        raise RuntimeError(f"python -m train exited {result.returncode}:\n{result.stderr[-3000:]}")
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    history = sorted(client.get_metric_history(run.info.run_id, "train_loss"), key=lambda m: m.step)
+    return {
+        "started": started,
+        "ended": ended,
+        "steps": [{"step": m.step, "loss": m.value, "time": m.timestamp / 1000} for m in history],
+    }
+
+
+def run_plain(settings: Settings, steps: int, eval_steps: int, folder: Path, split: Path) -> dict[str, Any]:
+    started = time.time()
+    args = ["bench/plain_train.py", "--split", str(split), "--model", settings.model, "--steps", str(steps)]
+    out = run_json([*args, "--eval-steps", str(eval_steps), "--out", str(folder)])
+    out["started"] = started  # process launch, as for ours
+    out["ended"] = time.time()
+    return out
+
+
+def timings(run: dict[str, Any]) -> dict[str, float]:
+    steps = run["steps"]
+    return {
+        "wall_s": run["ended"] - run["started"],
+        "first_step_s": steps[0]["time"] - run["started"],
+        "loop_s": steps[-1]["time"] - steps[0]["time"],
+    }
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    steps, eval_steps = (4, 2) if settings.smoke else (10, 5)
+    sides: dict[str, list[dict[str, float]]] = {"ours": [], "plain": []}
+    curves: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        split = Path(tmp) / "split.json"
+        export_split(settings.train_data, split)
+        for i in range(settings.repeats):
+            order = ("ours", "plain") if i % 2 == 0 else ("plain", "ours")  # alternate who goes first
+            for side in order:
+                folder = Path(tmp) / f"{side}{i}"
+                folder.mkdir()
+                result = (
+                    run_ours(settings, steps, eval_steps, folder)
+                    if side == "ours"
+                    else run_plain(settings, steps, eval_steps, folder, split)
+                )
+                sides[side].append(timings(result))
+                curves[side] = [s["loss"] for s in result["steps"]]
+    med = {side: {k: median([t[k] for t in runs]) for k in runs[0]} for side, runs in sides.items()}
+    diff = max((abs(a - b) for a, b in zip(curves["ours"], curves["plain"])), default=float("nan"))
+    return {
+        "steps": steps,
+        "eval_steps": eval_steps,
+        "batch_size": 32,
+        "repeats": settings.repeats,
+        "raw": sides,
+        "median": med,
+        "wall_ratio": ratio(med["ours"]["wall_s"], med["plain"]["wall_s"]),
+        "first_step_ratio": ratio(med["ours"]["first_step_s"], med["plain"]["first_step_s"]),
+        "loop_ratio": ratio(med["ours"]["loop_s"], med["plain"]["loop_s"]),
+        "loss_curve": {"ours": curves["ours"], "plain": curves["plain"], "max_abs_diff": diff},
+        "same_loss_curve": len(curves["ours"]) == len(curves["plain"]) == steps and diff <= 1e-4,
+    }

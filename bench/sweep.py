@@ -1,0 +1,126 @@
+"""Part 6: a pruned Optuna study against the full grid of the same physics search space.
+
+conf/hparams_search/physics.yaml searches batch_size {16, 32, 64}, epochs {1, 2, 3}, loss.scale in
+[10, 40] and lr in [1e-5, 2e-4] (log). A grid needs discrete values, so both sides search the same
+discretized space: the grid runs every point with `hydra/sweeper=embedlab_grid`, the study draws from the
+same points as `choice(...)` with `hparams_search=physics` (TPE sampler, median pruner). Both are the real
+`python -m train -m` command, in one process each, with their own MLflow and Optuna stores.
+
+Sizes (`--sweep-size`):
+    full   3 x 3 x 3 x 3 = 81 grid points, no step cap, eval every 10 steps; study of 20 trials, pruning
+           after 5 finished trials. Hours on a 2-core CPU.
+    quick  lr {1e-5, 5e-5, 2e-4} x scale {10, 20, 40} = 9 points at batch 16, capped at 8 steps (so epochs
+           drop out), eval every 2 steps; study of 6 trials, pruning after 2 finished trials.
+    smoke  2 points, 4 steps; study of 1 trial (tests only).
+
+Counted per run: the steps it trained (its last evaluation step: a pruned run stops at one) and its
+objective (ndcg_at_10 at its best checkpoint; pruned runs have none). Reported: the best objective of each
+side, the steps each spent until its first run within 0.005 of the grid's best (in the order the runs
+happened), and the full grid's steps, which is what a grid costs before it knows its best.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, Settings, bench_env
+
+TOLERANCE = 0.005
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {
+        "space": {
+            "training.batch_size": ["16", "32", "64"],
+            "training.epochs": ["1", "2", "3"],
+            "loss.scale": ["10.0", "20.0", "40.0"],
+            "training.lr": ["1e-05", "4.5e-05", "0.0002"],
+        },
+        "fixed": ["training.eval_steps=10"],
+        "n_trials": 20,
+        "n_startup_trials": 5,
+    },
+    "quick": {
+        "space": {"training.lr": ["1e-05", "5e-05", "0.0002"], "loss.scale": ["10.0", "20.0", "40.0"]},
+        "fixed": ["training.batch_size=16", "training.max_steps=8", "training.eval_steps=2"],
+        "n_trials": 6,
+        "n_startup_trials": 2,
+    },
+    "smoke": {
+        "space": {"training.lr": ["1e-05", "0.0002"], "loss.scale": ["20.0"]},
+        "fixed": ["training.batch_size=8", "training.max_steps=4", "training.eval_steps=2"],
+        "n_trials": 1,
+        "n_startup_trials": 1,
+    },
+}
+
+
+def sweep(overrides: list[str], folder: Path) -> list[dict[str, Any]]:
+    """Run `python -m train -m <overrides>`; return its runs in start order: steps trained and objective."""
+    import mlflow
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    command = [sys.executable, "-m", "train", "-m", *overrides, f"hydra.sweep.dir={folder / 'multirun'}"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=bench_env(MLFLOW_TRACKING_URI=uri))
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    client = mlflow.MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    children = [r for r in client.search_runs(experiments) if "mlflow.parentRunId" in r.data.tags]
+    runs = []
+    for run in sorted(children, key=lambda r: r.info.start_time):
+        evaluated = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "ndcg_at_10")}
+        best_step = run.data.metrics.get("best_step")
+        runs.append({
+            "params": run.data.tags.get("sweep_overrides", ""),
+            "state": run.data.tags.get("sweep_state", run.info.status),
+            "steps": max(evaluated, default=0),
+            "objective": evaluated.get(int(best_step)) if best_step is not None else None,
+        })  # fmt: skip
+    return runs
+
+
+def steps_to_reach(runs: list[dict[str, Any]], target: float) -> int | None:
+    spent = 0
+    for run in runs:
+        spent += run["steps"]
+        if run["objective"] is not None and run["objective"] >= target:
+            return spent
+    return None
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    size = "smoke" if settings.smoke else settings.sweep_size
+    plan = SIZES[size]
+    fixed = [f"model.name_or_path={settings.model}", f"dataset.path={settings.train_data}", "tracking.log_model=false"]
+    fixed += plan["fixed"]
+    grid_args = ["hydra/sweeper=embedlab_grid", *fixed, *(f"{k}={','.join(v)}" for k, v in plan["space"].items())]
+    params = ", ".join(f"{k}: 'choice({','.join(v)})'" for k, v in plan["space"].items())
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        study_args = [
+            "hparams_search=physics", *fixed, f"hydra.sweeper.params={{{params}}}",
+            f"hydra.sweeper.n_trials={plan['n_trials']}", f"hydra.sweeper.storage=sqlite:///{tmp}/optuna.db",
+            f"hydra.sweeper.pruner.n_startup_trials={plan['n_startup_trials']}",
+        ]  # fmt: skip
+        (Path(tmp) / "grid").mkdir()
+        (Path(tmp) / "study").mkdir()
+        grid = sweep(grid_args, Path(tmp) / "grid")
+        study = sweep(study_args, Path(tmp) / "study")
+    best = {name: max((r["objective"] for r in runs if r["objective"] is not None), default=None)
+            for name, runs in (("grid", grid), ("study", study))}  # fmt: skip
+    target = best["grid"] - TOLERANCE if best["grid"] is not None else float("inf")
+    reach = {"grid": steps_to_reach(grid, target), "study": steps_to_reach(study, target)}
+    total = {"grid": sum(r["steps"] for r in grid), "study": sum(r["steps"] for r in study)}
+    return {
+        "size": size,
+        "space": plan["space"],
+        "fixed": plan["fixed"],
+        "runs": {"grid": grid, "study": study},
+        "best": best,
+        "steps_total": total,
+        "steps_to_within_0.005": reach,
+        "study_vs_full_grid": reach["study"] / total["grid"] if reach["study"] else None,
+        "pruned": sum(r["state"] == "PRUNED" for r in study),
+    }

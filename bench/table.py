@@ -1,0 +1,87 @@
+"""The report as a Markdown table: one row per measured quantity, ours against the baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(quantity, ours, baseline, ratio, target) per row."""
+    out = []
+    if "error" not in (p := parts.get("overhead", {"error": 1})):
+        o, b = p["median"]["ours"], p["median"]["plain"]
+        label = f"train {p['steps']} steps, eval every {p['eval_steps']}"
+        out.append(
+            (f"overhead: wall, {label} (s)", fmt(o["wall_s"], 1), fmt(b["wall_s"], 1), fmt(p["wall_ratio"]), "<= 1.03")
+        )
+        out.append(("overhead: time to first step (s)", fmt(o["first_step_s"], 1), fmt(b["first_step_s"], 1),
+                    fmt(p["first_step_ratio"]), ""))  # fmt: skip
+        out.append(("overhead: training loop (s)", fmt(o["loop_s"], 1), fmt(b["loop_s"], 1), fmt(p["loop_ratio"]), ""))
+        out.append(("overhead: same loss curve", fmt(p["same_loss_curve"]),
+                    f"max diff {p['loss_curve']['max_abs_diff']:.1e}", "", "True"))  # fmt: skip
+    if "error" not in (p := parts.get("startup", {"error": 1})):
+        for name, args in (("cfg_job", "--cfg job"), ("help", "--help")):
+            heavy = ",".join(p["heavy_imports"][name]) or "none"
+            out.append((f"startup: train {args} (s); heavy imports: {heavy}", fmt(p["median_s"][name]),
+                        f"python -c pass {fmt(p['bare_python_s'])}", "", "~1 s, no torch"))  # fmt: skip
+    if "error" not in (p := parts.get("throughput", {"error": 1})):
+        for loss, r in p["cpu"].items():
+            out.append((f"throughput: {loss}, batch 32, CPU (samples/s; peak RSS MB)", fmt(r["samples_per_s"], 1),
+                        f"RSS {r['peak_rss_mb']:.0f}", "", ""))  # fmt: skip
+        if isinstance(p["gpu"], str):
+            out.append(("throughput: GPU", p["gpu"], "", "", ""))
+    if "error" not in (p := parts.get("mining", {"error": 1})):
+        o, b = p["median"]["ours"], p["median"]["theirs"]
+        size = f"{p['pairs']} pairs, {p['corpus']} passages"
+        out.append((f"mining total (s), {size}", fmt(o["total_s"]), fmt(b["total_s"]), fmt(p["total_ratio"]), "<= 1"))
+        out.append(("mining: encoding (s)", fmt(o["encode_s"]), fmt(b["encode_s"]), fmt(p["encode_ratio"]), ""))
+        out.append(("mining: search + filtering (s)", f"{o['search_s']:.3f} + {o['filter_s']:.3f}",
+                    f"{b['search_filter_s']:.3f}", "", "<< encoding"))  # fmt: skip
+        out.append(("mining: overlap of negatives", fmt(p["overlap"], 3), f"{p['triplets']}", "", "1.0"))
+    if "error" not in (p := parts.get("evaluation", {"error": 1})):
+        s, q = p["same_data"], p["queries_in_corpus"]
+        size = f"{s['queries']} queries, {s['corpus']} docs"
+        out.append((f"evaluation time (s), {size}", fmt(s["median_s"]["ours"]), fmt(s["median_s"]["theirs"]),
+                    fmt(s["time_ratio"]), "<= 1"))  # fmt: skip
+        out.append(("evaluation: ndcg@10 / mrr@10 / acc@1", " / ".join(fmt(v, 4) for v in s["ours"].values()),
+                    " / ".join(fmt(v, 4) for v in s["theirs"].values()), f"diff {s['max_abs_diff']:.1e}", "identical"))  # fmt: skip
+        out.append((f"evaluation, queries in corpus ({q['queries']}): ndcg@10 / acc@1",
+                    f"{q['ours']['ndcg_at_10']:.4f} / {q['ours']['acc_at_1']:.4f}",
+                    f"{q['theirs']['ndcg_at_10']:.4f} / {q['theirs']['acc_at_1']:.4f}", "", "ours excludes self"))  # fmt: skip
+    if "error" not in (p := parts.get("sweep", {"error": 1})):
+        n = {k: len(v) for k, v in p["runs"].items()}
+        out.append((f"sweep ({p['size']}): best ndcg@10 (study {n['study']} trials / grid {n['grid']} points)",
+                    fmt(p["best"]["study"], 4), fmt(p["best"]["grid"], 4), "", ""))  # fmt: skip
+        reach = p["steps_to_within_0.005"]
+        out.append(("sweep: steps to within 0.005 of grid best (grid: in grid order / full grid)",
+                    fmt(reach["study"]), f"{fmt(reach['grid'])} / {p['steps_total']['grid']}",
+                    fmt(p["study_vs_full_grid"]), "<= 0.5 of full grid"))  # fmt: skip
+        out.append(
+            ("sweep: study steps in all / trials pruned", f"{p['steps_total']['study']} / {p['pruned']}", "", "", "")
+        )
+    for name, part in parts.items():
+        if "error" in part:
+            out.append((f"{name}: FAILED", part["error"].strip().splitlines()[-1][:80], "", "", ""))
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    head = [
+        f"Machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu']}, torch {m['torch']} "
+        f"({m['torch_threads']} threads), device {m['device']}; sentence-transformers {m['sentence_transformers']}; "
+        f"load avg {m['load_avg_1m']:.1f} at start",
+        f"Data: {report['data']} (training parts: {report['train_data']})",
+        "",
+        "| quantity | embedlab | baseline (sentence-transformers) | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    return "\n".join(head + [f"| {' | '.join(r)} |" for r in rows(report["parts"])])

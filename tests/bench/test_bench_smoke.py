@@ -1,0 +1,26 @@
+"""`python -m bench --smoke`: every benchmark part runs once on the tiny model and tiny data. Times nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from embedlab_testing import REPO
+
+
+def test_every_part_runs_and_reports(tiny_model_path, physics_folder, tmp_path):
+    command = [sys.executable, "-m", "bench", "--smoke", "--model", tiny_model_path, "--data", str(physics_folder)]
+    result = subprocess.run([*command, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    parts = report["parts"]
+    assert set(parts) == {"startup", "overhead", "throughput", "mining", "evaluation", "sweep"}
+    assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
+    assert parts["overhead"]["same_loss_curve"]
+    assert parts["startup"]["heavy_imports"] == {"cfg_job": [], "help": []}
+    assert set(parts["throughput"]["cpu"]) == {"mnrl", "cached_mnrl", "cosine"}
+    assert parts["mining"]["overlap"] == 1.0
+    assert parts["evaluation"]["same_data"]["max_abs_diff"] < 1e-6
+    assert len(parts["sweep"]["runs"]["grid"]) == 2 and parts["sweep"]["runs"]["study"]
+    assert "| quantity | embedlab |" in result.stdout
