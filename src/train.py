@@ -12,6 +12,10 @@ import hydra
 from omegaconf import DictConfig
 
 import embedlab  # noqa: F401  (registers the config resolvers; imports no torch)
+from embedlab.hardware.launch import register_launch_time, silence_launcher_schema_warning
+
+register_launch_time()  # ${launch_time:...}: one output folder for all ranks of a torchrun launch
+silence_launcher_schema_warning()  # conf/hydra/launcher/joblib.yaml has the plugin's name, on purpose
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -22,6 +26,7 @@ def main(cfg: DictConfig) -> float:
 
     from embedlab.errors import UserError
     from embedlab.run import train
+    from embedlab.training.interrupt import Interrupted
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
@@ -36,10 +41,13 @@ def main(cfg: DictConfig) -> float:
         return train(
             cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
         ).objective
+    except Interrupted as exc:  # Ctrl-C / SIGTERM: checkpoint saved, run marked KILLED
+        print(f"\ninterrupted: {exc}; resume with resume=true", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"\nerror: {exc}", file=sys.stderr)  # on a line of its own, after any progress bar
         sys.exit(2)
 
 

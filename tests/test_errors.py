@@ -21,8 +21,32 @@ def bad_inputs(tmp: Path, tiny: str, physics: Path) -> dict[str, tuple[list[str]
     for name in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
         (no_column / name).write_bytes((physics / name).read_bytes())
     write_jsonl(no_column / "pairs.jsonl", [{"anchor": "a", "answer": "b"}])
+    empty = tmp / "empty"
+    empty.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+        (empty / name).write_bytes((physics / name).read_bytes())
+    (empty / "pairs.jsonl").write_text("")
+    scores = write_jsonl(tmp / "scores.jsonl", [{"sentence1": "a", "sentence2": "b", "score": 1.5}])
+    (tmp / "notes.txt").write_text("anchor,positive\n")
+    local = [f"model.name_or_path={tiny}", "dataset=local"]
     base = [f"model.name_or_path={tiny}", f"dataset.path={physics}"]
     return {
+        "empty data file": ([f"model.name_or_path={tiny}", f"dataset.path={empty}"], "empty"),
+        "score outside [0, 1]": (
+            [*local, "dataset.kind=scored_pairs", f"dataset.path={scores}", "loss=cosine"],
+            "score",
+        ),
+        "unsupported extension": ([*local, f"dataset.path={tmp / 'notes.txt'}"], ".txt"),
+        "quora without a file": ([f"model.name_or_path={tiny}", "dataset=quora"], "dataset.path"),
+        "unknown device": ([*base, "hardware.device=tpu"], "hardware.device"),
+        "warmup ratio": ([*base, "training.warmup_ratio=2"], "training.warmup_ratio"),
+        "negative loss scale": ([*base, "loss.scale=-1"], "loss"),
+        "unknown resume id": ([*base, "resume=0123abcd"], "resume=0123abcd"),
+        "missing reranker": ([*base, "phase=hard_negatives", f"phase.reranker.model={tmp / 'no-ce'}"], "reranker"),
+        "unlogged optimized metric": (
+            [*base, "optimized_metric=ndcg_at_11", "training.max_steps=2"],
+            "optimized_metric",
+        ),
         "missing data file": ([f"model.name_or_path={tiny}", f"dataset.path={tmp / 'nowhere'}"], "nowhere"),
         "malformed data file": ([f"model.name_or_path={tiny}", f"dataset.path={malformed}"], "pairs.jsonl: line 2"),
         "missing column": ([f"model.name_or_path={tiny}", f"dataset.path={no_column}"], "positive"),
@@ -41,6 +65,16 @@ def cases(tiny_model_path, physics_folder, tmp_path_factory):
 
 
 CASES = [
+    "empty data file",
+    "score outside [0, 1]",
+    "unsupported extension",
+    "quora without a file",
+    "unknown device",
+    "warmup ratio",
+    "negative loss scale",
+    "unknown resume id",
+    "missing reranker",
+    "unlogged optimized metric",
     "missing data file",
     "malformed data file",
     "missing column",
@@ -64,6 +98,10 @@ def test_bad_input_is_one_line(name, cases, tmp_path):
     assert len(errors) == 1, result.stderr[-2000:]
     assert expected in errors[0]
     assert all(run.info.status != "RUNNING" for run in runs(uri))
+
+
+def test_the_catalogue_has_at_least_15_distinct_bad_inputs():
+    assert len(set(CASES)) >= 15
 
 
 def test_unknown_option_fails_with_hydras_message(tmp_path):

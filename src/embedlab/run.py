@@ -10,9 +10,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
 from embedlab.errors import UserError
+from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.training.checkpoint import BestCheckpoint, select_best_checkpoint
+from embedlab.training.interrupt import GracefulStop
 
 
 @dataclass
@@ -36,25 +38,30 @@ def train(
     data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
     parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
     hardware = build(cfg.hardware, where="hardware")
-    sampling = build(cfg.sampler, where="sampler")
-    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
-                 hardware=hardware, sampling=sampling)  # fmt: skip
     phase = build(cfg.phase, where="phase")
-    tracker = build(cfg.tracking, where="tracking")
-    tracker.connect()  # an unusable tracking.uri fails here, before any work
+    tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
+    tracker.connect()  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
+    resume = tracker.find_resume_point(cfg.resume, to_container(cfg))  # resume=true | <run id>
+    run_dir = resume.run_dir if resume else run_dir
+    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
+                 hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
+    args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     seed_everything(cfg.seed, hardware)
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
-    with tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}):
+    stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
+    with stop.installed(), tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}):
         log_inputs(tracker, cfg, data, hardware, overrides)
+        tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
-        parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))
-        trainer = make_trainer(model, args, data, parts, tracker, callbacks, cfg.optimized_metric)
-        from embedlab.training.trainer import evaluate_test
-
+        parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
+        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
-        test_start = evaluate_test(model, test_evaluators)
+        test_start = {} if resume else evaluate_test(model, test_evaluators)
         tracker.log_metrics(test_start, step=0)
-        trainer.train()  # evaluates the base model first (step 0), then every training.eval_steps
+        trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
+        stop.raise_if_stopped()
+        if not is_main_process():  # other torchrun ranks only train; rank 0 saves, tests and logs the model
+            return RunResult(float("nan"), None, None, None)
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
         final_step = trainer.state.global_step
         test_best = evaluate_test(trainer.model, test_evaluators)
@@ -64,6 +71,12 @@ def train(
         print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
+
+
+def evaluate_test(model, evaluators: list) -> dict[str, float]:
+    from embedlab.training.trainer import evaluate_test as run_evaluators
+
+    return run_evaluators(model, evaluators)
 
 
 def seed_everything(seed: int, hardware) -> None:
@@ -87,7 +100,7 @@ def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None
     return EmbeddingTrainer(
         model=model,
         args=args,
-        loss=build_losses(parts),
+        loss=build_losses(parts, model),
         tracker=tracker,
         train_dataset=data.datasets("train", list(parts)),
         eval_dataset=data.datasets("validation", list(parts)),

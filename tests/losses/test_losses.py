@@ -66,7 +66,7 @@ def test_loss_trains_one_step(option, tiny_model_path, tmp_path):
         save_strategy="no", learning_rate=1e-2,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, loss=build_losses(parts), train_dataset=data.datasets("train", list(parts))
+        model=model, args=args, loss=build_losses(parts, model), train_dataset=data.datasets("train", list(parts))
     )
     result = trainer.train()
     assert result.global_step == 1

@@ -48,7 +48,16 @@ def select_parts(loss_cfg: Any, data: DataBundle, loss_name: str) -> dict[str, d
     return selected
 
 
-def build_losses(selected: dict[str, dict[str, Any]]) -> Any:
-    """Partials `loss(model)` for the trainer: one for a single part, else a dict by part name."""
-    built = {name: build(cfg, where=f"loss.{name}") for name, cfg in selected.items()}
+def build_losses(selected: dict[str, dict[str, Any]], model) -> Any:
+    """The loss modules for the trainer: one for a single part, else a dict by part name.
+
+    An impossible value (e.g. `loss.scale=-1`) fails here in one line naming the loss and the reason.
+    """
+    built = {}
+    for name, cfg in selected.items():
+        try:
+            built[name] = build(cfg, where=f"loss.{name}")(model)
+        except (ValueError, TypeError) as exc:
+            target = cfg.get("_target_", "loss").rsplit(".", 1)[-1]
+            raise UserError(f"loss ({target}) for part '{name}' rejected its settings: {exc}") from None
     return next(iter(built.values())) if len(built) == 1 else built

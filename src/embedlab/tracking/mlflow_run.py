@@ -9,17 +9,34 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.tracking.params import flatten, redact
+from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
+from embedlab.tracking.stale_runs import close_stale_runs
 
 
 def default_tracking_uri() -> str:
     return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def credentials_to_env(uri: str) -> str:
+    """`http://user:secret@host` -> `http://host`, the user and secret handed to MLflow as MLFLOW_TRACKING_USERNAME
+    and MLFLOW_TRACKING_PASSWORD (unless already set): MLflow then never prints them ("View run at: <url>")
+    nor puts them in an error message."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or parts.password is None:
+        return uri
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", urllib.parse.unquote(parts.username or ""))
+    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", urllib.parse.unquote(parts.password))
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def git_commit() -> str:
@@ -58,6 +75,10 @@ class MlflowTracker:
         self.parent_run_id = parent_run_id
         self.tags = dict(tags or {})
         self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.resume_run_id: str | None = None
+        self.logged_steps: dict[str, int] = {}
+        self._stale_checked = False
         self.history: dict[int, dict[str, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -65,16 +86,30 @@ class MlflowTracker:
         """Open the store and the experiment; one line if the URI cannot be used."""
         import mlflow
 
+        self.uri = credentials_to_env(self.uri)
         if self.uri.startswith("sqlite:///"):
             folder = Path(self.uri[len("sqlite:///") :]).parent
             if not folder.is_dir():
                 raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: folder {folder} does not exist")
         mlflow.set_tracking_uri(self.uri)
         try:
-            mlflow.set_experiment(self.experiment)
+            experiment = mlflow.set_experiment(self.experiment)
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
+        self.experiment_id = experiment.experiment_id
+        if not self._stale_checked:
+            self._stale_checked = True
+            for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
+                print(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
+
+    def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
+        """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
+        import mlflow
+
+        point = find_resume_point(mlflow.MlflowClient(), self.experiment_id, resume, config_hash(cfg))
+        self.resume_run_id = point.run_id if point else None
+        return point
 
     @contextlib.contextmanager
     def run(
@@ -84,22 +119,35 @@ class MlflowTracker:
         import mlflow
 
         self.connect()
-        run = mlflow.start_run(run_name=run_name, tags=self._tags(run_dir, tags or {}))
+        run_tags = {**self._tags(run_dir, tags or {}), CONFIG_HASH_TAG: config_hash(cfg)}
+        if self.resume_run_id:
+            run = mlflow.start_run(run_id=self.resume_run_id)
+            mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            self.logged_steps = self._logged_steps(run.info.run_id)
+        else:
+            run = mlflow.start_run(run_name=run_name, tags=run_tags)
+            mlflow.log_params(flatten(cfg))
+            mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
         self.run_id = run.info.run_id
         status = "FAILED"
         try:
-            mlflow.log_params(flatten(cfg))
-            mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
             yield self
             status = "FINISHED"
-        except KeyboardInterrupt:
-            status = "KILLED"
-            raise
         except BaseException as exc:
-            mlflow.set_tag("embedlab.error", redact(str(exc))[:5000])
+            if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ in ("Interrupted", "TrialPruned"):
+                status = "KILLED"  # Ctrl-C, SIGTERM, or a sweep's pruner
+            mlflow.set_tag("embedlab.error", redact(str(exc))[:5000] or type(exc).__name__)
             raise
         finally:
             mlflow.end_run(status=status)
+
+    def _logged_steps(self, run_id: str) -> dict[str, int]:
+        """The last step of every metric a resumed run already has, so no step is logged twice."""
+        import mlflow
+
+        client = mlflow.MlflowClient()
+        keys = client.get_run(run_id).data.metrics
+        return {key: max(m.step for m in client.get_metric_history(run_id, key)) for key in keys}
 
     def _tags(self, run_dir: Path, extra: dict[str, str]) -> dict[str, str]:
         return {
@@ -108,6 +156,7 @@ class MlflowTracker:
             "output_dir": str(run_dir),
             "host": socket.gethostname(),
             "pid": str(os.getpid()),
+            "pid_started": str(psutil.Process().create_time()),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **({"mlflow.parentRunId": self.parent_run_id} if self.parent_run_id else {}),
             **{k: redact(str(v)) for k, v in {**self.tags, **extra}.items()},
@@ -119,7 +168,15 @@ class MlflowTracker:
 
         clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         self.history.setdefault(step, {}).update(clean)
-        mlflow.log_metrics(clean, step=step)
+        new = {k: v for k, v in clean.items() if step > self.logged_steps.get(k, -1)}  # resumed: skip replays
+        if new:
+            mlflow.log_metrics(new, step=step)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Params resolved at run time (device, precision, batch sizes), next to the config's; credentials removed."""
+        import mlflow
+
+        mlflow.log_params(flatten(params))
 
     def log_artifact_text(self, text: str, path: str) -> None:
         import mlflow

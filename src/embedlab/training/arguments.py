@@ -31,6 +31,7 @@ def training_arguments(
     eval_steps: int = 10,
     logging_steps: int = 5,
     save_total_limit: int = 2,
+    max_nonfinite_steps: int = 3,
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
     checkpoint is the one with the lowest validation loss (`eval_loss`)."""
@@ -46,9 +47,11 @@ def training_arguments(
     _check(0 <= warmup_ratio < 1, "warmup_ratio", warmup_ratio, "a number in [0, 1)")
     _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
     _check(save_total_limit is None or save_total_limit >= 1, "save_total_limit", save_total_limit, ">= 1")
-    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
+    _check(max_nonfinite_steps >= 1, "max_nonfinite_steps", max_nonfinite_steps, "an integer >= 1")
+    from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
 
-    return SentenceTransformerTrainingArguments(
+    return EmbeddingTrainingArguments(
+        max_nonfinite_steps=max_nonfinite_steps,
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,

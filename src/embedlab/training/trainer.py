@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import shutil
+from pathlib import Path
 from typing import Any
 
 from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
@@ -9,6 +12,7 @@ from sentence_transformers.sentence_transformer import SentenceTransformerTraine
 from transformers import TrainerCallback
 
 from embedlab.errors import UserError
+from embedlab.training.checkpoint import CompleteCheckpointCallback
 
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time")
 
@@ -56,11 +60,16 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
     `val_loss_<part>`; the best checkpoint is selected on it.
     """
 
-    def __init__(self, *args: Any, tracker, optimized_metric: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tracker, optimized_metric: str | None = None, max_nonfinite_steps: int = 3, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.tracker = tracker
         self.optimized_metric = optimized_metric
+        self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", max_nonfinite_steps)
+        self.nonfinite_steps = 0
         self.add_callback(TrainLogCallback(tracker))
+        self.add_callback(CompleteCheckpointCallback())
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
@@ -75,6 +84,28 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
                 available = ", ".join(sorted(renamed))
                 raise UserError(f"optimized_metric={self.optimized_metric} is not logged; available: {available}")
         return metrics
+
+    def training_step(self, *args: Any, **kwargs: Any):
+        """One step; `max_nonfinite_steps` NaN/inf losses in a row stop the run with one line."""
+        loss = super().training_step(*args, **kwargs)
+        value = float(loss.detach())
+        self.nonfinite_steps = 0 if math.isfinite(value) else self.nonfinite_steps + 1
+        if self.nonfinite_steps >= self.max_nonfinite_steps:
+            raise UserError(
+                f"training loss is {value} at step {self.state.global_step + 1} "
+                f"({self.nonfinite_steps} non-finite steps in a row; training.max_nonfinite_steps="
+                f"{self.max_nonfinite_steps}); lower training.lr or check the data"
+            )
+        return loss
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """A full disk fails the run in one line; the partial checkpoint is removed, earlier ones stay."""
+        try:
+            super()._save_checkpoint(model, trial)
+        except OSError as exc:
+            partial = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            shutil.rmtree(partial, ignore_errors=True)
+            raise UserError(f"saving checkpoint {partial} failed: {exc.strerror or exc}") from None
 
 
 def sequential(evaluators: list):

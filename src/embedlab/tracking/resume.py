@@ -1,0 +1,56 @@
+"""Which run `resume=true` or `resume=<run id>` continues, and from which checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embedlab.errors import UserError
+from embedlab.training.checkpoint import last_complete_checkpoint
+
+CONFIG_HASH_TAG = "config_hash"
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """Hash of the composed config, without the keys that do not change what is trained."""
+    relevant = {key: value for key, value in cfg.items() if key not in ("resume", "sweep")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class ResumePoint:
+    run_id: str
+    run_dir: Path  # the original run's output folder, where its checkpoints are
+    checkpoint: Path  # the last complete checkpoint
+
+
+def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> ResumePoint | None:
+    """The run to continue: `resume=true` -> the newest unfinished run with the same config; `resume=<id>`."""
+    if resume in (None, False, "false"):
+        return None
+    if resume is True or resume == "true":
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{CONFIG_HASH_TAG} = '{digest}' and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=20,
+        )
+        found = [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
+        if not found:
+            raise UserError("resume=true: no unfinished run with this config in this experiment; nothing to resume")
+        run = found[0]
+    else:
+        try:
+            run = client.get_run(str(resume))
+        except Exception:  # MLflow raises its own exception type for an unknown id
+            raise UserError(f"resume={resume}: no such MLflow run in this store") from None
+        if run.info.status == "FINISHED":
+            raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
+    run_dir = Path(run.data.tags.get("output_dir", ""))
+    checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
+    if checkpoint is None:
+        raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
+    return ResumePoint(run.info.run_id, run_dir, checkpoint)

@@ -1,0 +1,39 @@
+"""Runs left RUNNING by a process that died (kill -9, OOM killer, preemption) are closed as FAILED."""
+
+from __future__ import annotations
+
+import socket
+
+import psutil
+
+REASON_TAG = "embedlab.failure_reason"
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """True if `pid` runs and, when its start time was recorded, is the same process (pids are reused)."""
+    try:
+        process = psutil.Process(pid)
+        return started is None or abs(process.create_time() - started) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def close_stale_runs(client, experiment_ids: list[str]) -> list[str]:
+    """Mark RUNNING runs started on this host by a process that is gone as FAILED, with a reason tag.
+
+    Runs from other hosts are left alone: their process may be alive there.
+    """
+    host = socket.gethostname()
+    closed = []
+    for run in client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        tags = run.data.tags
+        if tags.get("host") != host or not tags.get("pid", "").isdigit():
+            continue
+        started = float(tags["pid_started"]) if tags.get("pid_started") else None
+        if process_alive(int(tags["pid"]), started):
+            continue
+        reason = f"process {tags['pid']} on {host} ended without closing the run"
+        client.set_tag(run.info.run_id, REASON_TAG, reason)
+        client.set_terminated(run.info.run_id, status="FAILED")
+        closed.append(run.info.run_id)
+    return closed

@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM: finish the current step, save a checkpoint, end the run KILLED, exit 130 / 143."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+
+from transformers import TrainerCallback
+
+from embedlab.errors import Interrupted
+
+
+class GracefulStop(TrainerCallback):
+    """Turns SIGINT/SIGTERM during training into: save a checkpoint at the end of this step, then stop.
+
+    A second signal stops at once. Outside `trainer.train()` a signal stops at once too.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.training = False
+
+    def _handle(self, signum, frame) -> None:
+        if self.training and self.signum is None:
+            self.signum = signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[GracefulStop]:
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.training = True
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.signum is not None:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.training = False
+
+    def raise_if_stopped(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
