@@ -21,6 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
+from embedlab.errors import Interrupted
 from embedlab.report import ORDER
 
 
@@ -99,12 +100,14 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     """Open the chain's parent run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C."""
     import mlflow
 
+    from embedlab.tracking.stale_runs import process_tags
+
     tracker = build(cfg.tracking, where="tracking")
     tracker.connect()
     client = mlflow.MlflowClient(tracker.uri)
     experiment = client.get_experiment_by_name(tracker.experiment)
     name = f"{cfg.dataset.name}-{cfg.phase.name}-{time.strftime('%m%d-%H%M%S')}"
-    tags = {"phase": cfg.phase.name, "output_dir": str(run_dir)}
+    tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id
     run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
@@ -114,7 +117,7 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     try:
         yield ParentRun(client, run.info.run_id)
         status = "FINISHED"
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         status = "KILLED"
         raise
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
-from embedlab.tracking.stale_runs import close_stale_runs
+from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 
 
 def default_tracking_uri() -> str:
@@ -154,9 +151,7 @@ class MlflowTracker:
             "git_commit": git_commit(),
             "command": redact(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])),
             "output_dir": str(run_dir),
-            "host": socket.gethostname(),
-            "pid": str(os.getpid()),
-            "pid_started": str(psutil.Process().create_time()),
+            **process_tags(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **({"mlflow.parentRunId": self.parent_run_id} if self.parent_run_id else {}),
             **{k: redact(str(v)) for k, v in {**self.tags, **extra}.items()},

@@ -9,6 +9,13 @@ import psutil
 REASON_TAG = "embedlab.failure_reason"
 
 
+def process_tags() -> dict[str, str]:
+    """Who owns a run: checked by `close_stale_runs` on the next start against the same store."""
+    import os
+
+    return {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_started": str(psutil.Process().create_time())}
+
+
 def process_alive(pid: int, started: float | None) -> bool:
     """True if `pid` runs and, when its start time was recorded, is the same process (pids are reused)."""
     try:
