@@ -1,15 +1,29 @@
-"""Where and in which precision a run trains."""
+"""Where and in which precision a run trains, on one process or as one rank of a torchrun (DDP) launch."""
 
 from __future__ import annotations
 
+import inspect
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.hardware import ranks
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a SLURM allocation), not the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _mps_available() -> bool:
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
 
 
 @dataclass
@@ -23,8 +37,13 @@ class Hardware:
         pin_memory: pin dataloader memory; auto = on for cuda.
         dataloader_workers: dataloader worker processes.
         compile: wrap the model with torch.compile (opt-in).
-        threads: torch intra-op threads; auto = the cores this process may use.
-        distributed: expect a torchrun launch (DDP); gloo on CPU, nccl on cuda.
+        threads: torch intra-op threads; auto = the cores this process may use, shared among the ranks on
+            this machine.
+        distributed: expect a torchrun launch (DDP); gloo on CPU, nccl on cuda. Each rank uses the GPU of its
+            LOCAL_RANK. Without torchrun it is a single process (world size 1).
+        loss_kwargs: arguments given to every loss that accepts them, unless the loss config sets them itself;
+            e.g. `gather_across_devices: true` makes the MNRL family (MNRL, CachedMNRL, GIST, ...) take
+            in-batch negatives from all ranks.
     """
 
     device: str = "auto"
@@ -35,6 +54,7 @@ class Hardware:
     compile: bool = False
     threads: int | str = "auto"
     distributed: bool = False
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import torch
@@ -44,10 +64,11 @@ class Hardware:
         if self.precision not in PRECISIONS:
             raise UserError(f"hardware.precision={self.precision} is unknown; expected one of {', '.join(PRECISIONS)}")
         if self.device == "auto":
-            mps = getattr(torch.backends, "mps", None)
-            self.device = "cuda" if torch.cuda.is_available() else "mps" if mps and mps.is_available() else "cpu"
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise UserError("hardware=cuda but torch sees no CUDA device; expected a GPU (or use hardware=cpu)")
+            self.device = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+        if self.device == "cuda":
+            self._check_cuda(torch)
+        if self.device == "mps" and not _mps_available():
+            raise UserError("hardware.device=mps but torch sees no MPS device (Apple GPU); use hardware=cpu or auto")
         if self.precision == "auto":
             if self.device == "cuda":
                 self.precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -56,16 +77,33 @@ class Hardware:
         if self.pin_memory == "auto":
             self.pin_memory = self.device == "cuda"
         if self.threads == "auto":
-            self.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            local = ranks.local_world_size() if self.distributed else 1
+            self.threads = max(1, usable_cores() // local)
+
+    def _check_cuda(self, torch) -> None:
+        if not torch.cuda.is_available():
+            raise UserError("hardware.device=cuda but torch sees no CUDA device; expected a GPU (or use hardware=cpu)")
+        if self.distributed and ranks.local_rank() >= torch.cuda.device_count():
+            raise UserError(
+                f"hardware.device=cuda: rank {ranks.rank()} needs GPU {ranks.local_rank()} but this machine has "
+                f"{torch.cuda.device_count()}; expected torchrun --nproc_per_node <= {torch.cuda.device_count()}"
+            )
+
+    @property
+    def world_size(self) -> int:
+        return ranks.world_size() if self.distributed else 1
 
     def apply(self) -> None:
         """Process-wide torch settings."""
         import torch
 
         torch.set_num_threads(int(self.threads))
-        if self.device == "cuda" and self.tf32:
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        if self.device == "cuda":
+            if self.distributed:
+                torch.cuda.set_device(ranks.local_rank())  # "cuda" is now this rank's GPU, for the model too
+            if self.tf32:
+                torch.backends.cuda.matmul.allow_tf32 = True
+                torch.backends.cudnn.allow_tf32 = True
 
     def training_kwargs(self) -> dict[str, Any]:
         """The matching SentenceTransformerTrainingArguments fields."""
@@ -79,5 +117,57 @@ class Hardware:
             "ddp_backend": ("nccl" if self.device == "cuda" else "gloo") if self.distributed else None,
         }
 
+    def configure_losses(self, parts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Loss configs (part name -> config) with `loss_kwargs` added to every loss that takes them.
+
+        A loss takes an argument when its `_target_`'s signature names it; wrappers are searched too (the
+        `loss:` that MatryoshkaLoss wraps). A value the loss config sets itself is kept.
+        """
+        return {name: _with_kwargs(cfg, self.loss_kwargs) for name, cfg in parts.items()}
+
+    def run_params(self, args) -> dict[str, Any]:
+        """MLflow params of every run: what the device, precision and batch sizes resolved to."""
+        per_device = int(args.per_device_train_batch_size)
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "world_size": self.world_size,
+            "per_device_batch_size": per_device,
+            "effective_batch_size": per_device * self.world_size * int(args.gradient_accumulation_steps),
+        }
+
     def describe(self) -> dict[str, Any]:
-        return {"device": self.device, "precision": self.precision, "threads": self.threads}
+        from embedlab.mining.search import gpu_available
+
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "threads": self.threads,
+            "distributed": self.distributed,
+            "world_size": self.world_size,
+            "loss_kwargs": self.loss_kwargs,
+            "faiss_gpu": gpu_available(),
+        }
+
+
+def _accepts(target: str, name: str) -> bool:
+    from embedlab.config import ALLOWED_TARGETS
+
+    if not target.startswith(ALLOWED_TARGETS):  # build() rejects it later, with the config path
+        return False
+    from hydra.utils import get_object
+
+    try:
+        return name in inspect.signature(get_object(target)).parameters
+    except (ImportError, ValueError, TypeError):
+        return False
+
+
+def _with_kwargs(node: Any, kwargs: dict[str, Any]) -> Any:
+    if not kwargs or not isinstance(node, dict):
+        return node
+    out = {key: _with_kwargs(value, kwargs) if key == "loss" else value for key, value in node.items()}
+    target = node.get("_target_")
+    if isinstance(target, str):
+        out.update({k: v for k, v in kwargs.items() if k not in node and _accepts(target, k)})
+    return out

@@ -1,0 +1,125 @@
+"""Hardware presets resolved against this machine; what DDP changes (threads, losses, params, tracking)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from embedlab.errors import UserError
+from embedlab.hardware.device import Hardware, usable_cores
+from embedlab.hardware.ranks import OtherRankTracker, tracker_for_this_rank
+
+
+@pytest.fixture
+def two_ranks(monkeypatch):
+    """The environment torchrun gives rank 1 of `--nproc_per_node=2`."""
+    for name, value in {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_cpu_is_fp32_without_pinned_memory_on_the_usable_cores():
+    hardware = Hardware(device="cpu", precision="auto", pin_memory="auto")
+    assert (hardware.precision, hardware.pin_memory, hardware.threads) == ("fp32", False, usable_cores())
+    assert hardware.training_kwargs()["use_cpu"] is True
+    assert hardware.training_kwargs()["ddp_backend"] is None
+
+
+def test_ranks_on_one_machine_share_its_cores(two_ranks):
+    hardware = Hardware(device="cpu", distributed=True)
+    assert hardware.threads == max(1, usable_cores() // 2)
+    assert hardware.world_size == 2
+    assert hardware.training_kwargs()["ddp_backend"] == "gloo"
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_an_absent_device_is_one_line_naming_it(device):
+    present = torch.cuda.is_available() if device == "cuda" else torch.backends.mps.is_available()
+    if present:
+        pytest.skip(f"this machine has {device}")
+    with pytest.raises(UserError, match=f"hardware.device={device}") as error:
+        Hardware(device=device)
+    assert "\n" not in str(error.value)
+
+
+def test_effective_batch_is_per_device_times_ranks_times_accumulation(two_ranks):
+    class Args:
+        per_device_train_batch_size = 16
+        gradient_accumulation_steps = 3
+
+    params = Hardware(device="cpu", distributed=True).run_params(Args())
+    assert params == {"device": "cpu", "precision": "fp32", "world_size": 2, "per_device_batch_size": 16,
+                      "effective_batch_size": 96}  # fmt: skip
+    assert Hardware(device="cpu").run_params(Args())["effective_batch_size"] == 48  # not distributed: 1 process
+
+
+LOSSES = "sentence_transformers.sentence_transformer.losses."
+
+
+def test_loss_kwargs_reach_every_loss_that_takes_them_and_only_those():
+    hardware = Hardware(device="cpu", loss_kwargs={"gather_across_devices": True})
+    parts = {
+        "mnrl": {"_target_": LOSSES + "MultipleNegativesRankingLoss", "scale": 20.0},
+        "cached": {"_target_": LOSSES + "CachedMultipleNegativesRankingLoss"},
+        "gist": {"_target_": LOSSES + "GISTEmbedLoss", "guide": {"_target_": "embedlab.models.x.load"}},
+        "matryoshka": {"_target_": "embedlab.losses.matryoshka.matryoshka", "loss": {"_target_": LOSSES + "MultipleNegativesRankingLoss"}},
+        "cosine": {"_target_": LOSSES + "CosineSimilarityLoss"},
+        "chosen": {"_target_": LOSSES + "MultipleNegativesRankingLoss", "gather_across_devices": False},
+    }  # fmt: skip
+    out = hardware.configure_losses(parts)
+    assert out["mnrl"]["gather_across_devices"] is True and out["mnrl"]["scale"] == 20.0
+    assert out["cached"]["gather_across_devices"] is True
+    assert out["gist"]["gather_across_devices"] is True and "gather_across_devices" not in out["gist"]["guide"]
+    assert out["matryoshka"]["loss"]["gather_across_devices"] is True
+    assert "gather_across_devices" not in out["matryoshka"]
+    assert "gather_across_devices" not in out["cosine"]
+    assert out["chosen"]["gather_across_devices"] is False  # the loss config's own value wins
+    assert Hardware(device="cpu").configure_losses(parts) == parts  # single process: nothing added
+
+
+def test_other_ranks_track_nothing_but_keep_history(two_ranks):
+    class Tracker:
+        uri = "sqlite:///x.db"
+
+        def log_params(self, params):
+            raise AssertionError("rank 1 must not log")
+
+    tracker = tracker_for_this_rank(Tracker())
+    assert isinstance(tracker, OtherRankTracker)
+    with tracker.run({}, "name", "dir"):
+        tracker.log_params({"a": 1})
+        tracker.log_metrics({"val_loss": 1.5}, step=2)
+    assert tracker.history == {2: {"val_loss": 1.5}} and tracker.run_id is None and tracker.uri == "sqlite:///x.db"
+    with pytest.raises(UserError, match="resume=True is not supported under torchrun"):
+        tracker.find_resume_point(True, {})
+
+
+def test_rank_0_keeps_the_real_tracker():
+    tracker = object()
+    assert tracker_for_this_rank(tracker) is tracker
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_is_bf16_where_supported_with_tf32_and_pinned_memory():
+    hardware = Hardware(device="cuda", precision="auto", tf32=True, pin_memory="auto")
+    assert hardware.precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    assert hardware.pin_memory is True
+    hardware.apply()
+    assert torch.backends.cuda.matmul.allow_tf32
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_faiss_search_on_the_gpu_matches_the_cpu():
+    import numpy as np
+
+    from embedlab.mining.search import gpu_available, search
+
+    if not gpu_available():
+        pytest.skip("faiss-gpu is not installed (pip install -e '.[gpu]')")
+    rng = np.random.default_rng(0)
+    corpus = rng.standard_normal((500, 32)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    _, on_cpu = search(corpus, corpus[:20], k=10, use_gpu=False)
+    _, on_gpu = search(corpus, corpus[:20], k=10, use_gpu=True)
+    assert (on_cpu == on_gpu).all()
