@@ -23,6 +23,7 @@ from embedlab.errors import UserError
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
 from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
+from embedlab.tracking.params import redact
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,11 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     n_jobs = batch_size(settings.n_jobs, config)
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
     done = finished(study)
-    log.info(f"Study {name} in {storage}: {len(done)} finished, running {max(0, settings.n_trials - len(done))} more")
+    log.info(
+        f"Study {name} in {redact(storage)}: {len(done)} finished, running {max(0, settings.n_trials - len(done))} more"
+    )
     log.info(f"MLflow parent run {group.run_id} in {group.uri}")
-    summary: dict[str, Any] = {"study_name": name, "storage": storage, "direction": settings.direction}
+    summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
     status = "FAILED"
     try:
         run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)

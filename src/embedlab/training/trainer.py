@@ -98,6 +98,11 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             )
         return loss
 
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        # transformers 5 calls _save on every DDP rank; sentence-transformers' version assumes rank 0 only
+        if self.args.should_save:
+            super()._save(output_dir, state_dict)
+
     def _save_checkpoint(self, model, trial) -> None:
         """A full disk fails the run in one line; the partial checkpoint is removed, earlier ones stay."""
         try:
