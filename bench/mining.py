@@ -23,16 +23,20 @@ class EncodeTimer:
 
     def __init__(self, model) -> None:
         self.seconds = 0.0
+        self.depth = 0
         for name in ("encode", "encode_query", "encode_document"):
             setattr(model, name, self.timed(getattr(model, name)))
 
     def timed(self, method):
         def wrapper(*args, **kwargs):
+            self.depth += 1  # encode_query calls encode: count the outermost call only
             start = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - start
+                self.depth -= 1
+                if self.depth == 0:
+                    self.seconds += time.perf_counter() - start
 
         return wrapper
 
