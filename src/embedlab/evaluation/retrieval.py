@@ -51,8 +51,10 @@ class RetrievalEvaluator(BaseEvaluator):
         ]
 
     def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1, *args, **kwargs) -> dict[str, float]:
-        query_emb = model.encode(self.queries, batch_size=self.batch_size, normalize_embeddings=True)
-        corpus_emb = model.encode(self.corpus, batch_size=self.batch_size, normalize_embeddings=True)
+        # encode_query / encode_document apply a model's query and document prompts, as sentence-transformers' own
+        # evaluator does; they are plain `encode` for a model without prompts
+        query_emb = model.encode_query(self.queries, batch_size=self.batch_size, normalize_embeddings=True)
+        corpus_emb = model.encode_document(self.corpus, batch_size=self.batch_size, normalize_embeddings=True)
         return self.score(np.asarray(query_emb) @ np.asarray(corpus_emb).T)
 
     def score(self, similarity: np.ndarray) -> dict[str, float]:

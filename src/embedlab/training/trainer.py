@@ -14,7 +14,7 @@ from transformers import TrainerCallback
 from embedlab.errors import UserError
 from embedlab.training.checkpoint import CompleteCheckpointCallback
 
-DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time")
+DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "sequential_score")
 
 
 def rename_eval_metrics(metrics: dict[str, float], parts: list[str]) -> dict[str, float]:
