@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
-from embedlab.errors import UserError
+from embedlab.evaluation.objective import objective
 from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
@@ -113,11 +113,3 @@ def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None
 def run_name(cfg: DictConfig) -> str:
     names = [cfg.dataset.name, choice("loss", cfg.loss), cfg.phase.name]
     return "-".join([*names, time.strftime("%m%d-%H%M%S")])
-
-
-def objective(metrics: dict[str, float], name: str) -> float:
-    """The metric a sweeper optimizes, read at the best checkpoint."""
-    if name not in metrics:
-        available = ", ".join(sorted(metrics)) or "none"
-        raise UserError(f"optimized_metric={name} was not logged; available: {available}")
-    return metrics[name]
