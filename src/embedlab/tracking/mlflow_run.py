@@ -139,12 +139,16 @@ class MlflowTracker:
             mlflow.end_run(status=status)
 
     def _logged_steps(self, run_id: str) -> dict[str, int]:
-        """The last step of every metric a resumed run already has, so no step is logged twice."""
+        """The last step of every metric a resumed run already has (no step is logged twice); fills `history`."""
         import mlflow
 
         client = mlflow.MlflowClient()
-        keys = client.get_run(run_id).data.metrics
-        return {key: max(m.step for m in client.get_metric_history(run_id, key)) for key in keys}
+        last: dict[str, int] = {}
+        for key in client.get_run(run_id).data.metrics:
+            for metric in client.get_metric_history(run_id, key):
+                self.history.setdefault(metric.step, {})[key] = metric.value
+                last[key] = max(last.get(key, -1), metric.step)
+        return last
 
     def _tags(self, run_dir: Path, extra: dict[str, str]) -> dict[str, str]:
         return {
