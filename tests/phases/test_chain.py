@@ -92,9 +92,11 @@ def test_phase2_from_an_earlier_run(two_phase, cli, tiny_model_path, physics_fol
     assert run.data.metrics["mining_cache_hit"] == 1.0
 
 
-def test_init_from_a_registered_model_version(two_phase, monkeypatch):
+def test_init_from_a_registered_model_version(two_phase):
     _, uri, runs, _ = two_phase
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # as train() has done (tracker.connect) before it resolves phase.init_from
     resolved = resolve_init_from("models:/embedlab-physics/1")
     from sentence_transformers.sentence_transformer import SentenceTransformer
 

@@ -105,12 +105,11 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     tracker = build(cfg.tracking, where="tracking")
     tracker.connect()
     client = mlflow.MlflowClient(tracker.uri)
-    experiment = client.get_experiment_by_name(tracker.experiment)
     name = f"{cfg.dataset.name}-{cfg.phase.name}-{time.strftime('%m%d-%H%M%S')}"
     tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id
-    run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
+    run = client.create_run(tracker.experiment_id, run_name=name, tags=tags)
     client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
     client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
     status = "FAILED"

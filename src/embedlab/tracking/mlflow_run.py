@@ -75,12 +75,13 @@ class MlflowTracker:
         self.experiment_id: str | None = None
         self.resume_run_id: str | None = None
         self.logged_steps: dict[str, int] = {}
-        self._stale_checked = False
         self.history: dict[int, dict[str, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def connect(self) -> None:
-        """Open the store and the experiment; one line if the URI cannot be used."""
+        """Open the store and the experiment (once); one line if the URI cannot be used."""
+        if self.experiment_id is not None:
+            return
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
@@ -95,10 +96,8 @@ class MlflowTracker:
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
         self.experiment_id = experiment.experiment_id
-        if not self._stale_checked:
-            self._stale_checked = True
-            for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
-                print(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
+        for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
+            print(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
         """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
@@ -122,7 +121,7 @@ class MlflowTracker:
             mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
             self.logged_steps = self._logged_steps(run.info.run_id)
         else:
-            run = mlflow.start_run(run_name=run_name, tags=run_tags)
+            run = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name, tags=run_tags)
             mlflow.log_params(flatten(cfg))
             mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
         self.run_id = run.info.run_id
