@@ -59,7 +59,9 @@ def train(
         test_start = {} if resume else evaluate_test(model, test_evaluators)
         tracker.log_metrics(test_start, step=0)
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
-        stop.raise_if_stopped()
+        for callback in [stop, *(callbacks or [])]:  # stopped early by Ctrl-C / SIGTERM, or by a sweep's pruner?
+            if hasattr(callback, "raise_if_stopped"):
+                callback.raise_if_stopped()
         if not is_main_process():  # other torchrun ranks only train; rank 0 saves, tests and logs the model
             return RunResult(float("nan"), None, None, None)
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import mlflow
 import pytest
 
 SMALL_SPACE = "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}"
@@ -37,7 +39,7 @@ def test_study_runs_and_resumes_to_the_total(optuna_sweep, study, sweep_runs, op
     assert len(children) == 4
 
 
-def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, study, sweep_runs):
+def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, study, sweep_runs, mlflow_uri):
     result = optuna_sweep(
         SMALL_SPACE,
         "hydra.sweeper.n_trials=2",
@@ -54,6 +56,10 @@ def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, stud
     for run in children:
         assert run.info.status == "KILLED" and run.data.tags["sweep_state"] == "PRUNED"
         assert "best_step" not in run.data.metrics  # training never reached its end
+        history = mlflow.MlflowClient(mlflow_uri).get_metric_history(run.info.run_id, "ndcg_at_10")
+        assert sorted(m.step for m in history) == [0, 2]  # the evaluation that pruned it is in MLflow too
+        output_dir = Path(run.data.tags["output_dir"])
+        assert not list(output_dir.glob("checkpoints/checkpoint-*"))  # nothing saved for a pruned trial
     assert "no complete trial" in result.stdout
 
 

@@ -32,7 +32,11 @@ def trial_callbacks(cfg: DictConfig) -> list:
 
 
 class PruningCallback(TrainerCallback):
-    """Reports `metric` to the Optuna trial at every evaluation and raises `optuna.TrialPruned` to stop.
+    """Reports `metric` to the Optuna trial at every evaluation; stops training when the pruner says so.
+
+    The pruned evaluation is still logged to MLflow (the trainer logs after its callbacks have run) and no
+    checkpoint is saved for it; `raise_if_stopped()`, called once `trainer.train()` returns, raises
+    `optuna.TrialPruned`, which the sweeper records as PRUNED and the MLflow run as KILLED.
 
     Args:
         trial: the job's Optuna trial, reopened from the study's storage.
@@ -43,6 +47,7 @@ class PruningCallback(TrainerCallback):
         self.trial = trial
         self.metric = metric
         self.reported: set[int] = set()
+        self.pruned: str | None = None
 
     def on_evaluate(self, args, state, control, metrics: dict[str, Any] | None = None, **kwargs):
         step = state.global_step
@@ -52,7 +57,14 @@ class PruningCallback(TrainerCallback):
             return
         self.reported.add(step)
         self.trial.report(float(value), step)
-        if self.trial.should_prune():  # the sweeper records PRUNED in Optuna and on the MLflow run
+        if self.trial.should_prune():
+            self.pruned = f"trial {self.trial.number} pruned at step {step}: {self.metric}={value:.4f}"
+            control.should_save = False
+            control.should_training_stop = True
+        return control
+
+    def raise_if_stopped(self) -> None:
+        if self.pruned:
             import optuna
 
-            raise optuna.TrialPruned(f"trial {self.trial.number} pruned at step {step}: {self.metric}={value:.4f}")
+            raise optuna.TrialPruned(self.pruned)
