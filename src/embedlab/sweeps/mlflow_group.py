@@ -120,11 +120,17 @@ def log_plots(group: SweepGroup, study) -> list[str]:
 
 
 class GroupedLauncher:
-    """Wraps a sweep's launcher and adds the same overrides (parent run, sweep tag) to every job."""
+    """Wraps a grid sweep's launcher: every job's run goes under the parent run, tagged with the sweep and with
+    `sweep_overrides`, the job's values of the swept keys (`loss=mixed training.lr=1e-05`)."""
 
-    def __init__(self, inner, extra: list[str]) -> None:
+    def __init__(self, inner, group: SweepGroup, swept: set[str]) -> None:
         self.inner = inner
-        self.extra = extra
+        self.group = group
+        self.swept = swept
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
-        return self.inner.launch([[*o, *self.extra] for o in job_overrides], initial_job_idx)
+        jobs = []
+        for overrides in job_overrides:
+            chosen = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in self.swept]
+            jobs.append([*overrides, *self.group.job_overrides(overrides=chosen)])
+        return self.inner.launch(jobs, initial_job_idx)

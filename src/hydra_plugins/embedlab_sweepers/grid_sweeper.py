@@ -17,14 +17,13 @@ class EmbedlabGridSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]):
         from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup
 
-        parser = OverridesParser.create()
-        fixed = [
-            a for a, o in zip(arguments, parser.parse_overrides(arguments), strict=True) if not o.is_sweep_override()
-        ]
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
+        swept = {o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()}
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
         name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
         group = SweepGroup(job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, kind="grid")
-        self.launcher = GroupedLauncher(self.launcher, group.job_overrides())
+        self.launcher = GroupedLauncher(self.launcher, group, swept)
         status = "FAILED"
         try:
             returns = super().sweep(arguments)
