@@ -57,16 +57,16 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"{q['ours']['ndcg_at_10']:.4f} / {q['ours']['acc_at_1']:.4f}",
                     f"{q['theirs']['ndcg_at_10']:.4f} / {q['theirs']['acc_at_1']:.4f}", "", "ours excludes self"))  # fmt: skip
     if "error" not in (p := parts.get("sweep", {"error": 1})):
-        n = {k: len(v) for k, v in p["runs"].items()}
-        out.append((f"sweep ({p['size']}): best ndcg@10 (study {n['study']} trials / grid {n['grid']} points)",
-                    fmt(p["best"]["study"], 4), fmt(p["best"]["grid"], 4), "", ""))  # fmt: skip
-        reach = p["steps_to_within_0.005"]
-        out.append(("sweep: steps to within 0.005 of grid best (grid: in grid order / full grid)",
-                    fmt(reach["study"]), f"{fmt(reach['grid'])} / {p['steps_total']['grid']}",
+        g, m, n = p["grid"], p["study_median"], len(p["seeds"])
+        trials = len(next(iter(p["runs"]["study"].values())))
+        out.append((f"sweep ({p['size']}): best ndcg@10 (study {trials} trials, median of {n} seeds / grid "
+                    f"{len(p['runs']['grid'])} points)", fmt(m["best"], 4), fmt(g["best"], 4), "", ""))  # fmt: skip
+        seeds = ", ".join(fmt(s["steps_to_within_0.005"]) for s in p["study"].values())
+        out.append((f"sweep: steps to within 0.005 of grid best (study: median [{seeds}]; grid: in grid order / all)",
+                    fmt(m["steps_to_within_0.005"]), f"{fmt(g['steps_to_within_0.005'])} / {g['steps_total']}",
                     fmt(p["study_vs_full_grid"]), "<= 0.5 of full grid"))  # fmt: skip
-        out.append(
-            ("sweep: study steps in all / trials pruned", f"{p['steps_total']['study']} / {p['pruned']}", "", "", "")
-        )
+        out.append(("sweep: study steps in all / trials pruned (medians) / seeds that got within 0.005",
+                    f"{fmt(m['steps_total'])} / {fmt(m['pruned'])} / {m['reached']} of {n}", "", "", ""))  # fmt: skip
     for name, part in parts.items():
         if "error" in part:
             out.append((f"{name}: FAILED", part["error"].strip().splitlines()[-1][:80], "", "", ""))

@@ -22,5 +22,7 @@ def test_every_part_runs_and_reports(tiny_model_path, physics_folder, tmp_path):
     assert set(parts["throughput"]["cpu"]) == {"mnrl", "cached_mnrl", "cosine"}
     assert parts["mining"]["overlap"] == 1.0
     assert parts["evaluation"]["same_data"]["max_abs_diff"] < 1e-6
-    assert len(parts["sweep"]["runs"]["grid"]) == 2 and parts["sweep"]["runs"]["study"]
+    grid, studies = parts["sweep"]["runs"]["grid"], parts["sweep"]["runs"]["study"]
+    assert sorted(r["params"] for r in grid) == ["training.lr=0.0002", "training.lr=1e-05"]  # the swept key
+    assert list(studies) == ["42"] and len(studies["42"]) == 1  # one seed, one trial
     assert "| quantity | embedlab |" in result.stdout

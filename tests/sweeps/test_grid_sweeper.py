@@ -13,7 +13,9 @@ def test_grid_lands_as_grouped_runs(run_sweep, sweep_runs):
         ("0.0001", "10"), ("0.0001", "20"), ("0.0002", "10"), ("0.0002", "20"),
     }  # fmt: skip
     assert {c.data.tags["sweep_overrides"] for c in children} == {
-        "training.lr=0.0001 loss.scale=10", "training.lr=0.0001 loss.scale=20",
-        "training.lr=0.0002 loss.scale=10", "training.lr=0.0002 loss.scale=20",
+        "training.lr=0.0001 loss.scale=10",
+        "training.lr=0.0001 loss.scale=20",
+        "training.lr=0.0002 loss.scale=10",
+        "training.lr=0.0002 loss.scale=20",
     }  # fmt: skip  (only the swept keys: what tells the runs apart in the MLflow UI)
     assert parent.data.tags["sweep"] in result.stdout
