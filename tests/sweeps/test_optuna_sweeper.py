@@ -34,6 +34,8 @@ def test_study_runs_and_resumes_to_the_total(optuna_sweep, study, sweep_runs, op
 
     optuna_sweep(SMALL_SPACE, "hydra.sweeper.n_trials=5")
     assert states(study()) == ["COMPLETE"] * 3 + ["FAIL", "COMPLETE"]  # n_trials is the total
+    trials = study().trials
+    assert trials[4].params not in [t.params for t in trials[:3]]  # the resumed sampler does not replay its draws
     (again,), children = sweep_runs()
     assert again.info.run_id == parent.info.run_id  # the same parent run, reopened
     assert len(children) == 4
@@ -80,6 +82,28 @@ def test_failing_trial_is_fail_and_the_sweep_finishes(optuna_sweep, study, sweep
     assert len(failed) == 1 and failed[0].data.tags["sweep_state"] == "FAIL"
     assert "available:" in failed[0].data.tags["embedlab.error"]
     assert "Best trial" in result.stdout
+
+
+def test_repeated_parameters_reuse_the_earlier_value_without_a_run(optuna_sweep, study, sweep_runs):
+    result = optuna_sweep(
+        "++hydra.sweeper.params={loss.scale: 'choice(10.0, 20.0)'}",  # 2 points, 4 trials: at least 2 repeats
+        "training.epochs=1",
+        "training.lr=5e-5",
+        "training.batch_size=8",
+        "hydra.sweeper.n_trials=4",
+    )
+    trials = study().trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    repeats = [t for t in trials if "embedlab.repeat_of" in t.user_attrs]
+    assert len(repeats) == 4 - len({t.params["loss.scale"] for t in trials}) >= 2
+    for repeat in repeats:
+        earlier = trials[repeat.user_attrs["embedlab.repeat_of"]]
+        assert earlier.params == repeat.params and earlier.value == repeat.value
+    (parent,) = sweep_runs()[0]
+    children = sweep_runs()[1]
+    assert len(children) == 4 - len(repeats)  # a job (and an MLflow run) only for new parameters
+    assert parent.data.metrics["n_repeats_reused"] == len(repeats)
+    assert "took an earlier trial's value without a run" in result.stdout
 
 
 @pytest.mark.parametrize("n_jobs", [2])

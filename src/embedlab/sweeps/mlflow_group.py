@@ -93,7 +93,7 @@ class SweepGroup:
                 self.client.set_tag(self.run_id, f"sweep_{key}", redact(str(summary[key])))
         for key, value in (summary.get("best_params") or {}).items():
             self.client.set_tag(self.run_id, f"best.{key}", str(value))
-        for key in ("best_value", "best_trial", "n_complete", "n_pruned", "n_fail"):
+        for key in ("best_value", "best_trial", "n_complete", "n_pruned", "n_fail", "n_repeats_reused"):
             if summary.get(key) is not None:
                 self.client.log_metric(self.run_id, key, float(summary[key]))
         if summary.get("best_command"):

@@ -26,6 +26,7 @@ from embedlab.sweeps.search_space import command, default_study_name, parse_sear
 from embedlab.tracking.params import redact
 
 log = logging.getLogger(__name__)
+REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
 
 
 @dataclass
@@ -38,6 +39,7 @@ class OptunaSettings:
     study_name: str | None = None
     storage: str | None = None
     max_failure_rate: float = 0.5
+    reuse_repeats: bool = True
     sampler: Any = None
     pruner: Any = None
     params: dict[str, str] = field(default_factory=dict)
@@ -55,8 +57,7 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         preset, space, fixed, {"direction": settings.direction, "metric": config.optimized_metric}
     )
     storage = settings.storage or studies.default_storage()
-    sampler = build(settings.sampler, where="hydra.sweeper.sampler") if settings.sampler else None
-    study = studies.open_study(name, storage, settings.direction, sampler)
+    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler))
     pruner_cfg = to_container(settings.pruner)
     study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
     if pruner_cfg:
@@ -100,6 +101,12 @@ def run_trials(
     job_idx = 0
     while to_run > 0:
         trials = [studies.ask(study, space) for _ in range(min(n_jobs, to_run))]
+        if settings.reuse_repeats:  # same parameters as a COMPLETE trial: the same (seeded) run, so no job
+            repeats = [trial for trial in trials if reuse_value_of_repeat(study, trial)]
+            to_run -= len(repeats)
+            trials = [trial for trial in trials if trial not in repeats]
+            if not trials:
+                continue
         jobs = [job_overrides(storage, study.study_name, trial, fixed, group) for trial in trials]
         try:
             returns = launcher.launch(jobs, initial_job_idx=job_idx)
@@ -123,6 +130,22 @@ def run_trials(
         if any(exhausted for _, exhausted in outcomes.values()):
             log.info("The sampler has tried every point of the search space; stopping")
             return
+
+
+def reuse_value_of_repeat(study, trial) -> bool:
+    """Tell `trial` the value of an earlier COMPLETE trial with the same parameters; False if there is none.
+
+    Samplers draw discrete values with replacement (TPE on `choice(...)` often repeats a point), and a run is
+    fixed by its config and seed, so a repeat would spend a whole training to reproduce a known value (this is
+    the recipe in Optuna's FAQ). `hydra.sweeper.reuse_repeats=false` runs repeats, e.g. to measure noise.
+    """
+    for earlier in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if earlier.number != trial.number and earlier.params == trial.params:
+            trial.set_user_attr(REPEAT_OF_ATTR, earlier.number)
+            log.info(f"Trial {trial.number}: same parameters as trial {earlier.number}, its value reused (no job)")
+            record(study, trial, earlier.value, TrialState.COMPLETE)
+            return True
+    return False
 
 
 def job_overrides(storage: str, name: str, trial, fixed: list[str], group: SweepGroup) -> list[str]:
@@ -201,6 +224,7 @@ def describe(study, space, fixed: list[str], settings: OptunaSettings, metric: s
         "n_complete": counts[TrialState.COMPLETE],
         "n_pruned": counts[TrialState.PRUNED],
         "n_fail": counts[TrialState.FAIL],
+        "n_repeats_reused": sum(REPEAT_OF_ATTR in t.user_attrs for t in study.get_trials(deepcopy=False)),
     }
     if counts[TrialState.COMPLETE]:
         best = study.best_trial
@@ -219,6 +243,8 @@ def preset_first(overrides: list[str]) -> list[str]:
 
 def print_best(summary: dict[str, Any]) -> None:
     counts = f"{summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_fail']} failed"
+    if summary.get("n_repeats_reused"):
+        counts += f"; {summary['n_repeats_reused']} repeated parameters took an earlier trial's value without a run"
     if "best_trial" not in summary:
         print(f"Study {summary['study_name']}: no complete trial ({counts})")
         return

@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from embedlab.config import REPO_ROOT
+from embedlab.config import REPO_ROOT, build
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,18 @@ def default_storage() -> str:
     return f"sqlite:///{REPO_ROOT / 'optuna.db'}"
 
 
-def open_study(name: str, storage: str, direction: str, sampler: Any) -> optuna.Study:
-    """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL."""
-    study = optuna.create_study(
-        study_name=name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True
-    )
+def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, Any] | None) -> optuna.Study:
+    """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL.
+
+    A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
+    session's random draws and propose the points it has already tried.
+    """
+    study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+    if sampler_cfg:
+        sampler_cfg = dict(sampler_cfg)
+        if sampler_cfg.get("seed") is not None and study.trials:
+            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + len(study.trials)
+        study.sampler = build(sampler_cfg, where="hydra.sweeper.sampler")
     fail_orphaned_trials(study)
     return study
 
