@@ -55,7 +55,7 @@ def run(settings: Settings) -> dict[str, Any]:
         corpus = {d: corpus[d] for d in sorted({d for q in query_ids for d in relevant[q]} | set(sorted(corpus)[:40]))}
     model = SentenceTransformer(settings.model, device="cpu")
     model.max_seq_length = 256
-    warm_up(model)
+    warm_up(model, list(corpus.values()))
     same = compare(model, queries, corpus, relevant, settings.repeats)
 
     # Queries in the corpus: at most 200 queries, their gold passages, 300 other passages, and the queries.

@@ -58,7 +58,7 @@ def run(settings: Settings) -> dict[str, Any]:
     pairs, corpus = mining_inputs(settings, 40 if settings.smoke else None)
     model = SentenceTransformer(settings.model, device="cpu")
     model.max_seq_length = 256
-    warm_up(model)
+    warm_up(model, corpus)
     dataset = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
     raw: dict[str, list[dict[str, float]]] = {"ours": [], "theirs": []}
     found: dict[str, set] = {}
