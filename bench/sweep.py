@@ -137,6 +137,7 @@ def run(settings: Settings) -> dict[str, Any]:
     # a study that never got within 0.005 counts as needing more than the whole grid (it is a failure)
     reach = [s["steps_to_within_0.005"] or float("inf") for s in per_seed.values()]
     median_reach = statistics.median(reach)
+    bests = [s["best"] for s in per_seed.values() if s["best"] is not None]
     return {
         "size": size,
         "space": plan["space"],
@@ -146,9 +147,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "grid": {"best": grid_best, "steps_total": grid_total, "steps_to_within_0.005": steps_to_reach(grid, target)},
         "study": per_seed,
         "study_median": {
-            "best": statistics.median(s["best"] for s in per_seed.values() if s["best"] is not None)
-            if any(s["best"] is not None for s in per_seed.values())
-            else None,
+            "best": statistics.median(bests) if bests else None,
             "steps_to_within_0.005": median_reach,
             "steps_total": statistics.median(s["steps_total"] for s in per_seed.values()),
             "pruned": statistics.median(s["pruned"] for s in per_seed.values()),

@@ -131,6 +131,6 @@ class GroupedLauncher:
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         jobs = []
         for overrides in job_overrides:
-            chosen = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in self.swept]
+            chosen = [o for o in overrides if o.split("=", 1)[0] in self.swept]
             jobs.append([*overrides, *self.group.job_overrides(overrides=chosen)])
         return self.inner.launch(jobs, initial_job_idx)

@@ -34,8 +34,9 @@ def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, A
     study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
     if sampler_cfg:
         sampler_cfg = dict(sampler_cfg)
-        if sampler_cfg.get("seed") is not None and study.trials:
-            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + len(study.trials)
+        so_far = len(study.get_trials(deepcopy=False))
+        if sampler_cfg.get("seed") is not None and so_far:
+            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + so_far
         study.sampler = build(sampler_cfg, where="hydra.sweeper.sampler")
     fail_orphaned_trials(study)
     return study

@@ -19,7 +19,7 @@ class EmbedlabGridSweeper(BasicSweeper):
 
         parsed = OverridesParser.create().parse_overrides(arguments)
         fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
-        swept = {o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()}
+        swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}  # as Hydra writes each job's "key=value"
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
         name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
         group = SweepGroup(job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, kind="grid")
