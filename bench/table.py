@@ -27,6 +27,9 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("overhead: training loop (s)", fmt(o["loop_s"], 1), fmt(b["loop_s"], 1), fmt(p["loop_ratio"]), ""))
         out.append(("overhead: same loss curve", fmt(p["same_loss_curve"]),
                     f"max diff {p['loss_curve']['max_abs_diff']:.1e}", "", "True"))  # fmt: skip
+        if "store_creation_s" in p:
+            out.append(("overhead: creating the MLflow store, first run only (s)", fmt(p["store_creation_s"]),
+                        "", "", ""))  # fmt: skip
     if "error" not in (p := parts.get("startup", {"error": 1})):
         for name, args in (("cfg_job", "--cfg job"), ("help", "--help")):
             heavy = ",".join(p["heavy_imports"][name]) or "none"

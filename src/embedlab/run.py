@@ -14,6 +14,7 @@ from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.training.checkpoint import BestCheckpoint, select_best_checkpoint
+from embedlab.training.heap import collector_skips_existing_objects
 from embedlab.training.interrupt import GracefulStop
 
 
@@ -49,7 +50,11 @@ def train(
     seed_everything(cfg.seed, hardware)
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
-    with stop.installed(), tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}):
+    with (
+        stop.installed(),
+        collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
+        tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}),
+    ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
