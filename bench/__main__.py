@@ -1,4 +1,4 @@
-"""`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|full] [--smoke]`."""
+"""`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|medium|full] [--smoke]`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--repeats", type=int, default=3, help="repeats per side; medians are reported")
-    parser.add_argument("--sweep-size", choices=("quick", "full"), default="quick")
+    parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default="quick")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()

@@ -9,6 +9,10 @@ same points as `choice(...)` with `hparams_search=physics` (TPE sampler, median 
 Sizes (`--sweep-size`):
     full   3 x 3 x 3 x 3 = 81 grid points, no step cap, eval every 10 steps; studies of 20 trials, TPE after
            10 random trials, pruning after 5 finished trials. Hours on a 2-core CPU.
+    medium lr {1e-5, 4.5e-5, 2e-4} x scale {10, 20, 40} x batch_size {16, 32, 64} = 27 points, one epoch each
+           (34, 17 or 9 steps), eval every 4 steps; studies of 27 trials (the grid's size: repeats are reused
+           at no cost, pruned trials cost the steps they ran), TPE after 8 random trials, pruning after 4
+           finished trials. About 45 minutes on a 2-core CPU.
     quick  lr {1e-5, 5e-5, 2e-4} x scale {10, 20, 40} = 9 points at batch 16, capped at 8 steps (epochs fixed
            at 1: the cap makes it irrelevant), eval every 2 steps; studies of 9 trials (the grid's budget),
            TPE after 3 random trials, pruning after 2 finished trials.
@@ -49,6 +53,17 @@ SIZES: dict[str, dict[str, Any]] = {
         "n_trials": 20,
         "random_trials": 10,
         "n_startup_trials": 5,
+    },
+    "medium": {
+        "space": {
+            "training.batch_size": ["16", "32", "64"],
+            "loss.scale": ["10.0", "20.0", "40.0"],
+            "training.lr": ["1e-05", "4.5e-05", "0.0002"],
+        },
+        "fixed": ["training.epochs=1", "training.eval_steps=4"],
+        "n_trials": 27,
+        "random_trials": 8,
+        "n_startup_trials": 4,
     },
     "quick": {
         "space": {"training.lr": ["1e-05", "5e-05", "0.0002"], "loss.scale": ["10.0", "20.0", "40.0"]},

@@ -48,7 +48,9 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("mining: encoding (s)", fmt(o["encode_s"]), fmt(b["encode_s"]), fmt(p["encode_ratio"]), ""))
         out.append(("mining: search + filtering (s)", f"{o['search_s']:.3f} + {o['filter_s']:.3f}",
                     f"{b['search_filter_s']:.3f}", "", "<< encoding"))  # fmt: skip
-        out.append(("mining: overlap of negatives", fmt(p["overlap"], 3), f"{p['triplets']}", "", "1.0"))
+        count = p["triplets"]
+        out.append(("mining: overlap of negatives", fmt(p["overlap"], 3),
+                    f"triplets: ours {count['ours']}, theirs {count['theirs']}", "", "1.0"))  # fmt: skip
     if "error" not in (p := parts.get("evaluation", {"error": 1})):
         s, q = p["same_data"], p["queries_in_corpus"]
         size = f"{s['queries']} queries, {s['corpus']} docs"
