@@ -12,7 +12,7 @@ Sizes (`--sweep-size`):
     medium lr {1e-5, 4.5e-5, 2e-4} x scale {10, 20, 40} x batch_size {16, 32, 64} = 27 points, 16 steps
            each (`max_steps` wins over `epochs`, as in transformers), eval every 4 steps; studies of 27
            trials (the grid's size: repeats are reused at no cost, pruned trials cost the steps they ran),
-           TPE after 8 random trials, pruning after 4 finished trials. About 40 min for the grid and 25 per
+           TPE after 8 random trials, pruning after 4 finished trials. 40 min for the grid and 15–28 min per
            study on a 2-core CPU.
     quick  lr {1e-5, 5e-5, 2e-4} x scale {10, 20, 40} = 9 points at batch 16, capped at 8 steps (epochs fixed
            at 1: the cap makes it irrelevant), eval every 2 steps; studies of 9 trials (the grid's budget),

@@ -63,8 +63,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"{q['theirs']['ndcg_at_10']:.4f} / {q['theirs']['acc_at_1']:.4f}", "", "ours excludes self"))  # fmt: skip
     if "error" not in (p := parts.get("sweep", {"error": 1})):
         g, m, n = p["grid"], p["study_median"], len(p["seeds"])
-        trials = len(next(iter(p["runs"]["study"].values())))
-        out.append((f"sweep ({p['size']}): best ndcg@10 (study {trials} trials, median of {n} seeds / grid "
+        out.append((f"sweep ({p['size']}): best ndcg@10 (study, median of {n} seeds / grid "
                     f"{len(p['runs']['grid'])} points)", fmt(m["best"], 4), fmt(g["best"], 4), "", ""))  # fmt: skip
         seeds = ", ".join(fmt(s["steps_to_within_0.005"]) for s in p["study"].values())
         out.append((f"sweep: steps to within 0.005 of grid best (study: median [{seeds}]; grid: in grid order / all)",
