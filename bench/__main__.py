@@ -1,4 +1,5 @@
-"""`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|medium|full] [--smoke]`."""
+"""`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|medium|full] [--overhead-steps N]
+[--smoke]`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def main() -> int:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--repeats", type=int, default=3, help="repeats per side; medians are reported")
     parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default="quick")
+    parser.add_argument("--overhead-steps", type=int, default=10, help="training steps of the overhead job")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
@@ -29,6 +31,7 @@ def main() -> int:
     settings = Settings(
         model=args.model or minilm_path(), data=data, out=args.out, repeats=1 if args.smoke else args.repeats,
         smoke=args.smoke, sweep_size=args.sweep_size,
+        overhead_steps=args.overhead_steps,
     )  # fmt: skip
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

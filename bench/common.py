@@ -27,6 +27,7 @@ class Settings:
     repeats: int = 3
     smoke: bool = False
     sweep_size: str = "quick"
+    overhead_steps: int = 10  # training steps of the overhead job; it evaluates every half of them
 
     @property
     def train_data(self) -> Path:

@@ -82,6 +82,7 @@ def test_triplets_split_by_query_with_the_test_split_kept(tiny_model, physics_fo
     assert set(json.loads(logged[0])) == {"anchor", "positive", "negative", "positive_score", "negative_score"}
     stats = tracker.artifacts["hard_negatives/stats.json"]["stats"]
     assert {"candidates_considered", "skipped_relative_margin", "queries_short", "mean_negative_score"} <= set(stats)
+    assert stats["search_on_gpu"] is False  # CPU: no faiss-gpu build, no CUDA device
 
 
 def test_a_missing_reranker_path_is_one_line_when_the_config_is_built():

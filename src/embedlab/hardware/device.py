@@ -137,8 +137,6 @@ class Hardware:
         }
 
     def describe(self) -> dict[str, Any]:
-        from embedlab.mining.search import gpu_available
-
         return {
             "device": self.device,
             "precision": self.precision,
@@ -146,7 +144,6 @@ class Hardware:
             "distributed": self.distributed,
             "world_size": self.world_size,
             "loss_kwargs": self.loss_kwargs,
-            "faiss_gpu": gpu_available(),
         }
 
 

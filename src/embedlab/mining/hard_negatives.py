@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedlab.errors import UserError
-from embedlab.mining.search import search
+from embedlab.mining.search import GPU_MAX_K, gpu_available, search
 
 
 class Reranker(Protocol):
@@ -86,7 +86,8 @@ def mine_hard_negatives(
     Returns:
         MinedNegatives. `stats` has: queries, corpus, candidates_considered, skipped_absolute_margin,
         skipped_relative_margin, skipped_max_score, queries_short (fewer negatives than asked),
-        queries_without_negatives, triplets, mean_positive_score, mean_negative_score, reranked.
+        queries_without_negatives, triplets, mean_positive_score, mean_negative_score, reranked,
+        search_on_gpu.
     """
     check_window(num_negatives, range_min, range_max)
     start = time.perf_counter()
@@ -106,7 +107,9 @@ def mine_hard_negatives(
         queries, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     encoded = time.perf_counter()
-    scores, indices = search(corpus_embeddings, query_embeddings, range_max + max_positives, use_gpu)
+    k = range_max + max_positives
+    on_gpu = bool(gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K
+    scores, indices = search(corpus_embeddings, query_embeddings, k, use_gpu=on_gpu)
     scores = scores.astype(np.float64)
     positive_scores = [
         [float(query_embeddings[q] @ corpus_embeddings[p]) for p in positives[query]] for q, query in enumerate(queries)
@@ -159,6 +162,7 @@ def mine_hard_negatives(
         "mean_positive_score": float(np.mean([s for row in positive_scores for s in row])),
         "mean_negative_score": float(np.mean([t["negative_score"] for t in triplets])) if triplets else float("nan"),
         "reranked": reranker is not None,
+        "search_on_gpu": on_gpu,  # faiss-gpu and a CUDA device present, and k within what GPU indexes return
     }
     timings = {
         "encode_s": encoded - start,
