@@ -83,11 +83,17 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
+def store_uri(folder: Path) -> str:
+    """The MLflow store a sweep in `folder` writes to."""
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 def sweep(overrides: list[str], folder: Path) -> list[dict[str, Any]]:
     """Run `python -m train -m <overrides>`; return its runs in start order: steps trained and objective."""
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
     command = [sys.executable, "-m", "train", "-m", *overrides, f"hydra.sweep.dir={folder / 'multirun'}"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=bench_env(MLFLOW_TRACKING_URI=uri))
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, env=bench_env(MLFLOW_TRACKING_URI=store_uri(folder))
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return read_runs(folder)
@@ -97,7 +103,7 @@ def read_runs(folder: Path) -> list[dict[str, Any]]:
     """The runs a sweep left in `folder/mlflow.db`, in start order: parameters, state, steps and objective."""
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    client = mlflow.MlflowClient(store_uri(folder))
     experiments = [e.experiment_id for e in client.search_experiments()]
     children = [r for r in client.search_runs(experiments) if "mlflow.parentRunId" in r.data.tags]
     runs = []

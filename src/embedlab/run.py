@@ -42,7 +42,8 @@ def train(
     phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
     tracker.connect()  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
-    resume = tracker.find_resume_point(cfg.resume, to_container(cfg))  # resume=true | <run id>
+    config = to_container(cfg)  # resolved: what the run records, and what resume matches on
+    resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
     args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
                  hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
@@ -53,7 +54,7 @@ def train(
     with (
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
-        tracker.run(to_container(cfg), run_name(cfg), run_dir, tags={"phase": phase.name}),
+        tracker.run(config, run_name(cfg), run_dir, tags={"phase": phase.name}),
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
