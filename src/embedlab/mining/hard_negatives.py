@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedlab.errors import UserError
-from embedlab.mining.search import GPU_MAX_K, gpu_available, search
+from embedlab.mining.search import search, uses_gpu
 
 
 class Reranker(Protocol):
@@ -108,7 +108,7 @@ def mine_hard_negatives(
     )
     encoded = time.perf_counter()
     k = range_max + max_positives
-    on_gpu = bool(gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K
+    on_gpu = uses_gpu(min(k, len(passages)), use_gpu)  # decided once: searched with it, and recorded in stats
     scores, indices = search(corpus_embeddings, query_embeddings, k, use_gpu=on_gpu)
     scores = scores.astype(np.float64)
     positive_scores = [

@@ -19,6 +19,11 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
+def uses_gpu(k: int, use_gpu: bool | None = None) -> bool:
+    """Whether `search` puts its index on the GPU for `k` neighbours (k already capped at the corpus size)."""
+    return bool(gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K
+
+
 def search(
     corpus_embeddings: np.ndarray, query_embeddings: np.ndarray, k: int, use_gpu: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +47,7 @@ def search(
     queries = np.ascontiguousarray(query_embeddings, dtype=np.float32)
     k = min(k, len(corpus))
     index = faiss.IndexFlatIP(corpus.shape[1])
-    if (gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K:
+    if uses_gpu(k, use_gpu):
         resources = faiss.StandardGpuResources()  # must outlive the search below
         index = faiss.index_cpu_to_gpu(resources, 0, index)
     index.add(corpus)
