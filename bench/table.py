@@ -42,6 +42,11 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                         f"RSS {r['peak_rss_mb']:.0f}", "", ""))  # fmt: skip
         if isinstance(p["gpu"], str):
             out.append(("throughput: GPU", p["gpu"], "", "", ""))
+        else:
+            for key, r in p["gpu"].items():  # "<loss>@<batch>"
+                loss, batch = key.split("@")
+                out.append((f"throughput: {loss}, batch {batch}, GPU bf16 (samples/s; peak GPU memory MB)",
+                            fmt(r["samples_per_s"], 1), f"GPU {r['peak_gpu_mb']:.0f} MB", "", ""))  # fmt: skip
     if "error" not in (p := parts.get("mining", {"error": 1})):
         o, b = p["median"]["ours"], p["median"]["theirs"]
         size = f"{p['pairs']} pairs, {p['corpus']} passages"

@@ -1,0 +1,27 @@
+"""The printed table: every measured quantity gets a row, the GPU section included where there is one."""
+
+from __future__ import annotations
+
+from bench.table import rows
+
+
+def throughput(gpu) -> dict:
+    cpu = {loss: {"samples_per_s": 18.0, "peak_rss_mb": 1600.0} for loss in ("mnrl", "cached_mnrl", "cosine")}
+    return {"throughput": {"batch_size": 32, "cpu": cpu, "gpu": gpu}}
+
+
+def test_gpu_throughput_gets_a_row_per_loss_and_batch_with_peak_gpu_memory():
+    gpu = {
+        f"{loss}@{batch}": {"samples_per_s": 100.0 * batch, "peak_rss_mb": 2000.0, "peak_gpu_mb": 3.5 * batch}
+        for loss in ("mnrl", "cached_mnrl", "cosine")
+        for batch in (128, 512)
+    }
+    table = {row[0]: row for row in rows(throughput(gpu))}
+    row = table["throughput: cached_mnrl, batch 512, GPU bf16 (samples/s; peak GPU memory MB)"]
+    assert row[1:3] == ("51200.0", "GPU 1792 MB")
+    assert sum("GPU bf16" in name for name in table) == 6
+
+
+def test_without_a_gpu_the_table_says_why():
+    (gpu_row,) = [row for row in rows(throughput("skipped: no CUDA device on this machine")) if "GPU" in row[0]]
+    assert gpu_row[1] == "skipped: no CUDA device on this machine"
