@@ -23,7 +23,9 @@ def main() -> int:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--repeats", type=int, default=3, help="repeats per side; medians are reported")
     parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default="quick")
-    parser.add_argument("--overhead-steps", type=int, default=10, help="training steps of the overhead job")
+    parser.add_argument(
+        "--overhead-steps", type=int, default=Settings.overhead_steps, help="training steps of the overhead job"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()

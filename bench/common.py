@@ -27,7 +27,7 @@ class Settings:
     repeats: int = 3
     smoke: bool = False
     sweep_size: str = "quick"
-    overhead_steps: int = 10  # training steps of the overhead job; it evaluates every half of them
+    overhead_steps: int = 30  # the overhead job: as long as the default experiment (one epoch); evaluates every half
 
     @property
     def train_data(self) -> Path:
