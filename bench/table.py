@@ -83,6 +83,28 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return out
 
 
+def raw_times(parts: dict[str, Any]) -> list[str]:
+    """Each comparison's times run by run, in run order: the medians above come from these."""
+
+    def runs(values: list[float]) -> str:
+        return " / ".join(f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in values)
+
+    out = []
+    if "error" not in (p := parts.get("overhead", {"error": 1})):
+        ours, plain = ([r["wall_s"] for r in p["raw"][side]] for side in ("ours", "plain"))
+        out.append(f"- overhead wall (s): ours {runs(ours)}; plain {runs(plain)}")
+    if "error" not in (p := parts.get("mining", {"error": 1})):
+        ours, theirs = ([r["total_s"] for r in p["raw"][side]] for side in ("ours", "theirs"))
+        out.append(f"- mining total (s): ours {runs(ours)}; theirs {runs(theirs)}")
+    if "error" not in (p := parts.get("evaluation", {"error": 1})):
+        t = p["same_data"]["raw_s"]
+        out.append(f"- evaluation (s): ours {runs(t['ours'])}; theirs {runs(t['theirs'])}")
+    if "error" not in (p := parts.get("startup", {"error": 1})):
+        t = p["raw_s"]
+        out.append(f"- startup (s): --cfg job {runs(t['cfg_job'])}; --help {runs(t['help'])}")
+    return ["", "Raw times, run by run:", *out] if out else []
+
+
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     head = [
@@ -94,4 +116,5 @@ def render(report: dict[str, Any]) -> str:
         "| quantity | embedlab | baseline (sentence-transformers) | ratio | target |",
         "|---|---|---|---|---|",
     ]
-    return "\n".join(head + [f"| {' | '.join(r)} |" for r in rows(report["parts"])])
+    table = [f"| {' | '.join(r)} |" for r in rows(report["parts"])]
+    return "\n".join(head + table + raw_times(report["parts"]))

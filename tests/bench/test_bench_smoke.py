@@ -26,3 +26,4 @@ def test_every_part_runs_and_reports(tiny_model_path, physics_folder, tmp_path):
     assert sorted(r["params"] for r in grid) == ["training.lr=0.0002", "training.lr=1e-05"]  # the swept key
     assert list(studies) == ["42"] and len(studies["42"]) == 1  # one seed, one trial
     assert "| quantity | embedlab |" in result.stdout
+    assert "- overhead wall (s): ours " in result.stdout  # raw times under the table

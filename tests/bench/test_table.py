@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.table import rows
+from bench.table import raw_times, rows
 
 
 def throughput(gpu) -> dict:
@@ -25,3 +25,12 @@ def test_gpu_throughput_gets_a_row_per_loss_and_batch_with_peak_gpu_memory():
 def test_without_a_gpu_the_table_says_why():
     (gpu_row,) = [row for row in rows(throughput("skipped: no CUDA device on this machine")) if "GPU" in row[0]]
     assert gpu_row[1] == "skipped: no CUDA device on this machine"
+
+
+def test_raw_times_are_printed_run_by_run_in_run_order():
+    mining = {"raw": {"ours": [{"total_s": 5.85}, {"total_s": 5.45}], "theirs": [{"total_s": 5.56}, {"total_s": 6.0}]}}
+    overhead = {"raw": {"ours": [{"wall_s": 94.94}, {"wall_s": 106.5}], "plain": [{"wall_s": 101.2}, {"wall_s": 99.0}]}}
+    lines = raw_times({"mining": mining, "overhead": overhead, "evaluation": {"error": "boom"}})
+    assert "- overhead wall (s): ours 94.9 / 106.5; plain 101.2 / 99.0" in lines
+    assert "- mining total (s): ours 5.85 / 5.45; theirs 5.56 / 6.00" in lines
+    assert not any("evaluation" in line for line in lines)  # a failed part has its FAILED row in the table
