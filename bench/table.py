@@ -13,10 +13,16 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def measured(parts: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The part's results; None when it was not run or failed (a failed part gets its own FAILED row)."""
+    part = parts.get(name)
+    return part if part is not None and "error" not in part else None
+
+
 def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(quantity, ours, baseline, ratio, target) per row."""
     out = []
-    if "error" not in (p := parts.get("overhead", {"error": 1})):
+    if p := measured(parts, "overhead"):
         o, b = p["median"]["ours"], p["median"]["plain"]
         label = f"train {p['steps']} steps, eval every {p['eval_steps']}"
         out.append(
@@ -31,12 +37,12 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         if "store_creation_s" in p:
             out.append(("overhead: creating the MLflow store, first run only (s)", fmt(p["store_creation_s"]),
                         "", "", ""))  # fmt: skip
-    if "error" not in (p := parts.get("startup", {"error": 1})):
+    if p := measured(parts, "startup"):
         for name, args in (("cfg_job", "--cfg job"), ("help", "--help")):
             heavy = ",".join(p["heavy_imports"][name]) or "none"
             out.append((f"startup: train {args} (s); heavy imports: {heavy}", fmt(p["median_s"][name]),
                         f"python -c pass {fmt(p['bare_python_s'])}", "", "~1 s, no torch"))  # fmt: skip
-    if "error" not in (p := parts.get("throughput", {"error": 1})):
+    if p := measured(parts, "throughput"):
         for loss, r in p["cpu"].items():
             out.append((f"throughput: {loss}, batch 32, CPU (samples/s; peak RSS MB)", fmt(r["samples_per_s"], 1),
                         f"RSS {r['peak_rss_mb']:.0f}", "", ""))  # fmt: skip
@@ -47,7 +53,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 loss, batch = key.split("@")
                 out.append((f"throughput: {loss}, batch {batch}, GPU bf16 (samples/s; peak GPU memory MB)",
                             fmt(r["samples_per_s"], 1), f"GPU {r['peak_gpu_mb']:.0f} MB", "", ""))  # fmt: skip
-    if "error" not in (p := parts.get("mining", {"error": 1})):
+    if p := measured(parts, "mining"):
         o, b = p["median"]["ours"], p["median"]["theirs"]
         size = f"{p['pairs']} pairs, {p['corpus']} passages"
         out.append((f"mining total (s), {size}", fmt(o["total_s"]), fmt(b["total_s"]), fmt(p["total_ratio"]), "<= 1"))
@@ -57,7 +63,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         count = p["triplets"]
         out.append(("mining: overlap of negatives", fmt(p["overlap"], 3),
                     f"triplets: ours {count['ours']}, theirs {count['theirs']}", "", "1.0"))  # fmt: skip
-    if "error" not in (p := parts.get("evaluation", {"error": 1})):
+    if p := measured(parts, "evaluation"):
         s, q = p["same_data"], p["queries_in_corpus"]
         size = f"{s['queries']} queries, {s['corpus']} docs"
         out.append((f"evaluation time (s), {size}", fmt(s["median_s"]["ours"]), fmt(s["median_s"]["theirs"]),
@@ -67,7 +73,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append((f"evaluation, queries in corpus ({q['queries']}): ndcg@10 / acc@1",
                     f"{q['ours']['ndcg_at_10']:.4f} / {q['ours']['acc_at_1']:.4f}",
                     f"{q['theirs']['ndcg_at_10']:.4f} / {q['theirs']['acc_at_1']:.4f}", "", "ours excludes self"))  # fmt: skip
-    if "error" not in (p := parts.get("sweep", {"error": 1})):
+    if p := measured(parts, "sweep"):
         g, m, n = p["grid"], p["study_median"], len(p["seeds"])
         out.append((f"sweep ({p['size']}): best ndcg@10 (study, median of {n} seeds / grid "
                     f"{len(p['runs']['grid'])} points)", fmt(m["best"], 4), fmt(g["best"], 4), "", ""))  # fmt: skip
@@ -90,16 +96,16 @@ def raw_times(parts: dict[str, Any]) -> list[str]:
         return " / ".join(f"{v:.1f}" if v >= 10 else f"{v:.2f}" for v in values)
 
     out = []
-    if "error" not in (p := parts.get("overhead", {"error": 1})):
+    if p := measured(parts, "overhead"):
         ours, plain = ([r["wall_s"] for r in p["raw"][side]] for side in ("ours", "plain"))
         out.append(f"- overhead wall (s): ours {runs(ours)}; plain {runs(plain)}")
-    if "error" not in (p := parts.get("mining", {"error": 1})):
+    if p := measured(parts, "mining"):
         ours, theirs = ([r["total_s"] for r in p["raw"][side]] for side in ("ours", "theirs"))
         out.append(f"- mining total (s): ours {runs(ours)}; theirs {runs(theirs)}")
-    if "error" not in (p := parts.get("evaluation", {"error": 1})):
+    if p := measured(parts, "evaluation"):
         t = p["same_data"]["raw_s"]
         out.append(f"- evaluation (s): ours {runs(t['ours'])}; theirs {runs(t['theirs'])}")
-    if "error" not in (p := parts.get("startup", {"error": 1})):
+    if p := measured(parts, "startup"):
         t = p["raw_s"]
         out.append(f"- startup (s): --cfg job {runs(t['cfg_job'])}; --help {runs(t['help'])}")
     return ["", "Raw times, run by run:", *out] if out else []
