@@ -108,7 +108,7 @@ def mine_hard_negatives(
     )
     encoded = time.perf_counter()
     k = range_max + max_positives
-    on_gpu = uses_gpu(min(k, len(passages)), use_gpu)  # decided once: searched with it, and recorded in stats
+    on_gpu = uses_gpu(k, len(passages), use_gpu)  # decided once: searched with it, and recorded in stats
     scores, indices = search(corpus_embeddings, query_embeddings, k, use_gpu=on_gpu)
     scores = scores.astype(np.float64)
     positive_scores = [

@@ -19,9 +19,9 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
-def uses_gpu(k: int, use_gpu: bool | None = None) -> bool:
-    """Whether `search` puts its index on the GPU for `k` neighbours (k already capped at the corpus size)."""
-    return bool(gpu_available() if use_gpu is None else use_gpu) and k <= GPU_MAX_K
+def uses_gpu(k: int, n_corpus: int, use_gpu: bool | None = None) -> bool:
+    """Whether `search` puts its index on the GPU for `k` neighbours in a corpus of `n_corpus` rows."""
+    return bool(gpu_available() if use_gpu is None else use_gpu) and min(k, n_corpus) <= GPU_MAX_K
 
 
 def search(
@@ -45,11 +45,10 @@ def search(
 
     corpus = np.ascontiguousarray(corpus_embeddings, dtype=np.float32)
     queries = np.ascontiguousarray(query_embeddings, dtype=np.float32)
-    k = min(k, len(corpus))
     index = faiss.IndexFlatIP(corpus.shape[1])
-    if uses_gpu(k, use_gpu):
+    if uses_gpu(k, len(corpus), use_gpu):
         resources = faiss.StandardGpuResources()  # must outlive the search below
         index = faiss.index_cpu_to_gpu(resources, 0, index)
     index.add(corpus)
-    scores, indices = index.search(queries, k)
+    scores, indices = index.search(queries, min(k, len(corpus)))
     return scores, indices
