@@ -38,7 +38,8 @@ def train_batches(model_path: str, loss_name: str, data: str, batch_size: int, w
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
     times = []
     for step in range(warmup + steps):
-        batch = rng.sample(rows, batch_size)
+        # distinct rows; a split smaller than the batch (batch 512 on a small DATA set) repeats some
+        batch = rng.sample(rows, batch_size) if batch_size <= len(rows) else rng.choices(rows, k=batch_size)
         anchors, positives = [r["anchor"] for r in batch], [r["positive"] for r in batch]
         labels = None
         if loss_name == "cosine":  # scored pairs: half matched (1.0), half shuffled (0.0)
