@@ -21,8 +21,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=BUNDLED_PHYSICS, help="BEIR folder (default: bundled physics)")
     parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--repeats", type=int, default=3, help="repeats per side; medians are reported")
-    parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default="quick")
+    parser.add_argument("--repeats", type=int, default=Settings.repeats, help="repeats per side; medians are reported")
+    parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default=Settings.sweep_size)
     parser.add_argument(
         "--overhead-steps", type=int, default=Settings.overhead_steps, help="training steps of the overhead job"
     )
