@@ -4,6 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+# pyproject extras: dev tools and the CPU FAISS build; on a CUDA machine EXTRAS=dev,gpu (see pyproject.toml).
+# The venv remembers its extras, so a later plain `make test` keeps a GPU install as it is.
+EXTRAS_FILE := $(VENV)/.extras
+DEFAULT_EXTRAS := dev,cpu
+EXTRAS ?= $(or $(shell cat $(EXTRAS_FILE) 2>/dev/null),$(DEFAULT_EXTRAS))
 # Nothing is fetched from a model or dataset hub at run time.
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -11,19 +16,26 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format mlflow-ui mlflow-server bench clean
+.PHONY: help install train test lint format mlflow-ui mlflow-server bench clean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(EXTRAS_FILE)
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0   # first: the CPU wheel on disk, never a CUDA download
-	$(PY) -m pip install -q -e ".[dev]"
+	@# faiss-cpu and faiss-gpu install the same files: remove the build not asked for before installing the other
+	$(PY) -m pip uninstall -q -y $(if $(findstring gpu,$(EXTRAS)),faiss-cpu,faiss-gpu) 2>/dev/null
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv (torch==2.13.0 first) and install embedlab with dev extras
+$(EXTRAS_FILE): FORCE  # rewritten only when EXTRAS changes, which reinstalls
+	@mkdir -p $(VENV) && [ "$$(cat $@ 2>/dev/null)" = "$(EXTRAS)" ] || echo "$(EXTRAS)" > $@
+
+FORCE:
+
+install: $(STAMP) ## Create .venv (torch==2.13.0 first) and install embedlab with its extras (EXTRAS=dev,cpu)
 
 train: $(STAMP) ## Train the default experiment (MiniLM on the bundled physics set), offline
 	$(PY) -m train

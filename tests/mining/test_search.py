@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import sys
 
+import numpy as np
+import pytest
+
+from embedlab.errors import UserError
 from embedlab.mining.search import GPU_MAX_K, search, uses_gpu
 
 
@@ -19,3 +23,9 @@ def test_the_gpu_takes_any_k_it_can_return_once_capped_at_the_corpus_size():
     assert uses_gpu(GPU_MAX_K + 1, n_corpus=100, use_gpu=True)  # only 100 neighbours exist
     assert not uses_gpu(GPU_MAX_K + 1, n_corpus=10_000, use_gpu=True)  # FAISS GPU returns at most 2048
     assert not uses_gpu(10, n_corpus=100, use_gpu=False)
+
+
+def test_without_faiss_search_is_one_line_naming_the_extras_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(UserError, match=r"^FAISS cannot be imported .* \(one of the two, not both\)$"):
+        search(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), k=1)

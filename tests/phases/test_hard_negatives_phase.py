@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,4 +110,11 @@ def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
 def test_a_window_that_cannot_hold_the_negatives_is_one_line():
     cfg = phase_config("phase.num_negatives=3", "phase.range_min=18")
     with pytest.raises(UserError, match="num_negatives=3 does not fit the window range_min=18, range_max=20"):
+        build(cfg.phase, where="phase")
+
+
+def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)  # what `import faiss` meets where neither extra is installed
+    cfg = phase_config()
+    with pytest.raises(UserError, match=r"FAISS cannot be imported .*pip install -e '\.\[cpu\]', or '\.\[gpu\]'"):
         build(cfg.phase, where="phase")

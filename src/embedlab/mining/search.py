@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedlab.errors import UserError
+
 # FAISS GPU indexes return at most this many neighbours per query.
 GPU_MAX_K = 2048
 
 
+def import_faiss():
+    """The `faiss` module, or a one-line error saying which build to install (they are optional extras)."""
+    try:
+        import faiss
+    except ImportError as exc:
+        raise UserError(
+            f"FAISS cannot be imported ({exc}); mining hard negatives needs it: "
+            "pip install -e '.[cpu]', or '.[gpu]' on a CUDA machine (one of the two, not both)"
+        ) from exc
+    return faiss
+
+
 def gpu_available() -> bool:
     """True when the faiss-gpu build and a CUDA device are both present."""
-    import faiss
+    faiss = import_faiss()
 
     if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
         return False
@@ -41,8 +55,7 @@ def search(
     Returns:
         scores and corpus indices, both (n_queries, min(k, n_corpus)).
     """
-    import faiss
-
+    faiss = import_faiss()
     corpus = np.ascontiguousarray(corpus_embeddings, dtype=np.float32)
     queries = np.ascontiguousarray(query_embeddings, dtype=np.float32)
     index = faiss.IndexFlatIP(corpus.shape[1])

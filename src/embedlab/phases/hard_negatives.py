@@ -11,6 +11,7 @@ from embedlab.data.splits import split_by_components
 from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import MinedNegatives, check_window
 from embedlab.mining.reranker import CrossEncoderReranker
+from embedlab.mining.search import import_faiss
 
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
@@ -65,6 +66,7 @@ class HardNegativesPhase:
 
     def __post_init__(self) -> None:
         check_window(self.num_negatives, self.range_min, self.range_max)
+        import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"phase.validation_fraction={self.validation_fraction} is invalid; expected 0 < x < 1")
         self.started_from: dict[str, str] = {}
