@@ -59,7 +59,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append((f"mining total (s), {size}", fmt(o["total_s"]), fmt(b["total_s"]), fmt(p["total_ratio"]), "<= 1"))
         out.append(("mining: encoding (s)", fmt(o["encode_s"]), fmt(b["encode_s"]), fmt(p["encode_ratio"]), ""))
         out.append(("mining: search + filtering (s)", f"{o['search_s']:.3f} + {o['filter_s']:.3f}",
-                    f"{b['search_filter_s']:.3f}", "", "<< encoding"))  # fmt: skip
+                    f"{b['search_filter_s']:.3f} ({p.get('library_search', 'faiss')})", "", "<< encoding"))  # fmt: skip
         count = p["triplets"]
         out.append(("mining: overlap of negatives", fmt(p["overlap"], 3),
                     f"triplets: ours {count['ours']}, theirs {count['theirs']}", "", "1.0"))  # fmt: skip

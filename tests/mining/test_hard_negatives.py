@@ -6,6 +6,7 @@ import pytest
 
 from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import mine_hard_negatives
+from embedlab.mining.search import library_faiss_is_exact
 
 
 def negatives(mined) -> list[str]:
@@ -101,7 +102,8 @@ def test_a_window_that_cannot_hold_the_negatives_is_one_line(planted):
 
 
 def test_same_negatives_as_sentence_transformers(tiny_model_path, physics_folder):
-    """Same model, corpus, queries, window and margin: the library and we pick exactly the same triplets."""
+    """Same model, corpus, queries, window and margin: the library and we pick exactly the same triplets.
+    The library searches with FAISS too, except with the faiss-gpu build (see `library_faiss_is_exact`)."""
     from datasets import Dataset
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.util import mine_hard_negatives as library_mine
@@ -118,7 +120,7 @@ def test_same_negatives_as_sentence_transformers(tiny_model_path, physics_folder
     ours = mine_hard_negatives(model, pairs, corpus, **settings)
     theirs = library_mine(
         Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]}),
-        model, corpus=corpus, use_faiss=True, verbose=False, output_format="triplet", **settings,
+        model, corpus=corpus, use_faiss=library_faiss_is_exact(), verbose=False, output_format="triplet", **settings,
     )  # fmt: skip
     ours_set = {(t["anchor"], t["positive"], t["negative"]) for t in ours.triplets}
     theirs_set = set(zip(theirs["anchor"], theirs["positive"], theirs["negative"]))
