@@ -2,7 +2,8 @@
 
 Same model object, corpus, (query, gold passage) pairs, window (num_negatives, range_min, range_max),
 relative margin, encoding batch size and an exact FAISS search on both sides (the library with
-`use_faiss=True`; with the faiss-gpu build, its exact torch search instead: see `library_faiss_is_exact`). After one untimed warm-up encode, runs alternate and which side goes first alternates.
+`use_faiss=True`; with the faiss-gpu build, its exact torch search instead: see `library_faiss_is_exact`).
+After one untimed warm-up encode, runs alternate and which side goes first alternates.
 Our split of the time comes from `MinedNegatives.timings`; the library's encoding time is measured by
 wrapping the model's encode methods, the rest of its time is search + filtering. Overlap: |ours & theirs| /
 |ours | theirs| over (anchor, positive, negative) triplets.
