@@ -27,9 +27,8 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from embedlab.errors import UserError
-    from embedlab.run import train
-    from embedlab.training.interrupt import Interrupted
+    from embedlab.errors import Interrupted, UserError
+    from embedlab.job import run_job
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
@@ -41,7 +40,7 @@ def main(cfg: DictConfig) -> float:
             from embedlab.sweeps.trial import trial_callbacks
 
             callbacks = trial_callbacks(cfg)
-        return train(
+        return run_job(
             cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
         ).objective
     except Interrupted as exc:  # Ctrl-C / SIGTERM: checkpoint saved, run marked KILLED

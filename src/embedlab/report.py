@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from embedlab.training.checkpoint import BestCheckpoint
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # checkpoint.py imports transformers: not at import time
+    from embedlab.training.checkpoint import BestCheckpoint
 
 ORDER = ("val_loss", "ndcg_at_10", "mrr_at_10", "acc_at_1", "spearman", "triplet_acc")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -13,16 +14,20 @@ from embedlab.evaluation.objective import objective
 from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
-from embedlab.training.checkpoint import BestCheckpoint, select_best_checkpoint
 from embedlab.training.heap import collector_skips_existing_objects
-from embedlab.training.interrupt import GracefulStop
+
+if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
+    from embedlab.phases import Phase
+    from embedlab.training.checkpoint import BestCheckpoint
 
 
 @dataclass
 class RunResult:
+    """What one run gives back; on torchrun ranks other than 0, which only train, every field is empty."""
+
     objective: float  # cfg.optimized_metric at the best checkpoint: what a sweeper optimizes
-    run_id: str
-    best: BestCheckpoint
+    run_id: str | None
+    best: BestCheckpoint | None
     model_uri: str | None
     test_start: dict[str, float] = field(default_factory=dict)  # test metrics of the starting model (step 0)
     test_best: dict[str, float] = field(default_factory=dict)  # test metrics of the best checkpoint
@@ -31,15 +36,15 @@ class RunResult:
 def train(
     cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
 ) -> RunResult:
-    """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow."""
-    if "stages" in cfg.phase:  # a chain such as phase=two_phase: one train() per stage, see phases/chain.py
-        from embedlab.phases.chain import train_chain
+    """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
-        return train_chain(cfg, run_dir, overrides, callbacks)
+    Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
+    this once per stage.
+    """
     data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
     parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
     hardware = build(cfg.hardware, where="hardware")
-    phase = build(cfg.phase, where="phase")
+    phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
     tracker.connect()  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
@@ -50,6 +55,8 @@ def train(
     args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     seed_everything(cfg.seed, hardware)
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
+    from embedlab.training.interrupt import GracefulStop
+
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
         stop.installed(),
@@ -69,7 +76,9 @@ def train(
             if hasattr(callback, "raise_if_stopped"):
                 callback.raise_if_stopped()
         if not is_main_process():  # other torchrun ranks only train; rank 0 saves, tests and logs the model
-            return RunResult(float("nan"), None, None, None)
+            return RunResult(objective=float("nan"), run_id=None, best=None, model_uri=None)
+        from embedlab.training.checkpoint import select_best_checkpoint
+
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
         final_step = trainer.state.global_step
         test_best = evaluate_test(trainer.model, test_evaluators)

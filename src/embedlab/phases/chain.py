@@ -15,20 +15,21 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
-from embedlab.errors import Interrupted
 from embedlab.report import ORDER
+from embedlab.tracking.status import ended_with_status
 
 
-def train_chain(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None):
-    """Train each stage of `cfg.phase.stages` in order; returns the last stage's RunResult."""
-    from embedlab.run import train
-
+def train_chain(
+    cfg: DictConfig, run_dir: Path, train: Callable, overrides: list[str] | None = None, callbacks: list | None = None
+):
+    """Train each stage of `cfg.phase.stages` in order with `train` (one run per stage, `embedlab.run.train`);
+    returns the last stage's RunResult."""
     stages = dict(cfg.phase.stages)
     for name, stage in stages.items():  # a bad setting of any stage fails now, not after hours of phase 1
         build(stage.phase, where=f"phase.stages.{name}.phase")
@@ -97,7 +98,7 @@ class ParentRun:
 
 @contextlib.contextmanager
 def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
-    """Open the chain's parent run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C."""
+    """Open the chain's parent run; it ends as `tracking.status` decides (KILLED on Ctrl-C or a pruned trial)."""
     import mlflow
 
     from embedlab.tracking.stale_runs import process_tags
@@ -112,12 +113,5 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     run = client.create_run(tracker.experiment_id, run_name=name, tags=tags)
     client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
     client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
-    status = "FAILED"
-    try:
+    with ended_with_status(lambda status: client.set_terminated(run.info.run_id, status=status)):
         yield ParentRun(client, run.info.run_id)
-        status = "FINISHED"
-    except (KeyboardInterrupt, Interrupted):
-        status = "KILLED"
-        raise
-    finally:
-        client.set_terminated(run.info.run_id, status=status)

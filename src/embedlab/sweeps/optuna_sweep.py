@@ -24,6 +24,7 @@ from embedlab.sweeps import study as studies
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
 from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
 from embedlab.tracking.params import redact
+from embedlab.tracking.status import ended_with_status
 
 log = logging.getLogger(__name__)
 REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
@@ -76,18 +77,16 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     )
     log.info(f"MLflow parent run {group.run_id} in {group.uri}")
     summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
-    status = "FAILED"
-    try:
-        run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
-        status = "FINISHED"
-    finally:
-        summary.update(describe(study, space, fixed, settings, config.optimized_metric))
-        group.log_summary(summary)
-        notes = log_plots(group, study)
-        for note in notes:
-            log.info(note)
-        group.finish(status)
-        OmegaConf.save(OmegaConf.create(summary), Path(config.hydra.sweep.dir) / "optimization_results.yaml")
+    with ended_with_status(group.finish):
+        try:
+            run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
+        finally:  # what the study has, even when it stopped early
+            summary.update(describe(study, space, fixed, settings, config.optimized_metric))
+            group.log_summary(summary)
+            notes = log_plots(group, study)
+            for note in notes:
+                log.info(note)
+            OmegaConf.save(OmegaConf.create(summary), Path(config.hydra.sweep.dir) / "optimization_results.yaml")
     print_best(summary)
 
 

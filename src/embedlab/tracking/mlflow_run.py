@@ -18,6 +18,7 @@ from embedlab.errors import UserError
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
+from embedlab.tracking.status import ended_with_status
 
 
 def default_tracking_uri() -> str:
@@ -34,6 +35,13 @@ def credentials_to_env(uri: str) -> str:
     os.environ.setdefault("MLFLOW_TRACKING_USERNAME", urllib.parse.unquote(parts.username or ""))
     os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", urllib.parse.unquote(parts.password))
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def record_error(exc: BaseException) -> None:
+    """The error that ended the active run, as its tag `embedlab.error` (credentials removed)."""
+    import mlflow
+
+    mlflow.set_tag("embedlab.error", redact(str(exc))[:5000] or type(exc).__name__)
 
 
 def git_commit() -> str:
@@ -125,17 +133,8 @@ class MlflowTracker:
             mlflow.log_params(flatten(cfg))
             mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
         self.run_id = run.info.run_id
-        status = "FAILED"
-        try:
+        with ended_with_status(lambda status: mlflow.end_run(status=status), on_error=record_error):
             yield self
-            status = "FINISHED"
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ in ("Interrupted", "TrialPruned"):
-                status = "KILLED"  # Ctrl-C, SIGTERM, or a sweep's pruner
-            mlflow.set_tag("embedlab.error", redact(str(exc))[:5000] or type(exc).__name__)
-            raise
-        finally:
-            mlflow.end_run(status=status)
 
     def _logged_steps(self, run_id: str) -> dict[str, int]:
         """The last step of every metric a resumed run already has (no step is logged twice); fills `history`."""

@@ -16,6 +16,7 @@ class EmbedlabGridSweeper(BasicSweeper):
 
     def sweep(self, arguments: list[str]):
         from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup
+        from embedlab.tracking.status import ended_with_status
 
         parsed = OverridesParser.create().parse_overrides(arguments)
         fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
@@ -24,11 +25,8 @@ class EmbedlabGridSweeper(BasicSweeper):
         name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
         group = SweepGroup(job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, kind="grid")
         self.launcher = GroupedLauncher(self.launcher, group, swept)
-        status = "FAILED"
         try:
-            returns = super().sweep(arguments)
-            status = "FINISHED"
-            return returns
+            with ended_with_status(group.finish):
+                return super().sweep(arguments)
         finally:
-            group.finish(status)
             print(f"Sweep {name}: MLflow parent run {group.run_id} (filter runs with tags.sweep = '{name}')")

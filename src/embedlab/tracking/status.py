@@ -1,0 +1,53 @@
+"""How a tracked run ends, decided in one place: FINISHED, FAILED on an error, KILLED when stopped.
+
+Every MLflow run embedlab opens (a training run, a chain's parent run, a sweep's parent run) ends through
+`ended_with_status`, so the rule is written once:
+
+* FINISHED: the block ran to its end;
+* KILLED: Ctrl-C (`KeyboardInterrupt`), SIGTERM (`Interrupted`), or a sweep's pruner (`optuna.TrialPruned`);
+* FAILED: any other exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+
+from embedlab.errors import Interrupted
+
+
+def status_for(exc: BaseException | None) -> str:
+    """The MLflow status of a run that ended with `exc` (None: it ended normally)."""
+    if exc is None:
+        return "FINISHED"
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)) or _is_pruned(exc):
+        return "KILLED"
+    return "FAILED"
+
+
+def _is_pruned(exc: BaseException) -> bool:
+    optuna = sys.modules.get("optuna")  # a TrialPruned can only exist once optuna is imported: no import here
+    return optuna is not None and isinstance(exc, optuna.TrialPruned)
+
+
+@contextlib.contextmanager
+def ended_with_status(
+    end: Callable[[str], None], on_error: Callable[[BaseException], None] | None = None
+) -> Iterator[None]:
+    """Run the block, then call `end(status)` with the status `status_for` gives; exceptions propagate.
+
+    Args:
+        end: closes the run with a status, e.g. ``lambda status: mlflow.end_run(status=status)``.
+        on_error: called with the exception before the run is closed (e.g. to record it as a tag).
+    """
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            if on_error is not None:
+                on_error(exc)
+        finally:
+            end(status_for(exc))
+        raise
+    end("FINISHED")
