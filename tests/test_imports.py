@@ -76,7 +76,9 @@ def test_importing_the_run_loads_no_torch():
 def test_bad_data_fails_before_torch_in_well_under_two_seconds(tmp_path: Path):
     bad = write_jsonl(tmp_path / "pairs.jsonl", [{"anchor": "a question", "positive": ""}])
     started = time.perf_counter()
-    result = run_train("dataset=local", f"dataset.path={bad}", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"})
+    result = run_train(
+        "dataset=local", f"dataset.path={bad}", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"}
+    )
     elapsed = time.perf_counter() - started
     assert result.returncode == 2, result.stderr[-2000:]
     assert "error:" in result.stderr and "Traceback" not in result.stderr
