@@ -39,3 +39,24 @@ def write_plots(study, folder: Path) -> list[str]:
         except Exception as exc:  # e.g. importances need parameters that vary across complete trials
             notes.append(f"{name} skipped: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     return notes
+
+
+def plot_points(names: list[str], values: list[float], metric: str, path: Path) -> None:
+    """A horizontal bar per grid point (its run name), the objective on the x axis, written as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display in a sweep
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.2))
+    ax.barh(range(len(names)), values, color="#4c72b0")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric)
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.2 or abs(high) * 0.05 or 0.01
+    ax.set_xlim(low - pad, high + pad)
+    for i, value in enumerate(values):
+        ax.text(value, i, f" {value:.4f}", va="center")
+    fig.savefig(path, bbox_inches="tight", dpi=120)
+    plt.close(fig)

@@ -15,14 +15,18 @@ class EmbedlabGridSweeper(BasicSweeper):
     """
 
     def sweep(self, arguments: list[str]):
-        from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup
+        from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup, log_grid_summary
 
         parsed = OverridesParser.create().parse_overrides(arguments)
         fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
         swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}  # as Hydra writes each job's "key=value"
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
         name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
-        group = SweepGroup(job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, kind="grid")
+        tracking = job_cfg.tracking
+        registered = tracking.get("registered_model_name") if tracking.get("register", True) else None
+        group = SweepGroup(
+            tracking.get("uri"), tracking.experiment, name, kind="grid", registered_model_name=registered
+        )
         self.launcher = GroupedLauncher(self.launcher, group, swept)
         status = "FAILED"
         try:
@@ -30,5 +34,9 @@ class EmbedlabGridSweeper(BasicSweeper):
             status = "FINISHED"
             return returns
         finally:
+            summary = log_grid_summary(group, job_cfg.optimized_metric, fixed, sorted(swept))
             group.finish(status)
             print(f"Sweep {name}: MLflow parent run {group.run_id} (filter runs with tags.sweep = '{name}')")
+            if summary.get("best_command"):
+                print(f"Best job {summary['best_run_name']}: {job_cfg.optimized_metric}={summary['best_value']:.4f}")
+                print(f"Reproduce: {summary['best_command']}")
