@@ -121,23 +121,29 @@ class SweepGroup:
         if summary.get("best_command"):
             self.client.set_tag(self.run_id, "best_command", summary["best_command"])
         if summary.get("optimized_metric"):
-            self.register_best(summary["optimized_metric"], summary.get("direction", "maximize"))
+            self.register_best(
+                summary["optimized_metric"], summary.get("direction", "maximize"), summary.get("best_trial")
+            )
 
-    def best_child(self, metric: str, direction: str):
-        """The FINISHED job run with the best `best_<metric>` (what each job logs as its objective), or None."""
+    def best_child(self, metric: str, direction: str, trial: int | None = None):
+        """The FINISHED job run of Optuna's best `trial`, else the one with the best `best_<metric>` (the objective
+        each job logs), or None."""
         key = f"best_{metric}"
         done = [r for r in self.children() if r.info.status == "FINISHED" and key in r.data.metrics]
+        by_trial = [r for r in done if trial is not None and r.data.tags.get(TRIAL_TAG) == str(trial)]
+        if by_trial:
+            return by_trial[0]
         if not done:
             return None
         pick = max if direction == "maximize" else min
         return pick(done, key=lambda r: r.data.metrics[key])
 
-    def register_best(self, metric: str, direction: str) -> str | None:
+    def register_best(self, metric: str, direction: str, trial: int | None = None) -> str | None:
         """Register the best job's logged model as one version, alias `champion`; returns its models:/ URI.
 
         Every version is tagged with its run, the sweep, the objective and its value, and the dataset (experiment).
         """
-        best = self.best_child(metric, direction)
+        best = self.best_child(metric, direction, trial)
         if best is None:
             return None
         self.client.set_tag(self.run_id, "best_run_id", best.info.run_id)
