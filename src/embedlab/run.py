@@ -67,6 +67,7 @@ def train(
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         checks = [SelectionCheck(selection), stop]
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)

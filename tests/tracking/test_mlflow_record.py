@@ -114,3 +114,16 @@ def test_select_by_an_unlogged_metric_is_one_line(tiny_model_path, physics_folde
     assert result.returncode == 2
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "training.select_by=ndcg_at_100 is not logged; available:" in line and "ndcg_at_10" in line
+
+
+def test_each_split_is_a_dataset_input_with_its_context(elsewhere_run):
+    import mlflow
+
+    _, uri, _, _ = elsewhere_run
+    [run] = runs(uri, "physics")
+    inputs = mlflow.MlflowClient(uri).get_run(run.info.run_id).inputs.dataset_inputs
+    found = {i.dataset.name: {t.key: t.value for t in i.tags}["mlflow.data.context"] for i in inputs}
+    assert found == {"physics-train": "train", "physics-validation": "validation", "physics-test": "test"}
+    digests = {i.dataset.digest for i in inputs}
+    assert len(digests) == 3 and all(digests)
+    assert all(i.dataset.source for i in inputs)

@@ -192,6 +192,15 @@ class MlflowTracker:
     def log_dict(self, data: dict[str, Any], path: str) -> None:
         self.log_artifact_text(json.dumps(data, indent=2, sort_keys=True), path)
 
+    def log_datasets(self, data) -> None:
+        """Each split's rows as an MLflow dataset input (name, digest, source; context train/validation/test)."""
+        import mlflow
+
+        from embedlab.tracking.datasets import split_datasets
+
+        for dataset, context in split_datasets(data):
+            mlflow.log_input(dataset, context=context)
+
     def set_tags(self, tags: dict[str, Any]) -> None:
         import mlflow
 
