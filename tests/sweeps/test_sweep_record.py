@@ -55,6 +55,8 @@ def test_optuna_trials_named_by_values_and_the_best_is_champion(optuna_sweep, st
         lr = child.info.run_name.split(" lr=")[1].split()[0]
         assert float(lr) == float(f"{trial.params['training.lr']:.3g}")
         assert child.data.tags["value.training.lr"] == lr  # the exponent stays visible in a tags column
+    plots = {a.path for a in mlflow.MlflowClient(mlflow_uri).list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/plot_optimization_history.html", "plots/plot_optimization_history.png"} <= plots
     [version] = versions(mlflow_uri)
     assert champion(mlflow_uri).version == version.version
     best = next(c for c in children if c.data.tags["sweep_trial"] == str(study().best_trial.number))

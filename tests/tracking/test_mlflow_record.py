@@ -127,3 +127,42 @@ def test_each_split_is_a_dataset_input_with_its_context(elsewhere_run):
     digests = {i.dataset.digest for i in inputs}
     assert len(digests) == 3 and all(digests)
     assert all(i.dataset.source for i in inputs)
+
+
+def test_reproduce_rebuilds_the_identical_composed_config(elsewhere_run):
+    import json
+
+    import mlflow
+    import yaml
+
+    _, uri, _, cwd = elsewhere_run
+    [run] = runs(uri, "physics")
+    result = run_train(f"reproduce={run.info.run_id}", "--cfg", "job", "--resolve", cwd=cwd,
+                       env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, _, composed = result.stdout.partition("\n")
+    assert first.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")
+    logged = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.json"))
+    assert yaml.safe_load(composed) == logged
+
+
+def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path, physics_folder, mlflow_uri, tmp_path):
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    run = client.create_run(client.create_experiment("old"), tags={"git_commit": "0123456789abcdef"})
+    client.log_text(
+        run.info.run_id, f"model.name_or_path={tiny_model_path}\ndataset.path={physics_folder}", "overrides.txt"
+    )
+    refused = run_train(f"reproduce={run.info.run_id}", "--cfg", "job")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: reproduce={run.info.run_id}: the run was made with git commit 0123456789ab")
+    assert "reproduce_force=true" in line
+    forced = run_train(f"reproduce={run.info.run_id}", "reproduce_force=true", "--cfg", "job")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert f"path: {physics_folder}" in forced.stdout
+    unknown = run_train("reproduce=0000", "--cfg", "job")
+    assert (
+        unknown.returncode == 2 and unknown.stderr.strip() == "error: reproduce=0000: no such MLflow run in this store"
+    )
