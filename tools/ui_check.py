@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -99,15 +100,23 @@ def pages(uri: str) -> list[tuple[str, str]]:
     return out
 
 
+def rendered(driver, timeout: float) -> None:
+    """Wait until the single-page app has drawn some text and no spinner is left (or `timeout` passes)."""
+    script = "return document.body ? document.body.innerText.length : 0"
+    end = time.time() + timeout
+    while time.time() < end and driver.execute_script(script) < 200:
+        time.sleep(1)
+
+
 def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "ui", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", uri],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,  # its own group: see below
     )  # fmt: skip
     saved = []
     try:
@@ -121,10 +130,14 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
             options.add_argument(flag)
         options.binary_location = "/usr/bin/chromium"
+        options.page_load_strategy = "none"  # the UI keeps requests open; the wait below lets each page render
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+        driver.set_page_load_timeout(60)
         try:
             for name, fragment in pages(uri):
+                print(f"opening {fragment}", flush=True)
                 driver.get(f"http://127.0.0.1:{port}/{fragment}")
+                rendered(driver, timeout=90)
                 time.sleep(wait)
                 path = out / f"{name}.png"
                 driver.save_screenshot(str(path))
@@ -133,7 +146,7 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
         finally:
             driver.quit()
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # `mlflow ui` runs uvicorn and a job runner as children
         server.wait(timeout=30)
     return saved
 
@@ -142,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="an existing tracking URI; default: make tiny runs in a new store")
     parser.add_argument("--out", type=Path, help="folder for the screenshots (default: a new temporary folder)")
-    parser.add_argument("--wait", type=float, default=6.0, help="seconds each page gets to render")
+    parser.add_argument("--wait", type=float, default=5.0, help="seconds each page gets to render once it shows text")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedlab-ui-check-"))
     out = args.out or work / "screenshots"

@@ -44,8 +44,12 @@ def selection_line(best: BestCheckpoint) -> str:
     return line
 
 
-def print_summary(history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str) -> None:
+def print_summary(
+    history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str, queries=None
+) -> None:
     print("\n" + summary_table(history, best, final_step))
+    if queries:
+        print("queries:         " + ", ".join(f"{k.split('.')[-1]} {v}" for k, v in queries.items()))
     print(f"\n{selection_line(best)}")
     print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:

@@ -68,6 +68,8 @@ def train(
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
+        queries = query_counts(data)
+        tracker.log_params(queries)  # eval_queries.validation / .test: how far one query moves a metric
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         checks = [SelectionCheck(selection), stop]
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)
@@ -94,7 +96,7 @@ def train(
         tracker.set_tags({"best_is_base": str(best.kept_base).lower(), "optimized_metric": cfg.optimized_metric})
         version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
         model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
-        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
+        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, queries)
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
@@ -102,6 +104,16 @@ def evaluate_test(model, evaluators: list) -> dict[str, float]:
     from embedlab.training.trainer import evaluate_test as run_evaluators
 
     return run_evaluators(model, evaluators)
+
+
+def query_counts(data) -> dict[str, int]:
+    """Retrieval queries (with a relevant document) that the validation and test evaluations rank."""
+    out = {}
+    for split in ("validation", "test"):
+        found = data.retrieval_split(split)
+        if found is not None:
+            out[f"eval_queries.{split}"] = sum(1 for q in found[1].queries if found[1].relevant.get(q))
+    return out
 
 
 def seed_everything(seed: int, hardware) -> None:
