@@ -19,7 +19,8 @@ def short_number(text: str) -> str:
         value = float(text)
     except ValueError:
         return text
-    out = f"{value:.3g}"
+    out = f"{value:.2e}" if value and not 1e-3 <= abs(value) < 1e5 else f"{value:.3g}"  # 2.91e-4, not 0.000291
+    out = re.sub(r"\.?0+e", "e", out)  # 1.00e-04 -> 1e-04
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{'' if m[1] == '+' else '-'}{m[2]}", out)
 
 
