@@ -72,40 +72,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pages(uri: str) -> list[tuple[str, str]]:
-    """(file name, URL fragment) of each page to look at."""
+def pages(uri: str) -> list[tuple[str, str, str]]:
+    """(file name, URL fragment, a text the page shows once its data are in) of each page to look at."""
     import mlflow
 
     client = mlflow.MlflowClient(uri)
-    out = [("01-registered-models", "#/models")]
+    out = [("01-registered-models", "#/models", "embedlab-")]
     for experiment in client.search_experiments():
         eid = experiment.experiment_id
         found = client.search_runs([eid], order_by=["attributes.start_time ASC"])
         if not found:
             continue
-        out.append((f"02-{experiment.name}-runs", f"#/experiments/{eid}/runs"))
-        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models"))
+        out.append((f"02-{experiment.name}-runs", f"#/experiments/{eid}/runs", found[0].info.run_name))
+        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models", "best_model"))
         single = [r for r in found if "mlflow.parentRunId" not in r.data.tags and "sweep_kind" not in r.data.tags]
         if single:
-            out.append((f"04-{experiment.name}-run", f"#/experiments/{eid}/runs/{single[0].info.run_id}"))
+            out.append(
+                (f"04-{experiment.name}-run", f"#/experiments/{eid}/runs/{single[0].info.run_id}", "training.lr")
+            )
         for parent in (r for r in found if "sweep_kind" in r.data.tags):
             kind = parent.data.tags["sweep_kind"]
-            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}"))
-            out.append((f"06-{kind}-artifacts", f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts"))
+            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}", "best_value"))
+            out.append(
+                (f"06-{kind}-artifacts", f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts", "sweep.json")
+            )
         models = client.search_logged_models([eid], max_results=1)
         if models:
-            out.append((f"07-{experiment.name}-logged-model", f"#/experiments/{eid}/models/{models[0].model_id}"))
+            out.append(
+                (f"07-{experiment.name}-logged-model", f"#/experiments/{eid}/models/{models[0].model_id}", "val_loss")
+            )
         for registered in client.search_registered_models():
-            out.append((f"08-registered-{registered.name}", f"#/models/{registered.name}"))
+            out.append((f"08-registered-{registered.name}", f"#/models/{registered.name}", "Version"))
     return out
 
 
-def rendered(driver, timeout: float) -> None:
-    """Wait until the single-page app has drawn some text and no spinner is left (or `timeout` passes)."""
-    script = "return document.body ? document.body.innerText.length : 0"
+def rendered(driver, expect: str, timeout: float) -> bool:
+    """Wait until the page shows `expect` (its data have arrived); False if `timeout` passed first."""
+    script = "return document.body ? document.body.innerText : ''"
     end = time.time() + timeout
-    while time.time() < end and driver.execute_script(script) < 200:
+    while time.time() < end:
+        if expect in driver.execute_script(script):
+            return True
         time.sleep(1)
+    return False
 
 
 def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
@@ -120,12 +129,15 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
     )  # fmt: skip
     saved = []
     try:
-        for _ in range(120):
+        end = time.time() + 300  # a loaded machine takes minutes to start the server
+        while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except OSError:
-                time.sleep(0.5)
+                if time.time() > end or server.poll() is not None:
+                    raise SystemExit(f"mlflow ui on port {port} did not answer /health within 300 s") from None
+                time.sleep(1)
         options = webdriver.ChromeOptions()
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
             options.add_argument(flag)
@@ -134,10 +146,11 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         driver.set_page_load_timeout(60)
         try:
-            for name, fragment in pages(uri):
+            for name, fragment, expect in pages(uri):
                 print(f"opening {fragment}", flush=True)
                 driver.get(f"http://127.0.0.1:{port}/{fragment}")
-                rendered(driver, timeout=90)
+                if not rendered(driver, expect, timeout=120):
+                    print(f"  {fragment}: '{expect}' not shown after 120 s; screenshot taken anyway")
                 time.sleep(wait)
                 path = out / f"{name}.png"
                 driver.save_screenshot(str(path))
