@@ -16,7 +16,7 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format mlflow-ui mlflow-server bench clean FORCE
+.PHONY: help install train test lint format mlflow-ui mlflow-server optuna-dashboard ui-check bench clean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -57,6 +57,14 @@ mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:$(PORT) over the project's store (
 
 mlflow-server: $(STAMP) ## MLflow server on 127.0.0.1:$(PORT) over mlflow.db: one writer for parallel sweeps
 	$(VENV)/bin/mlflow server --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --artifacts-destination $(CURDIR)/mlartifacts
+
+optuna-dashboard: $(STAMP) ## Optuna's dashboard on 127.0.0.1:8080 over the study storage (STORAGE=sqlite:///...)
+	@$(VENV)/bin/python -c "import optuna_dashboard" 2>/dev/null || $(PY) -m pip install -q -e ".[ui]"
+	$(VENV)/bin/optuna-dashboard --host 127.0.0.1 --port 8080 $(or $(STORAGE),sqlite:///$(CURDIR)/optuna.db)
+
+ui-check: $(STAMP) ## Make 4 kinds of tiny runs, open the MLflow UI in headless Chromium, save screenshots (OUT=...)
+	@$(VENV)/bin/python -c "import selenium" 2>/dev/null || $(PY) -m pip install -q -e ".[ui]"
+	$(PY) tools/ui_check.py $(if $(OUT),--out $(OUT)) $(ARGS)
 
 bench: $(STAMP) ## Benchmarks -> bench/results/*.json + table; DATA=<BEIR dir> for mining/eval (ARGS=--repeats 5 ...)
 	$(PY) -m bench $(if $(DATA),--data $(DATA)) $(ARGS)

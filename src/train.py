@@ -54,4 +54,7 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    from embedlab.tracking.reproduce import reproduce_command
+
+    sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; unchanged otherwise
     main()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from embedlab.tracking.store import ui_command
+
 if TYPE_CHECKING:  # checkpoint.py imports transformers: not at import time
     from embedlab.training.checkpoint import BestCheckpoint
 
@@ -16,23 +18,44 @@ def _fmt(value: float | None) -> str:
 
 
 def summary_table(history: dict[int, dict[str, float]], best: BestCheckpoint, final_step: int) -> str:
-    """Each evaluated metric for the base model (step 0) next to the best checkpoint (and its test numbers)."""
-    base, at_best, final = history.get(0, {}), history.get(best.step, {}), history.get(final_step, {})
+    """Each evaluated metric for the base model (step 0) next to the kept model; test metrics sit at its step."""
+    base, at_best = history.get(0, {}), history.get(best.step, {})
+    tested = at_best
     names = [n for n in ORDER if n in base or n in at_best]
     names += sorted(n for n in base if n.startswith("val_loss_"))
-    test_names = [f"test_{n}" for n in ORDER if f"test_{n}" in final]
+    test_names = [f"test_{n}" for n in ORDER if f"test_{n}" in tested or f"test_{n}" in base]
     width = max(len(n) for n in names + test_names + ["metric"]) + 2
     lines = [f"{'metric':<{width}}{'base (step 0)':>15}{f'best (step {best.step})':>20}"]
     lines += [f"{n:<{width}}{_fmt(base.get(n)):>15}{_fmt(at_best.get(n)):>20}" for n in names]
-    lines += [f"{n:<{width}}{_fmt(base.get(n)):>15}{_fmt(final.get(n)):>20}" for n in test_names]
+    lines += [f"{n:<{width}}{_fmt(base.get(n)):>15}{_fmt(tested.get(n, base.get(n))):>20}" for n in test_names]
     return "\n".join(lines)
 
 
-def print_summary(history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str) -> None:
+def selection_line(best: BestCheckpoint) -> str:
+    """`best checkpoint: step 4, val_loss 0.3078 (lowest validation loss)`, or that the starting model was kept."""
+    rule = "lowest validation loss" if best.select_by == "val_loss" else f"training.select_by={best.select_by}"
+    if best.kept_base:
+        return (
+            f"kept the starting model: no checkpoint beat its {best.select_by} {_fmt(best.base_value)} "
+            f"({rule}; training.base_is_candidate=false keeps the best checkpoint instead)"
+        )
+    line = f"best checkpoint: step {best.step}, {best.select_by} {_fmt(best.value)} ({rule})"
+    lower = best.select_by.startswith("val_loss")
+    if math.isfinite(best.base_value) and math.isfinite(best.value):
+        if (best.value >= best.base_value) if lower else (best.value <= best.base_value):
+            line += f"\nnote: it does not beat the starting model ({best.select_by} {_fmt(best.base_value)} at step 0)"
+    return line
+
+
+def print_summary(
+    history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str, queries=None
+) -> None:
     print("\n" + summary_table(history, best, final_step))
-    print(f"\nbest checkpoint: step {best.step}, val_loss {_fmt(best.val_loss)} (lowest validation loss)")
+    if queries:
+        print("queries:         " + ", ".join(f"{k.split('.')[-1]} {v}" for k, v in queries.items()))
+    print(f"\n{selection_line(best)}")
     print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:
         print(f"logged model:    {model_uri}")
     print(f"MLflow run:      {run_id}   store: {uri}")
-    print("open the UI:     make mlflow-ui   ->  http://127.0.0.1:5000")
+    print(f"open the UI:     {ui_command(uri)}")

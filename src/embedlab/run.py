@@ -50,43 +50,56 @@ def train(
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
-    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
+    # torch and transformers from here on: the data, loss, hardware and store are checked
+    from embedlab.training.checkpoint import SelectionCheck, select_best_checkpoint, split_selection, starting_weights
+    from embedlab.training.interrupt import GracefulStop
+
+    training, selection = split_selection(to_container(cfg.training))  # select_by, base_is_candidate: ours
+    args = build(training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
                  hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
+    selection.apply(args)  # the trainer keeps and reloads the best checkpoint on training.select_by
     args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     seed_everything(cfg.seed, hardware)
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
-    from embedlab.training.interrupt import GracefulStop
-
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
-        tracker.run(config, run_name(cfg), run_dir, tags={"phase": phase.name}),
+        tracker.run(config, tracker.run_name or run_name(cfg), run_dir, tags={"phase": phase.name}),
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
+        queries = query_counts(data)
+        tracker.log_params(queries)  # eval_queries.validation / .test: how far one query moves a metric
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
-        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
+        checks = [SelectionCheck(selection), stop]
+        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
         test_start = {} if resume else evaluate_test(model, test_evaluators)
         tracker.log_metrics(test_start, step=0)
+        base_weights = starting_weights(model) if selection.base_is_candidate else None
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
         for callback in [stop, *(callbacks or [])]:  # stopped early by Ctrl-C / SIGTERM, or by a sweep's pruner?
             if hasattr(callback, "raise_if_stopped"):
                 callback.raise_if_stopped()
         if not is_main_process():  # other torchrun ranks only train; rank 0 saves, tests and logs the model
             return RunResult(objective=float("nan"), run_id=None, best=None, model_uri=None)
-        from embedlab.training.checkpoint import select_best_checkpoint
-
-        best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
+        best = select_best_checkpoint(trainer, run_dir / "best", selection, tracker.history, base_weights)
         final_step = trainer.state.global_step
         test_best = evaluate_test(trainer.model, test_evaluators)
-        tracker.log_metrics(test_best, step=final_step)
-        tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
-        model_uri = tracker.log_model(trainer.model)
-        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
+        if best.step or not test_start:  # at the kept model's step, where the logged model finds its metrics
+            tracker.log_metrics(test_best, step=best.step)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
+        tracker.log_metrics(
+            {"best_step": best.step, "best_val_loss": best.val_loss, f"best_{cfg.optimized_metric}": value},
+            step=final_step,
+        )
+        tracker.set_tags({"best_is_base": str(best.kept_base).lower(), "optimized_metric": cfg.optimized_metric})
+        version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
+        model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
+        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, queries)
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
@@ -94,6 +107,16 @@ def evaluate_test(model, evaluators: list) -> dict[str, float]:
     from embedlab.training.trainer import evaluate_test as run_evaluators
 
     return run_evaluators(model, evaluators)
+
+
+def query_counts(data) -> dict[str, int]:
+    """Retrieval queries (with a relevant document) that the validation and test evaluations rank."""
+    out = {}
+    for split in ("validation", "test"):
+        found = data.retrieval_split(split)
+        if found is not None:
+            out[f"eval_queries.{split}"] = sum(1 for q in found[1].queries if found[1].relevant.get(q))
+    return out
 
 
 def seed_everything(seed: int, hardware) -> None:
@@ -106,7 +129,7 @@ def seed_everything(seed: int, hardware) -> None:
 def log_inputs(tracker, cfg: DictConfig, data, hardware, overrides: list[str] | None) -> None:
     """What the run was made from: config, overrides, data fingerprint, resolved hardware."""
     tracker.log_dict(data.fingerprint(), "data_fingerprint.json")
-    tracker.log_artifact_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    tracker.log_artifact_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
     tracker.log_dict(hardware.describe(), "hardware.json")
 

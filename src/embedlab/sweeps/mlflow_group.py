@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.sweeps.search_space import quote
-from embedlab.tracking.mlflow_run import default_tracking_uri
 from embedlab.tracking.params import redact
+from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.values import values_name
 
 log = logging.getLogger(__name__)
 
 SWEEP_TAG = "sweep"  # on the parent and on every child: filter a sweep's runs with tags.sweep = '<name>'
 TRIAL_TAG = "sweep_trial"
 STATE_TAG = "sweep_state"  # COMPLETE / PRUNED / FAIL, as Optuna records the trial
+CHAMPION = "champion"  # the registry alias on the version of a sweep's best job
 
 
 class SweepGroup:
@@ -29,16 +31,28 @@ class SweepGroup:
         experiment: the jobs' experiment name.
         name: the sweep's name (the study name for Optuna), tagged on the parent and each child.
         run_id: an existing parent run to reopen (a resumed study); None or unknown = create one.
+        kind: `optuna` or `grid`, tagged `sweep_kind`.
+        registered_model_name: the jobs' registered model; the sweep registers its best job's model there
+            (alias `champion`) and the jobs themselves register nothing. None = no registering.
     """
 
-    def __init__(self, uri: str | None, experiment: str, name: str, run_id: str | None = None, kind: str = "optuna"):
+    def __init__(
+        self,
+        uri: str | None,
+        experiment: str,
+        name: str,
+        run_id: str | None = None,
+        kind: str = "optuna",
+        registered_model_name: str | None = None,
+    ):
         from mlflow import MlflowClient
 
         self.uri = uri or default_tracking_uri()
         self.client = MlflowClient(self.uri)
         self.name = name
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.kind = kind
+        self.registered_model_name = registered_model_name
+        self.experiment_id = open_experiment(self.client, self.uri, experiment)
         self.run_id = self._reopen(run_id) or self._create(kind)
 
     def _reopen(self, run_id: str | None) -> str | None:
@@ -57,13 +71,21 @@ class SweepGroup:
         tags = {SWEEP_TAG: self.name, "sweep_kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         return self.client.create_run(self.experiment_id, run_name=f"sweep-{self.name}", tags=tags).info.run_id
 
-    def job_overrides(self, trial: int | None = None, overrides: list[str] | None = None) -> list[str]:
-        """Overrides that nest a job's run under the parent and tag it with the sweep (and trial)."""
+    def job_overrides(
+        self, trial: int | None = None, overrides: list[str] | None = None, job: int | None = None
+    ) -> list[str]:
+        """Overrides that nest a job's run under the parent, tag it with the sweep (and trial), name it by its
+        values (`t07 bs=32 scale=14.7 lr=4.82e-5`, `j03 lr=1e-4 scale=10`) and leave registering to the sweep."""
         out = [f"tracking.parent_run_id={quote(self.run_id)}", f"++tracking.tags.{SWEEP_TAG}={quote(self.name)}"]
+        out.append("++tracking.register=false")
         if trial is not None:
             out.append(f"++tracking.tags.{TRIAL_TAG}={trial}")
         if overrides:
             out.append(f"++tracking.tags.sweep_overrides={quote(' '.join(overrides))}")
+        number = f"t{trial:02d}" if trial is not None else f"j{job:02d}" if job is not None else ""
+        name = " ".join(part for part in (number, values_name(overrides or [])) if part)
+        if name:
+            out.append(f"++tracking.run_name={quote(name)}")
         return out
 
     def children(self) -> list:
@@ -98,6 +120,67 @@ class SweepGroup:
                 self.client.log_metric(self.run_id, key, float(summary[key]))
         if summary.get("best_command"):
             self.client.set_tag(self.run_id, "best_command", summary["best_command"])
+        if summary.get("optimized_metric"):
+            self.register_best(
+                summary["optimized_metric"], summary.get("direction", "maximize"), summary.get("best_trial")
+            )
+
+    def best_child(self, metric: str, direction: str, trial: int | None = None):
+        """The FINISHED job run of Optuna's best `trial`, else the one with the best `best_<metric>` (the objective
+        each job logs), or None."""
+        key = f"best_{metric}"
+        done = [r for r in self.children() if r.info.status == "FINISHED" and key in r.data.metrics]
+        by_trial = [r for r in done if trial is not None and r.data.tags.get(TRIAL_TAG) == str(trial)]
+        if by_trial:
+            return by_trial[0]
+        if not done:
+            return None
+        pick = max if direction == "maximize" else min
+        return pick(done, key=lambda r: r.data.metrics[key])
+
+    def register_best(self, metric: str, direction: str, trial: int | None = None) -> str | None:
+        """Register the best job's logged model as one version, alias `champion`; returns its models:/ URI.
+
+        Every version is tagged with its run, the sweep, the objective and its value, and the dataset (experiment).
+        """
+        best = self.best_child(metric, direction, trial)
+        if best is None:
+            return None
+        self.client.set_tag(self.run_id, "best_run_id", best.info.run_id)
+        if not self.registered_model_name:
+            return None
+        models = self.client.search_logged_models(
+            experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'"
+        )
+        if not models:
+            log.info(f"best run {best.info.run_id} has no logged model (tracking.log_model=false): nothing registered")
+            return None
+        from embedlab.tracking.mlflow_run import tag_version
+
+        name = self.registered_model_name
+        version = self.register(models[0].model_id, best.info.run_id, name)
+        value = best.data.metrics[f"best_{metric}"]
+        tags = {
+            SWEEP_TAG: self.name,
+            metric: f"{value:.4f}",
+            "dataset": self.client.get_experiment(self.experiment_id).name,
+        }
+        tag_version(self.client, name, version, best.info.run_id, tags)
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+        self.client.set_tag(self.run_id, "registered_model", f"models:/{name}@{CHAMPION} (version {version})")
+        return f"models:/{name}/{version}"
+
+    def register(self, model_id: str, run_id: str, name: str) -> str:
+        """A new version of `name` for logged model `model_id`; a model registered before keeps its version."""
+        try:
+            self.client.get_registered_model(name)
+        except Exception:  # MLflow raises RestException for a name not registered yet
+            self.client.create_registered_model(name)
+        source = f"models:/{model_id}"
+        for version in self.client.search_model_versions(f"name = '{name}'"):
+            if version.source == source:
+                return version.version
+        return self.client.create_model_version(name, source, run_id=run_id, model_id=model_id).version
 
     def log_files(self, folder: Path, artifact_path: str) -> None:
         if any(folder.iterdir()):
@@ -130,7 +213,55 @@ class GroupedLauncher:
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         jobs = []
-        for overrides in job_overrides:
+        for number, overrides in enumerate(job_overrides, start=initial_job_idx):
             chosen = [o for o in overrides if o.split("=", 1)[0] in self.swept]
-            jobs.append([*overrides, *self.group.job_overrides(overrides=chosen)])
+            jobs.append([*overrides, *self.group.job_overrides(overrides=chosen, job=number)])
         return self.inner.launch(jobs, initial_job_idx)
+
+
+def grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[str]) -> dict[str, Any]:
+    """What a grid's parent run shows, as the Optuna parent does: the best job, its value and command, the swept
+    keys, and the objective per point (`grid.csv`, `plots/objective_per_point.png`)."""
+    from embedlab.sweeps.search_space import command
+
+    direction = "minimize" if "loss" in metric else "maximize"
+    key = f"best_{metric}"
+    rows = sorted((r for r in group.children() if key in r.data.metrics), key=lambda r: r.info.start_time)
+    summary: dict[str, Any] = {
+        "sweep": group.name, "optimized_metric": metric, "direction": direction, "swept_keys": swept,
+        "fixed_overrides": fixed, "n_jobs": len(group.children()), "n_complete": len(rows),
+        "points": [{"run": r.info.run_name, "overrides": r.data.tags.get("sweep_overrides", ""),
+                    metric: r.data.metrics[key]} for r in rows],
+    }  # fmt: skip
+    best = group.best_child(metric, direction)
+    if best is not None:
+        overrides = best.data.tags.get("sweep_overrides", "").split()
+        summary.update(
+            best_run_id=best.info.run_id, best_run_name=best.info.run_name, best_value=best.data.metrics[key],
+            best_overrides=" ".join(overrides), best_command=command([*fixed, *overrides]),
+        )  # fmt: skip
+    return summary
+
+
+def log_grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[str]) -> dict[str, Any]:
+    """Log `grid_summary` on the parent run: tags, metrics, `sweep.json`, `grid.csv` and a plot; registers the best."""
+    summary = grid_summary(group, metric, fixed, swept)
+    group.client.set_tag(group.run_id, "sweep_swept_keys", " ".join(swept))
+    for name in ("best_run_name", "best_overrides"):
+        if summary.get(name):
+            group.client.set_tag(group.run_id, name, summary[name])
+    if summary.get("best_value") is not None:
+        group.client.log_metric(group.run_id, f"best_{metric}", float(summary["best_value"]))
+    group.log_summary(summary)  # sweep.json, best_value, best_command; registers the best job's model
+    lines = [f"run,overrides,{metric}"] + [
+        f'"{p["run"]}","{p["overrides"]}",{p[metric]:.6f}' for p in summary["points"]
+    ]
+    group.client.log_text(group.run_id, "\n".join(lines) + "\n", "grid.csv")
+    if summary["points"]:
+        with tempfile.TemporaryDirectory() as tmp:
+            from embedlab.sweeps.plots import plot_points
+
+            plot_points([p["run"] for p in summary["points"]], [p[metric] for p in summary["points"]], metric,
+                        Path(tmp) / "objective_per_point.png")  # fmt: skip
+            group.log_files(Path(tmp), "plots")
+    return summary

@@ -65,9 +65,11 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, not in every job
 
     job_cfg = load_job_config(fixed)
+    registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
     group = SweepGroup(
-        job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, study.user_attrs.get(studies.PARENT_RUN_ATTR)
-    )
+        job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, study.user_attrs.get(studies.PARENT_RUN_ATTR),
+        registered_model_name=registered,
+    )  # fmt: skip
     study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
     n_jobs = batch_size(settings.n_jobs, config)
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)

@@ -19,10 +19,8 @@ from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
-
-
-def default_tracking_uri() -> str:
-    return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.values import short_value_tags
 
 
 def credentials_to_env(uri: str) -> str:
@@ -58,8 +56,11 @@ class MlflowTracker:
     Args:
         uri: tracking URI; None = `sqlite:///<repo root>/mlflow.db`. A server: `http://127.0.0.1:5000`.
         experiment: experiment name (default: the dataset's name).
-        registered_model_name: register the best model under this name; None = log it without registering.
+        registered_model_name: the registered model that `register` adds versions to; None = never register.
         log_model: log the best model with MLflow's sentence-transformers flavour.
+        register: register the logged model as a new version of `registered_model_name`. Sweeps set it to
+            false in their jobs and register only their best job's model (alias `champion`).
+        run_name: the run's name; None = `<dataset>-<loss>-<phase>-<time>` (sweeps name jobs by their values).
         parent_run_id: nest this run under another (a sweep's parent run, a two-phase chain).
         tags: extra tags for the run (e.g. a sweep's name and trial number).
     """
@@ -72,11 +73,15 @@ class MlflowTracker:
         log_model: bool = True,
         parent_run_id: str | None = None,
         tags: dict[str, str] | None = None,
+        register: bool = True,
+        run_name: str | None = None,
     ) -> None:
         self.uri = uri or default_tracking_uri()
         self.experiment = experiment
         self.registered_model_name = registered_model_name
         self.should_log_model = log_model
+        self.register = register
+        self.run_name = run_name
         self.parent_run_id = parent_run_id
         self.tags = dict(tags or {})
         self.run_id: str | None = None
@@ -98,8 +103,10 @@ class MlflowTracker:
             if not folder.is_dir():
                 raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: folder {folder} does not exist")
         mlflow.set_tracking_uri(self.uri)
-        try:
-            experiment = mlflow.set_experiment(self.experiment)
+        try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
+            experiment = mlflow.set_experiment(
+                experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
+            )
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
@@ -157,6 +164,7 @@ class MlflowTracker:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **({"mlflow.parentRunId": self.parent_run_id} if self.parent_run_id else {}),
             **{k: redact(str(v)) for k, v in {**self.tags, **extra}.items()},
+            **short_value_tags(str(self.tags.get("sweep_overrides", ""))),
         }
 
     # -- logging -----------------------------------------------------------------------------------------
@@ -183,8 +191,29 @@ class MlflowTracker:
     def log_dict(self, data: dict[str, Any], path: str) -> None:
         self.log_artifact_text(json.dumps(data, indent=2, sort_keys=True), path)
 
-    def log_model(self, model) -> str | None:
-        """Log the model with the sentence-transformers flavour and register it; returns its models:/ URI."""
+    def log_datasets(self, data) -> None:
+        """Each split's rows as an MLflow dataset input (name, digest, source; context train/validation/test)."""
+        import mlflow
+
+        from embedlab.tracking.datasets import split_datasets
+
+        for dataset, context in split_datasets(data):
+            mlflow.log_input(dataset, context=context)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: redact(str(v)) for k, v in tags.items()})
+
+    def log_model(self, model, step: int = 0, version_tags: dict[str, Any] | None = None) -> str | None:
+        """Log the model with the sentence-transformers flavour and register it; returns its models:/ URI.
+
+        Args:
+            model: the SentenceTransformer to log (the best checkpoint's weights).
+            step: the step whose weights these are: MLflow links that step's metrics to the logged model, so
+                the Models tab shows the best checkpoint's numbers (not the base model's at step 0).
+            version_tags: tags for the registered version (objective, dataset), next to its run id.
+        """
         if not self.should_log_model:
             return None
         import mlflow
@@ -197,12 +226,17 @@ class MlflowTracker:
             f"transformers=={transformers.__version__}",
             f"torch=={torch.__version__.split('+')[0]}",
         ]
+        name = self.registered_model_name if self.register else None
         info = mlflow.sentence_transformers.log_model(
-            model,
-            name="best_model",
-            registered_model_name=self.registered_model_name,
-            pip_requirements=requirements,
+            model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
         )
-        if self.registered_model_name and info.registered_model_version:
-            return f"models:/{self.registered_model_name}/{info.registered_model_version}"
+        if name and info.registered_model_version:
+            tag_version(mlflow.MlflowClient(), name, info.registered_model_version, self.run_id, version_tags or {})
+            return f"models:/{name}/{info.registered_model_version}"
         return info.model_uri
+
+
+def tag_version(client, name: str, version: str | int, run_id: str, tags: dict[str, Any]) -> None:
+    """Tag a registered version with the run it came from and what it scored, so versions can be told apart."""
+    for key, value in {"run_id": run_id, **tags}.items():
+        client.set_model_version_tag(name, str(version), key, redact(str(value)))

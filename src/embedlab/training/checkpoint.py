@@ -1,12 +1,14 @@
-"""Checkpoints: which ones are complete, and the best one by validation loss."""
+"""Checkpoints: which ones are complete, and the best one by the selection measure (`training.select_by`)."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from transformers import TrainerCallback
 
@@ -15,12 +17,78 @@ from embedlab.errors import UserError
 COMPLETE = "embedlab_complete"  # written last, by rename: a checkpoint without it is partial
 
 
+SELECTION_KEYS = ("select_by", "base_is_candidate")  # keys of conf/training/ read here, not by the trainer
+
+
+@dataclass
+class Selection:
+    """Which model a run keeps: `training.select_by` and `training.base_is_candidate`.
+
+    Args:
+        select_by: `val_loss` (lowest wins; also `val_loss_<part>`) or a validation metric such as
+            `ndcg_at_10` (highest wins).
+        base_is_candidate: the starting model (step 0) competes with the checkpoints; when none beats it,
+            the starting model is kept, and the summary and the tag `best_is_base` say so.
+    """
+
+    select_by: str = "val_loss"
+    base_is_candidate: bool = True
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.select_by.startswith("val_loss")
+
+    @property
+    def trainer_metric(self) -> str:
+        """The name the trainer's evaluation gives it: `val_loss` -> `eval_loss`, `val_loss_a` -> `eval_a_loss`."""
+        if self.select_by == "val_loss":
+            return "eval_loss"
+        if self.select_by.startswith("val_loss_"):
+            return f"eval_{self.select_by.removeprefix('val_loss_')}_loss"
+        return f"eval_{self.select_by}"
+
+    def beats(self, value: float, other: float) -> bool:
+        return value < other if self.lower_is_better else value > other
+
+    def apply(self, args) -> None:
+        """Make the trainer keep (and load at the end) the checkpoint that is best on `select_by`."""
+        args.metric_for_best_model = self.trainer_metric
+        args.greater_is_better = not self.lower_is_better
+
+
+def split_selection(training: dict[str, Any]) -> tuple[dict[str, Any], Selection]:
+    """`conf/training/` as a plain dict -> (the trainer's arguments, the selection rule)."""
+    rest = {key: value for key, value in training.items() if key not in SELECTION_KEYS}
+    chosen = {key: training[key] for key in SELECTION_KEYS if key in training}
+    if not isinstance(chosen.get("select_by", "val_loss"), str) or not chosen.get("select_by", "val_loss"):
+        raise UserError(f"training.select_by={chosen.get('select_by')} is invalid; expected val_loss or a metric name")
+    return rest, Selection(**chosen)
+
+
+class SelectionCheck(TrainerCallback):
+    """Fails at step 0, in one line, when `training.select_by` names a metric the evaluation does not log."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if state.global_step == 0 and metrics is not None and self.selection.trainer_metric not in metrics:
+            names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(("runtime", "per_second")))
+            raise UserError(
+                f"training.select_by={self.selection.select_by} is not logged; available: {', '.join(names)}"
+            )
+
+
 @dataclass
 class BestCheckpoint:
     step: int
     val_loss: float
-    checkpoint: str | None  # the trainer's checkpoint folder it came from
+    checkpoint: str | None  # the trainer's checkpoint folder it came from; None when the starting model is kept
     path: Path  # <run dir>/best, a complete SentenceTransformer folder
+    select_by: str = "val_loss"
+    value: float = math.nan  # select_by at the kept step
+    kept_base: bool = False  # no checkpoint beat the starting model on select_by: the starting model is kept
+    base_value: float = math.nan  # select_by of the starting model (step 0)
 
 
 def _step(path: Path) -> int:
@@ -51,15 +119,39 @@ class CompleteCheckpointCallback(TrainerCallback):
             mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
 
-def select_best_checkpoint(trainer, destination: Path) -> BestCheckpoint:
-    """The trainer loaded the lowest-`val_loss` checkpoint at the end (load_best_model_at_end); save it.
+def starting_weights(model) -> dict:
+    """A CPU copy of the starting model's weights, to fall back on when no checkpoint beats it (~90 MB for MiniLM)."""
+    return {key: tensor.detach().to("cpu", copy=True) for key, tensor in model.state_dict().items()}
+
+
+def select_best_checkpoint(
+    trainer,
+    destination: Path,
+    selection: Selection | None = None,
+    history: dict[int, dict[str, float]] | None = None,
+    base_weights: dict | None = None,
+) -> BestCheckpoint:
+    """The trainer loaded the best checkpoint on `selection.select_by` at the end (load_best_model_at_end);
+    if the starting model (step 0 of `history`) is at least as good and is a candidate, restore it. Save the kept one.
 
     Written to a temporary folder first and renamed, so `destination` is either complete or absent.
     """
+    selection = selection or Selection()
+    history = history or {}
     state = trainer.state
     checkpoint = state.best_model_checkpoint
     step = int(checkpoint.rsplit("-", 1)[-1]) if checkpoint else state.global_step
-    val_loss = state.best_metric if state.best_metric is not None else float("nan")
+    value = float(state.best_metric) if state.best_metric is not None else math.nan
+    base_value = float(history.get(0, {}).get(selection.select_by, math.nan))
+    kept_base = (
+        selection.base_is_candidate
+        and base_weights is not None
+        and math.isfinite(base_value)
+        and not (math.isfinite(value) and selection.beats(value, base_value))
+    )
+    if kept_base:
+        trainer.model.load_state_dict(base_weights)
+        step, value, checkpoint = 0, base_value, None
     partial = destination.with_name(destination.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
@@ -69,4 +161,8 @@ def select_best_checkpoint(trainer, destination: Path) -> BestCheckpoint:
         raise UserError(f"saving the best model to {destination} failed: {exc.strerror or exc}") from None
     shutil.rmtree(destination, ignore_errors=True)
     partial.rename(destination)
-    return BestCheckpoint(step=step, val_loss=float(val_loss), checkpoint=checkpoint, path=destination)
+    val_loss = history.get(step, {}).get("val_loss", value if selection.select_by == "val_loss" else math.nan)
+    return BestCheckpoint(
+        step=step, val_loss=float(val_loss), checkpoint=checkpoint, path=destination, select_by=selection.select_by,
+        value=value, kept_base=kept_base, base_value=base_value,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ class EmbedlabGridSweeper(BasicSweeper):
     """
 
     def sweep(self, arguments: list[str]):
-        from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup
+        from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup, log_grid_summary
         from embedlab.tracking.status import ended_with_status
 
         parsed = OverridesParser.create().parse_overrides(arguments)
@@ -23,10 +23,21 @@ class EmbedlabGridSweeper(BasicSweeper):
         swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}  # as Hydra writes each job's "key=value"
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
         name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
-        group = SweepGroup(job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, kind="grid")
+        tracking = job_cfg.tracking
+        registered = tracking.get("registered_model_name") if tracking.get("register", True) else None
+        group = SweepGroup(
+            tracking.get("uri"), tracking.experiment, name, kind="grid", registered_model_name=registered
+        )
         self.launcher = GroupedLauncher(self.launcher, group, swept)
+        summary: dict = {}
         try:
             with ended_with_status(group.finish):
-                return super().sweep(arguments)
+                try:
+                    return super().sweep(arguments)
+                finally:  # the best job so far, also when a job stopped the sweep
+                    summary = log_grid_summary(group, job_cfg.optimized_metric, fixed, sorted(swept))
         finally:
             print(f"Sweep {name}: MLflow parent run {group.run_id} (filter runs with tags.sweep = '{name}')")
+            if summary.get("best_command"):
+                print(f"Best job {summary['best_run_name']}: {job_cfg.optimized_metric}={summary['best_value']:.4f}")
+                print(f"Reproduce: {summary['best_command']}")

@@ -1,0 +1,36 @@
+"""The rows a run trained, validated and tested on, as MLflow dataset inputs (the runs table's Dataset column)."""
+
+from __future__ import annotations
+
+from embedlab.data.splits import SPLITS
+
+CONTEXTS = {"train": "train", "validation": "validation", "test": "test"}
+
+
+def split_frame(data, split: str):
+    """One split's rows of every part as a DataFrame, with a `part` column; retrieval queries included."""
+    import pandas as pd
+
+    rows = [{"part": name, **row} for name, part in data.parts.items() for row in part.splits.get(split, [])]
+    retrieval = data.retrieval.get(split)
+    if retrieval is not None:
+        rows += [{"part": "retrieval_queries", "query_id": q, "query": text} for q, text in retrieval.queries.items()]
+    return pd.DataFrame(rows).astype(str) if rows else None
+
+
+def split_datasets(data) -> list[tuple[object, str]]:
+    """(MLflow dataset, context) per split that has rows: name `<dataset>-<split>`, digest of its rows, source."""
+    import mlflow.data
+
+    out = []
+    for split in SPLITS:
+        frame = split_frame(data, split)
+        if frame is None:
+            continue
+        name = f"{data.name}-{split}"
+        try:
+            dataset = mlflow.data.from_pandas(frame, source=str(data.source), name=name)
+        except Exception:  # a source MLflow cannot resolve (a hub id): the rows and digest still tell runs apart
+            dataset = mlflow.data.from_pandas(frame, name=name)
+        out.append((dataset, CONTEXTS.get(split, split)))
+    return out

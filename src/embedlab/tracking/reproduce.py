@@ -1,0 +1,101 @@
+"""`python -m train reproduce=<run id>`: the command line of a logged run, rebuilt from its `overrides.txt`.
+
+The run's overrides (less what a sweep added to nest and name it) replace `reproduce=<run id>`; other arguments on the command line are kept after them (so
+`reproduce=<id> training.max_steps=10` changes one key). It refuses, in one line, when the code (`git_commit`)
+or the data (`data_fingerprint.json`) differ from the run's, unless `reproduce_force=true` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from embedlab.errors import UserError
+
+PREFIX = "reproduce="
+FORCE = "reproduce_force="
+# What a sweep adds to a job's overrides (its parent run, trial, name): a reproduced job is a standalone run.
+SWEEP_KEYS = ("sweep.", "tracking.parent_run_id=", "tracking.tags.sweep", "tracking.run_name=", "tracking.register=")
+
+
+def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
+    """The MLflow run and the overrides it was started with."""
+    import mlflow
+
+    try:
+        run = client.get_run(run_id)
+    except Exception:  # MLflow raises its own exception type for an unknown id
+        raise UserError(f"reproduce={run_id}: no such MLflow run in this store") from None
+    try:
+        text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/overrides.txt")
+    except Exception:
+        raise UserError(f"reproduce={run_id}: the run has no overrides.txt artifact to rebuild it from") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return run, [line for line in lines if not line.lstrip("+~").startswith((*SWEEP_KEYS, "resume="))]
+
+
+def data_digest(overrides: list[str]) -> str:
+    """The data fingerprint these overrides give today (the dataset is read and split; no model is loaded)."""
+    from hydra import compose, initialize_config_dir
+
+    from embedlab.config import REPO_ROOT, build
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    return build(cfg.dataset, where="dataset", seed=cfg.seed).fingerprint()["sha256"]
+
+
+def check_same_code_and_data(run, overrides: list[str]) -> None:
+    import mlflow
+
+    from embedlab.tracking.mlflow_run import git_commit
+
+    run_id = run.info.run_id
+    logged, now = run.data.tags.get("git_commit", "unknown"), git_commit()
+    if logged != now or now == "unknown":
+        raise UserError(
+            f"reproduce={run_id}: the run was made with git commit {logged[:12]}, this checkout is {now[:12]}; "
+            f"check out {logged[:12]} or add reproduce_force=true"
+        )
+    fingerprint = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/data_fingerprint.json"))
+    digest = data_digest(overrides)
+    if fingerprint.get("sha256") != digest:
+        raise UserError(
+            f"reproduce={run_id}: the data differ from the run's (sha256 {str(fingerprint.get('sha256'))[:12]} "
+            f"logged, {digest[:12]} now); add reproduce_force=true to run anyway"
+        )
+
+
+def tracking_uri(arguments: list[str]) -> str:
+    from embedlab.tracking.store import default_tracking_uri
+
+    given = [a.split("=", 1)[1] for a in arguments if a.lstrip("+").startswith("tracking.uri=")]
+    return given[-1] if given else os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def rebuild_argv(argv: list[str]) -> list[str]:
+    """`[prog, reproduce=<id>, *rest]` -> `[prog, *the run's overrides, *rest]`; unchanged without `reproduce=`."""
+    wanted = [a for a in argv[1:] if a.startswith(PREFIX)]
+    if not wanted:
+        return argv
+    force = any(a in (f"{FORCE}true", f"{FORCE}True") for a in argv[1:])
+    rest = [a for a in argv[1:] if not a.startswith((PREFIX, FORCE))]
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr keeps to the one error line
+    import mlflow
+
+    run_id = wanted[-1][len(PREFIX) :]
+    run, overrides = run_overrides(mlflow.MlflowClient(tracking_uri(rest)), run_id)
+    if not force:
+        check_same_code_and_data(run, overrides)
+    print(f"reproducing MLflow run {run_id}: python -m train {' '.join([*overrides, *rest])}", flush=True)
+    return [argv[0], *overrides, *rest]
+
+
+def reproduce_command(argv: list[str]) -> list[str]:
+    """`rebuild_argv`, with a user's mistake as one `error:` line and exit 2."""
+    try:
+        return rebuild_argv(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

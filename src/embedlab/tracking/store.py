@@ -1,0 +1,55 @@
+"""Where a tracking store keeps its artifacts, and the command that opens it in the MLflow UI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from embedlab.config import REPO_ROOT
+
+ARTIFACTS_FOLDER = "mlartifacts"  # the folder `make mlflow-server` gives --artifacts-destination
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """`sqlite:////abs/mlflow.db` -> /abs/mlflow.db; None for any other store."""
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """`file://<folder of the db>/mlartifacts/<experiment>` for a SQLite store; None (the store's own) otherwise.
+
+    MLflow's default for a database store is `./mlruns` of whatever folder a command starts in, which scatters a
+    store's artifacts over every folder it was used from. A server (`http://…`) keeps its own artifact root.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        return None
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
+    return (db.parent / ARTIFACTS_FOLDER / safe).resolve().as_uri()
+
+
+def open_experiment(client, uri: str, name: str) -> str:
+    """The id of experiment `name`, created with its artifacts beside the store if it does not exist yet."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location(uri, name))
+    except Exception:  # another job of the same sweep created it a moment ago
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def ui_command(uri: str) -> str:
+    """The command that opens this store in the MLflow UI."""
+    if uri == default_tracking_uri():
+        return "make mlflow-ui   ->  http://127.0.0.1:5000"
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri}"
+    return f"mlflow ui --port 5000 --backend-store-uri {uri}   ->  http://127.0.0.1:5000"

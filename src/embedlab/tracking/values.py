@@ -1,0 +1,59 @@
+"""Swept values written short, so the MLflow UI's narrow columns show them whole: run names and value tags.
+
+`training.lr=4.816414530e-05` reads "4.81641453…" in a params column; here it is `lr=4.82e-5`.
+"""
+
+from __future__ import annotations
+
+import re
+
+SHORT_KEYS = {"batch_size": "bs", "learning_rate": "lr", "warmup_ratio": "warmup", "weight_decay": "wd"}
+VALUE_TAG_PREFIX = "value."  # value.training.lr = 4.82e-5: the swept value in a form whose exponent stays visible
+
+
+def short_number(text: str) -> str:
+    """`4.816414530e-05` -> `4.82e-5`, `14.70001` -> `14.7`, `32` -> `32`; anything else unchanged."""
+    if re.fullmatch(r"[+-]?\d+", text.strip()):
+        return text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    out = f"{value:.2e}" if value and not 1e-3 <= abs(value) < 1e5 else f"{value:.3g}"  # 2.91e-4, not 0.000291
+    out = re.sub(r"\.?0+e", "e", out)  # 1.00e-04 -> 1e-04
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{'' if m[1] == '+' else '-'}{m[2]}", out)
+
+
+def parse_overrides(overrides: str | list[str]) -> list[tuple[str, str]]:
+    """`"training.lr=1e-05 loss=mixed"` or a list of overrides -> [(key, value), ...], `+`/`~` prefixes dropped."""
+    items = overrides.split() if isinstance(overrides, str) else list(overrides)
+    pairs = []
+    for item in items:
+        if "=" in item:
+            key, value = item.split("=", 1)
+            pairs.append((key.lstrip("+~"), value.strip("'\"")))
+    return pairs
+
+
+def short_key(key: str, keys: list[str]) -> str:
+    """The last dotted part (`training.batch_size` -> `bs`), or the whole key when two keys would share it."""
+    last = key.rsplit(".", 1)[-1]
+    if sum(k.rsplit(".", 1)[-1] == last for k in keys) > 1:
+        return key
+    return SHORT_KEYS.get(last, last)
+
+
+def values_name(overrides: str | list[str]) -> str:
+    """`training.batch_size=32 loss.scale=14.70001 training.lr=4.816e-05` -> `bs=32 scale=14.7 lr=4.82e-5`."""
+    pairs = parse_overrides(overrides)
+    keys = [key for key, _ in pairs]
+    return " ".join(f"{short_key(key, keys)}={short_number(value)}" for key, value in pairs)
+
+
+def short_value_tags(overrides: str | list[str]) -> dict[str, str]:
+    """One tag per swept number, written short: {"value.training.lr": "4.82e-5"}."""
+    return {
+        f"{VALUE_TAG_PREFIX}{key}": short_number(value)
+        for key, value in parse_overrides(overrides)
+        if short_number(value) != value
+    }

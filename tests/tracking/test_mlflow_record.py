@@ -1,0 +1,172 @@
+"""What the MLflow UI shows for one run, asserted through MLflow's API: the logged model's metrics are the kept
+step's, artifacts sit beside the store, the summary names the store, and which model is kept (select_by)."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab_testing import run_train, runs
+
+
+def tiny(tiny_model_path, physics_folder, run_dir, *extra):
+    return (
+        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "training.max_steps=4",
+        "training.eval_steps=2", "training.batch_size=8", "hardware.threads=1", f"hydra.run.dir={run_dir}", *extra,
+    )  # fmt: skip
+
+
+def step_metrics(client, run_id: str, step: int) -> dict[str, float]:
+    out = {}
+    for key in client.get_run(run_id).data.metrics:
+        out.update({m.key: m.value for m in client.get_metric_history(run_id, key) if m.step == step})
+    return out
+
+
+@pytest.fixture(scope="module")
+def elsewhere_run(tiny_model_path, physics_folder, tmp_path_factory):
+    """A run started from a folder that is neither the repository nor the store's folder."""
+    store, cwd = tmp_path_factory.mktemp("store"), tmp_path_factory.mktemp("cwd")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    result = run_train(*tiny(tiny_model_path, physics_folder, store / "run"), cwd=cwd, env={"MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, uri, store, cwd
+
+
+def test_logged_model_has_the_kept_steps_metrics(elsewhere_run):
+    import mlflow
+
+    _, uri, _, _ = elsewhere_run
+    client = mlflow.MlflowClient(uri)
+    [run] = runs(uri, "physics")
+    best_step = int(run.data.metrics["best_step"])
+    [model] = client.search_logged_models([run.info.experiment_id])
+    assert model.source_run_id == run.info.run_id
+    [output] = client.get_run(run.info.run_id).outputs.model_outputs
+    assert output.step == best_step
+    linked = {m.key: m.value for m in client.get_logged_model(model.model_id).metrics}
+    expected = step_metrics(client, run.info.run_id, best_step)
+    for name in ("val_loss", "ndcg_at_10", "test_ndcg_at_10", "test_acc_at_1"):
+        assert linked[name] == pytest.approx(expected[name]), name
+    assert linked["val_loss"] == pytest.approx(run.data.metrics["best_val_loss"])
+
+
+def test_artifacts_beside_the_store_and_nothing_in_the_working_folder(elsewhere_run):
+    import mlflow
+
+    _, uri, store, cwd = elsewhere_run
+    experiment = mlflow.MlflowClient(uri).get_experiment_by_name("physics")
+    assert experiment.artifact_location == (store / "mlartifacts" / "physics").as_uri()
+    [run] = runs(uri, "physics")
+    assert run.info.artifact_uri.startswith(experiment.artifact_location)
+    assert (store / "mlartifacts" / "physics" / run.info.run_id / "artifacts" / "config.yaml").is_file()
+    assert list(cwd.iterdir()) == []  # no mlruns/ where the command was started
+
+
+def test_summary_names_the_store_used_and_config_yaml_is_resolved(elsewhere_run):
+    import mlflow
+
+    result, uri, _, _ = elsewhere_run
+    assert f"mlflow ui --port 5000 --backend-store-uri {uri}" in result.stdout
+    assert "make mlflow-ui" not in result.stdout
+    [run] = runs(uri, "physics")
+    counts = {split: int(run.data.params[f"eval_queries.{split}"]) for split in ("validation", "test")}
+    assert all(n > 0 for n in counts.values())
+    assert f"queries:         validation {counts['validation']}, test {counts['test']}" in result.stdout
+    [run] = runs(uri, "physics")
+    text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.yaml")
+    assert "${" not in text and "select_by: val_loss" in text
+
+
+def test_registered_version_is_tagged_with_run_objective_and_dataset(elsewhere_run):
+    import mlflow
+
+    _, uri, _, _ = elsewhere_run
+    [run] = runs(uri, "physics")
+    [version] = mlflow.MlflowClient(uri).search_model_versions("name='embedlab-physics'")
+    assert version.tags["run_id"] == run.info.run_id
+    assert version.tags["dataset"] == "physics"
+    assert float(version.tags["ndcg_at_10"]) == pytest.approx(run.data.metrics["best_ndcg_at_10"], abs=1e-4)
+    assert run.data.params["training.select_by"] == "val_loss"
+    assert run.data.params["training.base_is_candidate"] == "True"
+
+
+@pytest.mark.parametrize("base_is_candidate", [True, False])
+def test_starting_model_is_kept_when_no_checkpoint_beats_it(
+    base_is_candidate, tiny_model_path, physics_folder, mlflow_uri, tmp_path
+):
+    """On the tiny set every step has validation ndcg_at_10 1.0: no checkpoint beats the starting model."""
+    import mlflow
+
+    result = run_train(*tiny(tiny_model_path, physics_folder, tmp_path / "run"), "training.select_by=ndcg_at_10",
+                       f"training.base_is_candidate={str(base_is_candidate).lower()}", "tracking.log_model=false")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = runs(mlflow_uri, "physics")
+    ndcg = {m.step: m.value for m in mlflow.MlflowClient(mlflow_uri).get_metric_history(run.info.run_id, "ndcg_at_10")}
+    assert set(ndcg.values()) == {1.0}
+    assert run.data.tags["best_is_base"] == str(base_is_candidate).lower()
+    if base_is_candidate:
+        assert run.data.metrics["best_step"] == 0
+        assert "kept the starting model: no checkpoint beat its ndcg_at_10 1.0000" in result.stdout
+    else:
+        assert run.data.metrics["best_step"] in (2, 4)
+        assert "note: it does not beat the starting model" in result.stdout
+
+
+def test_select_by_an_unlogged_metric_is_one_line(tiny_model_path, physics_folder, mlflow_uri, tmp_path):
+    result = run_train(*tiny(tiny_model_path, physics_folder, tmp_path / "run"), "training.select_by=ndcg_at_100",
+                       "tracking.log_model=false")  # fmt: skip
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "training.select_by=ndcg_at_100 is not logged; available:" in line and "ndcg_at_10" in line
+
+
+def test_each_split_is_a_dataset_input_with_its_context(elsewhere_run):
+    import mlflow
+
+    _, uri, _, _ = elsewhere_run
+    [run] = runs(uri, "physics")
+    inputs = mlflow.MlflowClient(uri).get_run(run.info.run_id).inputs.dataset_inputs
+    found = {i.dataset.name: {t.key: t.value for t in i.tags}["mlflow.data.context"] for i in inputs}
+    assert found == {"physics-train": "train", "physics-validation": "validation", "physics-test": "test"}
+    digests = {i.dataset.digest for i in inputs}
+    assert len(digests) == 3 and all(digests)
+    assert all(i.dataset.source for i in inputs)
+
+
+def test_reproduce_rebuilds_the_identical_composed_config(elsewhere_run):
+    import json
+
+    import mlflow
+    import yaml
+
+    _, uri, _, cwd = elsewhere_run
+    [run] = runs(uri, "physics")
+    result = run_train(f"reproduce={run.info.run_id}", "--cfg", "job", "--resolve", cwd=cwd,
+                       env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, _, composed = result.stdout.partition("\n")
+    assert first.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")
+    logged = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.json"))
+    assert yaml.safe_load(composed) == logged
+
+
+def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path, physics_folder, mlflow_uri, tmp_path):
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    run = client.create_run(client.create_experiment("old"), tags={"git_commit": "0123456789abcdef"})
+    client.log_text(
+        run.info.run_id, f"model.name_or_path={tiny_model_path}\ndataset.path={physics_folder}", "overrides.txt"
+    )
+    refused = run_train(f"reproduce={run.info.run_id}", "--cfg", "job")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: reproduce={run.info.run_id}: the run was made with git commit 0123456789ab")
+    assert "reproduce_force=true" in line
+    forced = run_train(f"reproduce={run.info.run_id}", "reproduce_force=true", "--cfg", "job")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert f"path: {physics_folder}" in forced.stdout
+    unknown = run_train("reproduce=0000", "--cfg", "job")
+    assert (
+        unknown.returncode == 2 and unknown.stderr.strip() == "error: reproduce=0000: no such MLflow run in this store"
+    )
