@@ -59,6 +59,7 @@ def train(
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
@@ -100,6 +101,16 @@ def log_inputs(tracker, cfg: DictConfig, data, hardware, overrides: list[str] | 
     tracker.log_artifact_text(OmegaConf.to_yaml(cfg), "config.yaml")
     tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
     tracker.log_dict(hardware.describe(), "hardware.json")
+
+
+def log_evaluation_sizes(tracker, data) -> None:
+    """Params `dataset.splits_source`, `eval.validation_queries`, `eval.test_queries`; one line if they are few."""
+    params = data.params()
+    tracker.log_params(params)
+    print("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
+    warning = data.size_warning()
+    if warning:
+        print(warning)
 
 
 def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):
