@@ -54,8 +54,8 @@ def load_beir(
     if use not in RETRIEVAL_USES:
         raise UserError(f"dataset.use={use!r} is not supported; expected one of {', '.join(RETRIEVAL_USES)}")
     corpus, queries, pool_file, given_files = _beir_files(folder, validation_path, test_path)
-    pool = _qrels_rows(pool_file, queries, corpus) if pool_file else []
-    given = {split: _qrels_rows(path, queries, corpus) for split, path in given_files.items()}
+    pool = qrels_rows(pool_file, queries, corpus) if pool_file else []
+    given = {split: qrels_rows(path, queries, corpus) for split, path in given_files.items()}
     if use == "eval":  # every query is held out, shared by validation and test in the ratio of `fractions`
         if "train" in given:
             pool = given.pop("train") + pool
@@ -107,12 +107,12 @@ def _beir_files(
             if not given[split].is_file():
                 raise UserError(f"dataset.{split}_path={path}: file not found; expected a qrels TSV")
     pool = folder / "qrels.tsv" if "train" not in given and (folder / "qrels.tsv").exists() else None
-    corpus = _read_texts(folder / "corpus.jsonl", with_title=True)
-    queries = _read_texts(folder / "queries.jsonl", with_title=False)
+    corpus = read_texts(folder / "corpus.jsonl", with_title=True)
+    queries = read_texts(folder / "queries.jsonl", with_title=False)
     return corpus, queries, pool, given
 
 
-def _read_texts(path: Path, with_title: bool) -> dict[str, str]:
+def read_texts(path: Path, with_title: bool) -> dict[str, str]:
     """id -> text of a BEIR corpus or queries file (title prepended when present and `with_title`)."""
     rows = read_rows(path)
     require_columns(rows, ["_id", "text"], str(path))
@@ -127,7 +127,7 @@ def _read_texts(path: Path, with_title: bool) -> dict[str, str]:
     return out
 
 
-def _qrels_rows(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> list[dict[str, str]]:
+def qrels_rows(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> list[dict[str, str]]:
     """(query, relevant doc) rows of a qrels TSV, in (query id, doc id) order; judgements of score 0 dropped."""
     rows = read_rows(path) if path.suffix.lower() == ".tsv" else None
     if rows is None:

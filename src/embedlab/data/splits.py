@@ -116,7 +116,9 @@ def split_missing(
     out = split_by_components(pool, texts, shares, seed, where) if pool else {name: [] for name in SPLITS}
     sources = {name: "made" for name in SPLITS}
     for name, rows in given.items():
-        out[name], sources[name] = rows, "given"
+        sources[name] = "given"
+        if name != "train":  # a given train split was the pool: it keeps what was not dealt out
+            out[name] = rows
     return out, sources
 
 
