@@ -139,6 +139,9 @@ def main() -> int:
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every side (default 1)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, default=None, help="quality.json files of runs over the same --data: one table"
+    )
     parser.add_argument("overrides", nargs="*", help="extra overrides for both embedlab sides, e.g. training.lr=3e-5")
     args = parser.parse_args()
     import torch
@@ -148,6 +151,13 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder, model_path = args.data.expanduser().resolve(), args.model or minilm_path()
     run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
+    if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores)
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
+        results = {side: results[side] for side in SIDES if side in results}
+        print(summarize(results, folder, args)["table"])
+        return 0
     corpus, queries, relevant = read_split(folder, "test")
     results = {}
     for side in args.sides:
