@@ -15,9 +15,15 @@ def beir_with_splits(physics_folder, tmp_path_factory):
         shutil.copy(physics_folder / name, folder / name)
     header, *lines = (physics_folder / "qrels.tsv").read_text().splitlines()
     (folder / "qrels").mkdir()
-    for name, chunk in (("train", lines[: len(lines) // 2]), ("dev", lines[len(lines) // 2 : -6]), ("test", lines[-6:])):
+    for name, chunk in (
+        ("train", lines[: len(lines) // 2]),
+        ("dev", lines[len(lines) // 2 : -6]),
+        ("test", lines[-6:]),
+    ):
         (folder / "qrels" / f"{name}.tsv").write_text("\n".join([header, *chunk]) + "\n")
-    return folder, {name: [line.split("\t")[0] for line in chunk] for name, chunk in (("dev", lines[len(lines) // 2 : -6]),)}
+    return folder, {
+        name: [line.split("\t")[0] for line in chunk] for name, chunk in (("dev", lines[len(lines) // 2 : -6]),)
+    }
 
 
 @pytest.fixture(scope="module")

@@ -116,12 +116,14 @@ class DataBundle:
 
     def size_warning(self, minimum: int = MIN_EVALUATION_QUERIES) -> str | None:
         """One line when validation or test is too small for its numbers to rank two models, else None."""
-        small = [f"{split} {n} {unit}" for split, (n, unit) in self.evaluation_sizes().items() if 0 < n < minimum]
+        sizes = self.evaluation_sizes()
+        small = [f"{split} {n} {unit}" for split, (n, unit) in sizes.items() if 0 < n < minimum]
         if not small:
             return None
+        fewest = min(n for n, _ in sizes.values() if n > 0)
         return (
-            f"warning: {' and '.join(small)} (fewer than {minimum}): one query moves ndcg@10 by more than "
-            f"{1 / minimum:.3f}, so differences of a few points may be noise; give more with dataset.validation_path= "
+            f"warning: {' and '.join(small)} (fewer than {minimum}): one query can move ndcg@10 by up to "
+            f"{1 / fewest:.3f}, so small differences may be noise; give more with dataset.validation_path= "
             "/ dataset.test_path= (or qrels/dev.tsv, qrels/test.tsv in a BEIR folder)"
         )
 
