@@ -78,6 +78,10 @@ def train(
         tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
         model_uri = tracker.log_model(trainer.model)
         print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri)
+        print(
+            "evaluated on:    "
+            + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in data.evaluation_sizes().items())
+        )
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
