@@ -35,7 +35,8 @@ class HardNegativesPhase:
 
     The triplets of the training split's queries are trained on; those of the validation split's queries
     (negatives mined the same way) give the validation loss. So phase 2 validates, and picks its checkpoint,
-    on queries that neither phase 1 nor phase 2 trained on; the test split is kept as it is.
+    on queries that neither phase 1 nor phase 2 trained on; the test split is kept as it is. The mining
+    statistics (`mining_queries`, `mining_triplets`, ...) count the training and validation queries together.
 
     Args:
         name: shown in run names.
@@ -50,7 +51,6 @@ class HardNegativesPhase:
         reranker: a `CrossEncoderReranker`; with a model set, it re-scores every candidate.
         batch_size: encoding batch size for mining.
         cache_dir: where mined triplets are kept between runs; None = always mine.
-        seed: kept for configs that set it; the split is the dataset's.
     """
 
     name: str = "hard_negatives"
@@ -64,7 +64,6 @@ class HardNegativesPhase:
     reranker: CrossEncoderReranker = field(default_factory=CrossEncoderReranker)
     batch_size: int = 64
     cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
-    seed: int = 42
 
     def __post_init__(self) -> None:
         check_window(self.num_negatives, self.range_min, self.range_max)
@@ -83,7 +82,7 @@ class HardNegativesPhase:
 
         if self.started_from:
             tracker.log_dict(self.started_from, "init_from.json")
-        queries, relevant, pairs = retrieval_pairs(data, "train")
+        _, _, pairs = retrieval_pairs(data, "train")
         _, _, validation_pairs = retrieval_pairs(data, "validation")
         known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
         pairs = pairs + [pair for pair in validation_pairs if pair not in known]
