@@ -48,11 +48,11 @@ def selection_line(best: BestCheckpoint) -> str:
 
 
 def print_summary(
-    history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str, queries=None
+    history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str, evaluated_on=None
 ) -> None:
     print("\n" + summary_table(history, best, final_step))
-    if queries:
-        print("queries:         " + ", ".join(f"{k.split('.')[-1]} {v}" for k, v in queries.items()))
+    if evaluated_on:  # how far one query moves a metric
+        print("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
     print(f"\n{selection_line(best)}")
     print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:

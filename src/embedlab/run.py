@@ -71,8 +71,7 @@ def train(
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
-        queries = query_counts(data)
-        tracker.log_params(queries)  # eval_queries.validation / .test: how far one query moves a metric
+        log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         checks = [SelectionCheck(selection), stop]
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)
@@ -99,7 +98,7 @@ def train(
         tracker.set_tags({"best_is_base": str(best.kept_base).lower(), "optimized_metric": cfg.optimized_metric})
         version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
         model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
-        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, queries)
+        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, data.evaluation_sizes())
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
@@ -107,16 +106,6 @@ def evaluate_test(model, evaluators: list) -> dict[str, float]:
     from embedlab.training.trainer import evaluate_test as run_evaluators
 
     return run_evaluators(model, evaluators)
-
-
-def query_counts(data) -> dict[str, int]:
-    """Retrieval queries (with a relevant document) that the validation and test evaluations rank."""
-    out = {}
-    for split in ("validation", "test"):
-        found = data.retrieval_split(split)
-        if found is not None:
-            out[f"eval_queries.{split}"] = sum(1 for q in found[1].queries if found[1].relevant.get(q))
-    return out
 
 
 def seed_everything(seed: int, hardware) -> None:
@@ -132,6 +121,16 @@ def log_inputs(tracker, cfg: DictConfig, data, hardware, overrides: list[str] | 
     tracker.log_artifact_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     tracker.log_artifact_text("\n".join(overrides or []), "overrides.txt")
     tracker.log_dict(hardware.describe(), "hardware.json")
+
+
+def log_evaluation_sizes(tracker, data) -> None:
+    """Params `dataset.splits_source`, `eval.validation_queries`, `eval.test_queries`; one line if they are few."""
+    params = data.params()
+    tracker.log_params(params)
+    print("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
+    warning = data.size_warning()
+    if warning:
+        print(warning)
 
 
 def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):

@@ -10,6 +10,7 @@ from embedlab.data.splits import (
     connected_components,
     drop_exact_duplicates,
     split_by_components,
+    split_missing,
 )
 from embedlab.errors import UserError
 
@@ -54,3 +55,17 @@ def test_exact_duplicates_keep_the_first():
 def test_check_disjoint_names_the_text_and_splits():
     with pytest.raises(UserError, match="'shared' appears in both train and test"):
         check_disjoint({"train": [("shared",)], "validation": [], "test": [("shared",)]}, texts, "dataset=x")
+
+
+def test_split_missing_keeps_given_splits_and_deals_the_rest_in_proportion():
+    pool = [(f"q{i}", f"a{i}") for i in range(90)]
+    test = [(f"t{i}", f"b{i}") for i in range(5)]
+    splits, sources = split_missing(pool, {"test": test}, texts, (0.8, 0.1, 0.1), seed=0, where="dataset")
+    assert splits["test"] == test
+    assert len(splits["validation"]) == pytest.approx(10, abs=1)  # 90 rows at 8 : 1
+    assert sorted(splits["train"] + splits["validation"]) == sorted(pool)
+    assert sources == {"train": "made", "validation": "made", "test": "given"}
+
+    splits, sources = split_missing([], {"train": pool}, texts, (0.8, 0.1, 0.1), seed=0, where="dataset")
+    assert sum(len(splits[s]) for s in SPLITS) == 90 and splits["validation"] and splits["test"]
+    assert sources["train"] == "given" and sources["test"] == "made"

@@ -61,7 +61,7 @@ def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
     assert len(list((tmp_path / "cache").glob("*.json"))) == 2
 
 
-def test_triplets_split_by_query_with_the_test_split_kept(tiny_model, physics_folder, tmp_path, tracker):
+def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_folder, tmp_path, tracker):
     data = load_physics(path=str(physics_folder))
     mined = make_phase(tmp_path / "cache", num_negatives=2, range_max=5).prepare(data, tiny_model, tracker, tmp_path)
 
@@ -70,8 +70,13 @@ def test_triplets_split_by_query_with_the_test_split_kept(tiny_model, physics_fo
     train, validation = part.splits["train"], part.splits["validation"]
     assert validation and not part.splits["test"]
     assert len(train) + len(validation) == tracker.metrics["mining_triplets"]
-    assert not {r["anchor"] for r in train} & {r["anchor"] for r in validation}
-    assert set(mined.retrieval["validation"].queries.values()) == {r["anchor"] for r in validation}
+    # phase 1 trained on the training split's pairs; phase 2 trains on its queries' triplets only, and
+    # validates on the validation split's queries, which neither phase trained on
+    phase1_train = {text for row in data.parts["pairs"].splits["train"] for text in (row["anchor"], row["positive"])}
+    assert {r["anchor"] for r in train} <= set(data.retrieval["train"].queries.values())
+    assert {r["anchor"] for r in validation} == set(data.retrieval["validation"].queries.values())
+    assert not {r["anchor"] for r in validation} & (phase1_train | {r["anchor"] for r in train})
+    assert mined.retrieval["validation"] is data.retrieval["validation"]
     assert mined.retrieval["test"] is data.retrieval["test"]
     assert mined.corpus == data.corpus
     assert [type(e).__name__ for e in mined.evaluators("validation")] == [

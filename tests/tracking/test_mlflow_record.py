@@ -69,9 +69,9 @@ def test_summary_names_the_store_used_and_config_yaml_is_resolved(elsewhere_run)
     assert f"mlflow ui --port 5000 --backend-store-uri {uri}" in result.stdout
     assert "make mlflow-ui" not in result.stdout
     [run] = runs(uri, "physics")
-    counts = {split: int(run.data.params[f"eval_queries.{split}"]) for split in ("validation", "test")}
+    counts = {split: int(run.data.params[f"eval.{split}_queries"]) for split in ("validation", "test")}
     assert all(n > 0 for n in counts.values())
-    assert f"queries:         validation {counts['validation']}, test {counts['test']}" in result.stdout
+    assert f"evaluated on:    validation {counts['validation']} queries, test {counts['test']} queries" in result.stdout
     [run] = runs(uri, "physics")
     text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.yaml")
     assert "${" not in text and "select_by: val_loss" in text

@@ -16,6 +16,8 @@ KIND_COLUMNS = {
     "scored_pairs": ("sentence1", "sentence2", "score"),
     "labeled_pairs": ("sentence1", "sentence2", "label"),
 }
+# Below this many queries an evaluation's ndcg@10 moves by more than 0.005 per query: `size_warning` says so.
+MIN_EVALUATION_QUERIES = 200
 TEXT_COLUMNS = {
     kind: tuple(c for c in columns if c not in ("score", "label")) for kind, columns in KIND_COLUMNS.items()
 }
@@ -23,13 +25,21 @@ TEXT_COLUMNS = {
 
 @dataclass
 class Part:
-    """One training part: rows of one kind, split into train / validation / test."""
+    """One training part: rows of one kind, split into train / validation / test.
+
+    Attributes:
+        kind: one of KIND_COLUMNS.
+        splits: split name -> rows.
+        disjoint: the columns no split may share; None = every text column. A BEIR dataset's own splits share
+            the corpus, so only their queries (``("anchor",)``) must be disjoint.
+    """
 
     kind: str
     splits: dict[str, list[dict[str, Any]]]
+    disjoint: tuple[str, ...] | None = None
 
     def texts(self, row: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(row[column] for column in TEXT_COLUMNS[self.kind])
+        return tuple(row[column] for column in self.disjoint or TEXT_COLUMNS[self.kind])
 
 
 @dataclass
@@ -48,6 +58,8 @@ class DataBundle:
         parts: training parts by name; a loss config with several parts uses the same names.
         corpus: retrieval corpus (doc id -> text), shared by all splits.
         retrieval: retrieval queries and relevant docs per split; derived from `pairs` when absent.
+        split_sources: split name -> ``"given"`` (the dataset's own split or a `validation_path` / `test_path`
+            file) or ``"made"`` (dealt out by embedlab); logged as the param `dataset.splits_source`.
     """
 
     name: str
@@ -55,6 +67,7 @@ class DataBundle:
     parts: dict[str, Part]
     corpus: dict[str, str] = field(default_factory=dict)
     retrieval: dict[str, RetrievalSplit] = field(default_factory=dict)
+    split_sources: dict[str, str] = field(default_factory=lambda: {split: "made" for split in SPLITS})
 
     def check_disjoint(self) -> None:
         """No text of a training part, or of a retrieval query, may sit in two splits."""
@@ -82,6 +95,37 @@ class DataBundle:
         if self.corpus:
             counts["corpus"] = {"all": len(self.corpus)}
         return {"dataset": self.name, "source": self.source, "sha256": digest.hexdigest(), "rows": counts}
+
+    def evaluation_sizes(self) -> dict[str, tuple[int, str]]:
+        """Per evaluation split: how many queries its retrieval evaluation ranks (else rows of its first part)."""
+        sizes = {}
+        for split in ("validation", "test"):
+            retrieval = self.retrieval_split(split)
+            if retrieval is not None:
+                sizes[split] = (sum(1 for q in retrieval[1].queries if retrieval[1].relevant.get(q)), "queries")
+            else:
+                sizes[split] = (max((len(p.splits[split]) for p in self.parts.values()), default=0), "rows")
+        return sizes
+
+    def params(self) -> dict[str, Any]:
+        """Where each split came from and how large each evaluation is: MLflow params of the run."""
+        params: dict[str, Any] = {"dataset.splits_source": ",".join(f"{s}={self.split_sources[s]}" for s in SPLITS)}
+        for split, (count, unit) in self.evaluation_sizes().items():
+            params[f"eval.{split}_{unit}"] = count
+        return params
+
+    def size_warning(self, minimum: int = MIN_EVALUATION_QUERIES) -> str | None:
+        """One line when validation or test is too small for its numbers to rank two models, else None."""
+        sizes = self.evaluation_sizes()
+        small = [f"{split} {n} {unit}" for split, (n, unit) in sizes.items() if 0 < n < minimum]
+        if not small:
+            return None
+        fewest = min(n for n, _ in sizes.values() if n > 0)
+        return (
+            f"warning: {' and '.join(small)} (fewer than {minimum}): one query can move ndcg@10 by up to "
+            f"{1 / fewest:.3f}, so small differences may be noise; give more with dataset.validation_path= "
+            "/ dataset.test_path= (or qrels/dev.tsv, qrels/test.tsv in a BEIR folder)"
+        )
 
     def retrieval_split(self, split: str) -> tuple[dict[str, str], RetrievalSplit] | None:
         """Corpus and queries to rank for `split`; a pairs part stands in for a missing retrieval set."""

@@ -86,6 +86,42 @@ def split_by_components(
     return out
 
 
+def split_missing(
+    pool: list[Row],
+    given: dict[str, list[Row]],
+    texts: Callable[[Row], Sequence[Hashable]],
+    fractions: Sequence[float],
+    seed: int,
+    where: str,
+) -> tuple[dict[str, list[Row]], dict[str, str]]:
+    """Use the splits a dataset gives as they are; deal only the missing ones out of `pool`.
+
+    Args:
+        pool: rows to split when no train split is given (e.g. a BEIR folder's single qrels.tsv).
+        given: split name -> its rows, for the splits the dataset brings (a given train split is the pool).
+        texts, seed, where: as for `split_by_components`.
+        fractions: train / validation / test shares; the shares of the given evaluation splits are left out
+            and the rest renormalized, so a given test split leaves train and validation in their ratio.
+
+    Returns:
+        The three splits, and where each came from: ``"given"`` or ``"made"``.
+    """
+    check_fractions(fractions, where)
+    if "train" in given:
+        pool = given["train"]
+    made = [name for name in SPLITS if name not in given or name == "train"]
+    shares = [fraction if name in made else 0.0 for name, fraction in zip(SPLITS, fractions)]
+    total = sum(shares)
+    shares = [share / total for share in shares] if total > 0 else [1.0, 0.0, 0.0]
+    out = split_by_components(pool, texts, shares, seed, where) if pool else {name: [] for name in SPLITS}
+    sources = {name: "made" for name in SPLITS}
+    for name, rows in given.items():
+        sources[name] = "given"
+        if name != "train":  # a given train split was the pool: it keeps what was not dealt out
+            out[name] = rows
+    return out, sources
+
+
 def check_disjoint(splits: dict[str, list[Any]], texts: Callable[[Any], Sequence[str]], where: str) -> None:
     """Raise if any text appears in more than one split."""
     seen: dict[str, str] = {}

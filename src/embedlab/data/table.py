@@ -12,16 +12,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from embedlab.data.bundle import KIND_COLUMNS, TEXT_COLUMNS, DataBundle, Part, RetrievalSplit
-from embedlab.data.readers import clean_label, clean_score, clean_text, read_beir, read_hub, read_rows
-from embedlab.data.splits import SPLITS, check_fractions, drop_exact_duplicates, split_by_components
+from embedlab.data.beir import load_beir
+from embedlab.data.bundle import KIND_COLUMNS, TEXT_COLUMNS, DataBundle, Part
+from embedlab.data.readers import clean_label, clean_score, clean_text, read_hub, read_rows
+from embedlab.data.splits import SPLITS, check_fractions, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
 
 BUNDLED = Path(__file__).parent / "bundled"
 KINDS = (*KIND_COLUMNS, "retrieval")
 # Name of the training part for each kind; a `loss=mixed` config uses these names as its keys.
 PART_NAMES = {"pairs": "pairs", "triplets": "triplets", "scored_pairs": "scored", "labeled_pairs": "labeled"}
-RETRIEVAL_USES = ("both", "train", "eval")
 CLEANERS = {"score": clean_score, "label": clean_label}
 
 
@@ -36,6 +36,8 @@ def load_table(
     use: str = "both",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 42,
+    validation_path: str | None = None,
+    test_path: str | None = None,
 ) -> DataBundle:
     """Read, check and split one dataset of a single kind.
 
@@ -54,6 +56,9 @@ def load_table(
             on held-out queries; ``train`` only trains; ``eval`` only evaluates (all queries held out).
         fractions: train / validation / test shares of the rows.
         seed: seed of the split.
+        validation_path: a file of the same kind and columns (for ``retrieval``: a qrels TSV over the folder's
+            queries and corpus) used as the validation split; the main data then fills train (and test).
+        test_path: likewise for the test split.
 
     Example:
         ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
@@ -67,7 +72,7 @@ def load_table(
     if kind == "retrieval":
         if hub:
             raise UserError(f"dataset.hub={hub} with kind=retrieval is not supported; expected a BEIR folder in path")
-        return _load_retrieval(name, _source_path(name, path), use, fractions, seed)
+        return load_beir(name, _source_path(name, path), use, fractions, seed, validation_path, test_path)
     if hub:
         source = hub + (f" ({subset})" if subset else "")
         raw = read_hub(hub, subset, hub_split)
@@ -77,11 +82,22 @@ def load_table(
     rows = _clean_rows(raw, kind, _column_map(kind, columns or {}), source)
     rows = drop_exact_duplicates(rows, lambda r: tuple(r.values()))
     texts = TEXT_COLUMNS[kind]
-    splits = split_by_components(rows, lambda r: tuple(r[c] for c in texts), fractions, seed, "dataset")
-    _check_every_split_has_rows(splits, fractions, source)
-    bundle = DataBundle(name, source, {PART_NAMES[kind]: Part(kind, splits)})
+    given = {  # the user's own evaluation files, used as those splits
+        split: _read_given(file, kind, columns or {})
+        for split, file in (("validation", validation_path), ("test", test_path))
+        if file
+    }
+    splits, sources = split_missing(rows, given, lambda r: tuple(r[c] for c in texts), fractions, seed, "dataset")
+    made = [f if sources[s] == "made" else 0.0 for s, f in zip(SPLITS, fractions)]
+    _check_every_split_has_rows(splits, made, source)
+    bundle = DataBundle(name, source, {PART_NAMES[kind]: Part(kind, splits)}, split_sources=sources)
     bundle.check_disjoint()
     return bundle
+
+
+def _read_given(path: str, kind: str, columns: Mapping[str, str]) -> list[dict[str, str | float]]:
+    rows = _clean_rows(read_rows(path), kind, _column_map(kind, columns), str(Path(path).expanduser()))
+    return drop_exact_duplicates(rows, lambda r: tuple(r.values()))
 
 
 def _source_path(name: str, path: str | None) -> Path:
@@ -136,36 +152,3 @@ def _check_every_split_has_rows(splits: dict[str, list], fractions: Sequence[flo
             f"{where}: {rows} distinct rows leave the {empty[0]} split empty with dataset.fractions={list(fractions)}; "
             "expected more rows (rows that share a text stay in one split) or a larger fraction"
         )
-
-
-def _load_retrieval(name: str, folder: Path, use: str, fractions: Sequence[float], seed: int) -> DataBundle:
-    """A BEIR folder as (query, relevant doc) training pairs, held-out retrieval queries, or both."""
-    if use not in RETRIEVAL_USES:
-        raise UserError(f"dataset.use={use!r} is not supported; expected one of {', '.join(RETRIEVAL_USES)}")
-    corpus, queries, qrels = read_beir(folder)
-    rows = [
-        {"anchor": queries[query_id], "positive": corpus[doc_id], "query_id": query_id}
-        for query_id in sorted(qrels)
-        for doc_id in sorted(qrels[query_id])
-    ]
-    if not rows:
-        raise UserError(f"{folder / 'qrels.tsv'}: no row has a score above 0; expected at least one relevant doc")
-    if use == "eval":  # every query is held out, shared by validation and test in the ratio of `fractions`
-        held_out = fractions[1] + fractions[2]
-        validation = fractions[1] / held_out if held_out else 0.5
-        fractions = (0.0, validation, 1.0 - validation)
-    rows = drop_exact_duplicates(rows, lambda r: (r["anchor"], r["positive"]))
-    splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "dataset")
-    _check_every_split_has_rows(splits, fractions, str(folder))
-    parts = {}
-    if use in ("both", "train"):
-        pairs = {s: [{"anchor": r["anchor"], "positive": r["positive"]} for r in splits[s]] for s in SPLITS}
-        parts["pairs"] = Part("pairs", pairs)
-    retrieval = {}
-    if use in ("both", "eval"):
-        for split in SPLITS:
-            ids = sorted({r["query_id"] for r in splits[split]})
-            retrieval[split] = RetrievalSplit({q: queries[q] for q in ids}, {q: qrels[q] for q in ids})
-    bundle = DataBundle(name, str(folder), parts, corpus if retrieval else {}, retrieval)
-    bundle.check_disjoint()
-    return bundle

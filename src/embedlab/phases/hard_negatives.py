@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
-from embedlab.data.splits import split_by_components
+from embedlab.data.bundle import DataBundle, Part
+from embedlab.data.splits import SPLITS
 from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import MinedNegatives, check_window
 from embedlab.mining.reranker import CrossEncoderReranker
@@ -31,7 +31,12 @@ class MiningSettings:
 
 @dataclass
 class HardNegativesPhase:
-    """Mine hard negatives for the training queries, then train on the triplets (90/10 train/validation).
+    """Mine hard negatives, then train on (query, gold passage, negative) triplets.
+
+    The triplets of the training split's queries are trained on; those of the validation split's queries
+    (negatives mined the same way) give the validation loss. So phase 2 validates, and picks its checkpoint,
+    on queries that neither phase 1 nor phase 2 trained on; the test split is kept as it is. The mining
+    statistics (`mining_queries`, `mining_triplets`, ...) count the training and validation queries together.
 
     Args:
         name: shown in run names.
@@ -45,9 +50,7 @@ class HardNegativesPhase:
         max_score: drop candidates scoring above this.
         reranker: a `CrossEncoderReranker`; with a model set, it re-scores every candidate.
         batch_size: encoding batch size for mining.
-        validation_fraction: share of the mined triplets held out for validation (split by query).
         cache_dir: where mined triplets are kept between runs; None = always mine.
-        seed: for the train/validation split.
     """
 
     name: str = "hard_negatives"
@@ -60,15 +63,11 @@ class HardNegativesPhase:
     max_score: float | None = None
     reranker: CrossEncoderReranker = field(default_factory=CrossEncoderReranker)
     batch_size: int = 64
-    validation_fraction: float = 0.1
     cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
-    seed: int = 42
 
     def __post_init__(self) -> None:
         check_window(self.num_negatives, self.range_min, self.range_max)
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
-        if not 0 < self.validation_fraction < 1:
-            raise UserError(f"phase.validation_fraction={self.validation_fraction} is invalid; expected 0 < x < 1")
         self.started_from: dict[str, str] = {}
 
     def model_overrides(self) -> dict[str, str]:
@@ -83,7 +82,10 @@ class HardNegativesPhase:
 
         if self.started_from:
             tracker.log_dict(self.started_from, "init_from.json")
-        queries, relevant, pairs = training_pairs(data)
+        _, _, pairs = retrieval_pairs(data, "train")
+        _, _, validation_pairs = retrieval_pairs(data, "validation")
+        known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
+        pairs = pairs + [pair for pair in validation_pairs if pair not in known]
         corpus = list(data.corpus.values())
         settings = asdict(self.settings())
         key = mining_key(weights_hash(model), data_fingerprint(pairs, corpus), settings)
@@ -100,7 +102,7 @@ class HardNegativesPhase:
                 "expected some: raise phase.range_max or loosen relative_margin / absolute_margin / max_score"
             )
         log_mining(tracker, mined, key, cached=cached is not None)
-        return triplet_bundle(data, mined, queries, relevant, self.validation_fraction, self.seed)
+        return triplet_bundle(data, mined)
 
     def mine(self, model, pairs: list[tuple[str, str]], corpus: list[str]) -> MinedNegatives:
         from embedlab.mining.hard_negatives import mine_hard_negatives
@@ -145,42 +147,46 @@ def resolve_init_from(init_from: str) -> dict[str, str]:
     return resolved
 
 
-def training_pairs(data: DataBundle) -> tuple[dict[str, str], dict[str, set[str]], list[tuple[str, str]]]:
-    """The training split's retrieval queries, their gold passages, and (query, gold passage) pairs to mine for."""
-    found = data.retrieval_split("train")
-    if found is None or not data.corpus:
+def retrieval_pairs(data: DataBundle, split: str) -> tuple[dict[str, str], dict[str, set[str]], list[tuple[str, str]]]:
+    """The split's retrieval queries, their gold passages, and (query, gold passage) pairs to mine for."""
+    found = data.retrieval_split(split)
+    if found is None or not data.corpus or not found[1].queries:
         raise UserError(
-            f"phase=hard_negatives needs a retrieval corpus and training queries, but dataset={data.name} has "
-            "none; expected a dataset with corpus.jsonl, queries.jsonl and qrels.tsv (e.g. dataset=physics)"
+            f"phase=hard_negatives needs a retrieval corpus and {split} queries, but dataset={data.name} has "
+            "none; expected a dataset with corpus.jsonl, queries.jsonl and qrels (e.g. dataset=physics) and "
+            "dataset.fractions that leave a validation split"
         )
-    _, split = found
+    _, queries = found
     pairs = [
-        (split.queries[q], data.corpus[d]) for q in split.queries for d in sorted(split.relevant[q]) if d in data.corpus
+        (queries.queries[q], data.corpus[d])
+        for q in queries.queries
+        for d in sorted(queries.relevant[q])
+        if d in data.corpus
     ]
-    return split.queries, split.relevant, pairs
+    return queries.queries, queries.relevant, pairs
 
 
-def triplet_bundle(
-    data: DataBundle,
-    mined: MinedNegatives,
-    queries: dict[str, str],
-    relevant: dict[str, set[str]],
-    validation_fraction: float,
-    seed: int,
-) -> DataBundle:
-    """Mined triplets split by query (and gold passage) into train / validation; the test split is kept."""
-    fractions = (1 - validation_fraction, validation_fraction, 0.0)
-    rows = [{k: t[k] for k in ("anchor", "positive", "negative")} for t in mined.triplets]
-    splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "phase")
-    query_id = {text: q for q, text in queries.items()}
-    retrieval = {}
+def triplet_bundle(data: DataBundle, mined: MinedNegatives) -> DataBundle:
+    """Mined triplets assigned to the split of their query: train and validation as the dataset split them.
+
+    The retrieval splits are the dataset's own, so phase 2's validation ranks the corpus for the same
+    held-out queries phase 1 validated on; the test split is kept.
+    """
+    split_of = {}
     for split in ("train", "validation"):
-        ids = sorted({query_id[r["anchor"]] for r in splits[split]})
-        retrieval[split] = RetrievalSplit({q: queries[q] for q in ids}, {q: relevant[q] for q in ids})
-    if "test" in data.retrieval:
-        retrieval["test"] = data.retrieval["test"]
-    part = Part("triplets", splits)
-    return DataBundle(data.name, f"{data.source} (hard negatives)", {"hard_negatives": part}, data.corpus, retrieval)
+        split_of.update({text: split for text in retrieval_pairs(data, split)[0].values()})
+    splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
+    for t in mined.triplets:
+        if t["anchor"] in split_of:
+            splits[split_of[t["anchor"]]].append({k: t[k] for k in ("anchor", "positive", "negative")})
+    retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
+    part = Part("triplets", splits, disjoint=("anchor",))
+    bundle = DataBundle(
+        data.name, f"{data.source} (hard negatives)", {"hard_negatives": part}, data.corpus, retrieval,
+        data.split_sources,
+    )  # fmt: skip
+    bundle.check_disjoint()
+    return bundle
 
 
 def log_mining(tracker, mined: MinedNegatives, key: str, cached: bool) -> None:

@@ -1,0 +1,217 @@
+"""Quality on real data: a plain sentence-transformers script vs embedlab's default vs `experiment=retrieval`.
+
+    python -m bench.quality --data <BEIR folder with qrels/train.tsv and qrels/test.tsv> [--threads 1]
+
+All sides get the same folder. They train on qrels/train.tsv (embedlab makes its validation split out of it,
+the plain script has none) and never see qrels/test.tsv, the held-out split every model is scored on here,
+over the whole corpus:
+    base      the starting model, untrained
+    plain     SentenceTransformerTrainer, MNRL scale 20, every training pair, 1 epoch, batch 32, lr 5e-5,
+              warmup 10%, no-duplicates sampler, no validation: the script a user would write by hand
+    default   python -m train dataset=local dataset.kind=retrieval dataset.path=<folder> (embedlab's defaults)
+    retrieval python -m train experiment=retrieval dataset.path=<folder> (phase 1 MNRL, mining, phase 2)
+Each embedlab side runs as the real command in a subprocess; wall time is that command's, start to end.
+Metrics (ndcg@10, mrr@10, acc@1, recall@10; binary relevance, self-hits skipped) come with a 95% bootstrap
+interval over the held-out queries, and each side's difference to `plain` with a paired bootstrap interval.
+Prints a Markdown table and writes JSON to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import REPO, bench_env, minilm_path
+
+SIDES = ("base", "plain", "default", "retrieval")
+METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1", "recall_at_10")
+
+
+def read_split(folder: Path, split: str) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
+    """corpus, queries and qrels of one qrels/<split>.tsv, read by embedlab's own BEIR reader."""
+    from embedlab.data.beir import qrels_rows, read_texts
+
+    corpus = read_texts(folder / "corpus.jsonl", with_title=True)
+    queries = read_texts(folder / "queries.jsonl", with_title=False)
+    relevant: dict[str, set[str]] = {}
+    for row in qrels_rows(folder / "qrels" / f"{split}.tsv", queries, corpus):
+        relevant.setdefault(row["query_id"], set()).add(row["doc_id"])
+    return corpus, {q: queries[q] for q in relevant}, relevant
+
+
+def per_query_scores(model, corpus: dict[str, str], queries: dict[str, str], relevant: dict[str, set[str]]):
+    """query id -> {metric: value} for one model; a corpus entry with the query's id or text is skipped."""
+    doc_ids = sorted(corpus)
+    docs = [corpus[d] for d in doc_ids]
+    query_ids = sorted(queries)
+    q = model.encode([queries[i] for i in query_ids], batch_size=64, normalize_embeddings=True)
+    d = model.encode(docs, batch_size=64, normalize_embeddings=True)
+    similarity = np.asarray(q) @ np.asarray(d).T
+    out = {}
+    for row, query_id in enumerate(query_ids):
+        scores = similarity[row].copy()
+        for col, doc_id in enumerate(doc_ids):
+            if doc_id == query_id or docs[col] == queries[query_id]:
+                scores[col] = -np.inf
+        top = [doc_ids[i] for i in np.argsort(-scores, kind="stable")[:10]]
+        gold = relevant[query_id]
+        hits = [doc in gold for doc in top]
+        dcg = sum(1 / np.log2(rank + 2) for rank, hit in enumerate(hits) if hit)
+        idcg = sum(1 / np.log2(rank + 2) for rank in range(min(len(gold), 10)))
+        out[query_id] = {
+            "ndcg_at_10": dcg / idcg,
+            "mrr_at_10": next((1 / (rank + 1) for rank, hit in enumerate(hits) if hit), 0.0),
+            "acc_at_1": float(hits[0]),
+            "recall_at_10": sum(hits) / len(gold),
+        }
+    return out
+
+
+def bootstrap(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean of `values` (one per query), resampling queries."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42) -> Path:
+    """The hand-written script: every (query, gold passage) pair of qrels/train.tsv, one epoch, no validation."""
+    from datasets import Dataset
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers import set_seed
+
+    corpus, queries, relevant = read_split(folder, "train")
+    pairs = [(queries[q], corpus[d]) for q in sorted(relevant) if q in queries for d in sorted(relevant[q])]
+    set_seed(seed)
+    model = SentenceTransformer(model_path, device="cpu")
+    model.max_seq_length = 256
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=32, num_train_epochs=1,
+        learning_rate=5e-5, warmup_steps=0.1, weight_decay=0.01, lr_scheduler_type="linear", save_strategy="no",
+        logging_steps=5, report_to="none", seed=seed, batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True,
+    )  # fmt: skip
+    train = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
+    SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model, scale=20.0)
+    ).train()
+    model.save(str(out / "final"))
+    return out / "final"
+
+
+def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list[str]) -> Path:
+    """Run the real `python -m train` command for `side`; returns its best model's folder."""
+    recipe = {
+        "default": ["dataset=local", "dataset.kind=retrieval"],
+        "retrieval": ["experiment=retrieval"],
+    }[side]
+    command = [
+        sys.executable, "-m", "train", *recipe, f"dataset.path={folder}", f"hardware.threads={threads}",
+        "hardware=cpu", f"tracking.uri=sqlite:///{out.resolve() / 'mlflow.db'}", "tracking.log_model=false",
+        f"hydra.run.dir={out.resolve()}", *(["phase.stages.phase2.phase.cache_dir=null"] if side == "retrieval" else []),
+        *extra,
+    ]  # fmt: skip
+    log = out / "train.log"
+    out.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as f:
+        result = subprocess.run(command, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=bench_env())
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}; see {log}")
+    return out / ("phase2/best" if side == "retrieval" else "best")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="BEIR folder with qrels/train.tsv, qrels/test.tsv")
+    parser.add_argument("--model", default=None, help="starting model (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every side (default 1)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, default=None, help="quality.json files of runs over the same --data: one table"
+    )
+    parser.add_argument("overrides", nargs="*", help="extra overrides for both embedlab sides, e.g. training.lr=3e-5")
+    args = parser.parse_args()
+    import torch
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    folder, model_path = args.data.expanduser().resolve(), args.model or minilm_path()
+    run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
+    if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores)
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
+        results = {side: results[side] for side in SIDES if side in results}
+        print(summarize(results, folder, args)["table"])
+        return 0
+    corpus, queries, relevant = read_split(folder, "test")
+    results = {}
+    for side in args.sides:
+        start = time.perf_counter()
+        if side == "base":
+            path = model_path
+        elif side == "plain":
+            path = train_plain(folder, model_path, run_out / side)
+        else:
+            path = train_embedlab(side, folder, run_out / side, args.threads, args.overrides)
+        wall = time.perf_counter() - start if side != "base" else 0.0
+        model = SentenceTransformer(str(path), device="cpu")
+        model.max_seq_length = 256
+        results[side] = {
+            "model": str(path),
+            "wall_s": wall,
+            "queries": per_query_scores(model, corpus, queries, relevant),
+        }
+        print(f"[quality] {side}: {wall:.0f} s", flush=True)
+    report = summarize(results, folder, args)
+    run_out.mkdir(parents=True, exist_ok=True)
+    (run_out / "quality.json").write_text(json.dumps({**report, "per_query": results}, indent=1), encoding="utf-8")
+    print(report["table"])
+    print(f"\nJSON: {run_out / 'quality.json'}")
+    return 0
+
+
+def summarize(results: dict, folder: Path, args) -> dict:
+    """Means with bootstrap intervals, paired differences to `plain`, and the Markdown table."""
+    query_ids = sorted(next(iter(results.values()))["queries"])
+    lines = [
+        f"held-out: {folder}/qrels/test.tsv, {len(query_ids)} queries; threads {args.threads}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| side | " + " | ".join(METRICS) + " | Δ ndcg@10 vs plain | wall s |",
+        "|---|" + "---|" * (len(METRICS) + 2),
+    ]
+    summary = {}
+    for side, r in results.items():
+        values = {m: np.array([r["queries"][q][m] for q in query_ids]) for m in METRICS}
+        cells = []
+        for m in METRICS:
+            low, high = bootstrap(values[m])
+            summary.setdefault(side, {})[m] = {"mean": float(values[m].mean()), "ci95": [low, high]}
+            cells.append(f"{values[m].mean():.4f} [{low:.3f}, {high:.3f}]")
+        delta = "-"
+        if "plain" in results and side != "plain":
+            diff = values["ndcg_at_10"] - np.array([results["plain"]["queries"][q]["ndcg_at_10"] for q in query_ids])
+            low, high = bootstrap(diff)
+            summary[side]["delta_ndcg_vs_plain"] = {"mean": float(diff.mean()), "ci95": [low, high]}
+            delta = f"{diff.mean():+.4f} [{low:+.3f}, {high:+.3f}]"
+        lines.append(f"| {side} | " + " | ".join(cells) + f" | {delta} | {r['wall_s']:.0f} |")
+    return {"summary": summary, "table": "\n".join(lines), "data": str(folder), "threads": args.threads}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

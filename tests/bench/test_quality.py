@@ -1,0 +1,45 @@
+"""`python -m bench.quality`: sides trained on qrels/train.tsv, scored on qrels/test.tsv with bootstrap intervals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from bench.quality import bootstrap
+
+from embedlab_testing import REPO
+
+
+def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path, physics_folder, tmp_path):
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        shutil.copy(physics_folder / name, folder / name)
+    header, *lines = (physics_folder / "qrels.tsv").read_text().splitlines()
+    (folder / "qrels" / "train.tsv").write_text("\n".join([header, *lines[:-8]]) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("\n".join([header, *lines[-8:]]) + "\n")
+    command = [sys.executable, "-m", "bench.quality", "--data", str(folder), "--model", tiny_model_path]
+    result = subprocess.run(
+        [*command, "--sides", "base", "plain", "--out", str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "held-out: " in result.stdout and "8 queries" in result.stdout
+    assert "| base | " in result.stdout and "| plain | " in result.stdout
+    report = json.loads(next((tmp_path / "out").glob("*/quality.json")).read_text())
+    assert set(report["per_query"]["plain"]["queries"]) == {line.split("\t")[0] for line in lines[-8:]}
+    for side in ("base", "plain"):
+        ndcg = report["summary"][side]["ndcg_at_10"]
+        assert ndcg["ci95"][0] <= ndcg["mean"] <= ndcg["ci95"][1]
+    assert "delta_ndcg_vs_plain" in report["summary"]["base"]
+
+
+def test_bootstrap_interval_narrows_with_more_queries():
+    rng = np.random.default_rng(1)
+    few, many = rng.random(20), rng.random(2000)
+    (low_few, high_few), (low_many, high_many) = bootstrap(few), bootstrap(many)
+    assert low_few < few.mean() < high_few and low_many < many.mean() < high_many
+    assert high_many - low_many < (high_few - low_few) / 4
