@@ -98,7 +98,9 @@ def train(
         tracker.set_tags({"best_is_base": str(best.kept_base).lower(), "optimized_metric": cfg.optimized_metric})
         version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
         model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
-        print_summary(tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, data.evaluation_sizes())
+        print_summary(
+            tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, data.evaluation_sizes()
+        )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
