@@ -36,6 +36,7 @@ def load_table(
     use: str = "both",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 42,
+    quoting: str = "csv",
 ) -> DataBundle:
     """Read, check and split one dataset of a single kind.
 
@@ -54,6 +55,8 @@ def load_table(
             on held-out queries; ``train`` only trains; ``eval`` only evaluates (all queries held out).
         fractions: train / validation / test shares of the rows.
         seed: seed of the split.
+        quoting: for CSV/TSV files: ``csv`` (fields may be quoted, as the csv module writes them) or ``none``
+            (quote characters are part of the text; for files with stray quotes).
 
     Example:
         ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
@@ -73,7 +76,7 @@ def load_table(
         raw = read_hub(hub, subset, hub_split)
     else:
         source = str(_source_path(name, path))
-        raw = read_rows(source)
+        raw = read_rows(source, quoting)
     rows = _clean_rows(raw, kind, _column_map(kind, columns or {}), source)
     rows = drop_exact_duplicates(rows, lambda r: tuple(r.values()))
     texts = TEXT_COLUMNS[kind]
