@@ -41,11 +41,26 @@ def select_parts(loss_cfg: Any, data: DataBundle, loss_name: str) -> dict[str, d
         return dict(wanted)
     selected = {name: loss for name, kind in have.items() if kind in _kinds(loss)}
     if not selected:
-        described = ", ".join(f"'{name}' is {kind}" for name, kind in have.items())
+        needs = " or ".join(_kinds(loss))
+        if not have:
+            raise UserError(
+                f"loss={loss_name} needs {needs} data, but dataset={data.name} has no training data "
+                "(dataset.use=eval only evaluates); expected dataset.use=both or train to train on it"
+            )
+        described = ", ".join(f"{kind} (part '{name}')" for name, kind in have.items())
         raise UserError(
-            f"loss={loss_name} needs {' or '.join(_kinds(loss))} data, but dataset={data.name} has {described}"
+            f"loss={loss_name} needs {needs} data, but dataset={data.name} has {described}; "
+            f"expected a loss for that data, e.g. loss={_suggest(next(iter(have.values())))}"
         )
     return selected
+
+
+# A loss option that fits each kind of data, for the message when the chosen one does not.
+SUGGESTED = {"pairs": "mnrl", "triplets": "mnrl", "scored_pairs": "cosine", "labeled_pairs": "cosine"}
+
+
+def _suggest(kind: str) -> str:
+    return SUGGESTED.get(kind, "mnrl")
 
 
 def build_losses(selected: dict[str, dict[str, Any]], model) -> Any:

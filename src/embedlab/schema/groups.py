@@ -94,7 +94,11 @@ MODEL = {
 }
 SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS), "multi_dataset": Choice(options=MULTI_DATASET)}
 
-_DATASET_COMMON = {"name": Text(), "path": Text(nullable=True, what="a file or folder path")}
+_DATASET_COMMON = {
+    "name": Text(),
+    "path": Text(nullable=True, what="a file or folder path"),
+    "optimized_metric": Text(),  # the run's default optimized_metric for this data
+}
 TABLE = {
     **_DATASET_COMMON,
     "kind": Choice(options=KINDS),
