@@ -62,9 +62,13 @@ def check_before_work(cfg: DictConfig) -> None:
     """What can be checked from the config alone, in a second and without torch."""
     from embedlab.models.folder import check_model_folder
     from embedlab.schema import check_config
+    from embedlab.tracking.store_checks import check_registered_model_name, check_store_reachable, default_tracking_uri
 
     config = check_config(cfg)
     check_model_folder(str(config["model"]["name_or_path"]))
+    tracking = config["tracking"]
+    check_registered_model_name(tracking.get("registered_model_name"))
+    check_store_reachable(tracking.get("uri") or default_tracking_uri())
 
 
 if __name__ == "__main__":

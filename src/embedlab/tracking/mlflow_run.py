@@ -18,10 +18,12 @@ from embedlab.errors import UserError
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
-
-
-def default_tracking_uri() -> str:
-    return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+from embedlab.tracking.store_checks import (
+    check_registered_model_name,
+    check_store_reachable,
+    default_tracking_uri,
+    fail_fast_http,
+)
 
 
 def credentials_to_env(uri: str) -> str:
@@ -79,19 +81,26 @@ class MlflowTracker:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def connect(self) -> None:
-        """Open the store and the experiment (once); one line if the URI cannot be used."""
+        """Open the store and the experiment (once); one line within seconds if the URI cannot be used.
+
+        Checked before any model loads: the registered model's name, that a server answers (no retries, a
+        short timeout), that a SQLite store's folder and file can be written, and one write to the store.
+        """
         if self.experiment_id is not None:
             return
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
-        if self.uri.startswith("sqlite:///"):
-            folder = Path(self.uri[len("sqlite:///") :]).parent
-            if not folder.is_dir():
-                raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: folder {folder} does not exist")
+        check_registered_model_name(self.registered_model_name)
+        check_store_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
         try:
-            experiment = mlflow.set_experiment(self.experiment)
+            with fail_fast_http():
+                experiment = mlflow.set_experiment(self.experiment)
+                # a write: a read-only store fails here, not after training
+                mlflow.MlflowClient().set_experiment_tag(
+                    experiment.experiment_id, "embedlab.last_connected", time.strftime("%Y-%m-%dT%H:%M:%S")
+                )
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
