@@ -42,7 +42,8 @@ def check_store_reachable(uri: str) -> None:
             socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
         except OSError as exc:
             raise UserError(
-                f"tracking.uri={redact(uri)} cannot be reached ({exc.strerror or type(exc).__name__}); "
+                f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {parts.hostname}:{port} "
+                f"({exc.strerror or type(exc).__name__}); "
                 "expected a running MLflow server (make mlflow-server) or a sqlite:/// store"
             ) from None
     if uri.startswith("sqlite:///"):
@@ -58,7 +59,7 @@ def check_store_reachable(uri: str) -> None:
                 path.open("r+b").close()
         except OSError as exc:
             raise UserError(
-                f"tracking.uri={redact(uri)} cannot be written ({exc.strerror or exc}); "
+                f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
                 "expected a folder and database file this user can write"
             ) from None
 
