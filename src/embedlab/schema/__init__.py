@@ -143,7 +143,8 @@ def check_partial(stage: Any, where: str) -> None:
 def check_config(cfg: Any) -> dict[str, Any]:
     """Check the composed config of one run; returns it resolved. Raises one line on the first problem."""
     config = resolved(cfg)
-    for key, value in config.items():
+    # groups first: a top-level key may interpolate one of theirs (optimized_metric <- dataset.optimized_metric)
+    for key, value in sorted(config.items(), key=lambda item: item[0] not in GROUP_NAMES):
         if key in GROUP_NAMES:
             check_group(key, value, key)
         elif key in TOP:
