@@ -63,6 +63,20 @@ def _suggest(kind: str) -> str:
     return SUGGESTED.get(kind, "mnrl")
 
 
+def check_sampler(sampler_cfg: Any, data: DataBundle, parts: dict[str, Any]) -> None:
+    """`sampler=group_by_label` groups rows by their `label` column: only labeled pairs have one."""
+    sampler = to_container(sampler_cfg) or {}
+    if sampler.get("batch_sampler") != "group_by_label":
+        return
+    unlabeled = {name: data.parts[name].kind for name in parts if data.parts[name].kind != "labeled_pairs"}
+    if unlabeled:
+        name, kind = next(iter(unlabeled.items()))
+        raise UserError(
+            f"sampler.batch_sampler=group_by_label needs a label column, but dataset={data.name} part '{name}' "
+            f"is {kind}; expected labeled_pairs data, or sampler=no_duplicates / batch_sampler"
+        )
+
+
 def build_losses(selected: dict[str, dict[str, Any]], model) -> Any:
     """The loss modules for the trainer: one for a single part, else a dict by part name.
 

@@ -30,9 +30,9 @@ def check_point(point: list[str], config_name: str, datasets: dict[str, Any]) ->
     """Compose one job's config and check it as `python -m train` would, up to (not including) the model."""
     from hydra import compose
 
-    from embedlab.losses.selection import select_parts
-    from embedlab.schema import check_config
+    from embedlab.losses.selection import check_sampler, select_parts
     from embedlab.config import build
+    from embedlab.schema import check_config
 
     cfg = compose(config_name=config_name, overrides=point, return_hydra_config=True)
     loss_name = str(cfg.hydra.runtime.choices.get("loss", "loss"))
@@ -42,7 +42,8 @@ def check_point(point: list[str], config_name: str, datasets: dict[str, Any]) ->
     key = json.dumps([config["dataset"], config["seed"]], sort_keys=True, default=str)
     if key not in datasets:  # several points on the same data read it once
         datasets[key] = build(config["dataset"], where="dataset", seed=config["seed"])
-    select_parts(config["loss"], datasets[key], loss_name)
+    parts = select_parts(config["loss"], datasets[key], loss_name)
+    check_sampler(config["sampler"], datasets[key], parts)
 
 
 class CheckEveryPoint(Callback):
