@@ -76,9 +76,13 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
     labeled = write_lines(tmp / "labels.csv", ["sentence1,sentence2,label", *[f"a{i},b{i},yes" for i in range(40)]])
     corpus = (physics / "corpus.jsonl").read_text().splitlines()
     first = json.loads(corpus[0])
-    null_id = beir_with(tmp, "null_id", physics, corpus_jsonl="\n".join([json.dumps({**first, "_id": None}), *corpus[1:]]))
+    null_id = beir_with(
+        tmp, "null_id", physics, corpus_jsonl="\n".join([json.dumps({**first, "_id": None}), *corpus[1:]])
+    )
     qrels = (physics / "qrels.tsv").read_text().splitlines()
-    bad_score = beir_with(tmp, "bad_score", physics, qrels_tsv="\n".join([qrels[0], qrels[1].rsplit("\t", 1)[0] + "\thigh", *qrels[2:]]))
+    bad_score = beir_with(
+        tmp, "bad_score", physics, qrels_tsv="\n".join([qrels[0], qrels[1].rsplit("\t", 1)[0] + "\thigh", *qrels[2:]])
+    )
     no_tokenizer, truncated = broken_models(tmp, tiny)
     return {
         # config: types, ranges, choices, unknown keys (the schema, before data or model)

@@ -115,14 +115,18 @@ def test_every_shipped_option_of_a_group_passes_the_schema(group):
 
 
 def test_unknown_key_suggests_the_close_one():
-    with pytest.raises(UserError, match=r"training\.batchsize is not a key of training; did you mean training\.batch_size"):
+    with pytest.raises(
+        UserError, match=r"training\.batchsize is not a key of training; did you mean training\.batch_size"
+    ):
         check_config(compose_with("+training.batchsize=8"))
 
 
 def test_choice_message_lists_the_options():
     with pytest.raises(UserError) as error:
         check_config(compose_with("training.scheduler=cosine_annealing"))
-    assert str(error.value).startswith("training.scheduler=cosine_annealing is unknown; expected one of linear, cosine,")
+    assert str(error.value).startswith(
+        "training.scheduler=cosine_annealing is unknown; expected one of linear, cosine,"
+    )
 
 
 def test_fractions_without_validation_blame_the_fractions():

@@ -76,9 +76,7 @@ def _read_delimited(path: Path, delimiter: str, quoting: str = "csv") -> list[di
         raise UserError(f"dataset.quoting={quoting} is unknown; expected one of {', '.join(QUOTING)}")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))  # process-wide; only ever raised
     # A file object, not lines: quoted fields may hold newlines (the Quora release does).
-    reader = csv.DictReader(
-        io.StringIO(_read_text(path), newline=""), delimiter=delimiter, quoting=QUOTING[quoting]
-    )
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter, quoting=QUOTING[quoting])
     header = reader.fieldnames or []
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
@@ -229,7 +227,9 @@ def _json_type(value: Any) -> str:
 
 def _refuse_non_number(value: Any, where: str, row: int, column: str, expected: str) -> None:
     if isinstance(value, (bool, list, tuple, dict)):
-        raise UserError(f"{where}: row {row} column '{column}' is a {_json_type(value)} ({value!r}); expected {expected}")
+        raise UserError(
+            f"{where}: row {row} column '{column}' is a {_json_type(value)} ({value!r}); expected {expected}"
+        )
 
 
 def clean_score(value: Any, where: str, row: int, column: str) -> float:

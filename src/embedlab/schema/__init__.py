@@ -50,7 +50,9 @@ def check_keys(node: dict[str, Any], rules: dict[str, Rule], where: str, closed:
         if rule is None:
             if closed:
                 known = [k for k in rules if k != "sweep"]
-                raise UserError(f"{prefix}{key} is not a key of {where or 'the config'}; {did_you_mean(key, known, prefix)}")
+                raise UserError(
+                    f"{prefix}{key} is not a key of {where or 'the config'}; {did_you_mean(key, known, prefix)}"
+                )
             continue
         rule(f"{prefix}{key}", value)
 

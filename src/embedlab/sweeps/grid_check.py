@@ -30,8 +30,8 @@ def check_point(point: list[str], config_name: str, datasets: dict[str, Any]) ->
     """Compose one job's config and check it as `python -m train` would, up to (not including) the model."""
     from hydra import compose
 
-    from embedlab.losses.selection import check_sampler, select_parts
     from embedlab.config import build
+    from embedlab.losses.selection import check_sampler, select_parts
     from embedlab.schema import check_config
 
     cfg = compose(config_name=config_name, overrides=point, return_hydra_config=True)

@@ -15,6 +15,7 @@ from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 
+
 def default_tracking_uri() -> str:
     return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
 

@@ -32,10 +32,14 @@ class EmbedlabOptunaSweeper(Sweeper):
         from embedlab.schema import check_sweeper
 
         try:
-            check_sweeper({k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in self.settings.items()})
+            check_sweeper(
+                {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in self.settings.items()}
+            )
             from embedlab.sweeps.optuna_sweep import OptunaSettings, run_study  # imports torch: after the check
 
-            run_study(OptunaSettings.checked(self.settings), self.config, self.launcher, self.load_job_config, arguments)
+            run_study(
+                OptunaSettings.checked(self.settings), self.config, self.launcher, self.load_job_config, arguments
+            )
         except UserError as exc:  # bad settings, storage or search space: one line, exit 2, as for a single run
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
