@@ -35,6 +35,7 @@ def main(cfg: DictConfig) -> float:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
             cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
     try:
+        check_before_work(cfg)  # types, ranges, choices, unknown keys, the model folder: before data or model load
         callbacks = []
         if cfg.get("sweep"):  # launched by the Optuna sweeper: report to its trial, stop when pruned
             from embedlab.sweeps.trial import trial_callbacks
@@ -46,11 +47,28 @@ def main(cfg: DictConfig) -> float:
     except Interrupted as exc:  # Ctrl-C / SIGTERM: checkpoint saved, run marked KILLED
         print(f"\ninterrupted: {exc}; resume with resume=true", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C before training started (imports, data, model load): nothing to save
+        print("\ninterrupted: stopped by SIGINT before training started", file=sys.stderr)
+        sys.exit(130)
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
         print(f"\nerror: {exc}", file=sys.stderr)  # on a line of its own, after any progress bar
         sys.exit(2)
+
+
+def check_before_work(cfg: DictConfig) -> None:
+    """What can be checked from the config alone, in a second and without torch."""
+    from embedlab.models.folder import check_model_folder
+    from embedlab.schema import check_config
+    from embedlab.tracking.store import default_tracking_uri
+    from embedlab.tracking.store_checks import check_registered_model_name, check_store_reachable
+
+    config = check_config(cfg)
+    check_model_folder(str(config["model"]["name_or_path"]))
+    tracking = config["tracking"]
+    check_registered_model_name(tracking.get("registered_model_name"))
+    check_store_reachable(tracking.get("uri") or default_tracking_uri())
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ ALLOWED_TARGETS = (
     "builtins.",
 )
 
+# Exceptions that are not user mistakes but control flow (Ctrl-C, a pruned sweep trial): never turned into a line.
+PASS_THROUGH = ("Interrupted", "TrialPruned")
+
 # Keys that describe an option to embedlab and are not arguments of its `_target_`.
-META_KEYS = ("data_kinds",)
+META_KEYS = ("data_kinds", "optimized_metric")
 
 
 def packaged_model_path(package: str) -> str:
@@ -74,14 +77,31 @@ def build(node: Any, where: str = "config", **kwargs: Any) -> Any:
         if not kwargs:
             return instantiate(plain, _convert_="all")
         # Runtime objects go in as a call, not through the config: Hydra would turn them into dicts.
-        return instantiate(plain, _convert_="all", _partial_=True)(**kwargs)
+        factory = instantiate(plain, _convert_="all", _partial_=True)
     except InstantiationException as exc:
-        cause = exc.__cause__
-        while cause is not None and not isinstance(cause, UserError) and cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, UserError):
-            raise cause from None
-        raise UserError(f"{where}: {str(exc).splitlines()[0]} ({cause})") from exc
+        raise _one_line(exc, where) from None
+    try:
+        return factory(**kwargs)
+    except InstantiationException as exc:
+        raise _one_line(exc, where) from None
+    except Exception as exc:  # what the config describes refused its values (transformers, torch, numpy, ...)
+        if isinstance(exc, UserError) or type(exc).__name__ in PASS_THROUGH:
+            raise
+        raise UserError(f"{where}: {type(exc).__name__}: {first_line(exc)}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _one_line(exc: Exception, where: str) -> UserError:
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, UserError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, UserError):
+        return cause
+    return UserError(f"{where}: {first_line(exc)} ({first_line(cause) if cause else 'no cause'})")
 
 
 def choice(group: str, node: Any) -> str:

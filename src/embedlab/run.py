@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
-from embedlab.losses.selection import build_losses, select_parts
+from embedlab.losses.selection import build_losses, check_sampler, select_parts
 from embedlab.report import print_summary
 from embedlab.training.heap import collector_skips_existing_objects
 
@@ -43,6 +43,7 @@ def train(
     """
     data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
     parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
+    check_sampler(cfg.sampler, data, parts)
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks

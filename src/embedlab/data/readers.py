@@ -65,17 +65,54 @@ def _read_json_array(path: Path, text: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
+# Long passages are legitimate: read fields of any size (the csv module's default limit is 131,072 characters).
+FIELD_SIZE_LIMIT = 2**31 - 1
+QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
+
+
+def _read_delimited(path: Path, delimiter: str, quoting: str = "csv") -> list[dict[str, Any]]:
+    """Rows of a CSV/TSV file. A quote that opens a field and merges the next lines into it is refused."""
+    if quoting not in QUOTING:
+        raise UserError(f"dataset.quoting={quoting} is unknown; expected one of {', '.join(QUOTING)}")
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))  # process-wide; only ever raised
     # A file object, not lines: quoted fields may hold newlines (the Quora release does).
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter, quoting=QUOTING[quoting])
+    header = reader.fieldnames or []
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{path}: line 1 (the header) repeats column '{repeated[0]}'; expected distinct column names")
     rows = []
+    last_line = 1
     for row in reader:
         if None in row:
             raise UserError(f"{path}: line {reader.line_num} has more fields than the header {reader.fieldnames}")
+        _refuse_merged_lines(path, row, header, delimiter, last_line + 1)
+        last_line = reader.line_num
         rows.append(row)
     if not rows:
         raise UserError(f"{path}: has a header but no rows; expected at least one row")
     return rows
+
+
+def _refuse_merged_lines(path: Path, row: dict[str, Any], header: list[str], delimiter: str, line: int) -> None:
+    """A quote opening a field that does not close on its line swallows the following lines (rows lost)."""
+    for column in header:
+        value = row.get(column)
+        if not isinstance(value, str) or "\n" not in value:
+            continue
+        later = value.split("\n")[1:]
+        merged = (
+            value.endswith("\n")  # the quote never closed: the field runs to the end of the file
+            or (delimiter == "\t" and delimiter in value)
+            or any(part.count(delimiter) >= max(1, len(header) - 1) for part in later)
+        )
+        if merged:
+            raise UserError(
+                f"{path}: line {line} column '{column}' opens a quoted field that swallows the next "
+                f"{value.rstrip(chr(10)).count(chr(10))} line(s); expected a closing quote on that line: quote the whole field "
+                f'(a literal " as ""), or read quotes as text with dataset.quoting=none'
+            )
+        line += value.count("\n")
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -92,16 +129,22 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL, CSV, TSV or Parquet file as dicts; the format follows the file extension."""
+def read_rows(path: str | Path, quoting: str = "csv") -> list[dict[str, Any]]:
+    """Rows of a JSONL, CSV, TSV or Parquet file as dicts; the format follows the file extension.
+
+    Args:
+        path: the file.
+        quoting: for CSV/TSV: ``csv`` (a field may be quoted, as the csv module writes it) or ``none``
+            (quote characters are text).
+    """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         return _read_jsonl(path)
     if suffix == ".csv":
-        return _read_delimited(path, ",")
+        return _read_delimited(path, ",", quoting)
     if suffix == ".tsv":
-        return _read_delimited(path, "\t")
+        return _read_delimited(path, "\t", quoting)
     if suffix == ".parquet":
         return _read_parquet(path)
     raise UserError(f"{path}: unsupported file extension '{suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}")
@@ -158,15 +201,39 @@ def require_columns(rows: list[dict[str, Any]], columns: list[str], where: str) 
 
 
 def clean_text(value: Any, where: str, row: int, column: str) -> str:
+    """A text cell: a string (a number is taken as its text); a list, object or true/false is refused."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise UserError(f"{where}: row {row} column '{column}' is empty; expected text")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        shown = json.dumps(value, default=str)[:60]
+        raise UserError(
+            f"{where}: row {row} column '{column}' is a {_json_type(value)} ({shown}); expected text (a string)"
+        )
     text = str(value).strip()
     if not text:
         raise UserError(f"{where}: row {row} column '{column}' is empty; expected text")
     return text
 
 
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
+
+
+def _refuse_non_number(value: Any, where: str, row: int, column: str, expected: str) -> None:
+    if isinstance(value, (bool, list, tuple, dict)):
+        raise UserError(
+            f"{where}: row {row} column '{column}' is a {_json_type(value)} ({value!r}); expected {expected}"
+        )
+
+
 def clean_score(value: Any, where: str, row: int, column: str) -> float:
+    _refuse_non_number(value, where, row, column, "a score in [0, 1]")
     try:
         score = float(value)
     except (TypeError, ValueError):
@@ -177,6 +244,7 @@ def clean_score(value: Any, where: str, row: int, column: str) -> float:
 
 
 def clean_label(value: Any, where: str, row: int, column: str) -> float:
+    _refuse_non_number(value, where, row, column, "a label 0 or 1")
     try:
         label = float(value)
     except (TypeError, ValueError):
@@ -211,9 +279,30 @@ def read_beir(folder: str | Path, use_title: bool = True) -> tuple[dict[str, str
             raise UserError(f"{qrels_path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
         if doc_id not in corpus:
             raise UserError(f"{qrels_path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
-        if float(row.get("score", 1) or 0) > 0:
+        if _qrels_score(row.get("score"), qrels_path, number) > 0:
             qrels.setdefault(query_id, set()).add(doc_id)
     return corpus, queries, qrels
+
+
+def _qrels_score(value: Any, path: Path, line: int) -> float:
+    if value is None:
+        return 1.0  # no score column: every listed pair is relevant
+    if not value.strip():
+        return 0.0
+    try:
+        score = float(value)
+    except ValueError:
+        raise UserError(f"{path}: line {line} has score {value!r}; expected a number (> 0 = relevant)") from None
+    if not math.isfinite(score):
+        raise UserError(f"{path}: line {line} has score {value!r}; expected a finite number (> 0 = relevant)")
+    return score
+
+
+def _clean_id(value: Any, path: Path, row: int) -> str:
+    if value is None or isinstance(value, (bool, list, dict)) or not str(value).strip():
+        shown = "null" if value is None else json.dumps(value)
+        raise UserError(f"{path}: row {row} has _id {shown}; expected a non-empty string or number")
+    return str(value).strip()
 
 
 def _read_ids(path: Path, with_title: bool) -> dict[str, str]:
@@ -221,7 +310,7 @@ def _read_ids(path: Path, with_title: bool) -> dict[str, str]:
     require_columns(rows, ["_id", "text"], str(path))
     out: dict[str, str] = {}
     for number, row in enumerate(rows, start=1):
-        key = str(row["_id"]).strip()
+        key = _clean_id(row["_id"], path, number)
         if key in out:
             raise UserError(f"{path}: row {number} repeats _id '{key}'; expected unique ids")
         text = clean_text(row["text"], str(path), number, "text")

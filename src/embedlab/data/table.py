@@ -38,6 +38,7 @@ def load_table(
     seed: int = 42,
     validation_path: str | None = None,
     test_path: str | None = None,
+    quoting: str = "csv",
 ) -> DataBundle:
     """Read, check and split one dataset of a single kind.
 
@@ -59,6 +60,8 @@ def load_table(
         validation_path: a file of the same kind and columns (for ``retrieval``: a qrels TSV over the folder's
             queries and corpus) used as the validation split; the main data then fills train (and test).
         test_path: likewise for the test split.
+        quoting: for CSV/TSV files: ``csv`` (fields may be quoted, as the csv module writes them) or ``none``
+            (quote characters are part of the text; for files with stray quotes).
 
     Example:
         ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
@@ -78,12 +81,12 @@ def load_table(
         raw = read_hub(hub, subset, hub_split)
     else:
         source = str(_source_path(name, path))
-        raw = read_rows(source)
+        raw = read_rows(source, quoting)
     rows = _clean_rows(raw, kind, _column_map(kind, columns or {}), source)
     rows = drop_exact_duplicates(rows, lambda r: tuple(r.values()))
     texts = TEXT_COLUMNS[kind]
     given = {  # the user's own evaluation files, used as those splits
-        split: _read_given(file, kind, columns or {})
+        split: _read_given(file, kind, columns or {}, quoting)
         for split, file in (("validation", validation_path), ("test", test_path))
         if file
     }
@@ -95,8 +98,8 @@ def load_table(
     return bundle
 
 
-def _read_given(path: str, kind: str, columns: Mapping[str, str]) -> list[dict[str, str | float]]:
-    rows = _clean_rows(read_rows(path), kind, _column_map(kind, columns), str(Path(path).expanduser()))
+def _read_given(path: str, kind: str, columns: Mapping[str, str], quoting: str) -> list[dict[str, str | float]]:
+    rows = _clean_rows(read_rows(path, quoting), kind, _column_map(kind, columns), str(Path(path).expanduser()))
     return drop_exact_duplicates(rows, lambda r: tuple(r.values()))
 
 

@@ -41,11 +41,40 @@ def select_parts(loss_cfg: Any, data: DataBundle, loss_name: str) -> dict[str, d
         return dict(wanted)
     selected = {name: loss for name, kind in have.items() if kind in _kinds(loss)}
     if not selected:
-        described = ", ".join(f"'{name}' is {kind}" for name, kind in have.items())
+        needs = " or ".join(_kinds(loss))
+        if not have:
+            raise UserError(
+                f"loss={loss_name} needs {needs} data, but dataset={data.name} has no training data "
+                "(dataset.use=eval only evaluates); expected dataset.use=both or train to train on it"
+            )
+        described = ", ".join(f"{kind} (part '{name}')" for name, kind in have.items())
         raise UserError(
-            f"loss={loss_name} needs {' or '.join(_kinds(loss))} data, but dataset={data.name} has {described}"
+            f"loss={loss_name} needs {needs} data, but dataset={data.name} has {described}; "
+            f"expected a loss for that data, e.g. loss={_suggest(next(iter(have.values())))}"
         )
     return selected
+
+
+# A loss option that fits each kind of data, for the message when the chosen one does not.
+SUGGESTED = {"pairs": "mnrl", "triplets": "mnrl", "scored_pairs": "cosine", "labeled_pairs": "cosine"}
+
+
+def _suggest(kind: str) -> str:
+    return SUGGESTED.get(kind, "mnrl")
+
+
+def check_sampler(sampler_cfg: Any, data: DataBundle, parts: dict[str, Any]) -> None:
+    """`sampler=group_by_label` groups rows by their `label` column: only labeled pairs have one."""
+    sampler = to_container(sampler_cfg) or {}
+    if sampler.get("batch_sampler") != "group_by_label":
+        return
+    unlabeled = {name: data.parts[name].kind for name in parts if data.parts[name].kind != "labeled_pairs"}
+    if unlabeled:
+        name, kind = next(iter(unlabeled.items()))
+        raise UserError(
+            f"sampler.batch_sampler=group_by_label needs a label column, but dataset={data.name} part '{name}' "
+            f"is {kind}; expected labeled_pairs data, or sampler=no_duplicates / batch_sampler"
+        )
 
 
 def build_losses(selected: dict[str, dict[str, Any]], model) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.errors import UserError
+from embedlab.models.folder import check_model_folder
 
 
 def _looks_local(name_or_path: str) -> bool:
@@ -34,6 +35,9 @@ def load_sentence_transformer(
             f"model.name_or_path={name_or_path} does not exist or is not a model folder "
             "(expected modules.json or config.json inside)"
         )
+    if max_seq_length is not None and (isinstance(max_seq_length, bool) or int(max_seq_length) < 1):
+        raise UserError(f"model.max_seq_length={max_seq_length} is out of range; expected null or an integer >= 1")
+    check_model_folder(name_or_path)  # a tokenizer and complete weights, before torch loads anything
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize
 

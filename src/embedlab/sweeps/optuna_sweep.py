@@ -45,6 +45,18 @@ class OptunaSettings:
     pruner: Any = None
     params: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def checked(cls, settings: dict[str, Any]) -> OptunaSettings:
+        """The settings after the schema's check of `hydra.sweeper.*` (types, ranges, choices, storage URL)."""
+        from embedlab.schema import check_sweeper
+
+        plain = {key: to_container(value) for key, value in settings.items()}
+        check_sweeper(plain)
+        unknown = sorted(set(plain) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise UserError(f"hydra.sweeper.{unknown[0]} is not a setting of the Optuna sweeper")
+        return cls(**plain)
+
 
 def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_config, arguments: list[str]) -> None:
     """Run (or resume) the study until it holds `n_trials` finished trials."""
@@ -58,13 +70,14 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         preset, space, fixed, {"direction": settings.direction, "metric": config.optimized_metric}
     )
     storage = settings.storage or studies.default_storage()
+    job_cfg = load_job_config(fixed)
+    check_job_configs(job_cfg, space, fixed, load_job_config)  # every fixed value, and each end of the space
     study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler))
     pruner_cfg = to_container(settings.pruner)
     study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
     if pruner_cfg:
         build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, not in every job
 
-    job_cfg = load_job_config(fixed)
     registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
     group = SweepGroup(
         job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, study.user_attrs.get(studies.PARENT_RUN_ATTR),
@@ -74,6 +87,8 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     n_jobs = batch_size(settings.n_jobs, config)
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
     done = finished(study)
+    if len(done) >= settings.n_trials:
+        log.info(f"Study {name} is complete: {len(done)} finished trials of hydra.sweeper.n_trials={settings.n_trials}")
     log.info(
         f"Study {name} in {redact(storage)}: {len(done)} finished, running {max(0, settings.n_trials - len(done))} more"
     )
@@ -88,8 +103,35 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
             notes = log_plots(group, study)
             for note in notes:
                 log.info(note)
-            OmegaConf.save(OmegaConf.create(summary), Path(config.hydra.sweep.dir) / "optimization_results.yaml")
+            sweep_dir = Path(config.hydra.sweep.dir)
+            sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
+            OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
     print_best(summary)
+
+
+def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_job_config) -> None:
+    """The schema on the jobs' config, and on each end of every searched range: before the first trial."""
+    from optuna.distributions import CategoricalDistribution
+
+    from embedlab.schema import check_config
+
+    check_config(without_hydra(job_cfg))
+    for key, distribution in space.items():
+        if isinstance(distribution, CategoricalDistribution):
+            values = list(distribution.choices)
+        else:
+            values = [distribution.low, distribution.high]
+        for value in values:
+            try:
+                check_config(without_hydra(load_job_config([*fixed, *trial_overrides({key: value})])))
+            except UserError as exc:
+                raise UserError(f"hydra.sweeper.params.{key}: the value {value} cannot run: {exc}") from None
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    plain.pop("hydra", None)
+    return OmegaConf.create(plain)
 
 
 def run_trials(

@@ -56,7 +56,13 @@ def to_distribution(override: Override) -> BaseDistribution:
         return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
     if isinstance(value, IntervalSweep):
         log = "log" in value.tags
-        return FloatDistribution(float(value.start), float(value.end), log=log)
+        low, high = float(value.start), float(value.end)
+        if not low < high or (log and low <= 0):
+            raise UserError(
+                f"{where}=interval({value.start:g}, {value.end:g}) is not a valid interval; "
+                f"expected interval(low, high) with low < high{' and low > 0 (log scale)' if log else ''}"
+            )
+        return FloatDistribution(low, high, log=log)
     raise UserError(f"{where}: {override.get_value_element_as_str()} is not a choice, range or interval")
 
 

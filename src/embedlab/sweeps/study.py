@@ -10,7 +10,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from embedlab.config import REPO_ROOT, build
+from embedlab.config import REPO_ROOT, build, first_line
+from embedlab.errors import UserError
+from embedlab.tracking.params import redact
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,14 @@ def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, A
     A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
     session's random draws and propose the points it has already tried.
     """
-    study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
+    except Exception as exc:  # SQLAlchemy's OperationalError & co: a missing folder, a server that refuses
+        if type(exc).__module__.split(".")[0] != "sqlalchemy":
+            raise
+        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
     if sampler_cfg:
         sampler_cfg = dict(sampler_cfg)
         so_far = len(study.get_trials(deepcopy=False))

@@ -20,6 +20,7 @@ from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, 
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.store_checks import check_registered_model_name, check_store_reachable, fail_fast_http
 from embedlab.tracking.values import short_value_tags
 
 
@@ -92,21 +93,28 @@ class MlflowTracker:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def connect(self) -> None:
-        """Open the store and the experiment (once); one line if the URI cannot be used."""
+        """Open the store and the experiment (once); one line within seconds if the URI cannot be used.
+
+        Checked before any model loads: the registered model's name, that a server answers (no retries, a
+        short timeout), that a SQLite store's folder and file can be written, and one write to the store.
+        """
         if self.experiment_id is not None:
             return
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
-        if self.uri.startswith("sqlite:///"):
-            folder = Path(self.uri[len("sqlite:///") :]).parent
-            if not folder.is_dir():
-                raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: folder {folder} does not exist")
+        check_registered_model_name(self.registered_model_name)
+        check_store_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
-            experiment = mlflow.set_experiment(
-                experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
-            )
+            with fail_fast_http():
+                experiment = mlflow.set_experiment(
+                    experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
+                )
+                # a write: a read-only store fails here, not after training
+                mlflow.MlflowClient().set_experiment_tag(
+                    experiment.experiment_id, "embedlab.last_connected", time.strftime("%Y-%m-%dT%H:%M:%S")
+                )
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None

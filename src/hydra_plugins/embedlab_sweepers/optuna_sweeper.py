@@ -24,9 +24,25 @@ class EmbedlabOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
-        from embedlab.sweeps.optuna_sweep import OptunaSettings, run_study
+        import sys
 
-        run_study(OptunaSettings(**self.settings), self.config, self.launcher, self.load_job_config, arguments)
+        from omegaconf import OmegaConf
+
+        from embedlab.errors import UserError
+        from embedlab.schema import check_sweeper
+
+        try:
+            check_sweeper(
+                {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in self.settings.items()}
+            )
+            from embedlab.sweeps.optuna_sweep import OptunaSettings, run_study  # imports torch: after the check
+
+            run_study(
+                OptunaSettings.checked(self.settings), self.config, self.launcher, self.load_job_config, arguments
+            )
+        except UserError as exc:  # bad settings, storage or search space: one line, exit 2, as for a single run
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
 
     def load_job_config(self, overrides: list[str]) -> DictConfig:
         """The config a job gets with these overrides (to find its tracking store and experiment)."""

@@ -1,0 +1,72 @@
+"""Check a local model folder before loading it: a tokenizer, and weights that are complete.
+
+Without these checks a folder that lost its tokenizer files loads with a 5-token tokenizer and trains on
+`[UNK]` only, and a truncated `model.safetensors` fails deep inside torch. Reads only file headers: no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from embedlab.errors import UserError
+
+# Any one of these makes a tokenizer transformers can load (fast tokenizer, WordPiece, BPE, SentencePiece).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")  # fmt: skip
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")  # fmt: skip
+
+
+def transformer_folders(folder: Path) -> list[Path]:
+    """The folders of the Hugging Face modules of a sentence-transformers folder (or the folder itself)."""
+    modules = folder / "modules.json"
+    if not modules.exists():
+        return [folder]
+    try:
+        entries = json.loads(modules.read_text(encoding="utf-8"))
+        return [folder / entry.get("path", "") for entry in entries if "Transformer" in str(entry.get("type", ""))]
+    except (ValueError, AttributeError, TypeError):
+        raise UserError(f"{modules}: is not valid JSON (a list of modules); expected a sentence-transformers folder")
+
+
+def check_safetensors(path: Path) -> None:
+    """The header must be readable and the tensors it lists must all lie inside the file."""
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if length > size - 8:
+                raise ValueError("header longer than the file")
+            header = json.loads(f.read(length))
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (struct.error, ValueError, KeyError, TypeError, IndexError):
+        end = None
+    if end is None or 8 + length + end > size:
+        raise UserError(
+            f"{path}: the weights file is truncated or not safetensors ({size} bytes); "
+            "expected a complete model.safetensors (copy or download it again)"
+        )
+
+
+def check_model_folder(name_or_path: str) -> None:
+    """One line if a local model folder lacks its tokenizer or has unreadable weights."""
+    folder = Path(name_or_path).expanduser()
+    if not folder.is_dir():
+        return  # a hub id, or a missing path: the loader says which
+    for module in transformer_folders(folder):
+        if not module.is_dir():
+            raise UserError(f"model.name_or_path={name_or_path}: modules.json names {module}, which does not exist")
+        if not any((module / name).exists() for name in TOKENIZER_FILES):
+            raise UserError(
+                f"model.name_or_path={name_or_path}: {module} has no tokenizer; expected one of "
+                f"{', '.join(TOKENIZER_FILES)} next to config.json"
+            )
+        if not any((module / name).exists() for name in WEIGHT_FILES):
+            raise UserError(
+                f"model.name_or_path={name_or_path}: {module} has no weights; expected model.safetensors "
+                "or pytorch_model.bin"
+            )
+        for weights in sorted(module.glob("*.safetensors")):
+            check_safetensors(weights)

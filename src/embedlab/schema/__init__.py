@@ -1,0 +1,161 @@
+"""The typed schema of the composed config, checked before any data or model is loaded.
+
+`check_config(cfg)` is the one checking layer for config values: types, ranges, choices and unknown keys of
+every group (see `groups.py`), and the few rules that span two keys (fractions, a mining window). It raises
+`UserError` with one line naming the key, the value and what is allowed. It imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from embedlab.errors import UserError
+from embedlab.schema.groups import (
+    CLOSED,
+    DATASETS,
+    GROUP_NAMES,
+    LOSS_COMMON,
+    PHASES,
+    RERANKER,
+    SWEEPER,
+    TOP,
+    target_of,
+)
+from embedlab.schema.rules import Rule, did_you_mean, fail, show
+
+HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+
+
+def resolved(cfg: Any) -> dict[str, Any]:
+    """The config as plain containers, interpolations resolved; a broken interpolation is one line."""
+    if not isinstance(cfg, DictConfig):
+        return dict(cfg)
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except UserError:
+        raise
+    except Exception as exc:  # omegaconf's InterpolationResolutionError & co, or a resolver's own error
+        raise UserError(f"config: {str(exc).splitlines()[0]}") from None
+
+
+def check_keys(node: dict[str, Any], rules: dict[str, Rule], where: str, closed: bool = True) -> None:
+    """Every key of `node` by its rule; with `closed`, a key without a rule is refused (did you mean ...?)."""
+    prefix = f"{where}." if where else ""
+    for key, value in node.items():
+        if key in HYDRA_KEYS:
+            continue
+        rule = rules.get(key)
+        if rule is None:
+            if closed:
+                known = [k for k in rules if k != "sweep"]
+                raise UserError(
+                    f"{prefix}{key} is not a key of {where or 'the config'}; {did_you_mean(key, known, prefix)}"
+                )
+            continue
+        rule(f"{prefix}{key}", value)
+
+
+def check_fractions(dataset: dict[str, Any], where: str = "dataset") -> None:
+    """train / validation / test shares: three numbers >= 0 summing to 1, with a validation split (it picks
+    the best checkpoint) and, unless the set is only evaluated (`use=eval`), a train split."""
+    fractions = dataset.get("fractions")
+    if fractions is None:
+        return
+    key = f"{where}.fractions"
+    expected = "three numbers >= 0 summing to 1 (train, validation, test), with validation > 0"
+    if not isinstance(fractions, list) or len(fractions) != 3:
+        fail(key, fractions, "is not three numbers", expected)
+    if any(isinstance(f, bool) or not isinstance(f, (int, float)) or not f >= 0 for f in fractions):
+        fail(key, fractions, "holds a value that is not a number >= 0", expected)
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        fail(key, fractions, f"sums to {sum(fractions):g}", expected)
+    if fractions[1] <= 0:
+        fail(key, fractions, "leaves no validation split (it picks the best checkpoint)", expected)
+    if fractions[0] <= 0 and dataset.get("use") != "eval":
+        fail(key, fractions, "leaves no train split", expected + " and train > 0")
+
+
+def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
+    rules = DATASETS.get(target_of(node) or "")
+    if rules is not None:
+        check_keys({k: v for k, v in node.items() if k != "fractions"}, rules, where)
+    check_fractions(node, where)
+
+
+def check_phase(node: dict[str, Any], where: str = "phase") -> None:
+    if "stages" in node:  # a chain: every stage's phase, and the keys each stage overrides
+        stages = node["stages"]
+        if not isinstance(stages, dict) or not stages:
+            fail(f"{where}.stages", stages, "is not a mapping of stages", "stage name: {phase: ..., <group>: ...}")
+        for name, stage in stages.items():
+            check_partial(stage, f"{where}.stages.{name}")
+        return
+    rules = PHASES.get(target_of(node) or "")
+    if rules is None:
+        return
+    check_keys(node, rules, where)
+    if isinstance(node.get("reranker"), dict):
+        check_keys(node["reranker"], RERANKER, f"{where}.reranker")
+    low, high = node.get("range_min"), node.get("range_max")
+    if isinstance(low, int) and isinstance(high, int) and low >= high:
+        fail(f"{where}.range_min", low, f"is not below {where}.range_max={high}", f"{where}.range_min < range_max")
+
+
+def check_loss(node: Any, where: str = "loss") -> None:
+    """The common loss keys, here and in every nested loss (`parts` of mixed, the `loss` a wrapper takes)."""
+    if not isinstance(node, dict):
+        return
+    check_keys(node, LOSS_COMMON, where, closed=False)
+    for key, value in node.items():
+        if key == "parts" and isinstance(value, dict):
+            for name, part in value.items():
+                check_loss(part, f"{where}.parts.{name}")
+        elif isinstance(value, dict) and "_target_" in value:
+            check_loss(value, f"{where}.{key}")
+
+
+def check_group(group: str, node: Any, where: str) -> None:
+    """One group's node (also a stage's partial override of it)."""
+    if not isinstance(node, dict):
+        raise UserError(f"{where}={show(node)} is not a config group; expected {group}=<option> or {where}.<key>=...")
+    if group in CLOSED:
+        check_keys(node, CLOSED[group], where)
+    elif group == "dataset":
+        check_dataset(node, where)
+    elif group == "phase":
+        check_phase(node, where)
+    elif group == "loss":
+        check_loss(node, where)
+
+
+def check_partial(stage: Any, where: str) -> None:
+    if not isinstance(stage, dict):
+        fail(where, stage, "is not a mapping", "phase: ... and the groups this stage overrides")
+    for group, node in stage.items():
+        if group in GROUP_NAMES:
+            check_group(group, node, f"{where}.{group}")
+        elif group in TOP:
+            TOP[group](f"{where}.{group}", node)
+        else:
+            raise UserError(f"{where}.{group} is not a config group; {did_you_mean(group, [*GROUP_NAMES, *TOP])}")
+
+
+def check_config(cfg: Any) -> dict[str, Any]:
+    """Check the composed config of one run; returns it resolved. Raises one line on the first problem."""
+    config = resolved(cfg)
+    # groups first: a top-level key may interpolate one of theirs (optimized_metric <- dataset.optimized_metric)
+    for key, value in sorted(config.items(), key=lambda item: item[0] not in GROUP_NAMES):
+        if key in GROUP_NAMES:
+            check_group(key, value, key)
+        elif key in TOP:
+            TOP[key](key, value)
+        elif key != "hydra":
+            raise UserError(f"{key} is not a key of the config; {did_you_mean(key, [*GROUP_NAMES, *TOP])}")
+    return config
+
+
+def check_sweeper(settings: dict[str, Any]) -> None:
+    """`hydra.sweeper.*` of the Optuna sweeper."""
+    check_keys({k: v for k, v in settings.items() if k in SWEEPER or not k.startswith("_")}, SWEEPER, "hydra.sweeper")

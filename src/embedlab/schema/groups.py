@@ -1,0 +1,187 @@
+"""The schema of every config group: each key with its rule. `check_config` (in `__init__`) walks it.
+
+Closed groups (training, hardware, tracking, model, sampler, and the options of dataset and phase) list every
+key: another key is refused with a did-you-mean. Losses are open (each class has its own arguments); their
+common keys are checked wherever they appear, also inside `mixed` parts and wrappers such as matryoshka.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
+
+KINDS = ("pairs", "triplets", "scored_pairs", "labeled_pairs", "retrieval")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # as in embedlab.hardware.device (a test keeps them equal)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# transformers' SchedulerType values that need no extra scheduler arguments (a test checks they exist there)
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt",
+    "reduce_lr_on_plateau",
+)  # fmt: skip
+# transformers' OptimizerNames that need only torch (the others need bitsandbytes, torchao, galore, ...)
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop")
+BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")
+MULTI_DATASET = ("round_robin", "proportional")
+DIRECTIONS = ("maximize", "minimize")
+
+
+def mlflow_model_name(name: str) -> str | None:
+    """MLflow's rule for registered model names (mlflow.utils.validation._validate_model_name)."""
+    if "/" in name or ":" in name:
+        return "is not a valid MLflow model name (it cannot contain '/' or ':')"
+    return None
+
+
+def storage_url(url: str) -> str | None:
+    """An SQLAlchemy URL such as sqlite:////abs/optuna.db or postgresql://user@host/db."""
+    if not re.match(r"^[a-z][a-z0-9+]*://", url):
+        return "is not a database URL"
+    return None
+
+
+def positive(integer: bool = True, nullable: bool = False) -> Number:
+    return Number(integer=integer, ge=1, nullable=nullable) if integer else Number(gt=0, nullable=nullable)
+
+
+TOP = {
+    "seed": Number(integer=True, ge=0, le=2**32 - 1),
+    "optimized_metric": Text(),
+    "resume": Either(rules=(Flag(), Text(what="an MLflow run id"))),
+    "sweep": Mapping(),  # set by the Optuna sweeper for its jobs
+}
+GROUP_NAMES = ("model", "dataset", "loss", "sampler", "phase", "hardware", "training", "tracking")
+
+TRAINING = {
+    "batch_size": positive(),
+    "epochs": Number(gt=0),
+    "max_steps": Number(integer=True, ge=1, also=(-1,)),
+    "lr": Number(gt=0, le=1),
+    "warmup_ratio": Number(ge=0, lt=1),
+    "weight_decay": Number(ge=0),
+    "max_grad_norm": Number(gt=0),
+    "scheduler": Choice(options=SCHEDULERS),
+    "optimizer": Choice(options=OPTIMIZERS),
+    "eval_steps": positive(),
+    "logging_steps": positive(),
+    "save_total_limit": positive(nullable=True),
+    "max_nonfinite_steps": positive(),
+}
+HARDWARE = {
+    "device": Choice(options=DEVICES),
+    "precision": Choice(options=PRECISIONS),
+    "tf32": Flag(),
+    "pin_memory": Flag(also=("auto",)),
+    "dataloader_workers": Number(integer=True, ge=0),
+    "compile": Flag(),
+    "threads": Number(integer=True, ge=1, also=("auto",)),
+    "distributed": Flag(),
+    "loss_kwargs": Mapping(),
+}
+TRACKING = {
+    "uri": Text(nullable=True, what="a tracking URI (sqlite:////abs/path/mlflow.db or http://host:port)"),
+    "experiment": Text(),
+    "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
+    "log_model": Flag(),
+    "parent_run_id": Text(nullable=True),
+    "tags": Mapping(),
+}
+MODEL = {
+    "name_or_path": Text(what="a local model folder or a hub id"),
+    "max_seq_length": positive(nullable=True),
+    "normalize": Flag(),
+}
+SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS), "multi_dataset": Choice(options=MULTI_DATASET)}
+
+_DATASET_COMMON = {
+    "name": Text(),
+    "path": Text(nullable=True, what="a file or folder path"),
+    "optimized_metric": Text(),  # the run's default optimized_metric for this data
+}
+TABLE = {
+    **_DATASET_COMMON,
+    "kind": Choice(options=KINDS),
+    "hub": Text(nullable=True, what="a Hugging Face dataset id"),
+    "subset": Text(nullable=True),
+    "hub_split": Text(),
+    "columns": Mapping(),
+    "use": Choice(options=("both", "train", "eval")),
+    "quoting": Choice(options=("csv", "none")),
+}
+QUORA = {
+    **_DATASET_COMMON,
+    "hub": Text(nullable=True, what="a Hugging Face dataset id"),
+    **{key: positive(nullable=True) for key in ("pairs", "labeled", "queries", "corpus")},
+}
+# dataset and phase options by `_target_`: each lists its keys (`fractions` is checked on its own, see __init__)
+DATASETS = {
+    "embedlab.data.table.load_table": TABLE,
+    "embedlab.data.physics.load_physics": _DATASET_COMMON,
+    "embedlab.data.quora.load_quora": QUORA,
+}
+RERANKER = {"model": Text(nullable=True), "batch_size": positive(), "max_length": positive(nullable=True)}
+PHASES = {
+    "embedlab.phases.contrastive.ContrastivePhase": {"name": Text(), "init_from": Text(nullable=True)},
+    "embedlab.phases.hard_negatives.HardNegativesPhase": {
+        "name": Text(),
+        "init_from": Text(nullable=True),
+        "num_negatives": positive(),
+        "range_min": Number(integer=True, ge=0),
+        "range_max": positive(),
+        "relative_margin": Number(ge=0, nullable=True),
+        "absolute_margin": Number(ge=0, nullable=True),
+        "max_score": Number(nullable=True),
+        "reranker": Mapping(nullable=False),
+        "batch_size": positive(),
+        "validation_fraction": Number(gt=0, lt=1),
+        "cache_dir": Text(nullable=True),
+        "seed": Number(integer=True, ge=0),
+    },
+}
+# Keys that many losses share: checked wherever a loss config has them.
+LOSS_COMMON = {
+    "scale": Number(gt=0),
+    "mini_batch_size": positive(),
+    "margin": Number(ge=0),
+    "triplet_margin": Number(ge=0),
+    "temperature": Number(gt=0),
+    "dims": Items(item=positive()),
+    "data_kinds": Items(item=Choice(options=KINDS[:4])),
+}
+SWEEPER = {
+    "direction": Choice(options=DIRECTIONS),
+    "n_trials": positive(),
+    "n_jobs": positive(nullable=True),
+    "study_name": Text(nullable=True),
+    "storage": Text(nullable=True, valid=storage_url, what="an SQLAlchemy URL such as sqlite:////abs/path/optuna.db"),
+    "max_failure_rate": Number(ge=0, le=1),
+    "reuse_repeats": Flag(),
+    "sampler": Mapping(),
+    "pruner": Mapping(),
+    "params": Mapping(),
+}
+CLOSED: dict[str, dict[str, Rule]] = {
+    "training": TRAINING,
+    "hardware": HARDWARE,
+    "tracking": TRACKING,
+    "model": MODEL,
+    "sampler": SAMPLER,
+}
+
+
+def every_rule() -> dict[str, dict[str, Rule]]:
+    """Every schema table by a name a test can show: what `test_schema` walks."""
+    return {
+        "": TOP,
+        **CLOSED,
+        **{f"dataset<{t.rsplit('.', 1)[-1]}>": keys for t, keys in DATASETS.items()},
+        **{f"phase<{t.rsplit('.', 1)[-1]}>": keys for t, keys in PHASES.items()},
+        "phase.reranker": RERANKER,
+        "loss": LOSS_COMMON,
+        "hydra.sweeper": SWEEPER,
+    }
+
+
+def target_of(node: Any) -> str | None:
+    return node.get("_target_") if isinstance(node, dict) else None

@@ -1,0 +1,75 @@
+"""Checks of the tracking store that need no MLflow import: run by `MlflowTracker.connect()`, and by
+`python -m train` before any data or model loads, so that a store that cannot work answers in a second."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+from embedlab.errors import UserError
+from embedlab.tracking.params import redact
+
+CONNECT_TIMEOUT_S = 5  # a tracking server that does not answer within this is reported, not retried
+
+
+def check_registered_model_name(name: str | None) -> None:
+    """MLflow's rule (mlflow.utils.validation._validate_model_name), checked before training, not after."""
+    if name is not None and (not str(name).strip() or "/" in str(name) or ":" in str(name)):
+        raise UserError(
+            f"tracking.registered_model_name={name} is not a valid MLflow model name; "
+            "expected a non-empty name without '/' or ':' (or null to log without registering)"
+        )
+
+
+def check_store_reachable(uri: str) -> None:
+    """A server answers a TCP connect within seconds; a SQLite store's folder and file can be written."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        if any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")):
+            return  # a proxy decides; the fail-fast request settles it
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise UserError(
+                f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {parts.hostname}:{port} "
+                f"({exc.strerror or type(exc).__name__}); "
+                "expected a running MLflow server (make mlflow-server) or a sqlite:/// store"
+            ) from None
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :].split("?", 1)[0])
+        folder = path.parent
+        if not folder.is_dir():
+            raise UserError(f"tracking.uri={redact(uri)} cannot be opened: folder {folder} does not exist")
+        if path.is_dir():
+            raise UserError(f"tracking.uri={redact(uri)} cannot be opened: {path} is a folder; expected a .db file")
+        try:  # SQLite writes a journal next to the database: the folder itself must take new files
+            tempfile.TemporaryFile(dir=folder).close()
+            if path.exists():
+                path.open("r+b").close()
+        except OSError as exc:
+            raise UserError(
+                f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
+                "expected a folder and database file this user can write"
+            ) from None
+
+
+@contextlib.contextmanager
+def fail_fast_http() -> Iterator[None]:
+    """While connecting: one try and a short timeout per request (MLflow's defaults retry for minutes)."""
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,223 @@
+"""Bad input, as a user would give it, on the tiny model: one `error:` line, exit 2, no traceback, no RUNNING
+MLflow run, within 15 s (each case fails before the model loads).
+
+The cases cover each class the schema and the readers check: config types, ranges, choices and unknown keys;
+files whose cells, quotes, headers or ids cannot be read faithfully; model folders; tracking stores; sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from embedlab_testing import run_train, runs, write_jsonl, write_physics_folder
+
+pytestmark = pytest.mark.slow
+
+PAIRS = [{"anchor": f"question {i} about optics", "positive": f"answer {i} about lenses"} for i in range(40)]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def beir_with(tmp: Path, name: str, physics: Path, **replace: str) -> Path:
+    """A copy of the physics folder with some files' text replaced."""
+    folder = tmp / name
+    folder.mkdir()
+    for file in ("pairs.jsonl", "corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+        (folder / file).write_bytes((physics / file).read_bytes())
+    for file, text in replace.items():
+        (folder / file.replace("_", ".")).write_text(text, encoding="utf-8")
+    return folder
+
+
+def broken_models(tmp: Path, tiny: str) -> tuple[Path, Path]:
+    """The tiny model without its tokenizer files, and with its weights cut in half."""
+    import shutil
+
+    no_tokenizer = Path(shutil.copytree(tiny, tmp / "no_tokenizer"))
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        for found in no_tokenizer.rglob(name):
+            found.unlink()
+    truncated = Path(shutil.copytree(tiny, tmp / "truncated"))
+    weights = next(truncated.rglob("model.safetensors"))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return no_tokenizer, truncated
+
+
+def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
+    """name -> (overrides, text the error line must contain)."""
+    physics = write_physics_folder(tmp / "physics")
+    local = [f"model.name_or_path={tiny}", "dataset=local"]
+    base = [f"model.name_or_path={tiny}", f"dataset.path={physics}"]
+    rows = [dict(r) for r in PAIRS]
+    rows[2]["anchor"] = ["how", "do", "i"]
+    lists = write_jsonl(tmp / "lists.jsonl", rows)
+    rows = [dict(r) for r in PAIRS]
+    rows[5]["positive"] = {"text": "an object"}
+    objects = write_jsonl(tmp / "objects.jsonl", rows)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp / "lists.parquet"
+    pq.write_table(pa.table({"anchor": [["a", "b"]] * 40, "positive": [f"p{i}" for i in range(40)]}), parquet)
+    tsv = ["anchor\tpositive", *[f"{r['anchor']}\t{r['positive']}" for r in PAIRS]]
+    stray_last = write_lines(tmp / "stray_last.tsv", [*tsv[:13], 'question 12\t"5 inch screen', *tsv[14:]])
+    stray_first = write_lines(tmp / "stray_first.tsv", [*tsv[:13], '"question 12\t5 inch screen', *tsv[14:]])
+    dup = write_lines(tmp / "dup.csv", ["anchor,positive,positive", *[f"a{i},p{i},x{i}" for i in range(40)]])
+    scored = [{"sentence1": f"s{i} one", "sentence2": f"s{i} two", "score": 0.5} for i in range(40)]
+    scored[4]["score"] = True
+    true_score = write_jsonl(tmp / "true_score.jsonl", scored)
+    labeled = write_lines(tmp / "labels.csv", ["sentence1,sentence2,label", *[f"a{i},b{i},yes" for i in range(40)]])
+    corpus = (physics / "corpus.jsonl").read_text().splitlines()
+    first = json.loads(corpus[0])
+    null_id = beir_with(
+        tmp, "null_id", physics, corpus_jsonl="\n".join([json.dumps({**first, "_id": None}), *corpus[1:]])
+    )
+    qrels = (physics / "qrels.tsv").read_text().splitlines()
+    bad_score = beir_with(
+        tmp, "bad_score", physics, qrels_tsv="\n".join([qrels[0], qrels[1].rsplit("\t", 1)[0] + "\thigh", *qrels[2:]])
+    )
+    no_tokenizer, truncated = broken_models(tmp, tiny)
+    return {
+        # config: types, ranges, choices, unknown keys (the schema, before data or model)
+        "lr not a number": ([*base, "training.lr=abc"], "training.lr=abc is not a number"),
+        "epochs not a number": ([*base, "training.epochs=abc"], "training.epochs=abc"),
+        "epochs infinite": ([*base, "training.epochs=inf"], "training.epochs=inf is not finite"),
+        "unknown scheduler": ([*base, "training.scheduler=cosine_annealing"], "expected one of linear, cosine"),
+        "unknown optimizer": ([*base, "training.optimizer=adam"], "training.optimizer=adam is unknown"),
+        "misspelled key": ([*base, "+training.batchsize=8"], "did you mean training.batch_size?"),
+        "negative seed": ([*base, "seed=-1"], "seed=-1 is out of range"),
+        "seed not a number": ([*base, "seed=abc"], "seed=abc is not an integer"),
+        "logging steps 0": ([*base, "training.logging_steps=0"], "training.logging_steps=0"),
+        "max steps 0": ([*base, "training.max_steps=0"], "training.max_steps=0"),
+        "eval steps fractional": ([*base, "training.eval_steps=1.5"], "training.eval_steps=1.5 is not an integer"),
+        "threads 0": ([*base, "hardware.threads=0"], "hardware.threads=0"),
+        "workers negative": ([*base, "hardware.dataloader_workers=-1"], "hardware.dataloader_workers=-1"),
+        "unknown precision": ([*base, "hardware.precision=fp8"], "hardware.precision=fp8 is unknown"),
+        "mini batch 0": ([*base, "loss=cached_mnrl", "loss.mini_batch_size=0"], "loss.mini_batch_size=0"),
+        "max seq length 0": ([*base, "model.max_seq_length=0"], "model.max_seq_length=0"),
+        "no validation fraction": ([*base, "dataset.fractions=[0.9,0,0.1]"], "leaves no validation split"),
+        "two fractions": ([*base, "dataset.fractions=[0.5,0.5]"], "dataset.fractions=[0.5,0.5]"),
+        "registered name": ([*base, "tracking.registered_model_name='team/search:v1'"], "registered_model_name"),
+        "log model not a flag": ([*base, "tracking.log_model=maybe"], "tracking.log_model=maybe"),
+        "unknown top key": ([*base, "+seedd=1"], "did you mean seed?"),
+        "unknown multi-dataset sampler": ([*base, "sampler.multi_dataset=random"], "sampler.multi_dataset=random"),
+        "mining window reversed": ([*base, "phase=hard_negatives", "phase.range_min=30"], "phase.range_min=30"),
+        "unknown dataset key": ([*local, f"dataset.path={lists}", "+dataset.delimiter=x"], "dataset.delimiter"),
+        "unknown quoting": ([*local, f"dataset.path={dup}", "dataset.quoting=maybe"], "dataset.quoting=maybe"),
+        "resume a list": ([*base, "resume=[1,2]"], "resume=[1,2]"),
+        # files: cells, quotes, headers, ids, scores (the readers, before the model)
+        "list cell": ([*local, f"dataset.path={lists}"], "row 3 column 'anchor' is a list"),
+        "object cell": ([*local, f"dataset.path={objects}"], "row 6 column 'positive' is a object"),
+        "parquet list column": ([*local, f"dataset.path={parquet}"], "column 'anchor' is a list"),
+        "stray quote, last column": ([*local, f"dataset.path={stray_last}"], "line 14 column 'positive' opens"),
+        "stray quote, first column": ([*local, f"dataset.path={stray_first}"], "dataset.quoting=none"),
+        "repeated header": ([*local, f"dataset.path={dup}"], "repeats column 'positive'"),
+        "true as a score": (
+            [*local, f"dataset.path={true_score}", "dataset.kind=scored_pairs", "loss=cosine"],
+            "column 'score' is a boolean",
+        ),
+        "label not a number": (
+            [*local, f"dataset.path={labeled}", "dataset.kind=labeled_pairs", "loss=cosine"],
+            "'label'='yes' is not numeric",
+        ),
+        "null document id": ([f"model.name_or_path={tiny}", f"dataset.path={null_id}"], "has _id null"),
+        "qrels score not a number": ([f"model.name_or_path={tiny}", f"dataset.path={bad_score}"], "score 'high'"),
+        "retrieval only evaluates": (
+            [*local, f"dataset.path={physics}", "dataset.kind=retrieval", "dataset.use=eval"],
+            "has no training data (dataset.use=eval only evaluates)",
+        ),
+        "group_by_label on pairs": ([*base, "sampler=group_by_label"], "group_by_label needs a label column"),
+        "bundled labeled data, pair loss": ([f"model.name_or_path={tiny}", "dataset=word_association", "loss=mnrl"],
+                                            "has labeled_pairs (part 'labeled'); expected a loss for that data"),
+        # model folders
+        "model without tokenizer": ([f"model.name_or_path={no_tokenizer}", f"dataset.path={physics}"], "no tokenizer"),
+        "truncated weights": ([f"model.name_or_path={truncated}", f"dataset.path={physics}"], "is truncated"),
+        # tracking stores
+        "server not listening": ([*base, "tracking.uri=http://127.0.0.1:9"], "nothing answers at 127.0.0.1:9"),
+        "store folder not writable": ([*base, "tracking.uri=sqlite:////proc/mlflow.db"], "cannot be opened for writing"),
+        "store is a folder": ([*base, f"tracking.uri=sqlite:///{tmp}"], "is a folder"),
+    }  # fmt: skip
+
+
+SWEEPS = {
+    "no trials": (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is out of range"),
+    "direction misspelled": (["hydra.sweeper.direction=maximise"], "hydra.sweeper.direction=maximise is unknown"),
+    "storage URL": (["hydra.sweeper.storage=sqlite//x.db"], "is not a database URL"),
+    "reversed interval": (["training.lr=interval(2e-4,1e-5)"], "is not a valid interval"),
+    "range end that cannot run": (["training.batch_size=choice(0,16)"], "the value 0 cannot run"),
+}
+
+
+@pytest.fixture(scope="module")
+def cases(tiny_model_path, tmp_path_factory):
+    return bad_inputs(tmp_path_factory.mktemp("bad_inputs"), tiny_model_path)
+
+
+def assert_one_line(result, elapsed: float, expected: str, uri: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert expected in errors[0]
+    assert elapsed < 15, f"answered after {elapsed:.1f} s"
+    assert all(run.info.status != "RUNNING" for run in runs(uri))
+
+
+CASE_NAMES = [
+    "lr not a number", "epochs not a number", "epochs infinite", "unknown scheduler", "unknown optimizer",
+    "misspelled key", "negative seed", "seed not a number", "logging steps 0", "max steps 0",
+    "eval steps fractional", "threads 0", "workers negative", "unknown precision", "mini batch 0",
+    "max seq length 0", "no validation fraction", "two fractions", "registered name", "log model not a flag",
+    "unknown top key", "unknown multi-dataset sampler", "mining window reversed", "unknown dataset key",
+    "unknown quoting", "resume a list", "list cell", "object cell", "parquet list column",
+    "stray quote, last column", "stray quote, first column", "repeated header", "true as a score",
+    "label not a number", "null document id", "qrels score not a number", "retrieval only evaluates",
+    "group_by_label on pairs", "bundled labeled data, pair loss", "model without tokenizer", "truncated weights",
+    "server not listening", "store folder not writable", "store is a folder",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input_is_one_line(name, cases, tmp_path):
+    overrides, expected = cases[name]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.monotonic()
+    result = run_train(*overrides, f"hydra.run.dir={tmp_path / 'run'}", env={"MLFLOW_TRACKING_URI": uri}, timeout=120)
+    assert_one_line(result, time.monotonic() - start, expected, uri)
+
+
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_bad_sweep_is_one_line_before_any_job(name, tiny_model_path, tmp_path):
+    overrides, expected = SWEEPS[name]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.monotonic()
+    result = run_train(
+        "-m", "hparams_search=physics", f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}", *overrides,  # last: the case's value wins
+        env={"MLFLOW_TRACKING_URI": uri}, timeout=120,
+    )  # fmt: skip
+    assert_one_line(result, time.monotonic() - start, expected, uri)
+    assert not (tmp_path / "sweep" / "0").exists()  # no job ran
+
+
+def test_a_grid_is_checked_at_every_point_before_its_first_job(tiny_model_path, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.monotonic()
+    result = run_train(
+        "-m", "loss=mnrl,cosent", f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'grid'}",
+        env={"MLFLOW_TRACKING_URI": uri}, timeout=120,
+    )  # fmt: skip
+    assert_one_line(result, time.monotonic() - start, "grid point 1 (loss=cosent", uri)
+    assert runs(uri) == []  # the good first point did not train either
+
+
+def test_the_catalogue_has_at_least_40_new_cases(cases):
+    assert set(CASE_NAMES) == set(cases)
+    assert len(CASE_NAMES) + len(SWEEPS) + 1 >= 40

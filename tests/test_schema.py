@@ -1,0 +1,163 @@
+"""The typed schema: every key of every group refuses a wrong type and an out-of-range value, in one line.
+
+Composed in-process with Hydra's compose API (fast); the keys are found by walking the schema tables, and each
+is fed to the real composed config of an option that has it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from embedlab.errors import UserError
+from embedlab.schema import check_config, check_sweeper
+from embedlab.schema.groups import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULERS, every_rule
+from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+# Where each schema table lives in the composed config, and the option that has its keys.
+PLACES = {
+    "": ("", []),
+    "training": ("training", []),
+    "hardware": ("hardware", ["hardware=cpu"]),
+    "tracking": ("tracking", []),
+    "model": ("model", []),
+    "sampler": ("sampler", []),
+    "dataset<load_table>": ("dataset", ["dataset=local"]),
+    "dataset<load_physics>": ("dataset", []),
+    "dataset<load_quora>": ("dataset", ["dataset=quora"]),
+    "phase<ContrastivePhase>": ("phase", []),
+    "phase<HardNegativesPhase>": ("phase", ["phase=hard_negatives"]),
+    "phase.reranker": ("phase.reranker", ["phase=hard_negatives"]),
+    "loss": ("loss", ["loss=cached_mnrl"]),
+}
+
+
+def compose_with(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def wrong_type(rule: Rule):
+    """A value of the wrong type for `rule` (None where nothing is of the wrong type)."""
+    if isinstance(rule, (Number, Flag, Mapping, Items)):
+        return "abc" if not isinstance(rule, Flag) else "maybe"
+    if isinstance(rule, (Choice, Text)):
+        return [1, 2]
+    if isinstance(rule, Either):
+        return [1, 2]
+    return None
+
+
+def out_of_range(rule: Rule):
+    if isinstance(rule, Number):
+        if rule.ge is not None:
+            return rule.ge - (1 if rule.integer else 0.5)
+        if rule.gt is not None:
+            return rule.gt
+        if rule.le is not None:
+            return rule.le + 1
+        return float("inf")
+    if isinstance(rule, Choice):
+        return "no_such_option"
+    if isinstance(rule, Items):
+        return []
+    if isinstance(rule, Text):
+        return "" if not rule.nullable else None
+    return None
+
+
+CASES = [
+    (table, key, kind)
+    for table, rules in every_rule().items()
+    if table in PLACES
+    for key in rules
+    if key not in ("sweep",)
+    for kind in ("type", "range")
+    if (wrong_type if kind == "type" else out_of_range)(rules[key]) is not None  # a flag has no range
+]
+
+
+@pytest.mark.parametrize(("table", "key", "kind"), CASES, ids=[f"{t or 'top'}.{k}-{kind}" for t, k, kind in CASES])
+def test_every_key_refuses_a_bad_value(table, key, kind):
+    from omegaconf import OmegaConf
+
+    rule = every_rule()[table][key]
+    value = wrong_type(rule) if kind == "type" else out_of_range(rule)
+    where, overrides = PLACES[table]
+    cfg = compose_with(*overrides)
+    OmegaConf.set_struct(cfg, False)
+    node = OmegaConf.select(cfg, where) if where else cfg
+    node[key] = value
+    with pytest.raises(UserError) as error:
+        check_config(cfg)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"{where + '.' if where else ''}{key}" in message and "expected" in message
+
+
+def test_the_walk_covers_every_table_and_many_keys():
+    assert set(PLACES) | {"hydra.sweeper"} == set(every_rule())
+    assert len({(t, k) for t, k, _ in CASES}) >= 60
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONF / "dataset").glob("*.yaml")))
+def test_every_shipped_option_passes_the_schema(option):
+    check_config(compose_with(f"dataset={option}"))
+
+
+@pytest.mark.parametrize("group", ["loss", "phase", "hardware", "sampler", "model", "experiment"])
+def test_every_shipped_option_of_a_group_passes_the_schema(group):
+    for path in sorted((CONF / group).glob("*.yaml")):
+        check_config(compose_with(f"{group}={path.stem}"))
+
+
+def test_unknown_key_suggests_the_close_one():
+    with pytest.raises(
+        UserError, match=r"training\.batchsize is not a key of training; did you mean training\.batch_size"
+    ):
+        check_config(compose_with("+training.batchsize=8"))
+
+
+def test_choice_message_lists_the_options():
+    with pytest.raises(UserError) as error:
+        check_config(compose_with("training.scheduler=cosine_annealing"))
+    assert str(error.value).startswith(
+        "training.scheduler=cosine_annealing is unknown; expected one of linear, cosine,"
+    )
+
+
+def test_fractions_without_validation_blame_the_fractions():
+    with pytest.raises(UserError, match=r"dataset\.fractions=\[0.9,0,0.1\] leaves no validation split"):
+        check_config(compose_with("dataset.fractions=[0.9,0,0.1]"))
+
+
+def test_the_choices_are_the_libraries_own():
+    from sentence_transformers.base.sampler import BatchSamplers
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
+
+    from embedlab.hardware import device
+    from embedlab.schema.groups import BATCH_SAMPLERS
+
+    assert set(SCHEDULERS) <= {s.value for s in SchedulerType}
+    assert set(OPTIMIZERS) <= {o.value for o in OptimizerNames}
+    assert set(BATCH_SAMPLERS) == {b.value for b in BatchSamplers}
+    assert (DEVICES, PRECISIONS) == (device.DEVICES, device.PRECISIONS)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"n_trials": 0}, "hydra.sweeper.n_trials=0 is out of range"),
+        ({"direction": "maximise"}, "hydra.sweeper.direction=maximise is unknown; expected one of maximize, minimize"),
+        ({"storage": "sqlite//x.db"}, "hydra.sweeper.storage=sqlite//x.db is not a database URL"),
+        ({"max_failure_rate": 2}, "hydra.sweeper.max_failure_rate=2 is out of range"),
+        ({"n_jobs": 0}, "hydra.sweeper.n_jobs=0 is out of range"),
+    ],
+)
+def test_sweeper_settings_are_checked(settings, expected):
+    with pytest.raises(UserError, match=expected.replace(".", r"\.").replace("[", r"\[")):
+        check_sweeper({"direction": "maximize", "n_trials": 2, **settings})
