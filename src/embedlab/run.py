@@ -65,11 +65,12 @@ def train(
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
-        data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        with hardware.autocast():  # bf16: mining's encodes (and a reranker) in bf16 autocast too
+            data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
-        test_start = {} if resume else evaluate_test(model, test_evaluators)
+        test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision)
         tracker.log_metrics(test_start, step=0)
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
         for callback in [stop, *(callbacks or [])]:  # stopped early by Ctrl-C / SIGTERM, or by a sweep's pruner?
@@ -81,7 +82,7 @@ def train(
 
         best = select_best_checkpoint(trainer, run_dir / "best")  # lowest validation loss
         final_step = trainer.state.global_step
-        test_best = evaluate_test(trainer.model, test_evaluators)
+        test_best = evaluate_test(trainer.model, test_evaluators, hardware.precision)
         tracker.log_metrics(test_best, step=final_step)
         tracker.log_metrics({"best_step": best.step, "best_val_loss": best.val_loss}, step=final_step)
         model_uri = tracker.log_model(trainer.model)
@@ -90,10 +91,10 @@ def train(
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
-def evaluate_test(model, evaluators: list) -> dict[str, float]:
+def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
     from embedlab.training.trainer import evaluate_test as run_evaluators
 
-    return run_evaluators(model, evaluators)
+    return run_evaluators(model, evaluators, precision)
 
 
 def seed_everything(seed: int, hardware) -> None:
