@@ -70,6 +70,9 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         self.optimized_metric = optimized_metric
         self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", max_nonfinite_steps)
         self.nonfinite_steps = 0
+        sample = getattr(self.args, "validation_corpus_sample", None)
+        if sample is not None:
+            self.evaluator = with_corpus_sample(self.evaluator, sample, self.args.seed)
         self.add_callback(TrainLogCallback(tracker))
         self.add_callback(CompleteCheckpointCallback())
 
@@ -122,6 +125,17 @@ def sequential(evaluators: list):
     if not evaluators:
         return None
     return evaluators[0] if len(evaluators) == 1 else SequentialEvaluator(evaluators)
+
+
+def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
+    """The validation evaluator with every retrieval part ranking a seeded corpus sample (see RetrievalEvaluator)."""
+    from embedlab.evaluation.retrieval import RetrievalEvaluator
+
+    if isinstance(evaluator, RetrievalEvaluator):
+        return evaluator.sampled(corpus_sample, seed)
+    if isinstance(evaluator, SequentialEvaluator):
+        evaluator.evaluators = [with_corpus_sample(e, corpus_sample, seed) for e in evaluator.evaluators]
+    return evaluator
 
 
 def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
