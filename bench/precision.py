@@ -87,7 +87,8 @@ def run(settings: Settings) -> dict[str, Any]:
     corpus, queries, qrels = read_beir_folder(settings.data)
     query_ids = sorted(qrels)[: 20 if smoke else 200]
     passages = list(corpus.values())[: 32 if smoke else 256]
-    evaluator = RetrievalEvaluator({q: queries[q] for q in query_ids}, corpus, qrels, batch_size=64)
+    evaluator = RetrievalEvaluator({q: queries[q] for q in query_ids}, corpus, qrels, batch_size=64,
+                                   corpus_sample=20 if smoke else None)  # fmt: skip
     pairs = [(queries[q], corpus[d]) for q in query_ids for d in sorted(qrels[q])]
     rows = load_physics(path=settings.train_data, seed=42).parts["pairs"].splits["train"]
     torch.manual_seed(0)
