@@ -87,7 +87,7 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     fmt(m["evaluation_s"]["bf16"]), fmt(m["evaluation_s"]["fp32"]), fmt(x["evaluation"]), ">= 2.5"))  # fmt: skip
         d = p["ndcg_delta"]
         out.append(("precision: ndcg@10 bf16 - fp32, base / trained", f"{d['base']:+.4f} / {d['trained']:+.4f}",
-                    "", "", "|delta| <= 0.005"))  # fmt: skip
+                    "", "", "abs <= 0.005"))  # fmt: skip
     if p := measured(parts, "sweep"):
         g, m, n = p["grid"], p["study_median"], len(p["seeds"])
         out.append((f"sweep ({p['size']}): best ndcg@10 (study, median of {n} seeds / grid "

@@ -1,14 +1,14 @@
 """Does a sampled validation corpus rank checkpoints as the full corpus does, and what does bf16 change?
 
-`python -m bench.validation_sample --data DIR [--steps 4 8 16] [--reference N] [--samples 50 150] [--bf16]`
+`python -m bench.validation_sample --data DIR [--steps 4 8 16] [--reference N] [--samples 50 150] [--bf16 0 16]`
 
 Trains MiniLM with MNRL (batch 32, lr 5e-5) on the dataset's training pairs (embedlab's own split of a BEIR
 folder, seed 42) and keeps the model at step 0 and at each of `--steps`. Each checkpoint encodes the validation
 queries and a reference corpus once (the whole corpus, or with `--reference N` the queries' relevant docs plus
 N seeded others, to keep one-thread runs short); the sampled evaluations are computed from the same embeddings
 on the sub-corpora `RetrievalEvaluator.sampled` picks, so they differ from the reference only by the corpus.
-With `--bf16`, the first and last checkpoints also encode the smallest sample under bf16 autocast, for the
-ndcg@10 difference to fp32. Prints one JSON line; one thread unless `--threads`.
+`--bf16 0 16` also encodes the smallest sample under bf16 autocast at those checkpoints, for the ndcg@10
+difference to fp32. Prints one JSON line; one thread unless `--threads`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _scores(evaluator, reference, query_emb, corpus_emb):
     return evaluator.score(query_emb @ corpus_emb[columns].T)
 
 
-def run(data: Path, model_path: str, steps: list[int], reference_size: int | None, samples: list[int], bf16: bool):
+def run(data: Path, model_path: str, steps: list[int], reference_size: int | None, samples: list[int], bf16: list[int]):
     import numpy as np
     import torch
     from sentence_transformers.sentence_transformer import SentenceTransformer
@@ -75,7 +75,7 @@ def run(data: Path, model_path: str, steps: list[int], reference_size: int | Non
         row = {"encode_queries_s": queries_s, "encode_corpus_s": time.perf_counter() - start - queries_s,
                "reference": reference.score(query_emb @ corpus_emb.T),
                "sampled": {n: _scores(e, reference, query_emb, corpus_emb) for n, e in sampled.items()}}  # fmt: skip
-        if bf16 and step in (0, max(steps)):
+        if step in bf16:
             smallest = sampled[min(samples)]
             start = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -97,7 +97,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--reference", type=int, default=None)
     parser.add_argument("--samples", type=int, nargs="+", default=[50, 150])
-    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--bf16", type=int, nargs="*", default=[], help="checkpoints (steps) to also encode in bf16")
     parser.add_argument("--threads", type=int, default=1)
     a = parser.parse_args()
     import torch
