@@ -55,7 +55,8 @@ def train_throughput(batch_size: int, steps: int, device: str, peak: float | Non
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        with torch.autocast(device, dtype=torch.bfloat16):
+        # bf16 on the GPU; the CPU stand-in (--skip-cuda) stays fp32, as bf16 is emulated on most CPUs
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
             value = loss(features, None)
         value.backward()
         optimizer.step()
