@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.common import BUNDLED_PHYSICS, REPO, Settings, machine, minilm_path
 from bench.table import render
 
-PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "sweep")
+PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep")
 
 
 def main() -> int:

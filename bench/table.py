@@ -73,6 +73,21 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append((f"evaluation, queries in corpus ({q['queries']}): ndcg@10 / acc@1",
                     f"{q['ours']['ndcg_at_10']:.4f} / {q['ours']['acc_at_1']:.4f}",
                     f"{q['theirs']['ndcg_at_10']:.4f} / {q['theirs']['acc_at_1']:.4f}", "", "ours excludes self"))  # fmt: skip
+    if p := measured(parts, "precision"):
+        m, x, z = p["median"], p["speedup"], p["sizes"]
+        note = f"CPU bf16 hardware: {p['cpu_has_fast_bf16']}, auto = {p['auto_resolves_to']}"
+        out.append((f"precision: bf16 vs plain fp32 ({note}); training MNRL batch 32 (samples/s)",
+                    fmt(m["train_samples_per_s"]["bf16"], 1), fmt(m["train_samples_per_s"]["fp32"], 1),
+                    fmt(x["training"]), ">= 1.7"))  # fmt: skip
+        out.append((f"precision: encode {z['encode_texts']} passages (texts/s)", fmt(m["encode_texts_per_s"]["bf16"], 1),
+                    fmt(m["encode_texts_per_s"]["fp32"], 1), fmt(x["encode"]), ">= 2.5"))  # fmt: skip
+        out.append((f"precision: mining {z['mining_pairs']} pairs x {z['mining_corpus']} passages (s)",
+                    fmt(m["mining_s"]["bf16"]), fmt(m["mining_s"]["fp32"]), fmt(x["mining"]), ">= 2.5"))  # fmt: skip
+        out.append((f"precision: evaluation {z['eval_queries']} queries x {z['eval_corpus']} docs (s)",
+                    fmt(m["evaluation_s"]["bf16"]), fmt(m["evaluation_s"]["fp32"]), fmt(x["evaluation"]), ">= 2.5"))  # fmt: skip
+        d = p["ndcg_delta"]
+        out.append(("precision: ndcg@10 bf16 - fp32, base / trained", f"{d['base']:+.4f} / {d['trained']:+.4f}",
+                    "", "", "abs <= 0.005"))  # fmt: skip
     if p := measured(parts, "sweep"):
         g, m, n = p["grid"], p["study_median"], len(p["seeds"])
         out.append((f"sweep ({p['size']}): best ndcg@10 (study, median of {n} seeds / grid "
@@ -105,6 +120,10 @@ def raw_times(parts: dict[str, Any]) -> list[str]:
     if p := measured(parts, "evaluation"):
         t = p["same_data"]["raw_s"]
         out.append(f"- evaluation (s): ours {runs(t['ours'])}; theirs {runs(t['theirs'])}")
+    if p := measured(parts, "precision"):
+        for name, values in p["raw"].items():
+            flat = {side: [t for r in v for t in (r if isinstance(r, list) else [r])] for side, v in values.items()}
+            out.append(f"- precision {name}: bf16 {runs(flat['bf16'])}; fp32 {runs(flat['fp32'])}")
     if p := measured(parts, "startup"):
         t = p["raw_s"]
         out.append(f"- startup (s): --cfg job {runs(t['cfg_job'])}; --help {runs(t['help'])}")

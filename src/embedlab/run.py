@@ -70,14 +70,15 @@ def train(
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
-        data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+        with hardware.autocast():  # bf16: mining's encodes (and a reranker) in bf16 autocast too
+            data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
         log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         checks = [SelectionCheck(selection), stop]
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
-        test_start = {} if resume else evaluate_test(model, test_evaluators)
+        test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision)
         tracker.log_metrics(test_start, step=0)
         base_weights = starting_weights(model) if selection.base_is_candidate else None
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
@@ -88,7 +89,7 @@ def train(
             return RunResult(objective=float("nan"), run_id=None, best=None, model_uri=None)
         best = select_best_checkpoint(trainer, run_dir / "best", selection, tracker.history, base_weights)
         final_step = trainer.state.global_step
-        test_best = evaluate_test(trainer.model, test_evaluators)
+        test_best = evaluate_test(trainer.model, test_evaluators, hardware.precision)
         if best.step or not test_start:  # at the kept model's step, where the logged model finds its metrics
             tracker.log_metrics(test_best, step=best.step)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
@@ -105,10 +106,10 @@ def train(
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
-def evaluate_test(model, evaluators: list) -> dict[str, float]:
+def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
     from embedlab.training.trainer import evaluate_test as run_evaluators
 
-    return run_evaluators(model, evaluators)
+    return run_evaluators(model, evaluators, precision)
 
 
 def seed_everything(seed: int, hardware) -> None:

@@ -54,3 +54,61 @@ def test_same_numbers_as_sentence_transformers_without_self_matches(tiny_model_p
     assert ours["ndcg_at_10"] == pytest.approx(theirs["cosine_ndcg@10"], abs=1e-6)
     assert ours["mrr_at_10"] == pytest.approx(theirs["cosine_mrr@10"], abs=1e-6)
     assert ours["acc_at_1"] == pytest.approx(theirs["cosine_accuracy@1"], abs=1e-6)
+
+
+def _corpus_and_queries():
+    corpus = {f"d{i:03d}": f"passage number {i}" for i in range(200)}
+    queries = {f"q{i}": f"question {i}" for i in range(10)}
+    relevant = {f"q{i}": {f"d{i * 7:03d}", f"d{i * 7 + 1:03d}"} for i in range(10)}
+    return queries, corpus, relevant
+
+
+def test_a_corpus_sample_keeps_every_relevant_doc_and_the_same_seeded_distractors():
+    queries, corpus, relevant = _corpus_and_queries()
+    full = RetrievalEvaluator(queries, corpus, relevant)
+    sampled = full.sampled(30, seed=1)
+    gold = {d for docs in relevant.values() for d in docs}
+    assert gold <= set(sampled.corpus_ids)
+    assert len(sampled.corpus_ids) == len(gold) + 30
+    assert sampled.corpus_ids == RetrievalEvaluator(queries, corpus, relevant, corpus_sample=30, seed=1).corpus_ids
+    assert sampled.corpus_ids != full.sampled(30, seed=2).corpus_ids
+    assert full.sampled(10_000).corpus_ids == full.corpus_ids  # asking for more than there is: the whole corpus
+
+
+def test_a_sample_as_large_as_the_corpus_gives_the_full_metrics(tiny_model_path):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    queries, corpus, relevant = _corpus_and_queries()
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    full = RetrievalEvaluator(queries, corpus, relevant)
+    assert full.sampled(len(corpus))(model) == full(model)
+    small = full.sampled(20)(model)
+    assert small["ndcg_at_10"] >= full(model)["ndcg_at_10"]  # fewer distractors can only move gold docs up
+
+
+def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, tmp_path):
+    from datasets import Dataset
+    from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from embedlab.hardware.device import Hardware
+    from embedlab.training.arguments import training_arguments
+    from embedlab.training.sampling import Sampling
+    from embedlab.training.trainer import EmbeddingTrainer
+
+    class NoTracker:
+        def log_metrics(self, metrics, step):
+            pass
+
+    queries, corpus, relevant = _corpus_and_queries()
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    args = training_arguments(
+        tmp_path, Hardware(device="cpu", precision="fp32"), Sampling(), validation_corpus_sample=5
+    )
+    evaluator = SequentialEvaluator([RetrievalEvaluator(queries, corpus, relevant)])
+    rows = Dataset.from_dict({"anchor": ["a", "b"], "positive": ["c", "d"]})
+    trainer = EmbeddingTrainer(model=model, args=args, loss=MultipleNegativesRankingLoss(model), train_dataset=rows,
+                               eval_dataset=rows, evaluator=evaluator, tracker=NoTracker())  # fmt: skip
+    [inner] = trainer.evaluator.evaluators
+    assert len(inner.corpus_ids) == 20 + 5

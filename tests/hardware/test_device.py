@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from embedlab.errors import UserError
-from embedlab.hardware.device import Hardware, usable_cores
+from embedlab.hardware.device import Hardware, cpu_has_fast_bf16, encoding_autocast, usable_cores
 from embedlab.hardware.ranks import OtherRankTracker, tracker_for_this_rank
 
 
@@ -17,11 +17,42 @@ def two_ranks(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-def test_cpu_is_fp32_without_pinned_memory_on_the_usable_cores():
+def test_cpu_auto_precision_is_bf16_only_with_bf16_hardware_without_pinned_memory_on_the_usable_cores():
     hardware = Hardware(device="cpu", precision="auto", pin_memory="auto")
-    assert (hardware.precision, hardware.pin_memory, hardware.threads) == ("fp32", False, usable_cores())
+    expected = "bf16" if cpu_has_fast_bf16() else "fp32"
+    assert (hardware.precision, hardware.pin_memory, hardware.threads) == (expected, False, usable_cores())
     assert hardware.training_kwargs()["use_cpu"] is True
+    assert hardware.training_kwargs()["bf16"] is (expected == "bf16")
     assert hardware.training_kwargs()["ddp_backend"] is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "fast"),
+    [("fpu avx2 avx512f amx_bf16 amx_tile", True), ("fpu avx2 avx512f avx512_bf16", True), ("fpu sse avx2 fma", False)],
+)
+def test_cpu_bf16_is_detected_from_the_cpuinfo_flags(tmp_path, flags, fast):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert cpu_has_fast_bf16(cpuinfo) is fast
+
+
+def test_fp32_keeps_the_plain_path_and_bf16_autocasts_matmuls_with_fp32_weights():
+    layer = torch.nn.Linear(8, 8)
+    x = torch.randn(2, 8)
+    with Hardware(device="cpu", precision="fp32").autocast():
+        assert not torch.is_autocast_enabled("cpu")
+        assert layer(x).dtype == torch.float32
+    with Hardware(device="cpu", precision="bf16").autocast():
+        assert layer(x).dtype == torch.bfloat16
+    assert layer.weight.dtype == torch.float32
+    assert not torch.is_autocast_enabled("cpu")  # nothing left switched on
+    with encoding_autocast("cuda", "fp16"):  # fp16 is the trainer's business (GradScaler), not the encoder's
+        assert not torch.is_autocast_enabled("cuda")
+
+
+def test_fp16_off_cuda_is_one_line():
+    with pytest.raises(UserError, match="hardware.precision=fp16 needs hardware.device=cuda"):
+        Hardware(device="cpu", precision="fp16")
 
 
 def test_ranks_on_one_machine_share_its_cores(two_ranks):

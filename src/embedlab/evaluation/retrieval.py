@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
@@ -22,6 +23,11 @@ class RetrievalEvaluator(BaseEvaluator):
         relevant: query id -> ids of relevant docs.
         k: cut-off for ndcg and mrr.
         batch_size: encoding batch size.
+        corpus_sample: rank against the queries' relevant docs plus this many other docs, drawn once with
+            `seed` (the same docs at every evaluation), instead of the whole corpus; None = the whole corpus.
+            Absolute values are then higher than on the full corpus; what it keeps is the order of checkpoints
+            (see docs/hardware.md).
+        seed: seed of the distractor sample.
     """
 
     def __init__(
@@ -31,9 +37,14 @@ class RetrievalEvaluator(BaseEvaluator):
         relevant: dict[str, set[str]],
         k: int = 10,
         batch_size: int = 64,
+        corpus_sample: int | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.query_ids = [q for q in queries if relevant.get(q)]
+        self.corpus_sample = corpus_sample
+        if corpus_sample is not None:
+            corpus = sample_corpus(corpus, {d for q in self.query_ids for d in relevant[q]}, corpus_sample, seed)
         self.queries = [queries[q] for q in self.query_ids]
         self.corpus_ids = sorted(corpus)
         self.corpus = [corpus[c] for c in self.corpus_ids]
@@ -49,6 +60,18 @@ class RetrievalEvaluator(BaseEvaluator):
             sorted(set(by_text.get(text, [])) | ({position[q]} if q in position else set()))
             for q, text in zip(self.query_ids, self.queries)
         ]
+
+    def sampled(self, corpus_sample: int, seed: int = 0) -> RetrievalEvaluator:
+        """The same queries against their relevant docs plus `corpus_sample` seeded distractors."""
+        return RetrievalEvaluator(
+            dict(zip(self.query_ids, self.queries)),
+            dict(zip(self.corpus_ids, self.corpus)),
+            self.relevant,
+            k=self.k,
+            batch_size=self.batch_size,
+            corpus_sample=corpus_sample,
+            seed=seed,
+        )
 
     def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1, *args, **kwargs) -> dict[str, float]:
         # encode_query / encode_document apply a model's query and document prompts, as sentence-transformers' own
@@ -79,3 +102,12 @@ class RetrievalEvaluator(BaseEvaluator):
             f"mrr_at_{self.k}": float(np.mean(mrr)),
             "acc_at_1": float(np.mean(acc1)),
         }
+
+
+def sample_corpus(corpus: dict[str, str], keep: set[str], size: int, seed: int) -> dict[str, str]:
+    """`corpus` restricted to the ids in `keep` plus `size` others drawn with `seed` (all others if fewer)."""
+    if size < 0:
+        raise ValueError(f"corpus_sample={size}; expected >= 0 or None")
+    others = sorted(doc_id for doc_id in corpus if doc_id not in keep)
+    chosen = set(random.Random(seed).sample(others, min(size, len(others)))) | (keep & corpus.keys())
+    return {doc_id: corpus[doc_id] for doc_id in sorted(chosen)}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
@@ -17,6 +19,36 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, e.g. a SLURM allocation), not the machine's count."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 matmuls in hardware: AMX (`amx_bf16`) or AVX512-BF16 (`avx512_bf16`).
+
+    Without them (e.g. AVX2-only CPUs) torch emulates bf16 and autocast is several times slower than fp32.
+    Reads the Linux flags; elsewhere asks torch (which checks the same CPUID bits).
+    """
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith("flags"):
+                return bool({"amx_bf16", "avx512_bf16"} & set(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    import torch
+
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def encoding_autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    """The context every encode runs under: bf16 autocast when `precision` is bf16, else nothing.
+
+    Weights stay fp32 (autocast casts each matmul's inputs), so `precision=fp32` is the exact fp32 path and a
+    bf16 run's checkpoints are fp32 files.
+    """
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cuda" if device == "cuda" else "cpu", dtype=torch.bfloat16)
 
 
 def _mps_available() -> bool:
@@ -32,7 +64,9 @@ class Hardware:
 
     Args:
         device: auto | cpu | cuda | mps; auto picks cuda, then mps, then cpu.
-        precision: auto | fp32 | bf16 | fp16; auto is bf16 where the GPU supports it, else fp16 on cuda, else fp32.
+        precision: auto | fp32 | bf16 | fp16; auto is bf16 where the GPU supports it, else fp16 on cuda; on the
+            CPU bf16 where it has AMX or AVX512-BF16 (`cpu_has_fast_bf16`), else fp32; fp32 on mps. bf16 is
+            mixed precision: fp32 weights, training and every encode under torch autocast.
         tf32: allow TF32 matmuls on Ampere+ GPUs.
         pin_memory: pin dataloader memory; auto = on for cuda.
         dataloader_workers: dataloader worker processes.
@@ -72,8 +106,12 @@ class Hardware:
         if self.precision == "auto":
             if self.device == "cuda":
                 self.precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            elif self.device == "cpu":
+                self.precision = "bf16" if cpu_has_fast_bf16() else "fp32"
             else:
                 self.precision = "fp32"
+        if self.precision == "fp16" and self.device != "cuda":
+            raise UserError(f"hardware.precision=fp16 needs hardware.device=cuda (got {self.device}); use bf16 or fp32")
         if self.pin_memory == "auto":
             self.pin_memory = self.device == "cuda"
         if self.threads == "auto":
@@ -104,6 +142,10 @@ class Hardware:
             if self.tf32:
                 torch.backends.cuda.matmul.allow_tf32 = True
                 torch.backends.cudnn.allow_tf32 = True
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Context for encoding outside the trainer (test evaluation, mining): see `encoding_autocast`."""
+        return encoding_autocast(self.device, self.precision)
 
     def training_kwargs(self) -> dict[str, Any]:
         """The matching SentenceTransformerTrainingArguments fields."""

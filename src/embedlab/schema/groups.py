@@ -67,6 +67,9 @@ TRAINING = {
     "logging_steps": positive(),
     "save_total_limit": positive(nullable=True),
     "max_nonfinite_steps": positive(),
+    "select_by": Text(what="val_loss, val_loss_<part>, or a validation metric such as ndcg_at_10"),
+    "base_is_candidate": Flag(),
+    "validation_corpus_sample": Number(integer=True, ge=1, nullable=True),
 }
 HARDWARE = {
     "device": Choice(options=DEVICES),
@@ -84,6 +87,8 @@ TRACKING = {
     "experiment": Text(),
     "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
     "log_model": Flag(),
+    "register": Flag(),
+    "run_name": Text(nullable=True),
     "parent_run_id": Text(nullable=True),
     "tags": Mapping(),
 }
@@ -108,6 +113,8 @@ TABLE = {
     "columns": Mapping(),
     "use": Choice(options=("both", "train", "eval")),
     "quoting": Choice(options=("csv", "none")),
+    "validation_path": Text(nullable=True, what="a file or qrels TSV used as the validation split"),
+    "test_path": Text(nullable=True, what="a file or qrels TSV used as the test split"),
 }
 QUORA = {
     **_DATASET_COMMON,
@@ -134,9 +141,7 @@ PHASES = {
         "max_score": Number(nullable=True),
         "reranker": Mapping(nullable=False),
         "batch_size": positive(),
-        "validation_fraction": Number(gt=0, lt=1),
         "cache_dir": Text(nullable=True),
-        "seed": Number(integer=True, ge=0),
     },
 }
 # Keys that many losses share: checked wherever a loss config has them.

@@ -32,9 +32,14 @@ def training_arguments(
     logging_steps: int = 5,
     save_total_limit: int = 2,
     max_nonfinite_steps: int = 3,
+    validation_corpus_sample: int | None = None,
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
-    checkpoint is the one with the lowest validation loss (`eval_loss`)."""
+    checkpoint is the one with the lowest validation loss (`eval_loss`).
+
+    `validation_corpus_sample`: validation retrieval ranks each query's relevant docs plus this many other docs
+    (seeded, the same at every evaluation) instead of the whole corpus; null = the whole corpus. The test split
+    always ranks the whole corpus."""
     _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
     _check(epochs > 0, "epochs", epochs, "a number > 0")
     _check(
@@ -48,10 +53,18 @@ def training_arguments(
     _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
     _check(save_total_limit is None or save_total_limit >= 1, "save_total_limit", save_total_limit, ">= 1")
     _check(max_nonfinite_steps >= 1, "max_nonfinite_steps", max_nonfinite_steps, "an integer >= 1")
+    _check(
+        validation_corpus_sample is None
+        or (isinstance(validation_corpus_sample, int) and validation_corpus_sample >= 0),
+        "validation_corpus_sample",
+        validation_corpus_sample,
+        "null or an integer >= 0",
+    )
     from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
 
     return EmbeddingTrainingArguments(
         max_nonfinite_steps=max_nonfinite_steps,
+        validation_corpus_sample=validation_corpus_sample,
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,

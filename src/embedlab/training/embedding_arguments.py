@@ -12,3 +12,7 @@ class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
     max_nonfinite_steps: int = field(
         default=3, metadata={"help": "Stop the run after this many NaN/inf training losses in a row."}
     )
+    validation_corpus_sample: int | None = field(
+        default=None,
+        metadata={"help": "Validation retrieval ranks each query's relevant docs plus this many seeded others."},
+    )

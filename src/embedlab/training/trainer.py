@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
+from embedlab.hardware.device import encoding_autocast
 from embedlab.training.checkpoint import CompleteCheckpointCallback
 
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "sequential_score")
@@ -69,11 +70,17 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         self.optimized_metric = optimized_metric
         self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", max_nonfinite_steps)
         self.nonfinite_steps = 0
+        sample = getattr(self.args, "validation_corpus_sample", None)
+        if sample is not None:
+            self.evaluator = with_corpus_sample(self.evaluator, sample, self.args.seed)
         self.add_callback(TrainLogCallback(tracker))
         self.add_callback(CompleteCheckpointCallback())
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
-        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        # the evaluators' encodes run in the training precision: bf16 autocast when training in bf16
+        precision = "bf16" if self.args.bf16 else "fp32"
+        with encoding_autocast(self.args.device.type, precision):
+            metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         if eval_dataset is None and metric_key_prefix == "eval":  # the outer call, not one per part
             parts = list(self.eval_dataset) if isinstance(self.eval_dataset, dict) else []
             if parts:
@@ -120,9 +127,21 @@ def sequential(evaluators: list):
     return evaluators[0] if len(evaluators) == 1 else SequentialEvaluator(evaluators)
 
 
-def evaluate_test(model, evaluators: list) -> dict[str, float]:
-    """Run the test-split evaluators; metric names get a `test_` prefix."""
+def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
+    """The validation evaluator with every retrieval part ranking a seeded corpus sample (see RetrievalEvaluator)."""
+    from embedlab.evaluation.retrieval import RetrievalEvaluator
+
+    if isinstance(evaluator, RetrievalEvaluator):
+        return evaluator.sampled(corpus_sample, seed)
+    if isinstance(evaluator, SequentialEvaluator):
+        evaluator.evaluators = [with_corpus_sample(e, corpus_sample, seed) for e in evaluator.evaluators]
+    return evaluator
+
+
+def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
+    """Run the test-split evaluators (in bf16 autocast when `precision` is bf16); metrics get a `test_` prefix."""
     metrics: dict[str, float] = {}
-    for evaluator in evaluators:
-        metrics.update({f"test_{k}": v for k, v in evaluator(model).items()})
+    with encoding_autocast(str(model.device.type), precision):
+        for evaluator in evaluators:
+            metrics.update({f"test_{k}": v for k, v in evaluator(model).items()})
     return metrics
