@@ -52,13 +52,12 @@ def train(
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
     # torch and transformers from here on: the data, loss, hardware and store are checked
-    from embedlab.training.checkpoint import SelectionCheck, select_best_checkpoint, split_selection, starting_weights
+    from embedlab.training.checkpoint import Selection, SelectionCheck, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
 
-    training, selection = split_selection(to_container(cfg.training))  # select_by, base_is_candidate: ours
-    args = build(training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
+    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
                  hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
-    selection.apply(args)  # the trainer keeps and reloads the best checkpoint on training.select_by
+    selection = Selection(args.select_by, args.base_is_candidate)  # the model the run keeps
     args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     seed_everything(cfg.seed, hardware)
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())

@@ -33,13 +33,18 @@ def training_arguments(
     save_total_limit: int = 2,
     max_nonfinite_steps: int = 3,
     validation_corpus_sample: int | None = None,
+    select_by: str = "val_loss",
+    base_is_candidate: bool = True,
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
     checkpoint is the one with the lowest validation loss (`eval_loss`).
 
     `validation_corpus_sample`: validation retrieval ranks each query's relevant docs plus this many other docs
     (seeded, the same at every evaluation) instead of the whole corpus; null = the whole corpus. The test split
-    always ranks the whole corpus."""
+    always ranks the whole corpus.
+
+    `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
+    keeps and reloads the checkpoint that is best on `select_by`."""
     _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
     _check(epochs > 0, "epochs", epochs, "a number > 0")
     _check(
@@ -60,11 +65,17 @@ def training_arguments(
         validation_corpus_sample,
         "null or an integer >= 0",
     )
+    _check(isinstance(select_by, str) and bool(select_by), "select_by", select_by, "val_loss or a metric name")
+    from embedlab.training.checkpoint import Selection
     from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
+
+    selection = Selection(select_by, base_is_candidate)
 
     return EmbeddingTrainingArguments(
         max_nonfinite_steps=max_nonfinite_steps,
         validation_corpus_sample=validation_corpus_sample,
+        select_by=select_by,
+        base_is_candidate=base_is_candidate,
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,
@@ -83,8 +94,8 @@ def training_arguments(
         save_steps=eval_steps,
         save_total_limit=save_total_limit,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
+        metric_for_best_model=selection.trainer_metric,
+        greater_is_better=not selection.lower_is_better,
         logging_steps=logging_steps,
         report_to="none",  # MLflow logging is ours: one run, our metric names
         seed=seed,

@@ -8,16 +8,12 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from transformers import TrainerCallback
 
 from embedlab.errors import UserError
 
 COMPLETE = "embedlab_complete"  # written last, by rename: a checkpoint without it is partial
-
-
-SELECTION_KEYS = ("select_by", "base_is_candidate")  # keys of conf/training/ read here, not by the trainer
 
 
 @dataclass
@@ -49,20 +45,6 @@ class Selection:
 
     def beats(self, value: float, other: float) -> bool:
         return value < other if self.lower_is_better else value > other
-
-    def apply(self, args) -> None:
-        """Make the trainer keep (and load at the end) the checkpoint that is best on `select_by`."""
-        args.metric_for_best_model = self.trainer_metric
-        args.greater_is_better = not self.lower_is_better
-
-
-def split_selection(training: dict[str, Any]) -> tuple[dict[str, Any], Selection]:
-    """`conf/training/` as a plain dict -> (the trainer's arguments, the selection rule)."""
-    rest = {key: value for key, value in training.items() if key not in SELECTION_KEYS}
-    chosen = {key: training[key] for key in SELECTION_KEYS if key in training}
-    if not isinstance(chosen.get("select_by", "val_loss"), str) or not chosen.get("select_by", "val_loss"):
-        raise UserError(f"training.select_by={chosen.get('select_by')} is invalid; expected val_loss or a metric name")
-    return rest, Selection(**chosen)
 
 
 class SelectionCheck(TrainerCallback):
