@@ -154,7 +154,10 @@ def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path,
     import mlflow
 
     client = mlflow.MlflowClient(mlflow_uri)
-    run = client.create_run(client.create_experiment("old"), tags={"git_commit": "0123456789abcdef"})
+    run = client.create_run(
+        client.create_experiment("old", artifact_location=(tmp_path / "art").as_uri()),
+        tags={"git_commit": "0123456789abcdef"},
+    )
     client.log_text(
         run.info.run_id, f"model.name_or_path={tiny_model_path}\ndataset.path={physics_folder}", "overrides.txt"
     )

@@ -104,7 +104,7 @@ def test_stale_running_run_is_marked_failed_on_next_start(tiny_model_path, physi
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri)
-    experiment = client.create_experiment("physics")
+    experiment = client.create_experiment("physics", artifact_location=(tmp_path / "mlartifacts").as_uri())
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = client.create_run(experiment, tags={"host": socket.gethostname(), "pid": str(dead.pid)})
