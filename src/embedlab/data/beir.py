@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
-from embedlab.data.readers import clean_text, read_rows, require_columns
+from embedlab.data.readers import clean_text, read_qrels, read_rows, require_columns
 from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
 
@@ -129,23 +129,9 @@ def read_texts(path: Path, with_title: bool) -> dict[str, str]:
 
 def qrels_rows(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> list[dict[str, str]]:
     """(query, relevant doc) rows of a qrels TSV, in (query id, doc id) order; judgements of score 0 dropped."""
-    rows = read_rows(path) if path.suffix.lower() == ".tsv" else None
-    if rows is None:
+    if path.suffix.lower() != ".tsv":
         raise UserError(f"{path}: expected a qrels .tsv file (query-id, corpus-id, score)")
-    require_columns(rows, ["query-id", "corpus-id"], str(path))
-    relevant: dict[str, set[str]] = {}
-    for number, row in enumerate(rows, start=2):
-        query_id, doc_id = str(row["query-id"]).strip(), str(row["corpus-id"]).strip()
-        if query_id not in queries:
-            raise UserError(f"{path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
-        if doc_id not in corpus:
-            raise UserError(f"{path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
-        try:
-            score = float(row.get("score", 1) or 0)
-        except ValueError:
-            raise UserError(f"{path}: line {number} score {row['score']!r} is not a number; expected 0, 1, 2 ...")
-        if score > 0:
-            relevant.setdefault(query_id, set()).add(doc_id)
+    relevant = read_qrels(path, queries, corpus)
     if not relevant:
         raise UserError(f"{path}: no row has a score above 0; expected at least one relevant doc")
     return [

@@ -269,19 +269,24 @@ def read_beir(folder: str | Path, use_title: bool = True) -> tuple[dict[str, str
         raise UserError(f"{folder}: missing {', '.join(missing)}; expected a BEIR folder with {', '.join(BEIR_FILES)}")
     corpus = _read_ids(folder / "corpus.jsonl", with_title=use_title)
     queries = _read_ids(folder / "queries.jsonl", with_title=False)
-    qrels_path = folder / "qrels.tsv"
-    rows = _read_delimited(qrels_path, "\t")
-    require_columns(rows, ["query-id", "corpus-id"], str(qrels_path))
-    qrels: dict[str, set[str]] = {}
+    return corpus, queries, read_qrels(folder / "qrels.tsv", queries, corpus)
+
+
+def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> dict[str, set[str]]:
+    """A qrels TSV (query-id, corpus-id[, score]) as query id -> relevant doc ids; score 0 is not relevant.
+    Every id must be in `queries` / `corpus`, and every score a number."""
+    rows = _read_delimited(path, "\t")
+    require_columns(rows, ["query-id", "corpus-id"], str(path))
+    relevant: dict[str, set[str]] = {}
     for number, row in enumerate(rows, start=2):
         query_id, doc_id = str(row["query-id"]).strip(), str(row["corpus-id"]).strip()
         if query_id not in queries:
-            raise UserError(f"{qrels_path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
+            raise UserError(f"{path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
         if doc_id not in corpus:
-            raise UserError(f"{qrels_path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
-        if _qrels_score(row.get("score"), qrels_path, number) > 0:
-            qrels.setdefault(query_id, set()).add(doc_id)
-    return corpus, queries, qrels
+            raise UserError(f"{path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
+        if _qrels_score(row.get("score"), path, number) > 0:
+            relevant.setdefault(query_id, set()).add(doc_id)
+    return relevant
 
 
 def _qrels_score(value: Any, path: Path, line: int) -> float:
