@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import time
 from pathlib import Path
 
 from bench.common import BUNDLED_PHYSICS, minilm_path
@@ -29,43 +27,12 @@ def peak_tflops(name: str, override: float | None) -> float | None:
 
 
 def train_throughput(batch_size: int, steps: int, device: str, peak: float | None) -> dict:
-    """Samples/s, tokens/s, peak GPU memory and MFU for `steps` timed MNRL steps at `batch_size`."""
-    import torch
-    from sentence_transformers.sentence_transformer import SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    """Samples/s, tokens/s, peak GPU memory and MFU for `steps` timed MNRL steps at `batch_size`
+    (`bench.throughput.train_batches`: bf16 autocast on cuda, fp32 on the CPU stand-in)."""
+    from bench.throughput import train_batches
 
-    from embedlab.data.physics import load_physics
-
-    torch.manual_seed(0)
-    model = SentenceTransformer(minilm_path(), device=device)
-    model.max_seq_length = 256
-    params = sum(p.numel() for p in model.parameters())
-    loss = MultipleNegativesRankingLoss(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
-    rows = load_physics(path=str(BUNDLED_PHYSICS), seed=42).parts["pairs"].splits["train"]
-    rng = random.Random(0)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    times, tokens = [], []
-    for step in range(2 + steps):
-        batch = rng.choices(rows, k=batch_size)  # the bundled split is smaller than 512: rows repeat
-        features = [model.preprocess([r[c] for r in batch]) for c in ("anchor", "positive")]
-        count = sum(int(f["attention_mask"].sum()) for f in features)
-        features = [{k: v.to(device) if hasattr(v, "to") else v for k, v in f.items()} for f in features]
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        # bf16 on the GPU; the CPU stand-in (--skip-cuda) stays fp32, as bf16 is emulated on most CPUs
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            value = loss(features, None)
-        value.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if step >= 2:
-            times.append(time.perf_counter() - start)
-            tokens.append(count)
+    measured = train_batches(minilm_path(), "mnrl", str(BUNDLED_PHYSICS), batch_size, 2, steps, device)
+    times, tokens, params = measured["step_s"], measured["step_tokens"], measured["params"]
     seconds = sum(times)
     flops_per_s = 6 * params * sum(tokens) / seconds
     return {
@@ -79,7 +46,7 @@ def train_throughput(batch_size: int, steps: int, device: str, peak: float | Non
         "achieved_tflops": flops_per_s / 1e12,
         "peak_bf16_tflops": peak,
         "mfu": flops_per_s / (peak * 1e12) if peak else None,
-        "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
+        "peak_gpu_memory_mb": measured.get("peak_gpu_mb"),
     }
 
 

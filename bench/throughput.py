@@ -20,7 +20,8 @@ LOSSES = ("mnrl", "cached_mnrl", "cosine")
 
 
 def train_batches(model_path: str, loss_name: str, data: str, batch_size: int, warmup: int, steps: int, device: str):
-    """Time `steps` optimizer steps after `warmup` untimed ones; returns samples/s and peak memory."""
+    """Time `steps` optimizer steps after `warmup` untimed ones; returns samples/s, the non-padding tokens of
+    each timed step, the parameter count and peak memory (also `bench.gpu_check`'s training measurement)."""
     import torch
     from omegaconf import OmegaConf
     from sentence_transformers.sentence_transformer import SentenceTransformer
@@ -36,7 +37,9 @@ def train_batches(model_path: str, loss_name: str, data: str, batch_size: int, w
     rows = load_physics(path=data, seed=42).parts["pairs"].splits["train"]
     rng = random.Random(0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
-    times = []
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times, tokens = [], []
     for step in range(warmup + steps):
         # distinct rows; a split smaller than the batch (batch 512 on a small DATA set) repeats some
         batch = rng.sample(rows, batch_size) if batch_size <= len(rows) else rng.choices(rows, k=batch_size)
@@ -47,6 +50,7 @@ def train_batches(model_path: str, loss_name: str, data: str, batch_size: int, w
             positives = positives[:half] + positives[half:][::-1]
             labels = torch.tensor([1.0] * half + [0.0] * (batch_size - half), device=device)
         features = [model.preprocess(texts) for texts in (anchors, positives)]
+        count = sum(int(f["attention_mask"].sum()) for f in features)
         features = [{k: v.to(device) if hasattr(v, "to") else v for k, v in f.items()} for f in features]
         if device == "cuda":
             torch.cuda.synchronize()
@@ -60,7 +64,9 @@ def train_batches(model_path: str, loss_name: str, data: str, batch_size: int, w
             torch.cuda.synchronize()
         if step >= warmup:
             times.append(time.perf_counter() - start)
+            tokens.append(count)
     out = {"samples_per_s": batch_size / median(times), "step_s": times, "peak_rss_mb": peak_rss_mb()}
+    out |= {"step_tokens": tokens, "params": sum(p.numel() for p in model.parameters())}
     if device == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
