@@ -64,6 +64,7 @@ optuna-dashboard: $(STAMP) ## Optuna's dashboard on 127.0.0.1:8080 over the stud
 
 ui-check: $(STAMP) ## Make 4 kinds of tiny runs, open the MLflow UI in headless Chromium, save screenshots (OUT=...)
 	@$(VENV)/bin/python -c "import selenium" 2>/dev/null || $(PY) -m pip install -q -e ".[ui]"
+	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	$(PY) tools/ui_check.py $(if $(OUT),--out $(OUT)) $(ARGS)
 
 bench: $(STAMP) ## Benchmarks -> bench/results/*.json + table; DATA=<BEIR dir> for mining/eval (ARGS=--repeats 5 ...)
