@@ -105,7 +105,8 @@ def test_default_experiment_with_the_packaged_minilm(tmp_path):
     assert run.info.status == "FINISHED"
     for name in ("val_loss", "ndcg_at_10", "acc_at_1"):
         assert sorted(metric_steps(uri, run.info.run_id, name)) == [0, 3]
-    assert sorted(metric_steps(uri, run.info.run_id, "test_ndcg_at_10")) == [0, run.data.metrics["best_step"]]
+    kept = int(run.data.metrics["best_step"])  # 0 when no checkpoint beat the starting model
+    assert sorted(metric_steps(uri, run.info.run_id, "test_ndcg_at_10")) == sorted({0, kept})
     mlflow.set_tracking_uri(uri)
     model = mlflow.sentence_transformers.load_model(f"runs:/{run.info.run_id}/best_model")
     assert model.encode(["Resonance"]).shape == (1, 384)

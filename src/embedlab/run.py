@@ -52,7 +52,7 @@ def train(
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
     # torch and transformers from here on: the data, loss, hardware and store are checked
-    from embedlab.training.checkpoint import Selection, SelectionCheck, select_best_checkpoint, starting_weights
+    from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
 
     args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
@@ -74,8 +74,7 @@ def train(
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
         log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
-        checks = [SelectionCheck(selection), stop]
-        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), *checks], cfg.optimized_metric)
+        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
         test_evaluators = data.evaluators("test")
         test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision)
         tracker.log_metrics(test_start, step=0)

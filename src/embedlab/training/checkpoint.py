@@ -47,18 +47,11 @@ class Selection:
         return value < other if self.lower_is_better else value > other
 
 
-class SelectionCheck(TrainerCallback):
-    """Fails at step 0, in one line, when `training.select_by` names a metric the evaluation does not log."""
-
-    def __init__(self, selection: Selection) -> None:
-        self.selection = selection
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if state.global_step == 0 and metrics is not None and self.selection.trainer_metric not in metrics:
-            names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(("runtime", "per_second")))
-            raise UserError(
-                f"training.select_by={self.selection.select_by} is not logged; available: {', '.join(names)}"
-            )
+def check_selection_metric(selection: Selection, metrics: dict[str, float]) -> None:
+    """One line when `training.select_by` names a metric the evaluation (`metrics`, the trainer's names) lacks."""
+    if selection.trainer_metric not in metrics:
+        names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(("runtime", "per_second")))
+        raise UserError(f"training.select_by={selection.select_by} is not logged; available: {', '.join(names)}")
 
 
 @dataclass

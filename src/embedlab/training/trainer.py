@@ -14,7 +14,7 @@ from transformers import TrainerCallback
 from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
-from embedlab.training.checkpoint import CompleteCheckpointCallback
+from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
 
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "sequential_score")
 
@@ -90,6 +90,8 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
                 self.tracker.log_metrics(renamed, step=self.state.global_step)
             if self.optimized_metric:  # a metric that is never logged fails at step 0, not at the end
                 objective(renamed, self.optimized_metric)
+            if self.state.global_step == 0:  # likewise training.select_by, once the parts' losses are combined
+                check_selection_metric(Selection(self.args.select_by), metrics)
         return metrics
 
     def training_step(self, *args: Any, **kwargs: Any):
