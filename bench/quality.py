@@ -36,7 +36,8 @@ METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1", "recall_at_10")
 
 def read_split(folder: Path, split: str) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
     """corpus, queries and qrels of one qrels/<split>.tsv, read by embedlab's own BEIR reader."""
-    from embedlab.data.beir import qrels_rows, read_texts
+    from embedlab.data.beir import qrels_rows
+    from embedlab.data.readers import read_texts
 
     corpus = read_texts(folder / "corpus.jsonl", with_title=True)
     queries = read_texts(folder / "queries.jsonl", with_title=False)

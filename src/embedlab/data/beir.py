@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
-from embedlab.data.readers import clean_text, read_qrels, read_rows, require_columns
+from embedlab.data.readers import read_qrels, read_texts
 from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
 
@@ -110,21 +110,6 @@ def _beir_files(
     corpus = read_texts(folder / "corpus.jsonl", with_title=True)
     queries = read_texts(folder / "queries.jsonl", with_title=False)
     return corpus, queries, pool, given
-
-
-def read_texts(path: Path, with_title: bool) -> dict[str, str]:
-    """id -> text of a BEIR corpus or queries file (title prepended when present and `with_title`)."""
-    rows = read_rows(path)
-    require_columns(rows, ["_id", "text"], str(path))
-    out: dict[str, str] = {}
-    for number, row in enumerate(rows, start=1):
-        key = str(row["_id"]).strip()
-        if key in out:
-            raise UserError(f"{path}: row {number} repeats _id '{key}'; expected unique ids")
-        text = clean_text(row["text"], str(path), number, "text")
-        title = str(row.get("title") or "").strip() if with_title else ""
-        out[key] = f"{title}. {text}" if title else text
-    return out
 
 
 def qrels_rows(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> list[dict[str, str]]:

@@ -267,8 +267,8 @@ def read_beir(folder: str | Path, use_title: bool = True) -> tuple[dict[str, str
     missing = [name for name in BEIR_FILES if not (folder / name).exists()]
     if missing:
         raise UserError(f"{folder}: missing {', '.join(missing)}; expected a BEIR folder with {', '.join(BEIR_FILES)}")
-    corpus = _read_ids(folder / "corpus.jsonl", with_title=use_title)
-    queries = _read_ids(folder / "queries.jsonl", with_title=False)
+    corpus = read_texts(folder / "corpus.jsonl", with_title=use_title)
+    queries = read_texts(folder / "queries.jsonl", with_title=False)
     return corpus, queries, read_qrels(folder / "qrels.tsv", queries, corpus)
 
 
@@ -310,7 +310,8 @@ def _clean_id(value: Any, path: Path, row: int) -> str:
     return str(value).strip()
 
 
-def _read_ids(path: Path, with_title: bool) -> dict[str, str]:
+def read_texts(path: Path, with_title: bool) -> dict[str, str]:
+    """id -> text of a BEIR corpus or queries file (title prepended when present and `with_title`)."""
     rows = _read_jsonl(path)
     require_columns(rows, ["_id", "text"], str(path))
     out: dict[str, str] = {}
