@@ -14,11 +14,8 @@ def two_phase(cli, tiny_model_path, physics_folder, tmp_path_factory):
     folder = tmp_path_factory.mktemp("two-phase")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     result = cli.run_train(
-        "experiment=physics_two_phase", f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}",
-        "hardware=cpu", "training.max_steps=2", "training.eval_steps=1", "training.batch_size=8",
-        "phase.stages.phase2.phase.relative_margin=null",  # the untrained tiny model scores everything alike
-        f"phase.stages.phase2.phase.cache_dir={folder / 'cache'}", f"hydra.run.dir={folder / 'out'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        "experiment=physics_two_phase", f"dataset.path={physics_folder}", *cli.tiny_chain_overrides(tiny_model_path, folder),
+        f"hydra.run.dir={folder / 'out'}", env={"MLFLOW_TRACKING_URI": uri},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     by_name = {}

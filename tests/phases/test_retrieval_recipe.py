@@ -32,11 +32,8 @@ def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     out = tmp_path_factory.mktemp("recipe")
     uri = f"sqlite:///{out / 'mlflow.db'}"
     result = cli.run_train(
-        "experiment=retrieval", f"dataset.path={folder}", f"model.name_or_path={tiny_model_path}", "hardware=cpu",
-        "training.max_steps=2", "training.eval_steps=1", "training.batch_size=8", "tracking.log_model=false",
-        "phase.stages.phase2.phase.relative_margin=null",  # the untrained tiny model scores everything alike
-        f"phase.stages.phase2.phase.cache_dir={out / 'cache'}", f"hydra.run.dir={out / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        "experiment=retrieval", f"dataset.path={folder}", *cli.tiny_chain_overrides(tiny_model_path, out),
+        "tracking.log_model=false", f"hydra.run.dir={out / 'run'}", env={"MLFLOW_TRACKING_URI": uri},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return result, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
