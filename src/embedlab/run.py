@@ -11,9 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
-from embedlab.hardware.ranks import is_main_process, tracker_for_this_rank
+from embedlab.hardware.ranks import is_main_process
 from embedlab.losses.selection import build_losses, check_sampler, select_parts
 from embedlab.report import print_summary
+from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.training.heap import collector_skips_existing_objects
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read

@@ -7,7 +7,6 @@ import torch
 
 from embedlab.errors import UserError
 from embedlab.hardware.device import Hardware, cpu_has_fast_bf16, encoding_autocast, usable_cores
-from embedlab.hardware.ranks import OtherRankTracker, tracker_for_this_rank
 
 
 @pytest.fixture
@@ -105,28 +104,6 @@ def test_loss_kwargs_reach_every_loss_that_takes_them_and_only_those():
     assert "gather_across_devices" not in out["cosine"]
     assert out["chosen"]["gather_across_devices"] is False  # the loss config's own value wins
     assert Hardware(device="cpu").configure_losses(parts) == parts  # single process: nothing added
-
-
-def test_other_ranks_track_nothing_but_keep_history(two_ranks):
-    class Tracker:
-        uri = "sqlite:///x.db"
-
-        def log_params(self, params):
-            raise AssertionError("rank 1 must not log")
-
-    tracker = tracker_for_this_rank(Tracker())
-    assert isinstance(tracker, OtherRankTracker)
-    with tracker.run({}, "name", "dir"):
-        tracker.log_params({"a": 1})
-        tracker.log_metrics({"val_loss": 1.5}, step=2)
-    assert tracker.history == {2: {"val_loss": 1.5}} and tracker.run_id is None and tracker.uri == "sqlite:///x.db"
-    with pytest.raises(UserError, match="resume=True is not supported under torchrun"):
-        tracker.find_resume_point(True, {})
-
-
-def test_rank_0_keeps_the_real_tracker():
-    tracker = object()
-    assert tracker_for_this_rank(tracker) is tracker
 
 
 @pytest.mark.gpu
