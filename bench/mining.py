@@ -54,8 +54,8 @@ def run(settings: Settings) -> dict[str, Any]:
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.util import mine_hard_negatives as library_mine
 
+    from bench.library_faiss import library_faiss_is_exact
     from embedlab.mining.hard_negatives import mine_hard_negatives
-    from embedlab.mining.search import library_faiss_is_exact
 
     pairs, corpus = mining_inputs(settings, 40 if settings.smoke else None)
     model = SentenceTransformer(settings.model, device="cpu")

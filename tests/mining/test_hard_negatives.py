@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from bench.library_faiss import library_faiss_is_exact
 
 from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import mine_hard_negatives
-from embedlab.mining.search import library_faiss_is_exact
 
 
 def negatives(mined) -> list[str]:

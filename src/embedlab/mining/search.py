@@ -27,14 +27,6 @@ def is_gpu_build() -> bool:
     return hasattr(import_faiss(), "StandardGpuResources")
 
 
-def library_faiss_is_exact() -> bool:
-    """Whether sentence-transformers' `mine_hard_negatives(use_faiss=True)` searches as `search` does, exactly in
-    float32 on the CPU. With the faiss-gpu build it moves its index to all GPUs in float16, and on a machine
-    without one faiss 1.15.1 gives it an IndexShards with no shards, whose search kills the process
-    (segmentation fault). Comparisons with the library use its exact torch search then (`use_faiss=False`)."""
-    return not is_gpu_build()
-
-
 def gpu_available() -> bool:
     """True when the faiss-gpu build and a CUDA device are both present."""
     if not is_gpu_build() or import_faiss().get_num_gpus() < 1:
