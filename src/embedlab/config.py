@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from embedlab.errors import UserError
+from embedlab.tracking.status import status_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,9 +23,6 @@ ALLOWED_TARGETS = (
     "hydra.utils.",
     "builtins.",
 )
-
-# Exceptions that are not user mistakes but control flow (Ctrl-C, a pruned sweep trial): never turned into a line.
-PASS_THROUGH = ("Interrupted", "TrialPruned")
 
 # Keys that describe an option to embedlab and are not arguments of its `_target_`.
 META_KEYS = ("data_kinds", "optimized_metric")
@@ -85,7 +83,8 @@ def build(node: Any, where: str = "config", **kwargs: Any) -> Any:
     except InstantiationException as exc:
         raise _one_line(exc, where) from None
     except Exception as exc:  # what the config describes refused its values (transformers, torch, numpy, ...)
-        if isinstance(exc, UserError) or type(exc).__name__ in PASS_THROUGH:
+        # a stop (SIGTERM, a pruned sweep trial) is control flow, not a user mistake: never turned into a line
+        if isinstance(exc, UserError) or status_for(exc) == "KILLED":
             raise
         raise UserError(f"{where}: {type(exc).__name__}: {first_line(exc)}") from exc
 
