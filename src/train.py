@@ -11,14 +11,29 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import embedlab  # noqa: F401  (registers the config resolvers; imports no torch)
+# ------------------------------------------------------------------------------------------------------------ #
+# Five things happen at import time, before Hydra composes the config, because the config or the start-up needs
+# them then. Each says what it is for and how to remove it.
+#
+# `import embedlab` registers the OmegaConf resolver `${packaged_model:...}` (conf/model/*.yaml). Remove it
+# once no config uses that resolver.
+import embedlab  # noqa: F401  (imports no torch)
 from embedlab.hardware.launch import register_launch_time, silence_launcher_schema_warning
 from embedlab.training.heap import pause_collection_during_startup, skip_collection_at_exit
 
-register_launch_time()  # ${launch_time:...}: one output folder for all ranks of a torchrun launch
-silence_launcher_schema_warning()  # conf/hydra/launcher/joblib.yaml has the plugin's name, on purpose
-pause_collection_during_startup()  # imports are never garbage; collection resumes once the model is loaded
-skip_collection_at_exit()  # the last collection would walk torch & co's millions of objects: ~1.5 s for nothing
+# `${launch_time:...}`: one output folder for all ranks of a torchrun launch (conf/hydra/output/torchrun.yaml).
+# Remove it only with that file: Hydra's `${now:...}` is read by each rank, and near a second boundary differs.
+register_launch_time()
+# conf/hydra/launcher/{joblib,submitit_slurm,ray}.yaml carry the plugins' own names, on purpose; Hydra warns
+# that matching them to the plugins' schemas is deprecated. Remove it when those files get names of their own.
+silence_launcher_schema_warning()
+# No cycle collection while torch & co import (modules are never garbage); run.py turns it back on once the
+# model is loaded. Remove it to pay ~1.4 s of start-up (training/heap.py says how that was measured).
+pause_collection_during_startup()
+# The interpreter's last collection would walk torch & co's millions of objects: ~1.5 s for nothing at exit.
+# Remove it to pay that time; nothing else changes (every atexit handler still runs).
+skip_collection_at_exit()
+# ------------------------------------------------------------------------------------------------------------ #
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
