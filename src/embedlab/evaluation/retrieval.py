@@ -17,6 +17,10 @@ class RetrievalEvaluator(BaseEvaluator):
     query is removed from that query's ranking, as BEIR does for Quora. Without this, a query that sits in
     the corpus finds itself first and Acc@1 collapses to 0.
 
+    That difference is why this evaluator is ours while the similarity and triplet ones are the library's:
+    sentence-transformers 6.2's ``InformationRetrievalEvaluator`` has no way to leave a query's own entry out
+    of its ranking (nor to rank a fixed corpus sample, `corpus_sample` below).
+
     Args:
         queries: query id -> text.
         corpus: doc id -> text.
