@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.errors import UserError
-
-
-def _looks_local(name_or_path: str) -> bool:
-    return name_or_path.startswith((".", "/", "~")) or Path(name_or_path).expanduser().exists()
+from embedlab.models.folder import looks_local
 
 
 class CrossEncoderReranker:
@@ -24,7 +21,7 @@ class CrossEncoderReranker:
         self.name_or_path = str(model) if model else None
         self.batch_size = batch_size
         self.max_length = max_length
-        if self.name_or_path and _looks_local(self.name_or_path):
+        if self.name_or_path and looks_local(self.name_or_path):
             path = Path(self.name_or_path).expanduser()
             if not (path / "config.json").exists():
                 raise UserError(
@@ -42,7 +39,7 @@ class CrossEncoderReranker:
             return None
         from sentence_transformers.cross_encoder import CrossEncoder
 
-        path = str(Path(self.name_or_path).expanduser()) if _looks_local(self.name_or_path) else self.name_or_path
+        path = str(Path(self.name_or_path).expanduser()) if looks_local(self.name_or_path) else self.name_or_path
         try:
             return CrossEncoder(path, device=device, max_length=self.max_length)
         except OSError as exc:

@@ -19,6 +19,11 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
                 "pytorch_model.bin.index.json")  # fmt: skip
 
 
+def looks_local(name_or_path: str) -> bool:
+    """Whether a model name means a local folder (a path, or a name that exists on disk) rather than a hub id."""
+    return name_or_path.startswith((".", "/", "~")) or Path(name_or_path).expanduser().exists()
+
+
 def transformer_folders(folder: Path) -> list[Path]:
     """The folders of the Hugging Face modules of a sentence-transformers folder (or the folder itself)."""
     modules = folder / "modules.json"

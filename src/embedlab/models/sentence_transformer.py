@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.errors import UserError
-from embedlab.models.folder import check_model_folder
-
-
-def _looks_local(name_or_path: str) -> bool:
-    return name_or_path.startswith((".", "/", "~")) or Path(name_or_path).expanduser().exists()
+from embedlab.models.folder import check_model_folder, looks_local
 
 
 def load_sentence_transformer(
@@ -30,7 +26,7 @@ def load_sentence_transformer(
         raise UserError("model.name_or_path is empty; expected a local model folder or a hub id")
     name_or_path = str(name_or_path)
     path = Path(name_or_path).expanduser()
-    if _looks_local(name_or_path) and not (path / "modules.json").exists() and not (path / "config.json").exists():
+    if looks_local(name_or_path) and not (path / "modules.json").exists() and not (path / "config.json").exists():
         raise UserError(
             f"model.name_or_path={name_or_path} does not exist or is not a model folder "
             "(expected modules.json or config.json inside)"
@@ -42,7 +38,7 @@ def load_sentence_transformer(
     from sentence_transformers.sentence_transformer.modules import Normalize
 
     try:
-        model = SentenceTransformer(str(path) if _looks_local(name_or_path) else name_or_path, device=device)
+        model = SentenceTransformer(str(path) if looks_local(name_or_path) else name_or_path, device=device)
     except OSError as exc:
         raise UserError(
             f"model.name_or_path={name_or_path} could not be loaded ({str(exc).splitlines()[0]}); "
