@@ -6,6 +6,7 @@ from pathlib import Path
 
 from embedlab.errors import UserError
 from embedlab.hardware.device import Hardware
+from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.sampling import Sampling
 
 
@@ -31,7 +32,7 @@ def training_arguments(
     eval_steps: int = 10,
     logging_steps: int = 5,
     save_total_limit: int = 2,
-    max_nonfinite_steps: int = 3,
+    max_nonfinite_steps: int = MAX_NONFINITE_STEPS,
     validation_corpus_sample: int | None = None,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
 
+from embedlab.training import MAX_NONFINITE_STEPS
+
 
 @dataclass
 class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
     max_nonfinite_steps: int = field(
-        default=3, metadata={"help": "Stop the run after this many NaN/inf training losses in a row."}
+        default=MAX_NONFINITE_STEPS, metadata={"help": "Stop the run after this many NaN/inf training losses in a row."}
     )
     select_by: str = field(
         default="val_loss", metadata={"help": "The kept model: lowest val_loss / val_loss_<part>, or highest <metric>."}

@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
+from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
 
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "sequential_score")
@@ -62,13 +63,11 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
     `val_loss_<part>`; the best checkpoint is selected on it.
     """
 
-    def __init__(
-        self, *args: Any, tracker, optimized_metric: str | None = None, max_nonfinite_steps: int = 3, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, tracker, optimized_metric: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tracker = tracker
         self.optimized_metric = optimized_metric
-        self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", max_nonfinite_steps)
+        self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", MAX_NONFINITE_STEPS)
         self.nonfinite_steps = 0
         sample = getattr(self.args, "validation_corpus_sample", None)
         if sample is not None:
