@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
+from embedlab.data.bundle import DataBundle, Part, retrieval_splits
 from embedlab.data.readers import read_qrels, read_texts
 from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
@@ -70,13 +70,7 @@ def load_beir(
     if use in ("both", "train"):
         pairs = {s: [{"anchor": r["anchor"], "positive": r["positive"]} for r in splits[s]] for s in SPLITS}
         parts["pairs"] = Part("pairs", pairs, disjoint=("anchor",) if given else None)
-    retrieval = {}
-    if use in ("both", "eval"):
-        for split in SPLITS:
-            relevant: dict[str, set[str]] = {}
-            for r in splits[split]:
-                relevant.setdefault(r["query_id"], set()).add(r["doc_id"])
-            retrieval[split] = RetrievalSplit({q: queries[q] for q in sorted(relevant)}, relevant)
+    retrieval = retrieval_splits(splits, queries) if use in ("both", "eval") else {}
     bundle = DataBundle(name, str(folder), parts, corpus if retrieval else {}, retrieval, sources)
     bundle.check_disjoint()
     return bundle

@@ -48,6 +48,28 @@ class RetrievalSplit:
     relevant: dict[str, set[str]]
 
 
+def retrieval_splits(
+    splits: dict[str, list[dict[str, Any]]], queries: dict[str, str], relevant: dict[str, set[str]] | None = None
+) -> dict[str, RetrievalSplit]:
+    """Each split's retrieval set: the queries whose rows (those with a `query_id`) fell into that split.
+
+    Args:
+        splits: split name -> rows; a row of a query carries `query_id` (and `doc_id` when `relevant` is None).
+        queries: query id -> text.
+        relevant: query id -> its relevant doc ids, whatever split they fell into; None = the `doc_id`s of the
+            query's rows in the same split.
+    """
+    result = {}
+    for split in SPLITS:
+        found: dict[str, set[str]] = {}
+        for row in splits[split]:
+            if "query_id" in row:
+                docs = relevant[row["query_id"]] if relevant is not None else {row["doc_id"]}
+                found.setdefault(row["query_id"], set()).update(docs)
+        result[split] = RetrievalSplit({q: queries[q] for q in sorted(found)}, found)
+    return result
+
+
 @dataclass
 class DataBundle:
     """A dataset ready for training: named parts, an optional retrieval corpus, and its provenance.

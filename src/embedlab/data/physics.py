@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
+from embedlab.data.bundle import DataBundle, Part, retrieval_splits
 from embedlab.data.readers import clean_text, read_beir, read_rows, require_columns
 from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_by_components
 
@@ -46,10 +46,6 @@ def load_physics(
     rows = drop_exact_duplicates(rows, lambda r: (r["anchor"], r["positive"]))
     splits = split_by_components(rows, lambda r: (r["anchor"], r["positive"]), fractions, seed, "dataset")
     pairs = Part("pairs", {s: [{"anchor": r["anchor"], "positive": r["positive"]} for r in splits[s]] for s in SPLITS})
-    retrieval = {}
-    for split in SPLITS:
-        ids = sorted({r["query_id"] for r in splits[split] if "query_id" in r})
-        retrieval[split] = RetrievalSplit({q: queries[q] for q in ids}, {q: qrels[q] for q in ids})
-    bundle = DataBundle(name, str(folder), {"pairs": pairs}, corpus, retrieval)
+    bundle = DataBundle(name, str(folder), {"pairs": pairs}, corpus, retrieval_splits(splits, queries, qrels))
     bundle.check_disjoint()
     return bundle
