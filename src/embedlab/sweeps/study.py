@@ -13,11 +13,13 @@ from optuna.trial import TrialState
 from embedlab.config import REPO_ROOT, build, first_line
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
+from embedlab.tracking.stale_runs import process_alive, process_started
 
 log = logging.getLogger(__name__)
 
 OWNER_HOST = "embedlab.host"  # user attrs of a trial: which sweeper process asked for it
 OWNER_PID = "embedlab.pid"
+OWNER_STARTED = "embedlab.pid_started"  # with the pid, names the process (pids are reused); absent in old studies
 PRUNER_ATTR = "embedlab.pruner"  # study user attr: the pruner's config, rebuilt by each job
 PARENT_RUN_ATTR = "embedlab.mlflow_parent_run_id"
 
@@ -60,8 +62,7 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     failed = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner_host = trial.user_attrs.get(OWNER_HOST)
-        owner_pid = trial.user_attrs.get(OWNER_PID)
-        if owner_host not in (None, host) or (owner_pid is not None and pid_alive(int(owner_pid))):
+        if owner_host not in (None, host) or owner_alive(trial):
             continue
         study.tell(trial.number, state=TrialState.FAIL)
         failed += 1
@@ -70,16 +71,12 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     return failed
 
 
-def pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
+def owner_alive(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether the sweeper process that asked for `trial` still runs (on this host)."""
+    pid = trial.user_attrs.get(OWNER_PID)
+    if pid is None or int(pid) == os.getpid():
         return False  # the process that asks now cannot own an earlier, unfinished trial
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(pid), trial.user_attrs.get(OWNER_STARTED))
 
 
 def ask(study: optuna.Study, space: dict) -> optuna.Trial:
@@ -87,6 +84,7 @@ def ask(study: optuna.Study, space: dict) -> optuna.Trial:
     trial = study.ask(space)
     trial.set_user_attr(OWNER_HOST, socket.gethostname())
     trial.set_user_attr(OWNER_PID, os.getpid())
+    trial.set_user_attr(OWNER_STARTED, process_started())
     return trial
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import psutil
@@ -9,15 +10,21 @@ import psutil
 REASON_TAG = "embedlab.failure_reason"
 
 
+def process_started() -> float:
+    """When this process started (seconds since the epoch): with its pid, it names the process."""
+    return psutil.Process().create_time()
+
+
 def process_tags() -> dict[str, str]:
     """Who owns a run: checked by `close_stale_runs` on the next start against the same store."""
-    import os
-
-    return {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_started": str(psutil.Process().create_time())}
+    return {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_started": str(process_started())}
 
 
 def process_alive(pid: int, started: float | None) -> bool:
-    """True if `pid` runs and, when its start time was recorded, is the same process (pids are reused)."""
+    """True if `pid` runs and, when its start time was recorded, is the same process (pids are reused).
+
+    The one liveness check of embedlab: stale MLflow runs here, orphaned Optuna trials in `sweeps/study.py`.
+    """
     try:
         process = psutil.Process(pid)
         return started is None or abs(process.create_time() - started) < 1.0
