@@ -11,7 +11,7 @@ import optuna
 import psutil
 import pytest
 
-from embedlab.sweeps.study import OWNER_HOST, OWNER_PID, OWNER_STARTED, ask, fail_orphaned_trials
+from embedlab.sweeps.study import OWNER_HOST, OWNER_PID, OWNER_STARTED, ask, fail_orphaned_trials, reopen_trial
 
 
 @pytest.fixture
@@ -47,3 +47,14 @@ def test_ask_records_the_owner_with_its_start_time():
     trial = ask(optuna.create_study(), {})
     assert trial.user_attrs[OWNER_PID] == os.getpid()
     assert trial.user_attrs[OWNER_STARTED] == psutil.Process().create_time()
+
+
+def test_a_job_reopens_its_trial_by_number_and_reports_to_it(tmp_path):
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.ask()
+    asked = study.ask()
+    trial = reopen_trial(storage, "s", asked.number, optuna.pruners.NopPruner())
+    trial.report(0.5, step=2)
+    assert trial.number == asked.number and not trial.should_prune()
+    assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {2: 0.5}

@@ -19,6 +19,7 @@ from embedlab.errors import UserError
 
 def grid_points(overrides: list[str]) -> list[list[str]]:
     """The overrides of each job of a grid, in Hydra's basic-sweeper order."""
+    # Hydra 1.3 exports no public grid sweeper or argument splitter: the basic sweeper is only internal
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 

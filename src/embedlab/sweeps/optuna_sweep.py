@@ -213,7 +213,8 @@ def tell(study, trial, ret: JobReturn) -> tuple[str, bool]:
             return "COMPLETE", record(study, trial, value, TrialState.COMPLETE)
         error: BaseException = ValueError(f"the job returned {ret.return_value!r}, not a finite number")
     else:
-        error = ret._return_value  # the exception the job raised (JobReturn keeps it there)
+        # the exception the job raised; the public `ret.return_value` re-raises it and prints "Error executing job"
+        error = ret._return_value
     if isinstance(error, optuna.TrialPruned):
         log.info(f"Trial {trial.number}: PRUNED ({error})")
         return "PRUNED", record(study, trial, None, TrialState.PRUNED)

@@ -90,6 +90,7 @@ def ask(study: optuna.Study, space: dict) -> optuna.Trial:
 
 def reopen_trial(storage: str, study_name: str, number: int, pruner: Any) -> optuna.Trial:
     """The trial with this number, reopened in a job process (also a joblib worker) to report and prune."""
-    study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
-    study_id = study._storage.get_study_id_from_name(study_name)
-    return optuna.trial.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(study_id, number))
+    ids = optuna.storages.RDBStorage(storage)  # what create_study makes of a URL; its id lookups are public
+    study = optuna.load_study(study_name=study_name, storage=ids, pruner=pruner)
+    trial_id = ids.get_trial_id_from_study_id_trial_number(ids.get_study_id_from_name(study_name), number)
+    return optuna.trial.Trial(study, trial_id)  # optuna has no public call that reopens a trial by its number
