@@ -17,18 +17,23 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def format_table(corner: str, headers: list[str], widths: list[int], rows: list[tuple[str, list[str]]]) -> str:
+    """A table of named rows: names left-aligned under `corner`, each cell right-aligned to its column's width."""
+    width = max(len(name) for name in [corner, *(name for name, _ in rows)]) + 2
+    lines = [f"{corner:<{width}}" + "".join(f"{h:>{w}}" for h, w in zip(headers, widths, strict=True))]
+    lines += [f"{n:<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)) for n, cells in rows]
+    return "\n".join(lines)
+
+
 def summary_table(history: dict[int, dict[str, float]], best: BestCheckpoint, final_step: int) -> str:
     """Each evaluated metric for the base model (step 0) next to the kept model; test metrics sit at its step."""
     base, at_best = history.get(0, {}), history.get(best.step, {})
-    tested = at_best
     names = [n for n in ORDER if n in base or n in at_best]
     names += sorted(n for n in base if n.startswith("val_loss_"))
-    test_names = [f"test_{n}" for n in ORDER if f"test_{n}" in tested or f"test_{n}" in base]
-    width = max(len(n) for n in names + test_names + ["metric"]) + 2
-    lines = [f"{'metric':<{width}}{'base (step 0)':>15}{f'best (step {best.step})':>20}"]
-    lines += [f"{n:<{width}}{_fmt(base.get(n)):>15}{_fmt(at_best.get(n)):>20}" for n in names]
-    lines += [f"{n:<{width}}{_fmt(base.get(n)):>15}{_fmt(tested.get(n, base.get(n))):>20}" for n in test_names]
-    return "\n".join(lines)
+    test_names = [f"test_{n}" for n in ORDER if f"test_{n}" in at_best or f"test_{n}" in base]
+    rows = [(n, [_fmt(base.get(n)), _fmt(at_best.get(n))]) for n in names]
+    rows += [(n, [_fmt(base.get(n)), _fmt(at_best.get(n, base.get(n)))]) for n in test_names]
+    return format_table("metric", ["base (step 0)", f"best (step {best.step})"], [15, 20], rows)
 
 
 def selection_line(best: BestCheckpoint) -> str:

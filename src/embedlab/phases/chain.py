@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
-from embedlab.report import ORDER
+from embedlab.report import ORDER, format_table
 from embedlab.tracking.status import ended_with_status
 
 
@@ -66,17 +66,20 @@ def stage_config(cfg: DictConfig, name: str, stage: DictConfig, previous, parent
     return stage_cfg
 
 
+def chain_columns(results: dict) -> dict[str, dict[str, float]]:
+    """Column name -> test metrics: the base model (first stage, step 0), then each stage's best model."""
+    first = next(iter(results.values()))
+    return {"base": first.test_start, **{name: r.test_best for name, r in results.items()}}
+
+
 def chain_table(results: dict) -> str:
     """Test metrics of the base model (first stage, step 0) and each stage's best model, in one table."""
-    first = next(iter(results.values()))
-    columns = {"base": first.test_start, **{name: r.test_best for name, r in results.items()}}
+    columns = chain_columns(results)
     found = {metric for values in columns.values() for metric in values}
     names = [f"test_{n}" for n in ORDER if f"test_{n}" in found] + sorted(found - {f"test_{n}" for n in ORDER})
-    width = max([len(n) for n in names] + [len("test split")]) + 2
-    lines = [f"{'test split':<{width}}" + "".join(f"{c:>12}" for c in columns)]
-    lines += [f"{n:<{width}}" + "".join(f"{columns[c].get(n, float('nan')):>12.4f}" for c in columns) for n in names]
-    lines += [f"{name} run: {r.run_id}  best: {r.best.path}" for name, r in results.items()]
-    return "\n".join(lines)
+    rows = [(n, [f"{columns[c].get(n, float('nan')):.4f}" for c in columns]) for n in names]
+    table = format_table("test split", list(columns), [12] * len(columns), rows)
+    return "\n".join([table, *(f"{name} run: {r.run_id}  best: {r.best.path}" for name, r in results.items())])
 
 
 class ParentRun:
@@ -86,9 +89,7 @@ class ParentRun:
         self.client, self.run_id = client, run_id
 
     def finish(self, results: dict, table: str) -> None:
-        first = next(iter(results.values()))
-        columns = {"base": first.test_start, **{name: r.test_best for name, r in results.items()}}
-        for column, metrics in columns.items():
+        for column, metrics in chain_columns(results).items():
             for metric, value in metrics.items():
                 self.client.log_metric(self.run_id, f"{column}_{metric}", float(value))
         self.client.log_text(self.run_id, table, "chain_summary.txt")
