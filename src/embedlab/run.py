@@ -60,7 +60,7 @@ def train(
                  hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
     selection = Selection(args.select_by, args.base_is_candidate)  # the model the run keeps
     args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
-    seed_everything(cfg.seed, hardware)
+    set_up_process(cfg.seed, hardware)  # seeds, threads, TF32, this rank's GPU
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
@@ -111,7 +111,9 @@ def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str,
     return run_evaluators(model, evaluators, precision)
 
 
-def seed_everything(seed: int, hardware) -> None:
+def set_up_process(seed: int, hardware) -> None:
+    """Process-wide settings before the model loads: every seed (Python, NumPy, torch), then `hardware.apply()`:
+    torch's threads, TF32 on CUDA, and under torchrun this rank's GPU."""
     from transformers import set_seed
 
     set_seed(seed)

@@ -84,9 +84,9 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         registered_model_name=registered,
     )  # fmt: skip
     study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
-    n_jobs = batch_size(settings.n_jobs, config)
+    n_jobs = concurrent_trials(settings.n_jobs, config)
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
-    done = finished(study)
+    done = finished_trials(study)
     if len(done) >= settings.n_trials:
         log.info(f"Study {name} is complete: {len(done)} finished trials of hydra.sweeper.n_trials={settings.n_trials}")
     log.info(
@@ -138,7 +138,7 @@ def run_trials(
     study, storage: str, space, fixed, settings: OptunaSettings, launcher, group: SweepGroup, n_jobs: int
 ) -> None:
     """Ask, launch and tell in batches of `n_jobs` until `n_trials` trials are finished."""
-    to_run = max(0, settings.n_trials - len(finished(study)))
+    to_run = max(0, settings.n_trials - len(finished_trials(study)))
     budget = math.floor(settings.max_failure_rate * to_run)
     failures = 0
     job_idx = 0
@@ -186,7 +186,7 @@ def reuse_value_of_repeat(study, trial) -> bool:
         if earlier.number != trial.number and earlier.params == trial.params:
             trial.set_user_attr(REPEAT_OF_ATTR, earlier.number)
             log.info(f"Trial {trial.number}: same parameters as trial {earlier.number}, its value reused (no job)")
-            record(study, trial, earlier.value, TrialState.COMPLETE)
+            tell_and_check_exhausted(study, trial, earlier.value, TrialState.COMPLETE)
             return True
     return False
 
@@ -210,20 +210,20 @@ def tell(study, trial, ret: JobReturn) -> tuple[str, bool]:
             value = math.nan
         if math.isfinite(value):
             log.info(f"Trial {trial.number}: {value:.4f}  {' '.join(trial_overrides(trial.params))}")
-            return "COMPLETE", record(study, trial, value, TrialState.COMPLETE)
+            return "COMPLETE", tell_and_check_exhausted(study, trial, value, TrialState.COMPLETE)
         error: BaseException = ValueError(f"the job returned {ret.return_value!r}, not a finite number")
     else:
         # the exception the job raised; the public `ret.return_value` re-raises it and prints "Error executing job"
         error = ret._return_value
     if isinstance(error, optuna.TrialPruned):
         log.info(f"Trial {trial.number}: PRUNED ({error})")
-        return "PRUNED", record(study, trial, None, TrialState.PRUNED)
+        return "PRUNED", tell_and_check_exhausted(study, trial, None, TrialState.PRUNED)
     reason = str(error).splitlines()[0] if str(error) else ""
     log.warning(f"Trial {trial.number}: FAIL ({type(error).__name__}: {reason})")
-    return "FAIL", record(study, trial, None, TrialState.FAIL)
+    return "FAIL", tell_and_check_exhausted(study, trial, None, TrialState.FAIL)
 
 
-def record(study, trial, value: float | None, state: TrialState) -> bool:
+def tell_and_check_exhausted(study, trial, value: float | None, state: TrialState) -> bool:
     """`study.tell`; True when a grid or brute-force sampler asks to stop because it has tried everything."""
     try:
         study.tell(trial, value, state=state)
@@ -234,12 +234,12 @@ def record(study, trial, value: float | None, state: TrialState) -> bool:
     return False
 
 
-def finished(study) -> list:
+def finished_trials(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
 
 
-def batch_size(n_jobs: int | None, config: DictConfig) -> int:
-    """Trials launched at once: `n_jobs`, else the launcher's positive `n_jobs` (joblib), else 1."""
+def concurrent_trials(n_jobs: int | None, config: DictConfig) -> int:
+    """How many trials run at once (one batch): `n_jobs`, else the launcher's positive `n_jobs` (joblib), else 1."""
     if n_jobs:
         return max(1, int(n_jobs))
     launcher_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
