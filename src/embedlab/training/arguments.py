@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embedlab.errors import UserError
 from embedlab.hardware.device import Hardware
 from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.sampling import Sampling
-
-
-def _check(condition: bool, key: str, value: object, expected: str) -> None:
-    if not condition:
-        raise UserError(f"training.{key}={value} is invalid; expected {expected}")
 
 
 def training_arguments(
@@ -45,28 +39,9 @@ def training_arguments(
     always ranks the whole corpus.
 
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
-    keeps and reloads the checkpoint that is best on `select_by`."""
-    _check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1")
-    _check(epochs > 0, "epochs", epochs, "a number > 0")
-    _check(
-        isinstance(max_steps, int) and (max_steps == -1 or max_steps >= 1),
-        "max_steps",
-        max_steps,
-        "-1 or >= 1",
-    )
-    _check(lr > 0, "lr", lr, "a number > 0")
-    _check(0 <= warmup_ratio < 1, "warmup_ratio", warmup_ratio, "a number in [0, 1)")
-    _check(isinstance(eval_steps, int) and eval_steps >= 1, "eval_steps", eval_steps, "an integer >= 1")
-    _check(save_total_limit is None or save_total_limit >= 1, "save_total_limit", save_total_limit, ">= 1")
-    _check(max_nonfinite_steps >= 1, "max_nonfinite_steps", max_nonfinite_steps, "an integer >= 1")
-    _check(
-        validation_corpus_sample is None
-        or (isinstance(validation_corpus_sample, int) and validation_corpus_sample >= 0),
-        "validation_corpus_sample",
-        validation_corpus_sample,
-        "null or an integer >= 0",
-    )
-    _check(isinstance(select_by, str) and bool(select_by), "select_by", select_by, "val_loss or a metric name")
+    keeps and reloads the checkpoint that is best on `select_by`.
+
+    The values are checked where the config is composed (`embedlab.schema`, `TRAINING`), not here."""
     from embedlab.training.checkpoint import Selection
     from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
 
