@@ -77,13 +77,12 @@ def check_before_work(cfg: DictConfig) -> None:
     from embedlab.models.folder import check_model_folder
     from embedlab.schema import check_config
     from embedlab.tracking.store import default_tracking_uri
-    from embedlab.tracking.store_checks import check_registered_model_name, check_store_reachable
+    from embedlab.tracking.store_checks import check_tracking
 
     config = check_config(cfg)
     check_model_folder(str(config["model"]["name_or_path"]))
     tracking = config["tracking"]
-    check_registered_model_name(tracking.get("registered_model_name"))
-    check_store_reachable(tracking.get("uri") or default_tracking_uri())
+    check_tracking(tracking.get("uri") or default_tracking_uri(), tracking.get("registered_model_name"))
 
 
 if __name__ == "__main__":

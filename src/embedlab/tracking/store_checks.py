@@ -1,5 +1,5 @@
-"""Checks of the tracking store that need no MLflow import: run by `MlflowTracker.connect()`, and by
-`python -m train` before any data or model loads, so that a store that cannot work answers in a second."""
+"""Checks of the tracking store that need no MLflow import: `check_tracking`, run by `python -m train` before any
+data or model loads, so that a store that cannot work answers in a second, and by `MlflowTracker.connect()`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 
 CONNECT_TIMEOUT_S = 5  # a tracking server that does not answer within this is reported, not retried
+
+
+def check_tracking(uri: str, registered_model_name: str | None) -> None:
+    """The tracking settings, checked without MLflow: the registered model's name, then the store itself."""
+    check_registered_model_name(registered_model_name)
+    check_store_reachable(uri)
 
 
 def check_registered_model_name(name: str | None) -> None:
