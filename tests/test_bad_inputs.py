@@ -134,16 +134,21 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
             "has no training data (dataset.use=eval only evaluates)",
         ),
         "group_by_label on pairs": ([*base, "sampler=group_by_label"], "group_by_label needs a label column"),
-        "bundled labeled data, pair loss": ([f"model.name_or_path={tiny}", "dataset=word_association", "loss=mnrl"],
-                                            "has labeled_pairs (part 'labeled'); expected a loss for that data"),
+        "bundled labeled data, pair loss": (
+            [f"model.name_or_path={tiny}", "dataset=word_association", "loss=mnrl"],
+            "has labeled_pairs (part 'labeled'); expected a loss for that data",
+        ),
         # model folders
         "model without tokenizer": ([f"model.name_or_path={no_tokenizer}", f"dataset.path={physics}"], "no tokenizer"),
         "truncated weights": ([f"model.name_or_path={truncated}", f"dataset.path={physics}"], "is truncated"),
         # tracking stores
         "server not listening": ([*base, "tracking.uri=http://127.0.0.1:9"], "nothing answers at 127.0.0.1:9"),
-        "store folder not writable": ([*base, "tracking.uri=sqlite:////proc/mlflow.db"], "cannot be opened for writing"),
+        "store folder not writable": (
+            [*base, "tracking.uri=sqlite:////proc/mlflow.db"],
+            "cannot be opened for writing",
+        ),
         "store is a folder": ([*base, f"tracking.uri=sqlite:///{tmp}"], "is a folder"),
-    }  # fmt: skip
+    }
 
 
 SWEEPS = {
@@ -171,17 +176,51 @@ def assert_one_line(result, elapsed: float, expected: str, uri: str) -> None:
 
 
 CASE_NAMES = [
-    "lr not a number", "epochs not a number", "epochs infinite", "unknown scheduler", "unknown optimizer",
-    "misspelled key", "negative seed", "seed not a number", "logging steps 0", "max steps 0",
-    "eval steps fractional", "threads 0", "workers negative", "unknown precision", "mini batch 0",
-    "max seq length 0", "no validation fraction", "two fractions", "registered name", "log model not a flag",
-    "unknown top key", "unknown multi-dataset sampler", "mining window reversed", "unknown dataset key",
-    "unknown quoting", "resume a list", "list cell", "object cell", "parquet list column",
-    "stray quote, last column", "stray quote, first column", "repeated header", "true as a score",
-    "label not a number", "null document id", "qrels score not a number", "retrieval only evaluates",
-    "group_by_label on pairs", "bundled labeled data, pair loss", "model without tokenizer", "truncated weights",
-    "server not listening", "store folder not writable", "store is a folder",
-]  # fmt: skip
+    "lr not a number",
+    "epochs not a number",
+    "epochs infinite",
+    "unknown scheduler",
+    "unknown optimizer",
+    "misspelled key",
+    "negative seed",
+    "seed not a number",
+    "logging steps 0",
+    "max steps 0",
+    "eval steps fractional",
+    "threads 0",
+    "workers negative",
+    "unknown precision",
+    "mini batch 0",
+    "max seq length 0",
+    "no validation fraction",
+    "two fractions",
+    "registered name",
+    "log model not a flag",
+    "unknown top key",
+    "unknown multi-dataset sampler",
+    "mining window reversed",
+    "unknown dataset key",
+    "unknown quoting",
+    "resume a list",
+    "list cell",
+    "object cell",
+    "parquet list column",
+    "stray quote, last column",
+    "stray quote, first column",
+    "repeated header",
+    "true as a score",
+    "label not a number",
+    "null document id",
+    "qrels score not a number",
+    "retrieval only evaluates",
+    "group_by_label on pairs",
+    "bundled labeled data, pair loss",
+    "model without tokenizer",
+    "truncated weights",
+    "server not listening",
+    "store folder not writable",
+    "store is a folder",
+]
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -199,10 +238,15 @@ def test_bad_sweep_is_one_line_before_any_job(name, tiny_model_path, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = time.monotonic()
     result = run_train(
-        "-m", "hparams_search=physics", f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}", *overrides,  # last: the case's value wins
-        env={"MLFLOW_TRACKING_URI": uri}, timeout=120,
-    )  # fmt: skip
+        "-m",
+        "hparams_search=physics",
+        f"model.name_or_path={tiny_model_path}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        *overrides,  # last: the case's value wins
+        env={"MLFLOW_TRACKING_URI": uri},
+        timeout=120,
+    )
     assert_one_line(result, time.monotonic() - start, expected, uri)
     assert not (tmp_path / "sweep" / "0").exists()  # no job ran
 
@@ -211,9 +255,13 @@ def test_a_grid_is_checked_at_every_point_before_its_first_job(tiny_model_path, 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = time.monotonic()
     result = run_train(
-        "-m", "loss=mnrl,cosent", f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'grid'}",
-        env={"MLFLOW_TRACKING_URI": uri}, timeout=120,
-    )  # fmt: skip
+        "-m",
+        "loss=mnrl,cosent",
+        f"model.name_or_path={tiny_model_path}",
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+        timeout=120,
+    )
     assert_one_line(result, time.monotonic() - start, "grid point 1 (loss=cosent", uri)
     assert runs(uri) == []  # the good first point did not train either
 

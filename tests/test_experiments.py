@@ -60,10 +60,17 @@ def test_single_phase_presets_run_a_few_steps(tiny_model_path, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     for name in ("quora_mixed", "ncert_social", "word_association", "ml_concepts"):
         result = run_train(
-            f"experiment={name}", f"model.name_or_path={tiny_model_path}", "model.max_seq_length=64", "training.max_steps=2",
-            "training.eval_steps=2", "training.batch_size=4", "tracking.log_model=false",
-            f"hydra.run.dir={tmp_path / name}", *extra.get(name, []), env={"MLFLOW_TRACKING_URI": uri},
-        )  # fmt: skip
+            f"experiment={name}",
+            f"model.name_or_path={tiny_model_path}",
+            "model.max_seq_length=64",
+            "training.max_steps=2",
+            "training.eval_steps=2",
+            "training.batch_size=4",
+            "tracking.log_model=false",
+            f"hydra.run.dir={tmp_path / name}",
+            *extra.get(name, []),
+            env={"MLFLOW_TRACKING_URI": uri},
+        )
         assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
     finished = {run.data.params["dataset.name"]: run for run in runs(uri)}
     assert {r.info.status for r in finished.values()} == {"FINISHED"}

@@ -12,7 +12,12 @@ from embedlab.data.splits import SPLITS
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 # The minimum row counts (after exact duplicates are dropped) and each set's training part.
-BUNDLED = {"physics": ("pairs", 300), "ncert_social": ("pairs", 300), "word_association": ("labeled", 600), "ml_concepts": ("scored", 150)}  # fmt: skip
+BUNDLED = {
+    "physics": ("pairs", 300),
+    "ncert_social": ("pairs", 300),
+    "word_association": ("labeled", 600),
+    "ml_concepts": ("scored", 150),
+}
 
 
 def bundled(name: str):

@@ -46,7 +46,7 @@ def test_local_kinds_from_the_command_line(beir_folder, write_table):
             "dataset.columns.sentence1=q",
             "dataset.columns.sentence2=a",
             "dataset.columns.score=s",
-        ],  # fmt: skip
+        ],
         "retrieval": [f"dataset.path={beir_folder}", "dataset.kind=retrieval", "dataset.use=both"],
     }
     for kind, extra in overrides.items():

@@ -53,7 +53,14 @@ def test_no_training_question_is_an_evaluation_query_or_relevant_doc(quora_tsv, 
         evaluated |= {q for text in retrieval.queries.values() for q in qids[text]}
         evaluated |= {q for docs in retrieval.relevant.values() for d in docs for q in qids[bundle.corpus[d]]}
     assert evaluated and train and not train & evaluated
-    held_out = {q for part in bundle.parts.values() for s in ("validation", "test") for row in part.splits[s] for t in part.texts(row) for q in qids[t]}  # fmt: skip
+    held_out = {
+        q
+        for part in bundle.parts.values()
+        for s in ("validation", "test")
+        for row in part.splits[s]
+        for t in part.texts(row)
+        for q in qids[t]
+    }
     assert not train & held_out
 
 
@@ -133,7 +140,9 @@ def test_no_hub_no_cache_no_file_says_how_to_provide_the_file():
 
 
 def test_hub_subsets_pair_and_pair_class(monkeypatch):
-    questions = [(f"How do I do thing {i}?", f"What is the way to do thing {i}?", f"Why is thing {i} hard?") for i in range(12)]  # fmt: skip
+    questions = [
+        (f"How do I do thing {i}?", f"What is the way to do thing {i}?", f"Why is thing {i} hard?") for i in range(12)
+    ]
 
     def fake_read_hub(dataset_id, subset=None, split="train", hint=""):
         if subset == "pair":

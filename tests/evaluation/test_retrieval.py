@@ -108,7 +108,14 @@ def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, t
     )
     evaluator = SequentialEvaluator([RetrievalEvaluator(queries, corpus, relevant)])
     rows = Dataset.from_dict({"anchor": ["a", "b"], "positive": ["c", "d"]})
-    trainer = EmbeddingTrainer(model=model, args=args, loss=MultipleNegativesRankingLoss(model), train_dataset=rows,
-                               eval_dataset=rows, evaluator=evaluator, tracker=NoTracker())  # fmt: skip
+    trainer = EmbeddingTrainer(
+        model=model,
+        args=args,
+        loss=MultipleNegativesRankingLoss(model),
+        train_dataset=rows,
+        eval_dataset=rows,
+        evaluator=evaluator,
+        tracker=NoTracker(),
+    )
     [inner] = trainer.evaluator.evaluators
     assert len(inner.corpus_ids) == 20 + 5

@@ -28,8 +28,13 @@ import pytest
 from embedlab_testing import run_train, runs
 
 TOLERANCE = 1e-5
-COMMON = ["training.max_steps=4", "training.eval_steps=4", "training.lr=1e-3", "sampler=batch_sampler",
-          "tracking.log_model=false"]  # fmt: skip
+COMMON = [
+    "training.max_steps=4",
+    "training.eval_steps=4",
+    "training.lr=1e-3",
+    "sampler=batch_sampler",
+    "tracking.log_model=false",
+]
 
 
 def weights(model_dir: Path) -> dict:
@@ -49,8 +54,17 @@ def ddp_run(still_model_path, physics_folder, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("ddp")
     uri = f"sqlite:///{cwd / 'mlflow.db'}"
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--nproc_per_node=2", "-m", "train", "hardware=ddp_cpu", "training.batch_size=2",
-               f"model.name_or_path={still_model_path}", f"dataset.path={physics_folder}", *COMMON]  # fmt: skip
+    command = [
+        str(torchrun),
+        "--nproc_per_node=2",
+        "-m",
+        "train",
+        "hardware=ddp_cpu",
+        "training.batch_size=2",
+        f"model.name_or_path={still_model_path}",
+        f"dataset.path={physics_folder}",
+        *COMMON,
+    ]
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
@@ -62,10 +76,14 @@ def single_run(still_model_path, physics_folder, tmp_path_factory):
     """One process, hardware=cpu, batch 4: the same effective batch."""
     tmp = tmp_path_factory.mktemp("single")
     result = run_train(
-        "hardware=cpu", "training.batch_size=4", f"model.name_or_path={still_model_path}",
-        f"dataset.path={physics_folder}", *COMMON, f"hydra.run.dir={tmp / 'run'}",
+        "hardware=cpu",
+        "training.batch_size=4",
+        f"model.name_or_path={still_model_path}",
+        f"dataset.path={physics_folder}",
+        *COMMON,
+        f"hydra.run.dir={tmp / 'run'}",
         env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp / "run"
 

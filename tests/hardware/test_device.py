@@ -77,8 +77,13 @@ def test_effective_batch_is_per_device_times_ranks_times_accumulation(two_ranks)
         gradient_accumulation_steps = 3
 
     params = Hardware(device="cpu", distributed=True).run_params(Args())
-    assert params == {"device": "cpu", "precision": "fp32", "world_size": 2, "per_device_batch_size": 16,
-                      "effective_batch_size": 96}  # fmt: skip
+    assert params == {
+        "device": "cpu",
+        "precision": "fp32",
+        "world_size": 2,
+        "per_device_batch_size": 16,
+        "effective_batch_size": 96,
+    }
     assert Hardware(device="cpu").run_params(Args())["effective_batch_size"] == 48  # not distributed: 1 process
 
 
@@ -91,10 +96,13 @@ def test_loss_kwargs_reach_every_loss_that_takes_them_and_only_those():
         "mnrl": {"_target_": LOSSES + "MultipleNegativesRankingLoss", "scale": 20.0},
         "cached": {"_target_": LOSSES + "CachedMultipleNegativesRankingLoss"},
         "gist": {"_target_": LOSSES + "GISTEmbedLoss", "guide": {"_target_": "embedlab.models.x.load"}},
-        "matryoshka": {"_target_": "embedlab.losses.matryoshka.matryoshka", "loss": {"_target_": LOSSES + "MultipleNegativesRankingLoss"}},
+        "matryoshka": {
+            "_target_": "embedlab.losses.matryoshka.matryoshka",
+            "loss": {"_target_": LOSSES + "MultipleNegativesRankingLoss"},
+        },
         "cosine": {"_target_": LOSSES + "CosineSimilarityLoss"},
         "chosen": {"_target_": LOSSES + "MultipleNegativesRankingLoss", "gather_across_devices": False},
-    }  # fmt: skip
+    }
     out = hardware.configure_losses(parts)
     assert out["mnrl"]["gather_across_devices"] is True and out["mnrl"]["scale"] == 20.0
     assert out["cached"]["gather_across_devices"] is True

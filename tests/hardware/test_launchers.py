@@ -48,9 +48,12 @@ def test_launcher_composes(launcher):
 
 def test_slurm_keys_are_documented_and_overridable():
     launcher = hydra_node(
-        "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_task=2",
-        "hydra.launcher.timeout_min=30", "hydra.launcher.mem_gb=64",
-    ).launcher  # fmt: skip
+        "hydra/launcher=submitit_slurm",
+        "hydra.launcher.partition=gpu",
+        "hydra.launcher.gpus_per_task=2",
+        "hydra.launcher.timeout_min=30",
+        "hydra.launcher.mem_gb=64",
+    ).launcher
     assert (launcher.partition, launcher.gpus_per_task, launcher.timeout_min, launcher.mem_gb) == ("gpu", 2, 30, 64)
     text = (CONF / "hydra" / "launcher" / "submitit_slurm.yaml").read_text()
     for key in ("partition", "gpus_per_task", "timeout_min", "mem_gb"):
@@ -66,8 +69,11 @@ def test_ray_takes_an_existing_cluster_address():
 def test_cfg_hydra_prints_the_launcher_without_its_plugin(launcher):
     result = subprocess.run(
         [sys.executable, "-m", "train", f"hydra/launcher={launcher}", "--cfg", "hydra"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert TARGETS[launcher] in result.stdout
     assert "deprecated" not in result.stderr
@@ -104,7 +110,10 @@ def test_launch_time_outside_torchrun_is_now(monkeypatch):
 def test_joblib_launcher_is_quiet():
     result = subprocess.run(
         [sys.executable, "-m", "train", "hydra/launcher=joblib", "--cfg", "hydra"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr  # our joblib.yaml shadows the plugin's schema on purpose

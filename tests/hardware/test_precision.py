@@ -23,10 +23,16 @@ def two_runs(tiny_model_path, physics_folder, tmp_path_factory):
         tmp = tmp_path_factory.mktemp(f"run-{precision}")
         uri = f"sqlite:///{tmp / 'mlflow.db'}"
         result = run_train(
-            f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "training.max_steps=4",
-            "training.eval_steps=2", "training.batch_size=8", "hardware=cpu", f"hardware.precision={precision}",
-            f"hydra.run.dir={tmp / 'run'}", env={"MLFLOW_TRACKING_URI": uri},
-        )  # fmt: skip
+            f"model.name_or_path={tiny_model_path}",
+            f"dataset.path={physics_folder}",
+            "training.max_steps=4",
+            "training.eval_steps=2",
+            "training.batch_size=8",
+            "hardware=cpu",
+            f"hardware.precision={precision}",
+            f"hydra.run.dir={tmp / 'run'}",
+            env={"MLFLOW_TRACKING_URI": uri},
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         [run] = runs(uri, "physics")
         out[precision] = (run, tmp / "run")

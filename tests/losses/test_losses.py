@@ -62,9 +62,14 @@ def test_loss_trains_one_step(option, tiny_model_path, tmp_path):
     model = SentenceTransformer(tiny_model_path, device="cpu")
     before = next(model.parameters()).detach().clone()
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, report_to="none", use_cpu=True,
-        save_strategy="no", learning_rate=1e-2,
-    )  # fmt: skip
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        learning_rate=1e-2,
+    )
     trainer = SentenceTransformerTrainer(
         model=model, args=args, loss=build_losses(parts, model), train_dataset=data.datasets("train", list(parts))
     )

@@ -120,8 +120,13 @@ def test_same_negatives_as_sentence_transformers(tiny_model_path, physics_folder
     ours = mine_hard_negatives(model, pairs, corpus, **settings)
     theirs = library_mine(
         Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]}),
-        model, corpus=corpus, use_faiss=library_faiss_is_exact(), verbose=False, output_format="triplet", **settings,
-    )  # fmt: skip
+        model,
+        corpus=corpus,
+        use_faiss=library_faiss_is_exact(),
+        verbose=False,
+        output_format="triplet",
+        **settings,
+    )
     ours_set = {(t["anchor"], t["positive"], t["negative"]) for t in ours.triplets}
     theirs_set = set(zip(theirs["anchor"], theirs["positive"], theirs["negative"]))
     assert len(ours_set) == len(ours.triplets) > 0

@@ -101,9 +101,12 @@ def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
     tiny_model_path, physics_folder, mlflow_uri, cli
 ):
     result = cli.run_train(
-        "phase=hard_negatives", "phase.reranker.model=./no/such/cross-encoder", f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}", "hardware=cpu",
-    )  # fmt: skip
+        "phase=hard_negatives",
+        "phase.reranker.model=./no/such/cross-encoder",
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "hardware=cpu",
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: phase.reranker.model=./no/such/cross-encoder does not exist or is not a model folder "

@@ -32,9 +32,13 @@ def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     out = tmp_path_factory.mktemp("recipe")
     uri = f"sqlite:///{out / 'mlflow.db'}"
     result = cli.run_train(
-        "experiment=retrieval", f"dataset.path={folder}", *cli.tiny_chain_overrides(tiny_model_path, out),
-        "tracking.log_model=false", f"hydra.run.dir={out / 'run'}", env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+        "experiment=retrieval",
+        f"dataset.path={folder}",
+        *cli.tiny_chain_overrides(tiny_model_path, out),
+        "tracking.log_model=false",
+        f"hydra.run.dir={out / 'run'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
 

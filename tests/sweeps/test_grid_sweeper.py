@@ -10,12 +10,15 @@ def test_grid_lands_as_grouped_runs(run_sweep, sweep_runs):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert {c.data.tags["sweep"] for c in children} == {parent.data.tags["sweep"]}
     assert {(c.data.params["training.lr"], c.data.params["loss.scale"]) for c in children} == {
-        ("0.0001", "10"), ("0.0001", "20"), ("0.0002", "10"), ("0.0002", "20"),
-    }  # fmt: skip
+        ("0.0001", "10"),
+        ("0.0001", "20"),
+        ("0.0002", "10"),
+        ("0.0002", "20"),
+    }
     assert {c.data.tags["sweep_overrides"] for c in children} == {
         "training.lr=0.0001 loss.scale=10",
         "training.lr=0.0001 loss.scale=20",
         "training.lr=0.0002 loss.scale=10",
         "training.lr=0.0002 loss.scale=20",
-    }  # fmt: skip  (only the swept keys: what tells the runs apart in the MLflow UI)
+    }  # only the swept keys: what tells the runs apart in the MLflow UI
     assert parent.data.tags["sweep"] in result.stdout

@@ -59,6 +59,7 @@ def mlflow_server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     mlflow = Path(sys.executable).with_name("mlflow")
+    # one command line: the formatter would put each of its words on a line of its own
     server = subprocess.Popen(
         [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--artifacts-destination", str(tmp / "artifacts")],
@@ -86,11 +87,18 @@ def test_password_in_tracking_url_is_not_logged_or_printed(mlflow_server, tiny_m
     with_password = url.replace("http://", f"http://alice:{SECRET}@")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     result = run_train(
-        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "hardware=cpu",
-        "training.max_steps=2", "training.eval_steps=2", "training.batch_size=8", "tracking.log_model=false",
-        f"tracking.uri={with_password}", f"+tracking.tags.optuna=postgresql://optuna:{PG_SECRET}@db/optuna",
-        f"hydra.run.dir={tmp_path / 'run'}", env=env,
-    )  # fmt: skip
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "hardware=cpu",
+        "training.max_steps=2",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "tracking.log_model=false",
+        f"tracking.uri={with_password}",
+        f"+tracking.tags.optuna=postgresql://optuna:{PG_SECRET}@db/optuna",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert SECRET not in result.stdout + result.stderr
     assert PG_SECRET not in result.stdout + result.stderr

@@ -50,10 +50,16 @@ class PruneAtFirstEvaluation(TrainerCallback):
 def test_a_pruned_chain_trial_ends_its_stage_and_parent_runs_killed(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [
-        "experiment=physics_two_phase", f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}",
-        "hardware=cpu", "training.max_steps=2", "training.eval_steps=1", "training.batch_size=8",
-        f"tracking.uri={uri}", "tracking.log_model=false",
-    ]  # fmt: skip
+        "experiment=physics_two_phase",
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "hardware=cpu",
+        "training.max_steps=2",
+        "training.eval_steps=1",
+        "training.batch_size=8",
+        f"tracking.uri={uri}",
+        "tracking.log_model=false",
+    ]
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     with pytest.raises(optuna.TrialPruned):
