@@ -56,8 +56,14 @@ def train(
     from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
 
-    args = build(cfg.training, where="training", output_dir=run_dir / "checkpoints", seed=cfg.seed,
-                 hardware=hardware, sampling=build(cfg.sampler, where="sampler"))  # fmt: skip
+    args = build(
+        cfg.training,
+        where="training",
+        output_dir=run_dir / "checkpoints",
+        seed=cfg.seed,
+        hardware=hardware,
+        sampling=build(cfg.sampler, where="sampler"),
+    )
     selection = Selection(args.select_by, args.base_is_candidate)  # the model the run keeps
     args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     set_up_process(cfg.seed, hardware)  # seeds, threads, TF32, this rank's GPU

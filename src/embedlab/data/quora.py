@@ -80,12 +80,17 @@ def load_quora(
     pair_rows = _sample_splits(positives, _sizes(pairs, fractions), f"{seed}-pairs")
     labeled_rows = _sample_splits(splits, _sizes(labeled, fractions), f"{seed}-labeled")
     parts = {
-        "pairs": Part("pairs", {s: [{"anchor": r["text1"], "positive": r["text2"]} for r in pair_rows[s]] for s in SPLITS}),
+        "pairs": Part(
+            "pairs", {s: [{"anchor": r["text1"], "positive": r["text2"]} for r in pair_rows[s]] for s in SPLITS}
+        ),
         "labeled": Part(
             "labeled_pairs",
-            {s: [{"sentence1": r["text1"], "sentence2": r["text2"], "label": r["label"]} for r in labeled_rows[s]] for s in SPLITS},
+            {
+                s: [{"sentence1": r["text1"], "sentence2": r["text2"], "label": r["label"]} for r in labeled_rows[s]]
+                for s in SPLITS
+            },
         ),
-    }  # fmt: skip
+    }
     docs, retrieval = _retrieval_sets(splits, queries, corpus, seed)
     bundle = DataBundle(name, source, parts, docs, retrieval)
     bundle.check_disjoint()

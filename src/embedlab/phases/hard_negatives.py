@@ -109,17 +109,30 @@ class HardNegativesPhase:
 
         reranker = self.reranker.load(str(model.device))  # loaded (and any error raised) before encoding
         return mine_hard_negatives(
-            model, pairs, corpus, num_negatives=self.num_negatives, range_min=self.range_min,
-            range_max=self.range_max, relative_margin=self.relative_margin, absolute_margin=self.absolute_margin,
-            max_score=self.max_score, reranker=reranker, batch_size=self.batch_size,
+            model,
+            pairs,
+            corpus,
+            num_negatives=self.num_negatives,
+            range_min=self.range_min,
+            range_max=self.range_max,
+            relative_margin=self.relative_margin,
+            absolute_margin=self.absolute_margin,
+            max_score=self.max_score,
+            reranker=reranker,
+            batch_size=self.batch_size,
             rerank_batch_size=self.reranker.batch_size,
-        )  # fmt: skip
+        )
 
     def settings(self) -> MiningSettings:
         return MiningSettings(
-            self.num_negatives, self.range_min, self.range_max, self.relative_margin, self.absolute_margin,
-            self.max_score, self.reranker.name_or_path,
-        )  # fmt: skip
+            self.num_negatives,
+            self.range_min,
+            self.range_max,
+            self.relative_margin,
+            self.absolute_margin,
+            self.max_score,
+            self.reranker.name_or_path,
+        )
 
 
 def resolve_init_from(init_from: str) -> dict[str, str]:
@@ -182,9 +195,13 @@ def triplet_bundle(data: DataBundle, mined: MinedNegatives) -> DataBundle:
     retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
     part = Part("triplets", splits, disjoint=("anchor",))
     bundle = DataBundle(
-        data.name, f"{data.source} (hard negatives)", {"hard_negatives": part}, data.corpus, retrieval,
+        data.name,
+        f"{data.source} (hard negatives)",
+        {"hard_negatives": part},
+        data.corpus,
+        retrieval,
         data.split_sources,
-    )  # fmt: skip
+    )
     bundle.check_disjoint()
     return bundle
 

@@ -17,9 +17,15 @@ DEVICES = ("auto", "cpu", "cuda", "mps")  # as in embedlab.hardware.device (a te
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # transformers' SchedulerType values that need no extra scheduler arguments (a test checks they exist there)
 SCHEDULERS = (
-    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt",
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
     "reduce_lr_on_plateau",
-)  # fmt: skip
+)
 # transformers' OptimizerNames that need only torch (the others need bitsandbytes, torchao, galore, ...)
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop")
 BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")

@@ -228,18 +228,28 @@ def grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[s
     key = f"best_{metric}"
     rows = sorted((r for r in group.children() if key in r.data.metrics), key=lambda r: r.info.start_time)
     summary: dict[str, Any] = {
-        "sweep": group.name, "optimized_metric": metric, "direction": direction, "swept_keys": swept,
-        "fixed_overrides": fixed, "n_jobs": len(group.children()), "n_complete": len(rows),
-        "points": [{"run": r.info.run_name, "overrides": r.data.tags.get("sweep_overrides", ""),
-                    metric: r.data.metrics[key]} for r in rows],
-    }  # fmt: skip
+        "sweep": group.name,
+        "optimized_metric": metric,
+        "direction": direction,
+        "swept_keys": swept,
+        "fixed_overrides": fixed,
+        "n_jobs": len(group.children()),
+        "n_complete": len(rows),
+        "points": [
+            {"run": r.info.run_name, "overrides": r.data.tags.get("sweep_overrides", ""), metric: r.data.metrics[key]}
+            for r in rows
+        ],
+    }
     best = group.best_child(metric, direction)
     if best is not None:
         overrides = best.data.tags.get("sweep_overrides", "").split()
         summary.update(
-            best_run_id=best.info.run_id, best_run_name=best.info.run_name, best_value=best.data.metrics[key],
-            best_overrides=" ".join(overrides), best_command=command([*fixed, *overrides]),
-        )  # fmt: skip
+            best_run_id=best.info.run_id,
+            best_run_name=best.info.run_name,
+            best_value=best.data.metrics[key],
+            best_overrides=" ".join(overrides),
+            best_command=command([*fixed, *overrides]),
+        )
     return summary
 
 
@@ -261,7 +271,11 @@ def log_grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: li
         with tempfile.TemporaryDirectory() as tmp:
             from embedlab.sweeps.plots import plot_points
 
-            plot_points([p["run"] for p in summary["points"]], [p[metric] for p in summary["points"]], metric,
-                        Path(tmp) / "objective_per_point.png")  # fmt: skip
+            plot_points(
+                [p["run"] for p in summary["points"]],
+                [p[metric] for p in summary["points"]],
+                metric,
+                Path(tmp) / "objective_per_point.png",
+            )
             group.log_files(Path(tmp), "plots")
     return summary

@@ -80,9 +80,12 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
 
     registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
     group = SweepGroup(
-        job_cfg.tracking.get("uri"), job_cfg.tracking.experiment, name, study.user_attrs.get(studies.PARENT_RUN_ATTR),
+        job_cfg.tracking.get("uri"),
+        job_cfg.tracking.experiment,
+        name,
+        study.user_attrs.get(studies.PARENT_RUN_ATTR),
         registered_model_name=registered,
-    )  # fmt: skip
+    )
     study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
     n_jobs = concurrent_trials(settings.n_jobs, config)
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)

@@ -138,6 +138,12 @@ def select_best_checkpoint(
     partial.rename(destination)
     val_loss = history.get(step, {}).get("val_loss", value if selection.select_by == "val_loss" else math.nan)
     return BestCheckpoint(
-        step=step, val_loss=float(val_loss), checkpoint=checkpoint, path=destination, select_by=selection.select_by,
-        value=value, kept_base=kept_base, base_value=base_value,
-    )  # fmt: skip
+        step=step,
+        val_loss=float(val_loss),
+        checkpoint=checkpoint,
+        path=destination,
+        select_by=selection.select_by,
+        value=value,
+        kept_base=kept_base,
+        base_value=base_value,
+    )
