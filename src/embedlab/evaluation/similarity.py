@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
+from embedlab.evaluation.stable_names import StableMetricName
 
-class SimilarityEvaluator(EmbeddingSimilarityEvaluator):
+
+class SimilarityEvaluator(StableMetricName, EmbeddingSimilarityEvaluator):
     """sentence-transformers' `EmbeddingSimilarityEvaluator` on cosine similarity, logged as `spearman` alone.
 
     The library's evaluator computes the metric; this class fixes its settings (cosine, no CSV file) and gives
-    it our stable name, the same in every run (the library's would be `spearman_cosine`, next to a Pearson
+    it our stable name, the same in every run (the library's is `spearman_cosine`, next to a Pearson
     correlation we do not log).
 
     Args:
@@ -21,16 +21,11 @@ class SimilarityEvaluator(EmbeddingSimilarityEvaluator):
         batch_size: sentences per encoding batch.
     """
 
+    metric = "spearman"
+    library_metric = "spearman_cosine"
+
     def __init__(self, sentences1: list[str], sentences2: list[str], scores: list[float], batch_size: int = 64):
         super().__init__(
             sentences1, sentences2, scores, batch_size=batch_size, main_similarity="cosine", write_csv=False
         )
-        self.primary_metric = "spearman"
-
-    def __call__(self, model, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        metrics = super().__call__(model, output_path, epoch, steps)
-        self.primary_metric = "spearman"  # the library's call sets its own name
-        return {"spearman": float(metrics["spearman_cosine"])}
-
-    def store_metrics_in_model_card_data(self, model, metrics: dict[str, Any], epoch: int = 0, step: int = 0) -> None:
-        """Nothing: the metrics go to MLflow under our names, not into the model card under the library's."""
+        self.primary_metric = self.metric
