@@ -75,3 +75,22 @@ def test_model_option_loads_the_packaged_minilm():
     model = build(cfg.model, where="model", device="cpu")
     assert model.get_embedding_dimension() == 384
     assert model.max_seq_length == 256
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "pruned", "mistake"])
+def test_build_lets_a_stop_through_and_turns_other_errors_into_one_line(stop, monkeypatch):
+    import optuna
+
+    import embedlab.errors
+    from embedlab.errors import Interrupted
+
+    raised = {"sigterm": Interrupted(15), "pruned": optuna.TrialPruned("step 2"), "mistake": ValueError("bad")}[stop]
+
+    def fails(**kwargs):
+        raise raised
+
+    monkeypatch.setattr(embedlab.errors, "fails_for_test", fails, raising=False)
+    expected = UserError if stop == "mistake" else type(raised)
+    with pytest.raises(expected) as error:
+        build({"_target_": "embedlab.errors.fails_for_test"}, where="phase", model=object())
+    assert stop != "mistake" or str(error.value) == "phase: ValueError: bad"
