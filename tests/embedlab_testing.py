@@ -1,12 +1,19 @@
-"""Helpers the tests share: tiny data folders written on the fly, and the real command run as a subprocess."""
+"""Helpers the tests share: tiny data folders written on the fly, and the real command run in-process or as a
+subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
+import io
 import json
 import os
+import runpy
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,12 +68,66 @@ def write_physics_folder(folder: Path, copies: int = 4) -> Path:
     return folder
 
 
-def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
-    """`python -m train <overrides>` as a user runs it; returns the CompletedProcess."""
+@dataclass
+class Finished:
+    """What a test reads of a finished command, as `subprocess.CompletedProcess` has it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600) -> Finished:
+    """`python -m train <overrides>`, run in this process: the same entry point (`src/train.py` as `__main__`,
+    Hydra's own argument parsing and exit codes) without the ~8 s of importing torch & co again per command.
+    Environment and working folder are set for the call and restored after it."""
+    del timeout  # a subprocess's guard; an in-process run that hangs is stopped by pytest's own
+    out, err = io.StringIO(), io.StringIO()
+    returncode = 0
+    with _environment(env or {}), contextlib.chdir(cwd), _argv(["train", *overrides]):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_module("train", run_name="__main__", alter_sys=False)
+            except SystemExit as exc:
+                returncode = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # noqa: BLE001  what an uncaught exception does to the real command
+                traceback.print_exc()
+                returncode = 1
+    gc.enable()  # src/train.py pauses collection until a model is loaded; a run that failed first left it off
+    return Finished(returncode, out.getvalue(), err.getvalue())
+
+
+def run_train_subprocess(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
+    """`python -m train <overrides>` as a user runs it, in its own process: for exit on signals, start-up time
+    and what only a fresh interpreter shows. Returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "train", *overrides],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _argv(argv: list[str]):
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:

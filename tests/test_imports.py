@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from embedlab_testing import REPO, run_train, write_jsonl
+from embedlab_testing import REPO, run_train_subprocess, write_jsonl
 
 SRC = REPO / "src"
 
@@ -76,7 +76,7 @@ def test_importing_the_run_loads_no_torch():
 def test_bad_data_fails_before_torch_in_well_under_two_seconds(tmp_path: Path):
     bad = write_jsonl(tmp_path / "pairs.jsonl", [{"anchor": "a question", "positive": ""}])
     started = time.perf_counter()
-    result = run_train(
+    result = run_train_subprocess(
         "dataset=local", f"dataset.path={bad}", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"}
     )
     elapsed = time.perf_counter() - started

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from embedlab_testing import run_train, runs
+from embedlab_testing import run_train, run_train_subprocess, runs
 
 
 def metric_steps(uri: str, run_id: str, name: str) -> dict[int, float]:
@@ -92,11 +92,11 @@ def test_best_model_is_registered_and_loads(tiny_run):
 
 @pytest.mark.slow
 def test_default_experiment_with_the_packaged_minilm(tmp_path):
-    """The real default run (MiniLM, bundled physics), capped at a few steps."""
+    """The real default command in its own process (MiniLM, bundled physics), capped at a few steps."""
     import mlflow
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_train(
+    result = run_train_subprocess(
         "training.max_steps=3", "training.eval_steps=3", "training.batch_size=8", f"hydra.run.dir={tmp_path / 'run'}",
         env={"MLFLOW_TRACKING_URI": uri},
     )  # fmt: skip
