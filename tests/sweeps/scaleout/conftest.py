@@ -151,17 +151,21 @@ def load_study_and_runs(storage: str, tracking_uri: str, experiment: str = "phys
     return study, parent, children
 
 
-def check_study_matches_runs(study, parent, children, n_trials: int) -> None:
+def check_study_matches_runs(study, parent, children, n_trials: int, without_run: frozenset = frozenset()) -> None:
+    """`without_run`: FAIL trials whose job may have died before it started its MLflow run."""
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(n_trials)), numbers  # no duplicate or missing trial numbers
     states = {t.number: t.state.name for t in trials}
     assert set(states.values()) <= {"COMPLETE", "PRUNED", "FAIL"}, states
-    assert all((t.value is not None) == (t.state.name == "COMPLETE") for t in trials)
+    assert all(t.value is not None for t in trials if t.state.name == "COMPLETE")
+    assert all(t.value is None for t in trials if t.state.name == "FAIL")
     by_trial = {}
     for run in children:
         by_trial.setdefault(run.data.tags["sweep_trial"], []).append(run)
-    assert sorted(by_trial, key=int) == [str(n) for n in range(n_trials)], sorted(by_trial)
+    missing = set(range(n_trials)) - {int(n) for n in by_trial}
+    assert missing <= without_run and all(states[n] == "FAIL" for n in missing), (missing, states)
+    assert len(by_trial) + len(missing) == n_trials, sorted(by_trial)
     expected = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
     for number, runs in by_trial.items():
         assert len(runs) == 1, f"trial {number} has {len(runs)} runs"

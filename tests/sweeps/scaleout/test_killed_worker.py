@@ -52,15 +52,19 @@ def test_sigkilled_worker_fails_its_trial_and_the_sweep_goes_on(
     assert "A worker process died" in output
 
     study, parent, children = study_and_runs(storage, mlflow_uri)
-    assert_study_matches_runs(study, parent, children, n_trials=4)  # every trial told, no run left RUNNING
-    assert study.trials[killed_trial].state.name == "FAIL"
+    assert killed_trial in (0, 1) and study.trials[killed_trial].state.name == "FAIL"  # in the first batch
     killed = mlflow.MlflowClient(mlflow_uri).get_run(killed_run)
     assert killed.info.status == "FAILED" and "worker process died" in killed.data.tags["embedlab.error"]
-    assert any(t.state.name == "COMPLETE" for t in study.trials[2:])  # the batches after the kill ran
+    # joblib stops the whole pool when a worker dies: the other trial of that batch is FAIL too, with no run if
+    # its worker had not started one yet. Every trial is told, no run is left RUNNING, the counts agree.
+    batch = {killed_trial, killed_trial ^ 1}
+    assert all(study.trials[n].state.name == "FAIL" for n in batch)
+    assert_study_matches_runs(study, parent, children, n_trials=4, without_run=frozenset(batch))
+    assert [t.state.name for t in study.trials[2:]] == ["COMPLETE", "COMPLETE"]  # the batch after the kill ran
 
     again = run_train(*args, "hydra.sweeper.n_trials=6")  # the same study, resumed to 6 in all
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
     study, parent_again, children = study_and_runs(storage, mlflow_uri)
     assert parent_again.info.run_id == parent.info.run_id
-    assert_study_matches_runs(study, parent_again, children, n_trials=6)
+    assert_study_matches_runs(study, parent_again, children, n_trials=6, without_run=frozenset(batch))
     assert [t.state.name for t in study.trials[4:]] == ["COMPLETE", "COMPLETE"]

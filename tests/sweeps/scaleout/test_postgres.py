@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from embedlab_testing import run_train
 
 pytestmark = pytest.mark.scaleout
