@@ -20,9 +20,10 @@ def trial_callbacks(cfg: DictConfig) -> list:
         return []
     import optuna
 
+    from embedlab.sweeps.storage import rdb_storage
     from embedlab.sweeps.study import PRUNER_ATTR, reopen_trial
 
-    study_attrs = optuna.load_study(study_name=cfg.sweep.study, storage=cfg.sweep.storage).user_attrs
+    study_attrs = optuna.load_study(study_name=cfg.sweep.study, storage=rdb_storage(cfg.sweep.storage)).user_attrs
     pruner_cfg = study_attrs.get(PRUNER_ATTR)
     pruner = build(pruner_cfg, where="hydra.sweeper.pruner") if pruner_cfg else optuna.pruners.NopPruner()
     trial = reopen_trial(cfg.sweep.storage, cfg.sweep.study, int(cfg.sweep.trial), pruner)
