@@ -6,13 +6,10 @@ SQLITE_WAIT_S = 20  # MLflow's SQLite store sets PRAGMA busy_timeout = 20000; Py
 
 
 def rdb_storage(url: str):
-    """`url` itself, or for `sqlite:` an RDBStorage whose connections wait up to 20 s for a locked file.
-
-    With several parallel jobs each writing its trial's reports, a writer that finds the file locked queues
-    instead of failing its trial after Python's default 5 s.
-    """
-    if not url.startswith("sqlite:"):
-        return url
+    """The RDBStorage that `optuna.create_study(storage=url)` would make, but a `sqlite:` one waits up to 20 s
+    for a locked file: with several parallel jobs writing their trials' reports, a writer queues instead of
+    failing its trial after Python's default 5 s."""
     import optuna
 
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_WAIT_S}})
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_WAIT_S}} if url.startswith("sqlite:") else None
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
