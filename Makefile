@@ -16,7 +16,7 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format mlflow-ui mlflow-server optuna-dashboard ui-check bench clean FORCE
+.PHONY: help install train test test-scaleout lint format mlflow-ui mlflow-server optuna-dashboard ui-check bench clean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -41,8 +41,13 @@ train: $(STAMP) ## Train the default experiment (MiniLM on the bundled physics s
 	$(PY) -m train
 	@echo "Runs: outputs/<date>/<time>/   Tracking: make mlflow-ui, then open http://127.0.0.1:$(PORT)"
 
-test: $(STAMP) ## Run the whole test suite
-	$(PY) -m pytest -q
+test: $(STAMP) ## Run the whole test suite (the scale-out tests: make test-scaleout)
+	$(PY) -m pytest -q -m "not scaleout"
+
+test-scaleout: $(STAMP) ## Sweeps through Ray, submitit and 4 parallel workers on PostgreSQL and SQLite (minutes)
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql)
+	$(PY) -m pytest -q -m scaleout tests/sweeps/scaleout
 
 lint: $(STAMP) ## ruff check + format check
 	$(VENV)/bin/ruff check src tests

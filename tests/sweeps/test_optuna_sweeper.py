@@ -52,7 +52,7 @@ def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, stud
     )
     trials = study().trials
     assert [t.state.name for t in trials] == ["PRUNED", "PRUNED"]
-    assert all(max(t.intermediate_values) == 2 for t in trials)  # stopped at step 2 of 6
+    assert all(max(t.intermediate_values) == 16 for t in trials)  # 16 examples seen: step 2 of 6 at batch 8
     _, children = sweep_runs()
     assert len(children) == 2
     for run in children:

@@ -21,7 +21,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
+from embedlab.phases.chain_resume import (
+    CHAIN_HASH_TAG,
+    find_chain_parent,
+    finished_stage_result,
+    resume_of_stage,
+    stage_runs,
+)
 from embedlab.report import ORDER, format_table
+from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
 
 
@@ -35,9 +43,17 @@ def train_chain(
         build(stage.phase, where=f"phase.stages.{name}.phase")
     results = {}
     with parent_run(cfg, run_dir) as parent:
+        earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
             previous = results[list(results)[-1]] if results else None
             stage_cfg = stage_config(cfg, name, stage, previous, parent.run_id)
+            run = earlier.get(name)
+            if run is not None and run.info.status == "FINISHED":
+                print(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
+                results[name] = finished_stage_result(parent.client, run)
+                continue
+            with open_dict(stage_cfg):
+                stage_cfg.resume = resume_of_stage(run)  # the killed stage continues; later ones start
             print(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
             results[name] = train(stage_cfg, run_dir / name, overrides, callbacks)
         table = chain_table(results)
@@ -85,8 +101,12 @@ def chain_table(results: dict) -> str:
 class ParentRun:
     """The chain's own MLflow run: no training, the stages nest under it, and it gets the comparison table."""
 
-    def __init__(self, client, run_id: str) -> None:
-        self.client, self.run_id = client, run_id
+    def __init__(self, client, run_id: str, experiment_id: str | None = None, resumed: bool = False) -> None:
+        self.client, self.run_id, self.experiment_id, self.resumed = client, run_id, experiment_id, resumed
+
+    def stage_runs(self) -> dict:
+        """Stage name -> its newest run under this parent; empty for a chain that was not resumed."""
+        return stage_runs(self.client, self.experiment_id, self.run_id) if self.resumed else {}
 
     def finish(self, results: dict, table: str) -> None:
         for column, metrics in chain_columns(results).items():
@@ -111,8 +131,16 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id
-    run = client.create_run(tracker.experiment_id, run_name=name, tags=tags)
-    client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
-    client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
+    digest = config_hash(to_container(cfg))
+    run = find_chain_parent(client, tracker.experiment_id, cfg.get("resume"), digest)
+    if run is not None:
+        print(f"resuming chain run {run.info.run_id}")
+        client.update_run(run.info.run_id, status="RUNNING")
+        for key, value in process_tags().items():
+            client.set_tag(run.info.run_id, key, value)
+    else:
+        run = client.create_run(tracker.experiment_id, run_name=name, tags={**tags, CHAIN_HASH_TAG: digest})
+        client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
+        client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
     with ended_with_status(lambda status: client.set_terminated(run.info.run_id, status=status)):
-        yield ParentRun(client, run.info.run_id)
+        yield ParentRun(client, run.info.run_id, tracker.experiment_id, resumed=cfg.get("resume") not in (None, False))

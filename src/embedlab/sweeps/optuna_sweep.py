@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from embedlab.config import build, to_container
 from embedlab.errors import UserError
 from embedlab.sweeps import study as studies
+from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
 from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
 from embedlab.tracking.params import redact
@@ -156,10 +157,12 @@ def run_trials(
         jobs = [job_overrides(storage, study.study_name, trial, fixed, group) for trial in trials]
         try:
             returns = launcher.launch(jobs, initial_job_idx=job_idx)
-        except BaseException:
-            for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
-                study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            raise
+        except BaseException as exc:
+            if not worker_died(exc):
+                for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
+                    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                raise
+            returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
         job_idx += len(trials)
         outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
         states = {number: state for number, (state, _) in outcomes.items()}

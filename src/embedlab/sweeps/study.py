@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from embedlab.config import REPO_ROOT, build, first_line
 from embedlab.errors import UserError
+from embedlab.sweeps.storage import rdb_storage
 from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive, process_started
 
@@ -36,7 +37,9 @@ def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, A
     session's random draws and propose the points it has already tried.
     """
     try:
-        study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+        study = optuna.create_study(
+            study_name=name, storage=rdb_storage(storage), direction=direction, load_if_exists=True
+        )
     except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
         raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
     except Exception as exc:  # SQLAlchemy's OperationalError & co: a missing folder, a server that refuses
@@ -90,7 +93,7 @@ def ask(study: optuna.Study, space: dict) -> optuna.Trial:
 
 def reopen_trial(storage: str, study_name: str, number: int, pruner: Any) -> optuna.Trial:
     """The trial with this number, reopened in a job process (also a joblib worker) to report and prune."""
-    ids = optuna.storages.RDBStorage(storage)  # what create_study makes of a URL; its id lookups are public
+    ids = rdb_storage(storage)  # what create_study makes of a URL; its id lookups are public
     study = optuna.load_study(study_name=study_name, storage=ids, pruner=pruner)
     trial_id = ids.get_trial_id_from_study_id_trial_number(ids.get_study_id_from_name(study_name), number)
     return optuna.trial.Trial(study, trial_id)  # optuna has no public call that reopens a trial by its number

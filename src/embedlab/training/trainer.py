@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
@@ -16,6 +16,17 @@ from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
 from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
+
+
+@runtime_checkable
+class EvaluationListener(Protocol):
+    """A callback that wants each evaluation once, with the parts' losses combined (`val_loss` of `loss=mixed`).
+
+    Transformers' `on_evaluate` fires once per evaluation dataset, each time with that part's metrics only.
+    """
+
+    def on_evaluation(self, args, state, control, metrics: dict[str, float]) -> None: ...
+
 
 DROPPED = ("runtime", "samples_per_second", "steps_per_second", "epoch", "model_preparation_time", "sequential_score")
 
@@ -87,6 +98,9 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             renamed = rename_eval_metrics(metrics, parts)
             if self.is_world_process_zero():
                 self.tracker.log_metrics(renamed, step=self.state.global_step)
+            for callback in self.callback_handler.callbacks:
+                if isinstance(callback, EvaluationListener):  # e.g. a sweep's pruner
+                    callback.on_evaluation(self.args, self.state, self.control, renamed)
             if self.optimized_metric:  # a metric that is never logged fails at step 0, not at the end
                 objective(renamed, self.optimized_metric)
             if self.state.global_step == 0:  # likewise training.select_by, once the parts' losses are combined

@@ -1,0 +1,101 @@
+"""`resume=true` for a chain: the same parent run, finished stages skipped, the killed stage continued.
+
+A chain's parent run is tagged with the hash of the chain's composed config (`resume` left out). Each stage's
+config holds the parent's run id, so a new parent would give every stage a new hash and `resume=true` would find
+nothing; instead the chain reopens its unfinished parent, rebuilds each FINISHED stage's result from its run, and
+resumes the first unfinished stage by its run id (from its last complete checkpoint).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from embedlab.errors import UserError
+from embedlab.training.checkpoint import last_complete_checkpoint
+
+CHAIN_HASH_TAG = "embedlab.chain_hash"
+STAGE_TAG = "embedlab.stage"
+
+
+def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
+    """The chain's parent run to reopen for `resume` (true or a run id); None when not resuming."""
+    if resume in (None, False, "false"):
+        return None
+    if resume is True or resume == "true":
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{CHAIN_HASH_TAG}` = '{digest}' and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=20,
+        )
+        found = [run for run in found if run.info.status != "RUNNING"]  # a live chain is not ours to take
+        if not found:
+            raise UserError("resume=true: no unfinished chain with this config in this experiment; nothing to resume")
+        return found[0]
+    try:
+        run = client.get_run(str(resume))
+    except Exception:  # MLflow raises its own exception type for an unknown id
+        raise UserError(f"resume={resume}: no such MLflow run in this store") from None
+    if CHAIN_HASH_TAG not in run.data.tags:
+        raise UserError(
+            f"resume={resume}: that run is not a chain's parent run (tag {CHAIN_HASH_TAG}); pass the chain's"
+        )
+    if run.info.status == "FINISHED":
+        raise UserError(f"resume={resume}: that chain is FINISHED; nothing to resume")
+    return run
+
+
+def stage_runs(client, experiment_id: str, parent_run_id: str) -> dict[str, Any]:
+    """The newest run of each stage nested under the parent: stage name -> run."""
+    children = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1000,
+    )
+    out: dict[str, Any] = {}
+    for run in children:
+        out.setdefault(run.data.tags.get(STAGE_TAG), run)
+    return out
+
+
+def resume_of_stage(run) -> str | bool:
+    """`resume` for a stage: its run id when it left a complete checkpoint, else false (the stage starts over)."""
+    if run is None:
+        return False
+    checkpoints = Path(run.data.tags.get("output_dir", "")) / "checkpoints"
+    return run.info.run_id if last_complete_checkpoint(checkpoints) is not None else False
+
+
+def finished_stage_result(client, run):
+    """A FINISHED stage's RunResult, rebuilt from its MLflow run: what the next stage and the chain table use."""
+    from embedlab.run import RunResult
+    from embedlab.training.checkpoint import BestCheckpoint
+
+    tags, metrics = run.data.tags, run.data.metrics
+    metric = tags.get("optimized_metric", "")
+    step = int(metrics.get("best_step", 0))
+    best = BestCheckpoint(
+        step=step,
+        val_loss=metrics.get("best_val_loss", math.nan),
+        checkpoint=None,
+        path=Path(tags.get("output_dir", "")) / "best",
+        select_by=tags.get("select_by", "val_loss"),
+        kept_base=tags.get("best_is_base") == "true",
+    )
+    test_names = [name for name in metrics if name.startswith("test_")]
+    test_start, test_best = {}, {}
+    for name in test_names:
+        by_step = {m.step: m.value for m in client.get_metric_history(run.info.run_id, name)}
+        if 0 in by_step:
+            test_start[name] = by_step[0]
+        if step in by_step:
+            test_best[name] = by_step[step]
+    logged = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+    )
+    model_uri = f"models:/{logged[0].model_id}" if logged else None
+    objective = metrics.get(f"best_{metric}", math.nan)
+    return RunResult(objective, run.info.run_id, best, model_uri, test_start, test_best)

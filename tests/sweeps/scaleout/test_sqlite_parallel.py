@@ -1,0 +1,28 @@
+"""Four parallel trials on the SQLite defaults: one file each for MLflow and Optuna, four writers on each."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab_testing import run_train
+
+pytestmark = pytest.mark.scaleout
+
+
+def test_four_joblib_workers_on_sqlite_lose_nothing(
+    scaleout_args, mlflow_uri, tmp_path, study_and_runs, assert_study_matches_runs
+):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = run_train(
+        "-m", *scaleout_args,
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.n_trials=8",
+        "training.max_steps=4",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    assert "4 parallel jobs writing to SQLite" in result.stderr + result.stdout  # the warning names the server
+    study, parent, children = study_and_runs(storage, mlflow_uri)
+    assert_study_matches_runs(study, parent, children, n_trials=8)
+    assert len({c.data.tags["pid"] for c in children}) == 4
