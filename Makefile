@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+# pytest-xdist workers for `make test`: one per core of the 2-core CI machine
+TEST_WORKERS ?= 2
 # pyproject extras: dev tools and the CPU FAISS build; on a CUDA machine EXTRAS=dev,gpu (see pyproject.toml).
 # The venv remembers its extras, so a later plain `make test` keeps a GPU install as it is.
 EXTRAS_FILE := $(VENV)/.extras
@@ -42,7 +44,8 @@ train: $(STAMP) ## Train the default experiment (MiniLM on the bundled physics s
 	@echo "Runs: outputs/<date>/<time>/   Tracking: make mlflow-ui, then open http://127.0.0.1:$(PORT)"
 
 test: $(STAMP) ## Run the whole test suite (the scale-out tests: make test-scaleout)
-	$(PY) -m pytest -q -m "not scaleout"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not scaleout and not serial"
+	$(PY) -m pytest -q -m "serial and not scaleout"  # timed tests, alone on the machine
 
 test-scaleout: $(STAMP) ## Sweeps through Ray, submitit and 4 parallel workers on PostgreSQL and SQLite (minutes)
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from embedlab_testing import REPO, run_train_subprocess, write_jsonl
 
 SRC = REPO / "src"
@@ -73,6 +75,7 @@ def test_importing_the_run_loads_no_torch():
     assert json.loads(out.stdout) == []
 
 
+@pytest.mark.serial  # a wall-time bound: alone on the machine, not beside another test worker
 def test_bad_data_fails_before_torch_in_well_under_two_seconds(tmp_path: Path):
     bad = write_jsonl(tmp_path / "pairs.jsonl", [{"anchor": "a question", "positive": ""}])
     started = time.perf_counter()
