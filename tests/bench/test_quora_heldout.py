@@ -15,7 +15,11 @@ def quora_rows(clusters: int = 60) -> list[list[str]]:
     """Release-layout rows: per topic two duplicate pairs and two near-miss non-duplicates, ids per question."""
     rows = []
     for k in range(clusters):
-        a, b, c = f"how do I learn topic {k}?", f"what is the best way to learn topic {k}?", f"learning topic {k}: tips?"
+        a, b, c = (
+            f"how do I learn topic {k}?",
+            f"what is the best way to learn topic {k}?",
+            f"learning topic {k}: tips?",
+        )
         other = f"why is topic {k} hard to teach?"
         qid = {text: str(10 * k + i) for i, text in enumerate((a, b, c, other), start=1)}
         for first, second, label in ((a, b, 1), (a, c, 1), (b, other, 0), (c, other, 0)):
@@ -35,7 +39,11 @@ def test_held_out_queries_and_docs_share_no_question_with_the_training_rows(tmp_
 def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
     tsv = write_tsv(tmp_path / "quora.tsv", QUORA_HEADER, quora_rows())
     stsb = tmp_path / "stsb.jsonl"
-    pairs = [("a cat sits", "a cat is sitting", 0.9), ("a dog runs", "stocks fell", 0.0), ("it rains", "rain falls", 0.7)]
+    pairs = [
+        ("a cat sits", "a cat is sitting", 0.9),
+        ("a dog runs", "stocks fell", 0.0),
+        ("it rains", "rain falls", 0.7),
+    ]
     stsb.write_text("".join(json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in pairs))
     command = [sys.executable, "-m", "bench.quora_heldout", "--data", str(tsv), "--stsb", str(stsb)]
     result = subprocess.run(
