@@ -95,7 +95,22 @@ def main() -> int:
     parser.add_argument("--corpus", type=int, default=None, help="held-out questions to rank (default: all)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quora_heldout")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, help="quora_heldout.json files: one table")
+    parser.add_argument("--names", nargs="+", default=None, help="with --merge: rename the models, in order")
     args = parser.parse_args()
+    if args.merge:  # models scored by separate invocations (e.g. side by side on two cores)
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
+        if args.names:
+            results = dict(zip(args.names, results.values(), strict=True))
+        n_queries = len(next(iter(results.values()))["queries"])
+        print(
+            summarize(
+                results, n_queries, json.loads(args.merge[0].read_text()).get("corpus", args.corpus), args.threads
+            )
+        )
+        return 0
     import torch
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
@@ -124,7 +139,9 @@ def main() -> int:
         print(f"[quora] scored {name}", flush=True)
     table = summarize(results, len(queries), len(corpus), args.threads)
     run_out.mkdir(parents=True, exist_ok=True)
-    (run_out / "quora_heldout.json").write_text(json.dumps({"table": table, "per_query": results}), encoding="utf-8")
+    (run_out / "quora_heldout.json").write_text(
+        json.dumps({"table": table, "corpus": len(corpus), "per_query": results}), encoding="utf-8"
+    )
     print(table)
     print(f"\nJSON: {run_out / 'quora_heldout.json'}")
     return 0

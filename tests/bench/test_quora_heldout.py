@@ -55,3 +55,9 @@ def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
     report = json.loads(next((tmp_path / "out").glob("*/quora_heldout.json")).read_text())
     assert report["per_query"]["plain"]["wall_s"] > 0
     assert -1 <= report["per_query"]["base"]["stsb_dev_spearman"] <= 1
+    merged = subprocess.run(
+        [*command, "--merge", *map(str, (tmp_path / "out").glob("*/quora_heldout.json")), "--names", "start", "mnrl"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    assert "| start | " in merged.stdout and "| mnrl | " in merged.stdout and "| base | " not in merged.stdout
