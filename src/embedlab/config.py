@@ -27,7 +27,7 @@ ALLOWED_TARGETS = (
 PASS_THROUGH = ("Interrupted", "TrialPruned")
 
 # Keys that describe an option to embedlab and are not arguments of its `_target_`.
-META_KEYS = ("data_kinds", "optimized_metric", "eval_steps")
+META_KEYS = ("data_kinds", "optimized_metric", "training_eval_steps")
 
 
 def packaged_model_path(package: str) -> str:

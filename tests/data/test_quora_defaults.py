@@ -23,6 +23,19 @@ def test_quora_evaluates_every_100_steps_and_other_data_every_10():
     assert composed("dataset=quora", "training.eval_steps=7").training.eval_steps == 7
 
 
+def test_the_training_arguments_get_the_eval_steps(tmp_path):
+    """The value reaches the trainer: the dataset's key is dropped before its loader is built, training's is not."""
+    from embedlab.config import build
+    from embedlab.training.sampling import Sampling
+
+    for overrides, expected in ((["dataset=quora"], 100), (["dataset=quora", "training.eval_steps=1000"], 1000)):
+        cfg = composed(*overrides)
+        hardware = build(cfg.hardware, where="hardware")
+        args = build(cfg.training, where="training", output_dir=tmp_path, seed=42, hardware=hardware,
+                     sampling=Sampling())  # fmt: skip
+        assert (args.eval_steps, args.save_steps) == (expected, expected)
+
+
 def test_quora_trains_as_many_labeled_pairs_as_duplicate_pairs():
     cfg = composed("dataset=quora", "loss=mixed")
     assert (cfg.dataset.pairs, cfg.dataset.labeled, cfg.sampler.multi_dataset) == (6700, 6700, "proportional")
