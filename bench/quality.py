@@ -3,8 +3,9 @@
     python -m bench.quality --data <BEIR folder with qrels/train.tsv and qrels/test.tsv> [--threads 1]
 
 All sides get the same folder. They train on qrels/train.tsv (embedlab makes its validation split out of it,
-the plain script has none) and never see qrels/test.tsv, the held-out split every model is scored on here,
-over the whole corpus:
+10% of the training queries; the plain script has none) and never see qrels/test.tsv, the held-out split every
+model is scored on here, over the whole corpus: the embedlab commands get a view of the folder without it
+(`dataset.fractions=[0.9,0.1,0.0]`, so they make no test split of their own and spend no time on one):
     base      the starting model, untrained
     plain     SentenceTransformerTrainer, MNRL scale 20, every training pair, 1 epoch, batch 32, lr 5e-5,
               warmup 10%, no-duplicates sampler, no validation: the script a user would write by hand
@@ -112,20 +113,31 @@ def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42) -> Pat
     return out / "final"
 
 
+def training_view(folder: Path, out: Path) -> Path:
+    """`folder` without its held-out qrels/test.tsv (links to the corpus, the queries and the other qrels)."""
+    view = out / "train_view"
+    (view / "qrels").mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/train.tsv", "qrels/dev.tsv"):
+        if (folder / name).exists() and not (view / name).exists():
+            (view / name).symlink_to((folder / name).resolve())
+    return view
+
+
 def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list[str]) -> Path:
-    """Run the real `python -m train` command for `side`; returns its best model's folder."""
+    """Run the real `python -m train` command for `side` on `folder` minus its test split; returns the best model."""
     recipe = {
         "default": ["dataset=local", "dataset.kind=retrieval"],
         "retrieval": ["experiment=retrieval"],
     }[side]
+    out.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "train", *recipe, f"dataset.path={folder}", f"hardware.threads={threads}",
+        sys.executable, "-m", "train", *recipe, f"dataset.path={training_view(folder, out)}",
+        "dataset.fractions=[0.9,0.1,0.0]", f"hardware.threads={threads}",
         "hardware=cpu", f"tracking.uri=sqlite:///{out.resolve() / 'mlflow.db'}", "tracking.log_model=false",
         f"hydra.run.dir={out.resolve()}", *(["phase.stages.phase2.phase.cache_dir=null"] if side == "retrieval" else []),
         *extra,
     ]  # fmt: skip
     log = out / "train.log"
-    out.mkdir(parents=True, exist_ok=True)
     with log.open("w") as f:
         result = subprocess.run(command, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=bench_env())
     if result.returncode != 0:

@@ -52,13 +52,40 @@ def selection_line(best: BestCheckpoint) -> str:
     return line
 
 
+def worse_than_start_line(history: dict[int, dict[str, float]], best: BestCheckpoint, metric: str) -> str | None:
+    """One plain line when the kept model scores below the starting model on the optimized metric, else None.
+
+    Selection by validation loss can keep a checkpoint whose retrieval got worse (the seed's Quora recipe did).
+    """
+    base, kept = history.get(0, {}).get(metric), history.get(best.step, {}).get(metric)
+    if best.step == 0 or base is None or kept is None or not (math.isfinite(base) and math.isfinite(kept)):
+        return None
+    lower = metric.startswith("val_loss")
+    if (kept <= base) if lower else (kept >= base):
+        return None
+    return (
+        f"warning: the kept model is worse than the starting model on {metric} (the optimized metric, validation): "
+        f"{_fmt(base)} at step 0, {_fmt(kept)} at step {best.step}"
+    )
+
+
 def print_summary(
-    history, best: BestCheckpoint, final_step: int, run_id: str, model_uri: str | None, uri: str, evaluated_on=None
+    history,
+    best: BestCheckpoint,
+    final_step: int,
+    run_id: str,
+    model_uri: str | None,
+    uri: str,
+    evaluated_on=None,
+    optimized_metric: str | None = None,
 ) -> None:
     print("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric
         print("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
     print(f"\n{selection_line(best)}")
+    worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
+    if worse:
+        print(worse)
     print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:
         print(f"logged model:    {model_uri}")

@@ -106,7 +106,14 @@ def train(
         version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
         model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
         print_summary(
-            tracker.history, best, final_step, tracker.run_id, model_uri, tracker.uri, data.evaluation_sizes()
+            tracker.history,
+            best,
+            final_step,
+            tracker.run_id,
+            model_uri,
+            tracker.uri,
+            data.evaluation_sizes(),
+            cfg.optimized_metric,
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 

@@ -43,3 +43,18 @@ def test_bootstrap_interval_narrows_with_more_queries():
     (low_few, high_few), (low_many, high_many) = bootstrap(few), bootstrap(many)
     assert low_few < few.mean() < high_few and low_many < many.mean() < high_many
     assert high_many - low_many < (high_few - low_few) / 4
+
+
+def test_the_embedlab_sides_train_on_a_view_without_the_held_out_split(physics_folder, tmp_path):
+    from bench.quality import training_view
+
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        shutil.copy(physics_folder / name, folder / name)
+    for name in ("train.tsv", "test.tsv"):
+        shutil.copy(physics_folder / "qrels.tsv", folder / "qrels" / name)
+    view = training_view(folder, tmp_path / "out")
+    assert sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()) == [
+        "corpus.jsonl", "qrels/train.tsv", "queries.jsonl"
+    ]  # fmt: skip

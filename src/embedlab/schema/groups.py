@@ -109,6 +109,7 @@ _DATASET_COMMON = {
     "name": Text(),
     "path": Text(nullable=True, what="a file or folder path"),
     "optimized_metric": Text(),  # the run's default optimized_metric for this data
+    "training_eval_steps": positive(),  # the run's default training.eval_steps for this data
 }
 TABLE = {
     **_DATASET_COMMON,
