@@ -85,6 +85,16 @@ def bootstrap(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple
 
 def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42) -> Path:
     """The hand-written script: every (query, gold passage) pair of qrels/train.tsv, one epoch, no validation."""
+    corpus, queries, relevant = read_split(folder, "train")
+    pairs = [(queries[q], corpus[d]) for q in sorted(relevant) if q in queries for d in sorted(relevant[q])]
+    return train_plain_pairs(pairs, model_path, out, seed, max_seq_length=256)
+
+
+def train_plain_pairs(
+    pairs: list[tuple[str, str]], model_path: str, out: Path, seed: int = 42, max_seq_length: int | None = None
+) -> Path:
+    """`SentenceTransformerTrainer` with MNRL (scale 20) on (anchor, positive) pairs: 1 epoch, batch 32, lr 5e-5,
+    warmup 10%, no-duplicates sampler, no validation. Saves and returns `out/final`."""
     from datasets import Dataset
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer import (
@@ -95,11 +105,10 @@ def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42) -> Pat
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
-    corpus, queries, relevant = read_split(folder, "train")
-    pairs = [(queries[q], corpus[d]) for q in sorted(relevant) if q in queries for d in sorted(relevant[q])]
     set_seed(seed)
     model = SentenceTransformer(model_path, device="cpu")
-    model.max_seq_length = 256
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"), per_device_train_batch_size=32, num_train_epochs=1,
         learning_rate=5e-5, warmup_steps=0.1, weight_decay=0.01, lr_scheduler_type="linear", save_strategy="no",

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO, minilm_path
-from bench.quality import bootstrap, per_query_scores
+from bench.quality import bootstrap, per_query_scores, train_plain_pairs
 
 
 def heldout_retrieval(
@@ -55,33 +55,6 @@ def stsb_spearman(model, path: Path) -> float:
     a = model.encode([r["sentence1"] for r in rows], batch_size=64, normalize_embeddings=True)
     b = model.encode([r["sentence2"] for r in rows], batch_size=64, normalize_embeddings=True)
     return float(spearmanr((np.asarray(a) * np.asarray(b)).sum(axis=1), [r["score"] for r in rows]).statistic)
-
-
-def train_plain(pairs: list[tuple[str, str]], model_path: str, out: Path, seed: int = 42) -> Path:
-    """The hand-written script on the same training pairs `dataset=quora` trains its MNRL part on."""
-    from datasets import Dataset
-    from sentence_transformers.base.sampler import BatchSamplers
-    from sentence_transformers.sentence_transformer import (
-        SentenceTransformer,
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from transformers import set_seed
-
-    set_seed(seed)
-    model = SentenceTransformer(model_path, device="cpu")
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=32, num_train_epochs=1,
-        learning_rate=5e-5, warmup_steps=0.1, weight_decay=0.01, lr_scheduler_type="linear", save_strategy="no",
-        logging_steps=20, report_to="none", seed=seed, batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True,
-    )  # fmt: skip
-    train = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
-    SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model, scale=20.0)
-    ).train()
-    model.save(str(out / "final"))
-    return out / "final"
 
 
 def main() -> int:
@@ -124,7 +97,7 @@ def main() -> int:
     walls = {name: None for name in models}
     if args.plain:
         start = time.perf_counter()
-        models["plain"] = str(train_plain(train_pairs, start_model, run_out / "plain"))
+        models["plain"] = str(train_plain_pairs(train_pairs, start_model, run_out / "plain"))
         walls["plain"] = time.perf_counter() - start
         print(f"[quora] plain script: {walls['plain']:.0f} s", flush=True)
     results = {}

@@ -15,6 +15,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,11 +81,15 @@ class Finished:
 def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600) -> Finished:
     """`python -m train <overrides>`, run in this process: the same entry point (`src/train.py` as `__main__`,
     Hydra's own argument parsing and exit codes) without the ~8 s of importing torch & co again per command.
-    Environment and working folder are set for the call and restored after it."""
-    del timeout  # a subprocess's guard; an in-process run that hangs is stopped by pytest's own
+    The environment (all of it), working folder and sys.argv are set for the call and restored after it."""
+    del timeout  # kept for run_train_subprocess's signature: an in-process run has no process to time out
     out, err = io.StringIO(), io.StringIO()
     returncode = 0
-    with _environment(env or {}), contextlib.chdir(cwd), _argv(["train", *overrides]):
+    with (
+        mock.patch.dict(os.environ, env or {}),
+        contextlib.chdir(cwd),
+        mock.patch.object(sys, "argv", ["train", *overrides]),
+    ):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 runpy.run_module("train", run_name="__main__", alter_sys=False)
@@ -104,30 +109,6 @@ def run_train_subprocess(*overrides: str, cwd: Path = REPO, env: dict | None = N
         [sys.executable, "-m", "train", *overrides],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )  # fmt: skip
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _argv(argv: list[str]):
-    saved = sys.argv
-    sys.argv = argv
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:

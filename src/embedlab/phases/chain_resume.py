@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.tracking.resume import newest_unfinished_run, run_by_id
 from embedlab.training.checkpoint import last_complete_checkpoint
 
 CHAIN_HASH_TAG = "embedlab.chain_hash"
@@ -24,23 +25,12 @@ def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
     if resume in (None, False, "false"):
         return None
     if resume is True or resume == "true":
-        found = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{CHAIN_HASH_TAG}` = '{digest}' and attributes.status != 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-            max_results=20,
-        )
-        found = [run for run in found if run.info.status != "RUNNING"]  # a live chain is not ours to take
-        if not found:
-            raise UserError("resume=true: no unfinished chain with this config in this experiment; nothing to resume")
-        return found[0]
-    try:
-        run = client.get_run(str(resume))
-    except Exception:  # MLflow raises its own exception type for an unknown id
-        raise UserError(f"resume={resume}: no such MLflow run in this store") from None
+        return newest_unfinished_run(client, experiment_id, CHAIN_HASH_TAG, digest, "chain")
+    run = run_by_id(client, resume)
     if CHAIN_HASH_TAG not in run.data.tags:
         raise UserError(
-            f"resume={resume}: that run is not a chain's parent run (tag {CHAIN_HASH_TAG}); pass the chain's"
+            f"resume={resume}: that run is not a chain's parent run (tag {CHAIN_HASH_TAG}); expected the run id "
+            "of the chain's parent run, or resume=true"
         )
     if run.info.status == "FINISHED":
         raise UserError(f"resume={resume}: that chain is FINISHED; nothing to resume")

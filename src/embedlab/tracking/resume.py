@@ -32,21 +32,9 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
     if resume in (None, False, "false"):
         return None
     if resume is True or resume == "true":
-        found = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.{CONFIG_HASH_TAG} = '{digest}' and attributes.status != 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-            max_results=20,
-        )
-        found = [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
-        if not found:
-            raise UserError("resume=true: no unfinished run with this config in this experiment; nothing to resume")
-        run = found[0]
+        run = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
     else:
-        try:
-            run = client.get_run(str(resume))
-        except Exception:  # MLflow raises its own exception type for an unknown id
-            raise UserError(f"resume={resume}: no such MLflow run in this store") from None
+        run = run_by_id(client, resume)
         if run.info.status == "FINISHED":
             raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
     run_dir = Path(run.data.tags.get("output_dir", ""))
@@ -54,3 +42,25 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
     if checkpoint is None:
         raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
     return ResumePoint(run.info.run_id, run_dir, checkpoint)
+
+
+def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
+    """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{tag}` = '{digest}' and attributes.status != 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=20,
+    )
+    found = [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
+    if not found:
+        raise UserError(f"resume=true: no unfinished {what} with this config in this experiment; nothing to resume")
+    return found[0]
+
+
+def run_by_id(client, resume: Any):
+    """The MLflow run named by `resume=<run id>`, or one line saying there is none."""
+    try:
+        return client.get_run(str(resume))
+    except Exception:  # MLflow raises its own exception type for an unknown id
+        raise UserError(f"resume={resume}: no such MLflow run in this store") from None
