@@ -31,10 +31,14 @@ def main() -> int:
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
     settings = Settings(
-        model=args.model or minilm_path(), data=data, out=args.out, repeats=1 if args.smoke else args.repeats,
-        smoke=args.smoke, sweep_size=args.sweep_size,
+        model=args.model or minilm_path(),
+        data=data,
+        out=args.out,
+        repeats=1 if args.smoke else args.repeats,
+        smoke=args.smoke,
+        sweep_size=args.sweep_size,
         overhead_steps=args.overhead_steps,
-    )  # fmt: skip
+    )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -63,8 +63,12 @@ def faiss_mining(device: str, limit: int | None = None) -> dict:
     model = SentenceTransformer(minilm_path(), device=device)
     on_gpu = device == "cuda" and gpu_available()
     mined = mine_hard_negatives(model, pairs, list(corpus.values()), batch_size=128, use_gpu=on_gpu)
-    return {"faiss_gpu_available": gpu_available(), "search_on_gpu": mined.stats.get("search_on_gpu"),
-            "timings": mined.timings, "triplets": mined.stats.get("triplets")}  # fmt: skip
+    return {
+        "faiss_gpu_available": gpu_available(),
+        "search_on_gpu": mined.stats.get("search_on_gpu"),
+        "timings": mined.timings,
+        "triplets": mined.stats.get("triplets"),
+    }
 
 
 def main() -> int:
@@ -84,8 +88,11 @@ def main() -> int:
     peak = peak_tflops(name, a.peak_tflops)
     a.out.mkdir(parents=True, exist_ok=True)
     batches, steps = ((8,), 2) if a.skip_cuda else ((128, 512), a.steps)
-    training = {"gpu": name, "torch": torch.__version__,
-                "runs": [train_throughput(b, steps, device, peak) for b in batches]}  # fmt: skip
+    training = {
+        "gpu": name,
+        "torch": torch.__version__,
+        "runs": [train_throughput(b, steps, device, peak) for b in batches],
+    }
     (a.out / "training.json").write_text(json.dumps(training, indent=2))
     (a.out / "mining.json").write_text(json.dumps(faiss_mining(device, 20 if a.skip_cuda else None), indent=2))
     for run in training["runs"]:

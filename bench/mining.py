@@ -75,9 +75,15 @@ def run(settings: Settings) -> dict[str, Any]:
             timer = EncodeTimer(model)
             start = time.perf_counter()
             theirs = library_mine(
-                dataset, model, corpus=corpus, use_faiss=library_faiss, verbose=False, output_format="triplet",
-                batch_size=64, **WINDOW,
-            )  # fmt: skip
+                dataset,
+                model,
+                corpus=corpus,
+                use_faiss=library_faiss,
+                verbose=False,
+                output_format="triplet",
+                batch_size=64,
+                **WINDOW,
+            )
             total = time.perf_counter() - start
             for name in ("encode", "encode_query", "encode_document"):
                 model.__dict__.pop(name)  # back to the class's methods

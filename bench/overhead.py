@@ -77,8 +77,11 @@ def run_ours(settings: Settings, steps: int, eval_steps: int, folder: Path, uri:
     started = time.time()
     result = subprocess.run(
         [sys.executable, "-m", "train", *overrides],
-        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, env=bench_env(MLFLOW_TRACKING_URI=uri),
-    )  # fmt: skip
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        env=bench_env(MLFLOW_TRACKING_URI=uri),
+    )
     ended = time.time()
     if result.returncode != 0:
         raise RuntimeError(f"python -m train exited {result.returncode}:\n{result.stderr[-3000:]}")

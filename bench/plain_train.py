@@ -105,13 +105,17 @@ def main() -> None:
     trainer.train()
     test_end = test(trainer.model)
     trainer.model.save(f"{args.out}/final")
-    print(json.dumps({
-        "started": STARTED,
-        "ended": time.time(),
-        "steps": steps,
-        "test_ndcg_start": test_start["cosine_ndcg@10"],
-        "test_ndcg_end": test_end["cosine_ndcg@10"],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "started": STARTED,
+                "ended": time.time(),
+                "steps": steps,
+                "test_ndcg_start": test_start["cosine_ndcg@10"],
+                "test_ndcg_end": test_end["cosine_ndcg@10"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,9 @@ def run(settings: Settings) -> dict[str, Any]:
     corpus, queries, qrels = read_beir_folder(settings.data)
     query_ids = sorted(qrels)[: 20 if smoke else 200]
     passages = list(corpus.values())[: 32 if smoke else 256]
-    evaluator = RetrievalEvaluator({q: queries[q] for q in query_ids}, corpus, qrels, batch_size=64,
-                                   corpus_sample=20 if smoke else None)  # fmt: skip
+    evaluator = RetrievalEvaluator(
+        {q: queries[q] for q in query_ids}, corpus, qrels, batch_size=64, corpus_sample=20 if smoke else None
+    )
     pairs = [(queries[q], corpus[d]) for q in query_ids for d in sorted(qrels[q])]
     rows = load_physics(path=settings.train_data, seed=42).parts["pairs"].splits["train"]
     torch.manual_seed(0)
@@ -148,7 +149,7 @@ def run(settings: Settings) -> dict[str, Any]:
             "eval_corpus": len(evaluator.corpus_ids),
             "train_batch": 32,
             "train_steps_per_repeat": steps,
-        },  # fmt: skip
+        },
         "raw": {"train_step_s": training, "encode_s": encode, "mining_s": mining, "evaluation_s": evaluation},
         "median": med,
         "speedup": {

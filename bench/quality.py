@@ -110,10 +110,20 @@ def train_plain_pairs(
     if max_seq_length:
         model.max_seq_length = max_seq_length
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=32, num_train_epochs=1,
-        learning_rate=5e-5, warmup_steps=0.1, weight_decay=0.01, lr_scheduler_type="linear", save_strategy="no",
-        logging_steps=5, report_to="none", seed=seed, batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True,
-    )  # fmt: skip
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=32,
+        num_train_epochs=1,
+        learning_rate=5e-5,
+        warmup_steps=0.1,
+        weight_decay=0.01,
+        lr_scheduler_type="linear",
+        save_strategy="no",
+        logging_steps=5,
+        report_to="none",
+        seed=seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        use_cpu=True,
+    )
     train = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
     SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model, scale=20.0)
@@ -140,12 +150,20 @@ def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list
     }[side]
     out.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "train", *recipe, f"dataset.path={training_view(folder, out)}",
-        "dataset.fractions=[0.9,0.1,0.0]", f"hardware.threads={threads}",
-        "hardware=cpu", f"tracking.uri=sqlite:///{out.resolve() / 'mlflow.db'}", "tracking.log_model=false",
-        f"hydra.run.dir={out.resolve()}", *(["phase.stages.phase2.phase.cache_dir=null"] if side == "retrieval" else []),
+        sys.executable,
+        "-m",
+        "train",
+        *recipe,
+        f"dataset.path={training_view(folder, out)}",
+        "dataset.fractions=[0.9,0.1,0.0]",
+        f"hardware.threads={threads}",
+        "hardware=cpu",
+        f"tracking.uri=sqlite:///{out.resolve() / 'mlflow.db'}",
+        "tracking.log_model=false",
+        f"hydra.run.dir={out.resolve()}",
+        *(["phase.stages.phase2.phase.cache_dir=null"] if side == "retrieval" else []),
         *extra,
-    ]  # fmt: skip
+    ]
     log = out / "train.log"
     with log.open("w") as f:
         result = subprocess.run(command, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=bench_env())

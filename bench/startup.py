@@ -17,8 +17,11 @@ def imported_heavy(args: list[str]) -> list[str]:
     """Top-level heavy packages that `python -X importtime -m train <args>` imports."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "train", *args],
-        cwd=REPO, capture_output=True, text=True, env=bench_env(),
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=bench_env(),
+    )
     modules = {
         line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
     }

@@ -110,12 +110,14 @@ def read_runs(folder: Path) -> list[dict[str, Any]]:
     for run in sorted(children, key=lambda r: r.info.start_time):
         evaluated = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "ndcg_at_10")}
         best_step = run.data.metrics.get("best_step")
-        runs.append({
-            "params": run.data.tags.get("sweep_overrides", ""),
-            "state": run.data.tags.get("sweep_state", run.info.status),
-            "steps": max(evaluated, default=0),
-            "objective": evaluated.get(int(best_step)) if best_step is not None else None,
-        })  # fmt: skip
+        runs.append(
+            {
+                "params": run.data.tags.get("sweep_overrides", ""),
+                "state": run.data.tags.get("sweep_state", run.info.status),
+                "steps": max(evaluated, default=0),
+                "objective": evaluated.get(int(best_step)) if best_step is not None else None,
+            }
+        )
     return runs
 
 
@@ -143,12 +145,19 @@ def run(settings: Settings) -> dict[str, Any]:
         for seed in seeds:
             folder = Path(tmp) / f"study-{seed}"
             folder.mkdir()
-            studies[seed] = sweep([
-                "hparams_search=physics", *fixed, f"hydra.sweeper.params={{{params}}}",
-                f"hydra.sweeper.n_trials={plan['n_trials']}", f"hydra.sweeper.storage=sqlite:///{folder}/optuna.db",
-                f"hydra.sweeper.sampler.seed={seed}", f"hydra.sweeper.sampler.n_startup_trials={plan['random_trials']}",
-                f"hydra.sweeper.pruner.n_startup_trials={plan['n_startup_trials']}",
-            ], folder)  # fmt: skip
+            studies[seed] = sweep(
+                [
+                    "hparams_search=physics",
+                    *fixed,
+                    f"hydra.sweeper.params={{{params}}}",
+                    f"hydra.sweeper.n_trials={plan['n_trials']}",
+                    f"hydra.sweeper.storage=sqlite:///{folder}/optuna.db",
+                    f"hydra.sweeper.sampler.seed={seed}",
+                    f"hydra.sweeper.sampler.n_startup_trials={plan['random_trials']}",
+                    f"hydra.sweeper.pruner.n_startup_trials={plan['n_startup_trials']}",
+                ],
+                folder,
+            )
     return {
         "size": size,
         "space": plan["space"],

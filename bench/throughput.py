@@ -95,7 +95,7 @@ def run(settings: Settings) -> dict[str, Any]:
                     str(steps),
                     "cuda",
                 ]
-            )  # fmt: skip
+            )
             for loss in LOSSES
             for batch in (128, 512)
         }

@@ -63,30 +63,44 @@ def run(data: Path, model_path: str, steps: list[int], reference_size: int | Non
     model = SentenceTransformer(model_path, device="cpu")
     model.max_seq_length = 256
     snapshots, step_s = _train(model, bundle.parts["pairs"].splits["train"], steps)
-    out = {"queries": len(reference.query_ids), "full_corpus": len(bundle.corpus), "reference_corpus":
-           len(reference.corpus_ids), "sample_corpus": {n: len(e.corpus_ids) for n, e in sampled.items()},
-           "train_step_s": step_s, "checkpoints": {}}  # fmt: skip
+    out = {
+        "queries": len(reference.query_ids),
+        "full_corpus": len(bundle.corpus),
+        "reference_corpus": len(reference.corpus_ids),
+        "sample_corpus": {n: len(e.corpus_ids) for n, e in sampled.items()},
+        "train_step_s": step_s,
+        "checkpoints": {},
+    }
     for step, state in snapshots.items():
         model.load_state_dict(state)
         start = time.perf_counter()
         query_emb = np.asarray(model.encode_query(reference.queries, batch_size=64, normalize_embeddings=True))
         queries_s = time.perf_counter() - start
         corpus_emb = np.asarray(model.encode_document(reference.corpus, batch_size=64, normalize_embeddings=True))
-        row = {"encode_queries_s": queries_s, "encode_corpus_s": time.perf_counter() - start - queries_s,
-               "reference": reference.score(query_emb @ corpus_emb.T),
-               "sampled": {n: _scores(e, reference, query_emb, corpus_emb) for n, e in sampled.items()}}  # fmt: skip
+        row = {
+            "encode_queries_s": queries_s,
+            "encode_corpus_s": time.perf_counter() - start - queries_s,
+            "reference": reference.score(query_emb @ corpus_emb.T),
+            "sampled": {n: _scores(e, reference, query_emb, corpus_emb) for n, e in sampled.items()},
+        }
         if step in bf16:
             smallest = sampled[min(samples)]
             start = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 metrics = smallest(model)
-            row["bf16"] = {"corpus": len(smallest.corpus_ids), "s": time.perf_counter() - start, "metrics": metrics,
-                           "fp32_metrics": row["sampled"][min(samples)]}  # fmt: skip
+            row["bf16"] = {
+                "corpus": len(smallest.corpus_ids),
+                "s": time.perf_counter() - start,
+                "metrics": metrics,
+                "fp32_metrics": row["sampled"][min(samples)],
+            }
         out["checkpoints"][step] = row
         print(json.dumps({"step": step, **{k: v for k, v in row.items()}}), flush=True)
     order = lambda key: sorted(out["checkpoints"], key=lambda s: -key(out["checkpoints"][s]))  # noqa: E731
-    out["ranking"] = {"reference": order(lambda r: r["reference"]["ndcg_at_10"]),
-                      **{n: order(lambda r, n=n: r["sampled"][n]["ndcg_at_10"]) for n in samples}}  # fmt: skip
+    out["ranking"] = {
+        "reference": order(lambda r: r["reference"]["ndcg_at_10"]),
+        **{n: order(lambda r, n=n: r["sampled"][n]["ndcg_at_10"]) for n in samples},
+    }
     return out
 
 

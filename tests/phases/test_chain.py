@@ -14,9 +14,12 @@ def two_phase(cli, tiny_model_path, physics_folder, tmp_path_factory):
     folder = tmp_path_factory.mktemp("two-phase")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     result = cli.run_train(
-        "experiment=physics_two_phase", f"dataset.path={physics_folder}", *cli.tiny_chain_overrides(tiny_model_path, folder),
-        f"hydra.run.dir={folder / 'out'}", env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+        "experiment=physics_two_phase",
+        f"dataset.path={physics_folder}",
+        *cli.tiny_chain_overrides(tiny_model_path, folder),
+        f"hydra.run.dir={folder / 'out'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     by_name = {}
     for run in cli.runs(uri):
@@ -76,11 +79,18 @@ def test_phase2_from_an_earlier_run(two_phase, cli, tiny_model_path, physics_fol
     _, uri, runs, folder = two_phase
     source = f"runs:/{runs['phase1'].info.run_id}/best_model"
     result = cli.run_train(
-        "phase=hard_negatives", f"phase.init_from={source}", f"dataset.path={physics_folder}", "hardware=cpu",
-        "training.max_steps=1", "training.batch_size=8", "phase.relative_margin=null",
-        f"phase.cache_dir={folder / 'cache'}", "tracking.experiment=from-run", f"hydra.run.dir={folder / 'again'}",
+        "phase=hard_negatives",
+        f"phase.init_from={source}",
+        f"dataset.path={physics_folder}",
+        "hardware=cpu",
+        "training.max_steps=1",
+        "training.batch_size=8",
+        "phase.relative_margin=null",
+        f"phase.cache_dir={folder / 'cache'}",
+        "tracking.experiment=from-run",
+        f"hydra.run.dir={folder / 'again'}",
         env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     # the same weights, data and settings as phase 2 of the chain: the mined triplets come from the cache
     assert "reusing cached triplets" in result.stdout

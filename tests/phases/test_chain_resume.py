@@ -18,11 +18,13 @@ from embedlab.training.checkpoint import COMPLETE
 def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [
-        "experiment=physics_two_phase", f"dataset.path={physics_folder}",
+        "experiment=physics_two_phase",
+        f"dataset.path={physics_folder}",
         *cli.tiny_chain_overrides(tiny_model_path, tmp_path),
-        "++phase.stages.phase2.training.max_steps=40", "++phase.stages.phase2.training.eval_steps=2",
+        "++phase.stages.phase2.training.max_steps=40",
+        "++phase.stages.phase2.training.eval_steps=2",
         "tracking.log_model=false",
-    ]  # fmt: skip
+    ]
     first_dir = tmp_path / "first"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     command = [sys.executable, "-m", "train", *overrides, f"hydra.run.dir={first_dir}"]

@@ -10,9 +10,15 @@ from embedlab_testing import run_train, runs
 
 def tiny(tiny_model_path, physics_folder, run_dir, *extra):
     return (
-        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "training.max_steps=4",
-        "training.eval_steps=2", "training.batch_size=8", "hardware.threads=1", f"hydra.run.dir={run_dir}", *extra,
-    )  # fmt: skip
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=4",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "hardware.threads=1",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    )
 
 
 def step_metrics(client, run_id: str, step: int) -> dict[str, float]:
@@ -97,8 +103,12 @@ def test_starting_model_is_kept_when_no_checkpoint_beats_it(
     """On the tiny set every step has validation ndcg_at_10 1.0: no checkpoint beats the starting model."""
     import mlflow
 
-    result = run_train(*tiny(tiny_model_path, physics_folder, tmp_path / "run"), "training.select_by=ndcg_at_10",
-                       f"training.base_is_candidate={str(base_is_candidate).lower()}", "tracking.log_model=false")  # fmt: skip
+    result = run_train(
+        *tiny(tiny_model_path, physics_folder, tmp_path / "run"),
+        "training.select_by=ndcg_at_10",
+        f"training.base_is_candidate={str(base_is_candidate).lower()}",
+        "tracking.log_model=false",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = runs(mlflow_uri, "physics")
     ndcg = {m.step: m.value for m in mlflow.MlflowClient(mlflow_uri).get_metric_history(run.info.run_id, "ndcg_at_10")}
@@ -113,8 +123,11 @@ def test_starting_model_is_kept_when_no_checkpoint_beats_it(
 
 
 def test_select_by_an_unlogged_metric_is_one_line(tiny_model_path, physics_folder, mlflow_uri, tmp_path):
-    result = run_train(*tiny(tiny_model_path, physics_folder, tmp_path / "run"), "training.select_by=ndcg_at_100",
-                       "tracking.log_model=false")  # fmt: skip
+    result = run_train(
+        *tiny(tiny_model_path, physics_folder, tmp_path / "run"),
+        "training.select_by=ndcg_at_100",
+        "tracking.log_model=false",
+    )
     assert result.returncode == 2
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "training.select_by=ndcg_at_100 is not logged; available:" in line and "ndcg_at_10" in line
@@ -141,8 +154,9 @@ def test_reproduce_rebuilds_the_identical_composed_config(elsewhere_run):
 
     _, uri, _, cwd = elsewhere_run
     [run] = runs(uri, "physics")
-    result = run_train(f"reproduce={run.info.run_id}", "--cfg", "job", "--resolve", cwd=cwd,
-                       env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+    result = run_train(
+        f"reproduce={run.info.run_id}", "--cfg", "job", "--resolve", cwd=cwd, env={"MLFLOW_TRACKING_URI": uri}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     first, _, composed = result.stdout.partition("\n")
     assert first.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")

@@ -22,10 +22,15 @@ RESUME_TOLERANCE = 1e-4
 
 def tiny_overrides(tiny_model_path: str, physics_folder: Path, run_dir: Path, steps: int = 10) -> list[str]:
     return [
-        f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", f"training.max_steps={steps}",
-        "training.eval_steps=2", "training.batch_size=8", "training.save_total_limit=10",
-        "tracking.log_model=false", f"hydra.run.dir={run_dir}",
-    ]  # fmt: skip
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        f"training.max_steps={steps}",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "training.save_total_limit=10",
+        "tracking.log_model=false",
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def start_train(overrides: list[str], uri: str) -> subprocess.Popen:
@@ -108,8 +113,12 @@ def test_stale_running_run_is_marked_failed_on_next_start(tiny_model_path, physi
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = client.create_run(experiment, tags={"host": socket.gethostname(), "pid": str(dead.pid)})
-    result = run_train(f"model.name_or_path={tmp_path / 'no-model'}", f"dataset.path={physics_folder}",
-                       f"hydra.run.dir={tmp_path / 'run'}", env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+    result = run_train(
+        f"model.name_or_path={tmp_path / 'no-model'}",
+        f"dataset.path={physics_folder}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
     run = client.get_run(stale.info.run_id)
     assert run.info.status == "FAILED"
     assert str(dead.pid) in run.data.tags["embedlab.failure_reason"]
@@ -129,9 +138,10 @@ def test_partial_checkpoint_is_skipped_by_resume(tmp_path):
 def test_nan_loss_stops_the_run_with_one_line(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_train(
-        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"), "loss.scale=1e39",  # the similarities times inf in float32: the loss is NaN from the first step (the schema caps training.lr at 1)
+        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"),
+        "loss.scale=1e39",  # the similarities times inf in float32: the loss is NaN from the first step (the schema caps training.lr at 1)
         env={"MLFLOW_TRACKING_URI": uri},
-    )  # fmt: skip
+    )
     assert result.returncode == 2
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert "training loss is nan at step" in line
@@ -141,8 +151,11 @@ def test_nan_loss_stops_the_run_with_one_line(tiny_model_path, physics_folder, t
 
 def test_resume_with_nothing_to_resume_says_so(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_train(*tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"), "resume=true",
-                       env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+    result = run_train(
+        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"),
+        "resume=true",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: resume=true: no unfinished run with this config in this experiment; nothing to resume"

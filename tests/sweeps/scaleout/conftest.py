@@ -86,9 +86,21 @@ def mlflow_server(postgres, tmp_path_factory):
     artifacts = tmp_path_factory.mktemp("mlartifacts")
     log = tmp_path_factory.mktemp("mlflow-server") / "server.log"
     command = [
-        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-        "--backend-store-uri", postgres.database("mlflow"), "--artifacts-destination", str(artifacts),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--backend-store-uri",
+        postgres.database("mlflow"),
+        "--artifacts-destination",
+        str(artifacts),
+    ]
     with open(log, "w") as out:
         server = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"

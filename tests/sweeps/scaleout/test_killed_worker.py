@@ -36,14 +36,15 @@ def test_sigkilled_worker_fails_its_trial_and_the_sweep_goes_on(
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     args = [
-        "-m", *scaleout_args,
+        "-m",
+        *scaleout_args,
         f"hydra.sweeper.storage={storage}",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra/sweeper/pruner=none",
         "training.max_steps=60",  # a few seconds per trial: time to see one training and kill it
         "training.eval_steps=30",
-    ]  # fmt: skip
+    ]
     command = [sys.executable, "-m", "train", *args, "hydra.sweeper.n_trials=4"]
     with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sweep:
         killed_run, killed_trial = kill_first_training_job(sweep, mlflow_uri)

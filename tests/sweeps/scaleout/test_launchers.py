@@ -44,14 +44,16 @@ def test_optuna_sweep_through_a_local_ray(
     # Ray's session folder, short (its socket paths must stay under 108 bytes): how this test finds its processes
     ray_dir = Path(tempfile.mkdtemp(prefix="ray-"))
     result = run_train(
-        "-m", *scaleout_args, *PRUNE_LONG_TRIALS,
+        "-m",
+        *scaleout_args,
+        *PRUNE_LONG_TRIALS,
         f"hydra.sweeper.storage={storage}",
         "hydra/launcher=ray",
         "+hydra.launcher.ray.init.num_cpus=2",  # the local instance the sweeper starts, and stops when it exits
         f"+hydra.launcher.ray.init._temp_dir={ray_dir}",
         "+hydra.launcher.ray.init.include_dashboard=false",
         "hydra.launcher.ray.remote.num_cpus=1",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "Initializing ray" in result.stderr + result.stdout
     check_three_trials(*study_and_runs(storage, mlflow_uri), assert_study_matches_runs)
@@ -65,11 +67,13 @@ def test_optuna_sweep_through_submitit_local(
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     result = run_train(
-        "-m", *scaleout_args, *PRUNE_LONG_TRIALS,
+        "-m",
+        *scaleout_args,
+        *PRUNE_LONG_TRIALS,
         f"hydra.sweeper.storage={storage}",
         "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=10",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     check_three_trials(*study_and_runs(storage, mlflow_uri), assert_study_matches_runs)
     logs = list((tmp_path / "multirun" / ".submitit").glob("*/*_log.out"))

@@ -14,7 +14,8 @@ def test_four_joblib_workers_on_postgresql_lose_nothing(
 ):
     storage = postgres.database("optuna_joblib")
     result = run_train(
-        "-m", *scaleout_args,
+        "-m",
+        *scaleout_args,
         f"hydra.sweeper.storage={storage}",
         "hydra.sweeper.n_trials=8",
         "training.max_steps=4",
@@ -22,7 +23,7 @@ def test_four_joblib_workers_on_postgresql_lose_nothing(
         "hydra.launcher.n_jobs=4",
         "tracking.experiment=pg-joblib",
         env={"MLFLOW_TRACKING_URI": mlflow_server},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     study, parent, children = study_and_runs(storage, mlflow_server, "pg-joblib")
     assert_study_matches_runs(study, parent, children, n_trials=8)

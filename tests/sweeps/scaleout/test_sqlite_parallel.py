@@ -14,13 +14,14 @@ def test_four_joblib_workers_on_sqlite_lose_nothing(
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     result = run_train(
-        "-m", *scaleout_args,
+        "-m",
+        *scaleout_args,
         f"hydra.sweeper.storage={storage}",
         "hydra.sweeper.n_trials=8",
         "training.max_steps=4",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=4",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "4 parallel jobs writing to SQLite" in result.stderr + result.stdout  # the warning names the server
     study, parent, children = study_and_runs(storage, mlflow_uri)
