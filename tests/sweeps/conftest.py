@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedlab_testing import run_train, runs
+from embedlab_testing import run_train, run_train_subprocess, runs
 
 
 @pytest.fixture
@@ -28,10 +28,12 @@ def sweep_args(tiny_model_path, physics_folder, mlflow_uri, tmp_path) -> list[st
 
 @pytest.fixture
 def run_sweep(sweep_args):
-    """`python -m train -m <sweep_args> <overrides>`; fails the test with the output's tail on a non-zero exit."""
+    """`python -m train -m <sweep_args> <overrides>`; fails the test with the output's tail on a non-zero exit.
+    `own_process=True` runs it as a subprocess: joblib keeps its worker processes for the next call in the same
+    process, with the environment (the test's MLflow store) they were started with."""
 
-    def run(*overrides: str):
-        result = run_train("-m", *sweep_args, *overrides)
+    def run(*overrides: str, own_process: bool = False):
+        result = (run_train_subprocess if own_process else run_train)("-m", *sweep_args, *overrides)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
         return result
 
@@ -41,7 +43,9 @@ def run_sweep(sweep_args):
 @pytest.fixture
 def optuna_sweep(run_sweep, optuna_storage):
     """`python -m train -m hparams_search=physics <tiny overrides> <overrides>` with the test's study storage."""
-    return lambda *overrides: run_sweep("hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}", *overrides)
+    return lambda *overrides, **kwargs: run_sweep(
+        "hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}", *overrides, **kwargs
+    )
 
 
 @pytest.fixture

@@ -113,6 +113,7 @@ def test_joblib_runs_trials_in_parallel_without_losing_runs(optuna_sweep, study,
         f"hydra.sweeper.n_trials={n_jobs}",
         "hydra/launcher=joblib",
         f"hydra.launcher.n_jobs={n_jobs}",
+        own_process=True,
     )
     assert states(study()) == ["COMPLETE"] * n_jobs
     (parent,), children = sweep_runs()

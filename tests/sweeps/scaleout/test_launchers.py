@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from embedlab_testing import run_train
+from embedlab_testing import run_train_subprocess
 
 pytestmark = pytest.mark.scaleout
 
@@ -43,7 +43,7 @@ def test_optuna_sweep_through_a_local_ray(
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     # Ray's session folder, short (its socket paths must stay under 108 bytes): how this test finds its processes
     ray_dir = Path(tempfile.mkdtemp(prefix="ray-"))
-    result = run_train(
+    result = run_train_subprocess(
         "-m",
         *scaleout_args,
         *PRUNE_LONG_TRIALS,
@@ -66,7 +66,7 @@ def test_optuna_sweep_through_submitit_local(
     scaleout_args, mlflow_uri, tmp_path, study_and_runs, assert_study_matches_runs
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    result = run_train(
+    result = run_train_subprocess(
         "-m",
         *scaleout_args,
         *PRUNE_LONG_TRIALS,

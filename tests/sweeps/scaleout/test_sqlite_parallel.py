@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedlab_testing import run_train
+from embedlab_testing import run_train_subprocess
 
 pytestmark = pytest.mark.scaleout
 
@@ -13,7 +13,7 @@ def test_four_joblib_workers_on_sqlite_lose_nothing(
     scaleout_args, mlflow_uri, tmp_path, study_and_runs, assert_study_matches_runs
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    result = run_train(
+    result = run_train_subprocess(
         "-m",
         *scaleout_args,
         f"hydra.sweeper.storage={storage}",
