@@ -200,12 +200,10 @@ class MlflowTracker:
 
     def log_datasets(self, data) -> None:
         """Each split's rows as an MLflow dataset input (name, digest, source; context train/validation/test)."""
-        import mlflow
-
-        from embedlab.tracking.datasets import split_datasets
+        from embedlab.tracking.datasets import log_input, split_datasets
 
         for dataset, context in split_datasets(data):
-            mlflow.log_input(dataset, context=context)
+            log_input(dataset, context=context)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         import mlflow
