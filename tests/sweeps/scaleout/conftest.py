@@ -137,6 +137,21 @@ def scaleout_args(tiny_model_path, physics_folder, tmp_path) -> list[str]:
     ]
 
 
+# Eight short trials on four joblib workers at once: four writers on each store
+FOUR_JOBLIB_WORKERS = [
+    "hydra.sweeper.n_trials=8",
+    "training.max_steps=4",
+    "hydra/launcher=joblib",
+    "hydra.launcher.n_jobs=4",
+]
+
+
+@pytest.fixture
+def four_workers_args(scaleout_args) -> list[str]:
+    """A sweep's overrides for eight trials on four parallel joblib workers (add the stores)."""
+    return ["-m", *scaleout_args, *FOUR_JOBLIB_WORKERS]
+
+
 @pytest.fixture
 def study_and_runs():
     """Loads (the one study in `storage`, the parent run, its child runs) of a sweep."""

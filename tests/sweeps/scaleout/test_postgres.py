@@ -10,17 +10,12 @@ pytestmark = pytest.mark.scaleout
 
 
 def test_four_joblib_workers_on_postgresql_lose_nothing(
-    postgres, mlflow_server, scaleout_args, study_and_runs, assert_study_matches_runs
+    postgres, mlflow_server, four_workers_args, study_and_runs, assert_study_matches_runs
 ):
     storage = postgres.database("optuna_joblib")
     result = run_train_subprocess(
-        "-m",
-        *scaleout_args,
+        *four_workers_args,
         f"hydra.sweeper.storage={storage}",
-        "hydra.sweeper.n_trials=8",
-        "training.max_steps=4",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=4",
         "tracking.experiment=pg-joblib",
         env={"MLFLOW_TRACKING_URI": mlflow_server},
     )

@@ -10,17 +10,12 @@ pytestmark = pytest.mark.scaleout
 
 
 def test_four_joblib_workers_on_sqlite_lose_nothing(
-    scaleout_args, mlflow_uri, tmp_path, study_and_runs, assert_study_matches_runs
+    four_workers_args, mlflow_uri, tmp_path, study_and_runs, assert_study_matches_runs
 ):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     result = run_train_subprocess(
-        "-m",
-        *scaleout_args,
+        *four_workers_args,
         f"hydra.sweeper.storage={storage}",
-        "hydra.sweeper.n_trials=8",
-        "training.max_steps=4",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=4",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "4 parallel jobs writing to SQLite" in result.stderr + result.stdout  # the warning names the server
