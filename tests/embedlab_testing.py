@@ -115,6 +115,12 @@ def run_train_subprocess(*overrides: str, cwd: Path = REPO, env: dict | None = N
     )
 
 
+def run_bench(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` from the repository root, as bench/README.md runs the benchmarks."""
+    command = [sys.executable, "-m", module, *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
 def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:
     """A two-stage chain shrunk to the tiny model: 2 steps per stage, mining without a margin, all under `out`."""
     return [

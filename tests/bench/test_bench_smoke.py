@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from embedlab_testing import REPO
+from embedlab_testing import run_bench
 
 
 def test_every_part_runs_and_reports(tiny_model_path, physics_folder, tmp_path):
-    command = [sys.executable, "-m", "bench", "--smoke", "--model", tiny_model_path, "--data", str(physics_folder)]
-    result = subprocess.run([*command, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    command = ["--smoke", "--model", tiny_model_path, "--data", str(physics_folder), "--out", str(tmp_path)]
+    result = run_bench("bench", *command)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "latest.json").read_text())
     parts = report["parts"]

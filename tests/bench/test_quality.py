@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 from bench.quality import bootstrap
 
-from embedlab_testing import REPO
+from embedlab_testing import run_bench
 
 
 def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path, physics_folder, tmp_path):
@@ -21,14 +19,8 @@ def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path
     header, *lines = (physics_folder / "qrels.tsv").read_text().splitlines()
     (folder / "qrels" / "train.tsv").write_text("\n".join([header, *lines[:-8]]) + "\n")
     (folder / "qrels" / "test.tsv").write_text("\n".join([header, *lines[-8:]]) + "\n")
-    command = [sys.executable, "-m", "bench.quality", "--data", str(folder), "--model", tiny_model_path]
-    result = subprocess.run(
-        [*command, "--sides", "base", "plain", "--out", str(tmp_path / "out")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = ["--data", str(folder), "--model", tiny_model_path, "--sides", "base", "plain"]
+    result = run_bench("bench.quality", *command, "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "held-out: " in result.stdout and "8 queries" in result.stdout
     assert "| base | " in result.stdout and "| plain | " in result.stdout

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from bench.quora_heldout import heldout_retrieval
 
-from embedlab_testing import QUORA_HEADER, REPO, write_tsv
+from embedlab_testing import QUORA_HEADER, run_bench, write_tsv
 
 
 def quora_rows(clusters: int = 60) -> list[list[str]]:
@@ -45,25 +43,16 @@ def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
         ("it rains", "rain falls", 0.7),
     ]
     stsb.write_text("".join(json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in pairs))
-    command = [sys.executable, "-m", "bench.quora_heldout", "--data", str(tsv), "--stsb", str(stsb)]
-    result = subprocess.run(
-        [*command, "--model", tiny_model_path, "--plain", "--out", str(tmp_path / "out")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    data = ["--data", str(tsv), "--stsb", str(stsb)]
+    result = run_bench(
+        "bench.quora_heldout", *data, "--model", tiny_model_path, "--plain", "--out", str(tmp_path / "out")
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "| base | " in result.stdout and "| plain | " in result.stdout
     report = json.loads(next((tmp_path / "out").glob("*/quora_heldout.json")).read_text())
     assert report["per_query"]["plain"]["wall_s"] > 0
     assert -1 <= report["per_query"]["base"]["stsb_dev_spearman"] <= 1
-    merged = subprocess.run(
-        [*command, "--merge", *map(str, (tmp_path / "out").glob("*/quora_heldout.json")), "--names", "start", "mnrl"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    reports = map(str, (tmp_path / "out").glob("*/quora_heldout.json"))
+    merged = run_bench("bench.quora_heldout", *data, "--merge", *reports, "--names", "start", "mnrl")
     assert merged.returncode == 0, merged.stderr[-3000:]
     assert "| start | " in merged.stdout and "| mnrl | " in merged.stdout and "| base | " not in merged.stdout
