@@ -133,7 +133,8 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
         tags["mlflow.parentRunId"] = tracker.parent_run_id
     digest = config_hash(to_container(cfg))
     run = find_chain_parent(client, tracker.experiment_id, cfg.get("resume"), digest)
-    if run is not None:
+    resumed = run is not None
+    if resumed:
         print(f"resuming chain run {run.info.run_id}")
         client.update_run(run.info.run_id, status="RUNNING")
         for key, value in process_tags().items():
@@ -143,4 +144,4 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
         client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
         client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
     with ended_with_status(lambda status: client.set_terminated(run.info.run_id, status=status)):
-        yield ParentRun(client, run.info.run_id, tracker.experiment_id, resumed=cfg.get("resume") not in (None, False))
+        yield ParentRun(client, run.info.run_id, tracker.experiment_id, resumed=resumed)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
-from embedlab.tracking.resume import newest_unfinished_run, run_by_id
+from embedlab.tracking.resume import newest_unfinished_run, resume_requested, run_by_id
 from embedlab.training.checkpoint import last_complete_checkpoint
 
 CHAIN_HASH_TAG = "embedlab.chain_hash"
@@ -22,7 +22,7 @@ STAGE_TAG = "embedlab.stage"
 
 def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
     """The chain's parent run to reopen for `resume` (true or a run id); None when not resuming."""
-    if resume in (None, False, "false"):
+    if not resume_requested(resume):
         return None
     if resume is True or resume == "true":
         return newest_unfinished_run(client, experiment_id, CHAIN_HASH_TAG, digest, "chain")

@@ -40,7 +40,9 @@ class OtherRankTracker:
         return _ignore if callable(value) else value
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> None:
-        if resume not in (None, False, "false"):  # rank 0 would resume and this rank would not: they would hang
+        from embedlab.tracking.resume import resume_requested  # it loads transformers; embedlab.run must not yet
+
+        if resume_requested(resume):  # rank 0 would resume and this rank would not: they would hang
             raise UserError(f"resume={resume} is not supported under torchrun yet; start a new run (resume=false)")
         return None
 

@@ -29,7 +29,7 @@ class ResumePoint:
 
 def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> ResumePoint | None:
     """The run to continue: `resume=true` -> the newest unfinished run with the same config; `resume=<id>`."""
-    if resume in (None, False, "false"):
+    if not resume_requested(resume):
         return None
     if resume is True or resume == "true":
         run = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
@@ -42,6 +42,11 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
     if checkpoint is None:
         raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
     return ResumePoint(run.info.run_id, run_dir, checkpoint)
+
+
+def resume_requested(resume: Any) -> bool:
+    """Whether `resume` asks for a resume: true or a run id (false, null and the string "false" do not)."""
+    return resume not in (None, False, "false")
 
 
 def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
