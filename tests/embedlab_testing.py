@@ -214,3 +214,8 @@ def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def sweep_failures(output: str) -> str:
+    """A sweep's lines that say why a trial failed (`Trial 0: FAIL (...)`, errors and tracebacks' last lines)."""
+    return "\n".join(line for line in output.splitlines() if "FAIL" in line or "rror" in line)[-3000:]

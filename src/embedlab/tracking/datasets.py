@@ -36,24 +36,10 @@ def split_datasets(data) -> list[tuple[object, str]]:
     return out
 
 
-# What a broken unique key says: SQLite's and PostgreSQL's words, as MLflow passes them on (also over REST)
-UNIQUE_KEY_BROKEN = ("UNIQUE constraint failed", "duplicate key value violates unique constraint")
-
-
-def log_input(dataset, context: str, tries: int = 3) -> None:
-    """`mlflow.log_input`, safe when parallel trials log the same new dataset at the same moment.
-
-    MLflow's store looks the dataset up, then inserts it: of two runs that both found it missing, the second
-    insert breaks the table's unique key (experiment, name, digest) and the whole call is rolled back. Tried
-    again, the lookup finds the first run's row and only the link to this run is written.
-    """
+def log_input(dataset, context: str) -> None:
+    """`mlflow.log_input`, safe when parallel trials log the same new dataset at the same moment."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    for attempt in range(tries):
-        try:
-            mlflow.log_input(dataset, context=context)
-            return
-        except MlflowException as exc:
-            if attempt == tries - 1 or not any(words in str(exc) for words in UNIQUE_KEY_BROKEN):
-                raise
+    from embedlab.tracking.unique_keys import retry_unique_key_race
+
+    retry_unique_key_race(mlflow.log_input, dataset, context=context)

@@ -21,6 +21,7 @@ from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment
 from embedlab.tracking.store_checks import check_tracking, fail_fast_http
+from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
 
 
@@ -110,9 +111,12 @@ class MlflowTracker:
                 experiment = mlflow.set_experiment(
                     experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
                 )
-                # a write: a read-only store fails here, not after training
-                mlflow.MlflowClient().set_experiment_tag(
-                    experiment.experiment_id, "embedlab.last_connected", time.strftime("%Y-%m-%dT%H:%M:%S")
+                # a write: a read-only store fails here, not after training (parallel jobs race on the new tag)
+                retry_unique_key_race(
+                    mlflow.MlflowClient().set_experiment_tag,
+                    experiment.experiment_id,
+                    "embedlab.last_connected",
+                    time.strftime("%Y-%m-%dT%H:%M:%S"),
                 )
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)

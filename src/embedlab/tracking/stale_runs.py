@@ -7,6 +7,8 @@ import socket
 
 import psutil
 
+from embedlab.tracking.unique_keys import retry_unique_key_race
+
 REASON_TAG = "embedlab.failure_reason"
 
 
@@ -47,7 +49,8 @@ def close_stale_runs(client, experiment_ids: list[str]) -> list[str]:
         if process_alive(int(tags["pid"]), started):
             continue
         reason = f"process {tags['pid']} on {host} ended without closing the run"
-        client.set_tag(run.info.run_id, REASON_TAG, reason)
+        # two jobs starting together may both close this run: the second finds the tag the first wrote
+        retry_unique_key_race(client.set_tag, run.info.run_id, REASON_TAG, reason)
         client.set_terminated(run.info.run_id, status="FAILED")
         closed.append(run.info.run_id)
     return closed

@@ -178,8 +178,18 @@ def load_study_and_runs(storage: str, tracking_uri: str, experiment: str = "phys
     return study, parent, children
 
 
-def check_study_matches_runs(study, parent, children, n_trials: int, without_run: frozenset = frozenset()) -> None:
-    """`without_run`: FAIL trials whose job may have died before it started its MLflow run."""
+def check_study_matches_runs(
+    study, parent, children, n_trials: int, without_run: frozenset = frozenset(), why: str = ""
+) -> None:
+    """`without_run`: FAIL trials whose job may have died before it started its MLflow run. `why`: what to show
+    when the check fails (`embedlab_testing.sweep_failures(result)`, the jobs' own logs)."""
+    try:
+        check_trials_and_runs(study, parent, children, n_trials, without_run)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- why trials failed, as the sweep said ---\n{why}") from None
+
+
+def check_trials_and_runs(study, parent, children, n_trials: int, without_run: frozenset) -> None:
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(n_trials)), numbers  # no duplicate or missing trial numbers

@@ -11,7 +11,7 @@ import time
 import mlflow
 import pytest
 
-from embedlab_testing import REPO, run_train_subprocess
+from embedlab_testing import REPO, run_train_subprocess, sweep_failures
 
 pytestmark = pytest.mark.scaleout
 
@@ -60,12 +60,21 @@ def test_sigkilled_worker_fails_its_trial_and_the_sweep_goes_on(
     # its worker had not started one yet. Every trial is told, no run is left RUNNING, the counts agree.
     batch = {killed_trial, killed_trial ^ 1}
     assert all(study.trials[n].state.name == "FAIL" for n in batch)
-    assert_study_matches_runs(study, parent, children, n_trials=4, without_run=frozenset(batch))
+    assert_study_matches_runs(
+        study, parent, children, n_trials=4, without_run=frozenset(batch), why=sweep_failures(output)
+    )
     assert [t.state.name for t in study.trials[2:]] == ["COMPLETE", "COMPLETE"]  # the batch after the kill ran
 
     again = run_train_subprocess(*args, "hydra.sweeper.n_trials=6")  # the same study, resumed to 6 in all
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
     study, parent_again, children = study_and_runs(storage, mlflow_uri)
     assert parent_again.info.run_id == parent.info.run_id
-    assert_study_matches_runs(study, parent_again, children, n_trials=6, without_run=frozenset(batch))
+    assert_study_matches_runs(
+        study,
+        parent_again,
+        children,
+        n_trials=6,
+        without_run=frozenset(batch),
+        why=sweep_failures(again.stdout + again.stderr),
+    )
     assert [t.state.name for t in study.trials[4:]] == ["COMPLETE", "COMPLETE"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from embedlab_testing import run_train_subprocess
+from embedlab_testing import run_train_subprocess, sweep_failures
 
 pytestmark = pytest.mark.scaleout
 
@@ -29,19 +29,13 @@ PRUNE_LONG_TRIALS = [
 
 def check_three_trials(study, parent, children, assert_study_matches_runs, why: str) -> None:
     """`why`: what to show when a trial ended otherwise (the sweep's warnings, the jobs' own logs)."""
-    assert_study_matches_runs(study, parent, children, n_trials=3)
+    assert_study_matches_runs(study, parent, children, n_trials=3, why=why)
     for trial in study.trials:
         expected = "PRUNED" if trial.params["training.max_steps"] == 6 else "COMPLETE"
         assert trial.state.name == expected, (trial.number, trial.params, trial.state, why)
     assert {t.state.name for t in study.trials} == {"COMPLETE", "PRUNED"}  # the seeded draws hold both lengths
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert all(max(t.intermediate_values) == 32 for t in pruned)  # stopped at step 4 of 6
-
-
-def warnings(result) -> str:
-    """The sweep's lines that say why a trial failed (`Trial 0: FAIL (...)`, errors and tracebacks' last lines)."""
-    lines = (result.stdout + result.stderr).splitlines()
-    return "\n".join(line for line in lines if "FAIL" in line or "rror" in line)[-3000:]
 
 
 def test_optuna_sweep_through_a_local_ray(
@@ -63,7 +57,9 @@ def test_optuna_sweep_through_a_local_ray(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "Initializing ray" in result.stderr + result.stdout
-    check_three_trials(*study_and_runs(storage, mlflow_uri), assert_study_matches_runs, warnings(result))
+    check_three_trials(
+        *study_and_runs(storage, mlflow_uri), assert_study_matches_runs, sweep_failures(result.stdout + result.stderr)
+    )
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if str(ray_dir) in " ".join(p.info["cmdline"] or [])]
     assert not left, f"Ray processes left running: {left}"
     shutil.rmtree(ray_dir, ignore_errors=True)
@@ -83,7 +79,7 @@ def test_optuna_sweep_through_submitit_local(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     job_errors = "".join(p.read_text()[-3000:] for p in (tmp_path / "multirun" / ".submitit").glob("*/*_log.err"))
-    why = warnings(result) + "\n" + job_errors
+    why = sweep_failures(result.stdout + result.stderr) + "\n" + job_errors
     check_three_trials(*study_and_runs(storage, mlflow_uri), assert_study_matches_runs, why)
     logs = list((tmp_path / "multirun" / ".submitit").glob("*/*_log.out"))
     assert len(logs) == 3  # each trial was a submitit job with its own folder and log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedlab_testing import run_train_subprocess
+from embedlab_testing import run_train_subprocess, sweep_failures
 
 pytestmark = pytest.mark.scaleout
 
@@ -21,6 +21,6 @@ def test_four_joblib_workers_on_postgresql_lose_nothing(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     study, parent, children = study_and_runs(storage, mlflow_server, "pg-joblib")
-    assert_study_matches_runs(study, parent, children, n_trials=8)
+    assert_study_matches_runs(study, parent, children, n_trials=8, why=sweep_failures(result.stdout + result.stderr))
     assert len({c.data.tags["pid"] for c in children}) == 4  # four worker processes wrote to the stores
     assert "sqlite" not in result.stderr.lower()  # no warning about SQLite writers: nothing ran on SQLite
