@@ -184,20 +184,21 @@ def main() -> int:
     )
     parser.add_argument("overrides", nargs="*", help="extra overrides for both embedlab sides, e.g. training.lr=3e-5")
     args = parser.parse_args()
-    import torch
-    from sentence_transformers.sentence_transformer import SentenceTransformer
-
-    torch.set_num_threads(args.threads)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    folder, model_path = args.data.expanduser().resolve(), args.model or minilm_path()
-    run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
-    if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores)
+    folder = args.data.expanduser().resolve()
+    if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores): no torch needed
         results = {}
         for path in args.merge:
             results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
         results = {side: results[side] for side in SIDES if side in results}
         print(summarize(results, folder, args)["table"])
         return 0
+    import torch
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    model_path = args.model or minilm_path()
+    run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
     corpus, queries, relevant = read_split(folder, "test")
     results = {}
     for side in args.sides:
