@@ -40,10 +40,8 @@ with mlflow.start_run():
 """
 
 CONNECT = """
-import mlflow
-import pytest
-from embedlab.tracking.mlflow_run import MlflowTracker
 import os
+from embedlab.tracking.mlflow_run import MlflowTracker
 MlflowTracker(uri=uri, experiment=f"warm-up-{os.getpid()}", log_model=False).connect()  # imports, store opened
 tracker = MlflowTracker(uri=uri, experiment="sweep", log_model=False)
 wait()
@@ -52,7 +50,6 @@ tracker.connect()
 
 CLOSE_STALE = """
 import mlflow
-import pytest
 from embedlab.tracking.stale_runs import close_stale_runs
 client = mlflow.MlflowClient(uri)
 experiment_id = client.get_experiment_by_name("sweep").experiment_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from embedlab.data.splits import SPLITS
+from embedlab.tracking.unique_keys import retry_unique_key_race
 
 CONTEXTS = {"train": "train", "validation": "validation", "test": "test"}
 
@@ -39,7 +40,5 @@ def split_datasets(data) -> list[tuple[object, str]]:
 def log_input(dataset, context: str) -> None:
     """`mlflow.log_input`, safe when parallel trials log the same new dataset at the same moment."""
     import mlflow
-
-    from embedlab.tracking.unique_keys import retry_unique_key_race
 
     retry_unique_key_race(mlflow.log_input, dataset, context=context)
