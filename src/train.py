@@ -86,7 +86,9 @@ def check_before_work(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from embedlab.schema.composition import one_line_composition_errors
     from embedlab.tracking.reproduce import reproduce_command
 
     sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; unchanged otherwise
-    main()
+    with one_line_composition_errors():  # `dataset=quroa`, `training.lrr=1`: one line, not Hydra's fifteen
+        main()

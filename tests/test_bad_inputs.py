@@ -107,6 +107,16 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         "registered name": ([*base, "tracking.registered_model_name='team/search:v1'"], "registered_model_name"),
         "log model not a flag": ([*base, "tracking.log_model=maybe"], "tracking.log_model=maybe"),
         "unknown top key": ([*base, "+seedd=1"], "did you mean seed?"),
+        # composition: what Hydra refuses before any config exists (its own errors, as one line)
+        "misspelled option": ([*base, "dataset=quroa"], "dataset=quroa is not an option of dataset; expected"),
+        "misspelled group": ([*base, "datset=physics"], "datset is not a key of the config; did you mean dataset?"),
+        "misspelled key without +": ([*base, "training.lrr=1e-5"], "did you mean training.lr?"),
+        "misspelled nested option": (
+            [*base, "loss=mixed", "loss@loss.parts.labeled=cosin"],
+            "loss/cosin (in the defaults of conf/loss/mixed.yaml) is not an option of loss",
+        ),
+        "override grammar": ([*base, "training.lr=["], "no viable alternative at input '['"),
+        "several values without -m": ([*base, "loss=mnrl,cosent"], "to sweep over them add -m"),
         "unknown multi-dataset sampler": ([*base, "sampler.multi_dataset=random"], "sampler.multi_dataset=random"),
         "mining window reversed": ([*base, "phase=hard_negatives", "phase.range_min=30"], "phase.range_min=30"),
         "unknown dataset key": ([*local, f"dataset.path={lists}", "+dataset.delimiter=x"], "dataset.delimiter"),
@@ -197,6 +207,12 @@ CASE_NAMES = [
     "registered name",
     "log model not a flag",
     "unknown top key",
+    "misspelled option",
+    "misspelled group",
+    "misspelled key without +",
+    "misspelled nested option",
+    "override grammar",
+    "several values without -m",
     "unknown multi-dataset sampler",
     "mining window reversed",
     "unknown dataset key",
@@ -264,6 +280,29 @@ def test_a_grid_is_checked_at_every_point_before_its_first_job(tiny_model_path, 
     )
     assert_one_line(result, time.monotonic() - start, "grid point 1 (loss=cosent", uri)
     assert runs(uri) == []  # the good first point did not train either
+
+
+def test_a_misspelled_option_in_a_grid_is_one_line_before_any_job(tiny_model_path, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.monotonic()
+    result = run_train(
+        "-m",
+        "dataset=physics,quroa",
+        f"model.name_or_path={tiny_model_path}",
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+        timeout=120,
+    )
+    assert_one_line(result, time.monotonic() - start, "grid point 1 (dataset=quroa", uri)
+    assert "did you mean quora?" in result.stderr
+    assert "UserWarning" not in result.stderr  # Hydra's callback warning with the 15-line message
+    assert runs(uri) == []
+
+
+def test_hydra_full_error_still_gives_hydras_own_trace(tmp_path):
+    result = run_train("dataset=quroa", f"hydra.run.dir={tmp_path}", env={"HYDRA_FULL_ERROR": "1"}, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "MissingConfigException" in result.stderr
 
 
 def test_the_catalogue_has_at_least_40_new_cases(cases):

@@ -11,10 +11,12 @@ import json
 import sys
 from typing import Any
 
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from embedlab.errors import UserError
+from embedlab.schema.composition import composition_error_line
 
 
 def grid_points(overrides: list[str]) -> list[list[str]]:
@@ -62,8 +64,9 @@ class CheckEveryPoint(Callback):
             for number, point in enumerate(points):
                 try:
                     check_point(point, config_name, datasets)
-                except UserError as exc:
-                    raise UserError(f"grid point {number} ({' '.join(point)}) cannot run: {exc}") from None
+                except (UserError, CompactHydraException) as exc:
+                    line = composition_error_line(exc) if isinstance(exc, CompactHydraException) else exc
+                    raise UserError(f"grid point {number} ({' '.join(point)}) cannot run: {line}") from None
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

@@ -1,0 +1,73 @@
+"""Hydra's composition errors (an unknown option or key, a malformed override) as one `error:` line.
+
+Hydra reports these itself, over several lines (the options one per line, the config search path, a hint about
+`HYDRA_FULL_ERROR`), and exits 1. `one_line_composition_errors()` asks Hydra to raise them instead, through its
+documented switch `HYDRA_FULL_ERROR=1`, and prints one line with what was wrong, where, and what was expected,
+with a "did you mean" where a name is close. A user who sets `HYDRA_FULL_ERROR` gets Hydra's full traces as
+before. Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hydra.errors import CompactHydraException, MissingConfigException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+from embedlab.errors import UserError
+
+
+@contextmanager
+def one_line_composition_errors() -> Iterator[None]:
+    """Around `main()` of `python -m train`: a composition error or a job's `UserError` ends in one line, exit 2."""
+    if os.environ.get("HYDRA_FULL_ERROR"):  # the user asked for Hydra's full traces
+        yield
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing; anything else keeps its traceback
+    try:
+        yield
+    except CompactHydraException as exc:
+        print(f"error: {composition_error_line(exc)}", file=sys.stderr)
+        sys.exit(2)
+    except UserError as exc:  # a grid job's (a single run prints its own in main)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def composition_error_line(exc: CompactHydraException) -> str:
+    """The one line for one of Hydra's composition errors."""
+    message = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options is not None:
+        group, _, name = exc.missing_cfg_file.rpartition("/")
+        where = message.split(":", 1)[0].removeprefix("In ").strip("'")  # "In 'train': Could not find ..."
+        what = f"{group}={name}" if where == "train" else f"{group}/{name} (in the defaults of conf/{where}.yaml)"
+        return f"{what} is not an option of {group}; expected one of {', '.join(exc.options)}{close(name, exc.options)}"
+    cause = exc.__cause__
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
+        key = str(cause.full_key)
+        parent, _, name = key.rpartition(".")
+        known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_")]
+        add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
+        guess = close(name, known, f"{parent}." if parent else "")
+        return (
+            f"{key} is not a key of {parent or 'the config'}{guess or '; expected one of ' + ', '.join(known)}; "
+            f"to add a new key, write {add}"
+        )
+    if message.startswith("Ambiguous value for argument"):  # `loss=mnrl,cosent` without -m
+        override = message.split("'", 2)[1]
+        return (
+            f"{override} has several values; to sweep over them add -m, for a list write key=[a,b], for a "
+            "string with commas quote it"
+        )
+    lines = [line.strip() for line in message.splitlines()]
+    return "; ".join(line for line in lines if line)
+
+
+def close(name: str, known: list[str], prefix: str = "") -> str:
+    """`; did you mean <prefix><the closest>?`, or nothing when no known name is close."""
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{match[0]}?" if match else ""
