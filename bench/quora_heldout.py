@@ -34,18 +34,26 @@ from bench.quality import bootstrap, per_query_scores, train_plain_pairs
 
 
 def heldout_retrieval(
-    tsv: Path, pairs: int | None = 6700, corpus: int | None = None
+    tsv: Path, pairs: int | None = 6700, corpus: int | None = None, every_question: bool = False
 ) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]], list[tuple[str, str]]]:
     """Corpus, queries and relevant docs of the loader's whole test split, and `pairs` of its training pairs.
 
     The retrieval set does not depend on `pairs`: the loader draws it from the split with its own seed.
+    `every_question` adds every other question of the file (the training side's too) as a distractor, as
+    BEIR's Quora ranks among all questions: the queries and their relevant docs stay held out.
     """
     from embedlab.data.quora import load_quora
+    from embedlab.data.readers import read_rows
 
     data = load_quora(path=str(tsv), pairs=pairs, queries=None, corpus=corpus)
     test = data.retrieval["test"]
     train_pairs = [(r["anchor"], r["positive"]) for r in data.parts["pairs"].splits["train"]]
-    return data.corpus, test.queries, test.relevant, train_pairs
+    docs = dict(data.corpus)
+    if every_question:
+        taken = set(docs.values()) | set(test.queries.values()) | set(data.retrieval["validation"].queries.values())
+        others = sorted({str(r[c]).strip() for r in read_rows(tsv) for c in ("question1", "question2")} - taken)
+        docs.update({f"x{n}": text for n, text in enumerate(others) if text})
+    return docs, test.queries, test.relevant, train_pairs
 
 
 def stsb_spearman(model, path: Path) -> float:
@@ -66,6 +74,9 @@ def main() -> int:
     parser.add_argument("--plain", action="store_true", help="also train, time and score the plain script")
     parser.add_argument("--pairs", type=int, default=6700, help="the plain script's training pairs (dataset.pairs)")
     parser.add_argument("--corpus", type=int, default=None, help="held-out questions to rank (default: all)")
+    parser.add_argument(
+        "--every-question", action="store_true", help="rank among every question of --data, not only held-out ones"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quora_heldout")
     parser.add_argument("--merge", nargs="+", type=Path, default=None, help="quora_heldout.json files: one table")
@@ -90,7 +101,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
-    corpus, queries, relevant, train_pairs = heldout_retrieval(args.data, args.pairs, args.corpus)
+    corpus, queries, relevant, train_pairs = heldout_retrieval(args.data, args.pairs, args.corpus, args.every_question)
     print(f"[quora] held-out: {len(queries)} queries over {len(corpus)} questions; {len(train_pairs)} train pairs")
     start_model = args.model or minilm_path()
     models = {name: (start_model if name == "base" else name) for name in args.models}

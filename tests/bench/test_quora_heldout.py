@@ -34,6 +34,17 @@ def test_held_out_queries_and_docs_share_no_question_with_the_training_rows(tmp_
     assert not trained & {corpus[d] for docs in relevant.values() for d in docs}
 
 
+def test_every_question_adds_the_training_questions_as_distractors_only(tmp_path):
+    tsv = write_tsv(tmp_path / "quora.tsv", QUORA_HEADER, quora_rows())
+    held_out, queries, relevant, train_pairs = heldout_retrieval(tsv, pairs=None)
+    every, same_queries, same_relevant, _ = heldout_retrieval(tsv, pairs=None, every_question=True)
+    trained = {text for pair in train_pairs for text in pair}
+    assert (same_queries, same_relevant) == (queries, relevant)
+    assert set(every.items()) > set(held_out.items())
+    assert trained <= set(every.values())
+    assert not set(queries.values()) & set(every.values())  # a query is never its own distractor
+
+
 def test_base_and_plain_scored_on_quora_and_stsb(tiny_model_path, tmp_path):
     tsv = write_tsv(tmp_path / "quora.tsv", QUORA_HEADER, quora_rows())
     stsb = tmp_path / "stsb.jsonl"
