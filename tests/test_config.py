@@ -94,3 +94,16 @@ def test_build_lets_a_stop_through_and_turns_other_errors_into_one_line(stop, mo
     with pytest.raises(expected) as error:
         build({"_target_": "embedlab.errors.fails_for_test"}, where="phase", model=object())
     assert stop != "mistake" or str(error.value) == "phase: ValueError: bad"
+
+
+def test_the_readmes_group_table_names_every_option():
+    readme = (CONF.parent / "README.md").read_text(encoding="utf-8")
+    rows = {
+        cells[1].strip("` "): cells[2]
+        for line in readme.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) >= 4
+    }
+    for group in GROUPS:
+        assert group in rows, f"README's config-group table has no row for {group}"
+        missing = [o for g, o in OPTIONS if g == group and f"`{o}`" not in rows[group]]
+        assert not missing, f"README's row for {group} lacks {missing}"
