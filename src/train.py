@@ -86,9 +86,10 @@ def check_before_work(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from embedlab.schema.composition import one_line_composition_errors
+    from embedlab.schema.composition import check_search_space_has_multirun, one_line_composition_errors
     from embedlab.tracking.reproduce import reproduce_command
 
-    sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; unchanged otherwise
     with one_line_composition_errors():  # `dataset=quroa`, `training.lrr=1`: one line, not Hydra's fifteen
+        check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
+        sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
         main()

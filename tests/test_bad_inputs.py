@@ -117,6 +117,10 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         ),
         "override grammar": ([*base, "training.lr=["], "no viable alternative at input '['"),
         "several values without -m": ([*base, "loss=mnrl,cosent"], "to sweep over them add -m"),
+        "home path unquoted": ([*base, "dataset.path=~/pairs.jsonl"], "Hydra can read at character 14 ('~')"),
+        "search space without -m": ([*base, "hparams_search=physics"], "python -m train -m hparams_search=physics"),
+        "metric with @": ([*base, "optimized_metric=ndcg@10"], "did you mean ndcg_at_10?"),
+        "hub model without the hub": ([*base, "model.name_or_path=someone/no-such-model"], "is not a local folder, and"),
         "unknown multi-dataset sampler": ([*base, "sampler.multi_dataset=random"], "sampler.multi_dataset=random"),
         "mining window reversed": ([*base, "phase=hard_negatives", "phase.range_min=30"], "phase.range_min=30"),
         "unknown dataset key": ([*local, f"dataset.path={lists}", "+dataset.delimiter=x"], "dataset.delimiter"),
@@ -158,6 +162,11 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
             "cannot be opened for writing",
         ),
         "store is a folder": ([*base, f"tracking.uri=sqlite:///{tmp}"], "is a folder"),
+        "folder store": ([*base, f"tracking.uri=file://{tmp}/mlruns"], "is a folder store, which MLflow 3"),
+        "database server not listening": (
+            [*base, "tracking.uri=postgresql://127.0.0.1:9/mlflow"],
+            "nothing answers at 127.0.0.1:9",
+        ),
     }
 
 
@@ -213,6 +222,10 @@ CASE_NAMES = [
     "misspelled nested option",
     "override grammar",
     "several values without -m",
+    "home path unquoted",
+    "search space without -m",
+    "metric with @",
+    "hub model without the hub",
     "unknown multi-dataset sampler",
     "mining window reversed",
     "unknown dataset key",
@@ -236,6 +249,8 @@ CASE_NAMES = [
     "server not listening",
     "store folder not writable",
     "store is a folder",
+    "folder store",
+    "database server not listening",
 ]
 
 

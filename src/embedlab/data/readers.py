@@ -166,7 +166,7 @@ def read_hub(dataset_id: str, subset: str | None = None, split: str = "train", h
     from huggingface_hub import constants
 
     name = dataset_id + (f" (subset {subset})" if subset else "") + f" split {split}"
-    if not constants.HF_HUB_OFFLINE and not _reachable(constants.ENDPOINT):
+    if not constants.HF_HUB_OFFLINE and not hub_reachable(constants.ENDPOINT):
         raise UserError(
             f"hub dataset {name}: {constants.ENDPOINT} cannot be reached; set HF_HUB_OFFLINE=1 to use a cached copy{hint}"
         )
@@ -181,7 +181,8 @@ def read_hub(dataset_id: str, subset: str | None = None, split: str = "train", h
     return rows
 
 
-def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+def hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """Whether the hub endpoint takes a TCP connection (or a proxy is set, which then decides)."""
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True  # a proxy decides; let the hub client try
     url = urlparse(endpoint)

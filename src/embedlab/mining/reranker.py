@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.errors import UserError
-from embedlab.models.folder import looks_local
+from embedlab.models.folder import check_hub_model, looks_local
 
 
 class CrossEncoderReranker:
@@ -28,6 +28,8 @@ class CrossEncoderReranker:
                     f"phase.reranker.model={self.name_or_path} does not exist or is not a model folder "
                     "(expected config.json inside); give a cross-encoder folder, a hub id, or null"
                 )
+        elif self.name_or_path:
+            check_hub_model(self.name_or_path, key="phase.reranker.model")
 
     @property
     def enabled(self) -> bool:

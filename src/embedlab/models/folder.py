@@ -68,6 +68,8 @@ def check_safetensors(path: Path) -> None:
 def check_model_folder(name_or_path: str) -> None:
     """One line if a local model folder lacks its tokenizer or has unreadable weights."""
     folder = Path(name_or_path).expanduser()
+    if not looks_local(name_or_path):
+        check_hub_model(name_or_path)
     if not folder.is_dir():
         return  # a hub id, or a missing path: the loader says which
     for module in transformer_folders(folder):
@@ -85,3 +87,25 @@ def check_model_folder(name_or_path: str) -> None:
             )
         for weights in sorted(module.glob("*.safetensors")):
             check_safetensors(weights)
+
+
+def check_hub_model(name: str, key: str = "model.name_or_path") -> None:
+    """A hub id needs the hub, or HF_HUB_OFFLINE=1 and a cached copy: an unreachable hub is one line in seconds,
+    not the hub client's minutes of retries."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    from embedlab.data.readers import hub_reachable
+
+    local = "a local model folder" + (" (model=minilm is packaged)" if key == "model.name_or_path" else "")
+
+    if constants.HF_HUB_OFFLINE:
+        if not any(isinstance(try_to_load_from_cache(name, f), str) for f in ("modules.json", "config.json")):
+            raise UserError(
+                f"{key}={name} is not a local folder, and HF_HUB_OFFLINE=1 with no cached copy; "
+                f"expected {local}, or a hub id in the local cache"
+            )
+    elif not hub_reachable(constants.ENDPOINT):
+        raise UserError(
+            f"{key}={name} is not a local folder, and {constants.ENDPOINT} cannot be reached; "
+            f"expected {local}, or HF_HUB_OFFLINE=1 to use a cached copy"
+        )

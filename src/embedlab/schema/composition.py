@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hydra.errors import CompactHydraException, MissingConfigException
+from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from embedlab.errors import UserError
@@ -38,6 +38,19 @@ def one_line_composition_errors() -> Iterator[None]:
         sys.exit(2)
 
 
+def check_search_space_has_multirun(argv: list[str]) -> None:
+    """`python -m train hparams_search=physics` without `-m` would train one run and never start the study."""
+    arguments = argv[1:]
+    if {"-m", "--multirun", "-c", "--cfg", "--help", "-h", "--hydra-help", "-i", "--info"} & set(arguments):
+        return
+    chosen = [a for a in arguments if a.startswith("hparams_search=") and a != "hparams_search=null"]
+    if chosen:
+        raise UserError(
+            f"{chosen[-1]} is an Optuna search space, which only a sweep uses; expected "
+            f"python -m train -m {chosen[-1]} (add -m), or no hparams_search for a single run"
+        )
+
+
 def composition_error_line(exc: CompactHydraException) -> str:
     """The one line for one of Hydra's composition errors."""
     message = str(exc)
@@ -50,12 +63,24 @@ def composition_error_line(exc: CompactHydraException) -> str:
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
         key = str(cause.full_key)
         parent, _, name = key.rpartition(".")
-        known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_")]
+        known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
         add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
-        guess = close(name, known, f"{parent}." if parent else "")
+        guess = close(name, known, f"{parent}." if parent else "") or (
+            f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"
+        )
+        return f"{key} is not a key of {parent or 'the config'}{guess}; to add a new key, write {add}"
+    if isinstance(exc, OverrideParseException):  # Hydra's grammar: a character it reads as syntax (~ [ ' $ ...)
+        where = [line for line in message.splitlines() if line.strip() == "^"]
+        at = ""
+        if where and message.startswith("LexerNoViableAltException: "):
+            index = len(where[0]) - 1 - len("LexerNoViableAltException: ")
+            at = f" at character {index + 1} ({exc.override[index : index + 1]!r})"
+        key = exc.override.split("=", 1)[0]
+        detail = message.splitlines()[0].removeprefix("LexerNoViableAltException: ")
+        detail = "" if detail == exc.override or detail.startswith("Error parsing override") else f" ({detail})"
         return (
-            f"{key} is not a key of {parent or 'the config'}{guess or '; expected one of ' + ', '.join(known)}; "
-            f"to add a new key, write {add}"
+            f"{exc.override} is not an override Hydra can read{at}{detail}; expected key=value, with a value "
+            f"that holds special characters quoted: {key}='...' (https://hydra.cc/docs/1.2/advanced/override_grammar/basic)"
         )
     if message.startswith("Ambiguous value for argument"):  # `loss=mnrl,cosent` without -m
         override = message.split("'", 2)[1]

@@ -51,9 +51,18 @@ def positive(integer: bool = True, nullable: bool = False) -> Number:
     return Number(integer=integer, ge=1, nullable=nullable) if integer else Number(gt=0, nullable=nullable)
 
 
+def metric_name(value: str) -> str | None:
+    """MLflow metric names hold no `@`: the metrics are logged as ndcg_at_10, not ndcg@10."""
+    if "@" in value:
+        return f"uses '@', which MLflow metric names cannot hold; did you mean {value.replace('@', '_at_')}?"
+    return None
+
+
+METRIC = "a metric name such as ndcg_at_10"
+
 TOP = {
     "seed": Number(integer=True, ge=0, le=2**32 - 1),
-    "optimized_metric": Text(),
+    "optimized_metric": Text(valid=metric_name, what=METRIC),
     "resume": Either(rules=(Flag(), Text(what="an MLflow run id"))),
     "sweep": Mapping(),  # set by the Optuna sweeper for its jobs
 }
@@ -73,7 +82,7 @@ TRAINING = {
     "logging_steps": positive(),
     "save_total_limit": positive(nullable=True),
     "max_nonfinite_steps": positive(),
-    "select_by": Text(what="val_loss, val_loss_<part>, or a validation metric such as ndcg_at_10"),
+    "select_by": Text(valid=metric_name, what="val_loss, val_loss_<part>, or a validation metric such as ndcg_at_10"),
     "base_is_candidate": Flag(),
     "validation_corpus_sample": Number(integer=True, ge=1, nullable=True),
 }
@@ -108,7 +117,7 @@ SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS), "multi_dataset": Cho
 _DATASET_COMMON = {
     "name": Text(),
     "path": Text(nullable=True, what="a file or folder path"),
-    "optimized_metric": Text(),  # the run's default optimized_metric for this data
+    "optimized_metric": Text(valid=metric_name, what=METRIC),  # the run's default optimized_metric for this data
     "training_eval_steps": positive(),  # the run's default training.eval_steps for this data
 }
 TABLE = {

@@ -15,6 +15,8 @@ from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 
 CONNECT_TIMEOUT_S = 5  # a tracking server that does not answer within this is reported, not retried
+# SQLAlchemy stores MLflow opens on a server (MLflow retries a refused connection for minutes)
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
 
 def check_tracking(uri: str, registered_model_name: str | None) -> None:
@@ -33,20 +35,22 @@ def check_registered_model_name(name: str | None) -> None:
 
 
 def check_store_reachable(uri: str) -> None:
-    """A server answers a TCP connect within seconds; a SQLite store's folder and file can be written."""
+    """A server answers a TCP connect within seconds; a SQLite store's folder and file can be written; a folder
+    store (a path, `file:`), which MLflow 3 refuses after a long start, is refused at once."""
     parts = urllib.parse.urlsplit(uri)
+    if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and uri[1:3] in (":\\", ":/")):  # C:\ on Windows
+        raise UserError(
+            f"tracking.uri={redact(uri)} is a folder store, which MLflow 3 no longer opens; expected "
+            "sqlite:///<absolute path>.db (the default: mlflow.db at the repository root) or http(s)://<server>"
+        )
     if parts.scheme in ("http", "https"):
         if any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")):
             return  # a proxy decides; the fail-fast request settles it
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
-        except OSError as exc:
-            raise UserError(
-                f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {parts.hostname}:{port} "
-                f"({exc.strerror or type(exc).__name__}); "
-                "expected a running MLflow server (make mlflow-server) or a sqlite:/// store"
-            ) from None
+        check_answers(uri, parts.hostname, port, "a running MLflow server (make mlflow-server)")
+    database = parts.scheme.split("+", 1)[0]
+    if database in DATABASE_PORTS and parts.hostname:  # without a host: a local socket, which MLflow opens
+        check_answers(uri, parts.hostname, parts.port or DATABASE_PORTS[database], f"a {database} server there")
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///") :].split("?", 1)[0])
         folder = path.parent
@@ -63,6 +67,18 @@ def check_store_reachable(uri: str) -> None:
                 f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
                 "expected a folder and database file this user can write"
             ) from None
+
+
+def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
+    """One line when nothing accepts a TCP connection at host:port within CONNECT_TIMEOUT_S."""
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UserError(
+            f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {host}:{port} "
+            f"({exc.strerror or type(exc).__name__}); "
+            f"expected {expected} or a sqlite:/// store"
+        ) from None
 
 
 @contextlib.contextmanager
