@@ -36,6 +36,8 @@ def one_line_composition_errors() -> Iterator[None]:
     except UserError as exc:  # a grid job's (a single run prints its own in main)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 def check_search_space_has_multirun(argv: list[str]) -> None:
@@ -55,33 +57,11 @@ def composition_error_line(exc: CompactHydraException) -> str:
     """The one line for one of Hydra's composition errors."""
     message = str(exc)
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options is not None:
-        group, _, name = exc.missing_cfg_file.rpartition("/")
-        where = message.split(":", 1)[0].removeprefix("In ").strip("'")  # "In 'train': Could not find ..."
-        what = f"{group}={name}" if where == "train" else f"{group}/{name} (in the defaults of conf/{where}.yaml)"
-        return f"{what} is not an option of {group}; expected one of {', '.join(exc.options)}{close(name, exc.options)}"
-    cause = exc.__cause__
-    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
-        key = str(cause.full_key)
-        parent, _, name = key.rpartition(".")
-        known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
-        add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
-        guess = close(name, known, f"{parent}." if parent else "") or (
-            f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"
-        )
-        return f"{key} is not a key of {parent or 'the config'}{guess}; to add a new key, write {add}"
-    if isinstance(exc, OverrideParseException):  # Hydra's grammar: a character it reads as syntax (~ [ ' $ ...)
-        where = [line for line in message.splitlines() if line.strip() == "^"]
-        at = ""
-        if where and message.startswith("LexerNoViableAltException: "):
-            index = len(where[0]) - 1 - len("LexerNoViableAltException: ")
-            at = f" at character {index + 1} ({exc.override[index : index + 1]!r})"
-        key = exc.override.split("=", 1)[0]
-        detail = message.splitlines()[0].removeprefix("LexerNoViableAltException: ")
-        detail = "" if detail == exc.override or detail.startswith("Error parsing override") else f" ({detail})"
-        return (
-            f"{exc.override} is not an override Hydra can read{at}{detail}; expected key=value, with a value "
-            f"that holds special characters quoted: {key}='...' (https://hydra.cc/docs/1.2/advanced/override_grammar/basic)"
-        )
+        return missing_option(exc, message)
+    if isinstance(exc.__cause__, (ConfigAttributeError, ConfigKeyError)) and exc.__cause__.full_key:
+        return unknown_key(exc.__cause__, message)
+    if isinstance(exc, OverrideParseException):
+        return unreadable_override(exc, message)
     if message.startswith("Ambiguous value for argument"):  # `loss=mnrl,cosent` without -m
         override = message.split("'", 2)[1]
         return (
@@ -90,6 +70,43 @@ def composition_error_line(exc: CompactHydraException) -> str:
         )
     lines = [line.strip() for line in message.splitlines()]
     return "; ".join(line for line in lines if line)
+
+
+def missing_option(exc: MissingConfigException, message: str) -> str:
+    """`dataset=quroa`: the group's options, and the closest one."""
+    group, _, name = str(exc.missing_cfg_file).rpartition("/")
+    where = message.split(":", 1)[0].removeprefix("In ").strip("'")  # "In 'train': Could not find ..."
+    what = f"{group}={name}" if where == "train" else f"{group}/{name} (in the defaults of conf/{where}.yaml)"
+    options = list(exc.options or [])
+    return f"{what} is not an option of {group}; expected one of {', '.join(options)}{close(name, options)}"
+
+
+def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> str:
+    """`training.lrr=1` (no `+`): the closest key of the same node, or its keys."""
+    key = str(cause.full_key)
+    parent, _, name = key.rpartition(".")
+    known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
+    add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
+    guess = close(name, known, f"{parent}." if parent else "") or (
+        f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"
+    )
+    return f"{key} is not a key of {parent or 'the config'}{guess}; to add a new key, write {add}"
+
+
+def unreadable_override(exc: OverrideParseException, message: str) -> str:
+    """Hydra's grammar: a character it reads as syntax (`~ [ ] ' $ ...`), named with its place."""
+    caret = [line for line in message.splitlines() if line.strip() == "^"]
+    at = ""
+    if caret and message.startswith("LexerNoViableAltException: "):
+        index = len(caret[0]) - 1 - len("LexerNoViableAltException: ")
+        at = f" at character {index + 1} ({exc.override[index : index + 1]!r})"
+    key = exc.override.split("=", 1)[0]
+    detail = message.splitlines()[0].removeprefix("LexerNoViableAltException: ")
+    detail = "" if detail == exc.override or detail.startswith("Error parsing override") else f" ({detail})"
+    return (
+        f"{exc.override} is not an override Hydra can read{at}{detail}; expected key=value, with a value "
+        f"that holds special characters quoted: {key}='...' (https://hydra.cc/docs/1.2/advanced/override_grammar/basic)"
+    )
 
 
 def close(name: str, known: list[str], prefix: str = "") -> str:
