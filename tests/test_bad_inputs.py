@@ -120,7 +120,10 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         "home path unquoted": ([*base, "dataset.path=~/pairs.jsonl"], "Hydra can read at character 14 ('~')"),
         "search space without -m": ([*base, "hparams_search=physics"], "python -m train -m hparams_search=physics"),
         "metric with @": ([*base, "optimized_metric=ndcg@10"], "did you mean ndcg_at_10?"),
-        "hub model without the hub": ([*base, "model.name_or_path=someone/no-such-model"], "is not a local folder, and"),
+        "hub model without the hub": (
+            [*base, "model.name_or_path=someone/no-such-model"],
+            "is not a local folder, and",
+        ),
         "unknown multi-dataset sampler": ([*base, "sampler.multi_dataset=random"], "sampler.multi_dataset=random"),
         "mining window reversed": ([*base, "phase=hard_negatives", "phase.range_min=30"], "phase.range_min=30"),
         "unknown dataset key": ([*local, f"dataset.path={lists}", "+dataset.delimiter=x"], "dataset.delimiter"),

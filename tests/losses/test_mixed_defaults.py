@@ -1,4 +1,5 @@
-"""`loss=mixed` ranks the labeled pairs with CoSENT; `experiment=quora_mixed` keeps the seed's CosineSimilarityLoss."""
+"""`loss=mixed` ranks the labeled pairs with CoSENT and keeps its pairs part's best checkpoint; `experiment=quora_mixed`
+keeps the seed's CosineSimilarityLoss and mean."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def test_the_seed_recipe_keeps_cosine_similarity_on_the_labeled_pairs():
 def test_the_labeled_part_can_still_be_chosen_on_the_command_line():
     cfg = composed("dataset=quora", "loss=mixed", "loss@loss.parts.labeled=online_contrastive")
     assert cfg.loss.parts.labeled._target_.endswith("OnlineContrastiveLoss")
+
+
+def test_a_mixed_run_keeps_the_checkpoint_its_pairs_part_validates_best():
+    assert composed("dataset=quora", "loss=mixed").training.select_by == "val_loss_pairs"
+    assert composed("dataset=quora", "loss=mnrl").training.select_by == "val_loss"
+    assert composed("experiment=quora_mixed").training.select_by == "val_loss"  # the seed's: the parts' mean
+    assert composed("loss=mixed", "training.select_by=val_loss").training.select_by == "val_loss"  # the user's wins
