@@ -285,36 +285,28 @@ def test_bad_sweep_is_one_line_before_any_job(name, tiny_model_path, tmp_path):
     assert not (tmp_path / "sweep" / "0").exists()  # no job ran
 
 
-def test_a_grid_is_checked_at_every_point_before_its_first_job(tiny_model_path, tmp_path):
+GRIDS = {
+    "loss that cannot read the data": ("loss=mnrl,cosent", "grid point 1 (loss=cosent"),
+    "misspelled option": ("dataset=physics,quroa", "did you mean quora?"),
+}
+
+
+@pytest.mark.parametrize("name", list(GRIDS))
+def test_a_grid_is_checked_at_every_point_before_its_first_job(name, tiny_model_path, tmp_path):
+    grid, expected = GRIDS[name]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = time.monotonic()
     result = run_train(
         "-m",
-        "loss=mnrl,cosent",
+        grid,
         f"model.name_or_path={tiny_model_path}",
         f"hydra.sweep.dir={tmp_path / 'grid'}",
         env={"MLFLOW_TRACKING_URI": uri},
         timeout=120,
     )
-    assert_one_line(result, time.monotonic() - start, "grid point 1 (loss=cosent", uri)
+    assert_one_line(result, time.monotonic() - start, expected, uri)
+    assert "UserWarning" not in result.stderr  # Hydra's warning for a failed callback, with its 15-line message
     assert runs(uri) == []  # the good first point did not train either
-
-
-def test_a_misspelled_option_in_a_grid_is_one_line_before_any_job(tiny_model_path, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start = time.monotonic()
-    result = run_train(
-        "-m",
-        "dataset=physics,quroa",
-        f"model.name_or_path={tiny_model_path}",
-        f"hydra.sweep.dir={tmp_path / 'grid'}",
-        env={"MLFLOW_TRACKING_URI": uri},
-        timeout=120,
-    )
-    assert_one_line(result, time.monotonic() - start, "grid point 1 (dataset=quroa", uri)
-    assert "did you mean quora?" in result.stderr
-    assert "UserWarning" not in result.stderr  # Hydra's callback warning with the 15-line message
-    assert runs(uri) == []
 
 
 def test_hydra_full_error_still_gives_hydras_own_trace(tmp_path):
@@ -325,4 +317,4 @@ def test_hydra_full_error_still_gives_hydras_own_trace(tmp_path):
 
 def test_the_catalogue_has_at_least_40_new_cases(cases):
     assert set(CASE_NAMES) == set(cases)
-    assert len(CASE_NAMES) + len(SWEEPS) + 1 >= 40
+    assert len(CASE_NAMES) + len(SWEEPS) + len(GRIDS) >= 40
