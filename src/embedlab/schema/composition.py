@@ -9,7 +9,6 @@ before. Imports nothing heavy.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from hydra.errors import CompactHydraException, MissingConfigException, Override
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from embedlab.errors import UserError
+from embedlab.schema.rules import closest
 
 
 @contextmanager
@@ -111,5 +111,5 @@ def unreadable_override(exc: OverrideParseException, message: str) -> str:
 
 def close(name: str, known: list[str], prefix: str = "") -> str:
     """`; did you mean <prefix><the closest>?`, or nothing when no known name is close."""
-    match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f"; did you mean {prefix}{match[0]}?" if match else ""
+    match = closest(name, known)
+    return f"; did you mean {prefix}{match}?" if match else ""

@@ -34,9 +34,15 @@ def fail(key: str, value: Any, problem: str, expected: str) -> None:
     raise UserError(f"{key}={show(value)} {problem}; expected {expected}")
 
 
+def closest(name: str, known: Sequence[str]) -> str | None:
+    """The known name a typo most likely meant, or None when none is close."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def did_you_mean(key: str, known: Sequence[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return f"did you mean {prefix}{close[0]}?" if close else f"expected one of {', '.join(known)}"
+    close = closest(key, known)
+    return f"did you mean {prefix}{close}?" if close else f"expected one of {', '.join(known)}"
 
 
 class Rule:
