@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,35 +45,6 @@ def test_unreachable_store_error_has_no_password(monkeypatch):
     with pytest.raises(UserError) as error:
         MlflowTracker(uri=f"http://alice:{SECRET}@127.0.0.1:{port}").connect()
     assert SECRET not in str(error.value) and "cannot be opened" in str(error.value)
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """`mlflow server` on a free 127.0.0.1 port with its own store; stopped after the module."""
-    tmp = tmp_path_factory.mktemp("server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mlflow = Path(sys.executable).with_name("mlflow")
-    # one command line: the formatter would put each of its words on a line of its own
-    server = subprocess.Popen(
-        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--artifacts-destination", str(tmp / "artifacts")],
-        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", tmp
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_password_in_tracking_url_is_not_logged_or_printed(mlflow_server, tiny_model_path, physics_folder, tmp_path):

@@ -14,7 +14,13 @@ from pathlib import Path
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 
-CONNECT_TIMEOUT_S = 5  # a tracking server that does not answer within this is reported, not retried
+CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
+# MLflow's HTTP settings while connecting: 3 tries of at most 15 s each, about 1 s and 2 s apart
+CONNECT_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
 # SQLAlchemy stores MLflow opens on a server (MLflow retries a refused connection for minutes)
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
@@ -83,15 +89,14 @@ def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
 
 @contextlib.contextmanager
 def fail_fast_http() -> Iterator[None]:
-    """While connecting: one try and a short timeout per request (MLflow's defaults retry for minutes)."""
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
+    """While connecting: a few quick tries with a bounded timeout, not MLflow's defaults (7 retries with
+    backoff factor 2 and a 120 s timeout: minutes before a broken server is reported). A server that answers
+    nothing was already refused by the TCP check; these retries are for a busy one that drops or stalls a
+    request (four sweep workers connecting at once). Settings the user exported are kept."""
+    quick = {key: value for key, value in CONNECT_HTTP_SETTINGS.items() if key not in os.environ}
+    os.environ.update(quick)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        for key in quick:
+            os.environ.pop(key, None)

@@ -1,0 +1,73 @@
+"""Opening a tracking server: a busy server that drops a request gets another try; a broken one is reported in
+seconds, not after MLflow's minutes of retries."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from embedlab.errors import UserError
+from embedlab.tracking.mlflow_run import MlflowTracker
+
+
+class DroppingProxy:
+    """A TCP proxy to `upstream` that closes its first `drop` connections unanswered, as a server too busy to
+    take a request does; `upstream=None` closes every one (something that listens but is not MLflow)."""
+
+    def __init__(self, upstream: tuple[str, int] | None, drop: int):
+        self.upstream, self.drop, self.connections = upstream, drop, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            self.connections += 1
+            if self.upstream is None or self.connections <= self.drop:
+                client.recv(65536)  # the request arrives, no answer leaves
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+
+
+def pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (source, sink):
+            s.close()
+
+
+@pytest.fixture
+def default_http_settings(monkeypatch):
+    """MLflow's own HTTP settings as a user who exported none has them."""
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_a_dropped_request_is_tried_again(mlflow_server, default_http_settings):
+    url, _ = mlflow_server
+    port = int(url.rsplit(":", 1)[1])
+    proxy = DroppingProxy(("127.0.0.1", port), drop=2)  # the TCP check's connection, then the first request
+    tracker = MlflowTracker(uri=f"http://127.0.0.1:{proxy.port}", experiment="busy-server")
+    tracker.connect()
+    assert tracker.experiment_id is not None
+    assert proxy.connections >= 3  # the dropped request was sent again
+
+
+def test_a_server_that_never_answers_is_reported_in_seconds(default_http_settings):
+    proxy = DroppingProxy(None, drop=0)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=f"tracking.uri=http://127.0.0.1:{proxy.port} cannot be opened"):
+        MlflowTracker(uri=f"http://127.0.0.1:{proxy.port}", experiment="broken-server").connect()
+    assert time.monotonic() - started < 15
+    assert proxy.connections == 4  # the TCP check, then one request and two more tries
