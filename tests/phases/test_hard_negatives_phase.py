@@ -126,3 +126,36 @@ def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(m
     cfg = phase_config()
     with pytest.raises(UserError, match=r"FAISS cannot be imported .*pip install -e '\.\[cpu\]', or '\.\[gpu\]'"):
         build(cfg.phase, where="phase")
+
+
+def test_mine_with_mines_with_that_model_and_keys_the_cache_by_its_weights(
+    tiny_model, tiny_model_path, physics_folder, tmp_path, tracker
+):
+    import copy
+
+    import torch
+
+    data = load_physics(path=str(physics_folder))
+    make_phase(tmp_path / "own").prepare(data, tiny_model, tracker, tmp_path)
+    by_the_tiny_model = tracker.artifacts["hard_negatives/triplets.jsonl"]
+
+    trained = copy.deepcopy(tiny_model)  # stands in for phase 1's model: other weights, other negatives
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for weights in trained.parameters():
+            weights.add_(torch.randn_like(weights) * 0.5)
+    make_phase(tmp_path / "trained").prepare(data, trained, tracker, tmp_path)
+    assert tracker.artifacts["hard_negatives/triplets.jsonl"] != by_the_tiny_model
+
+    cfg = phase_config(f"phase.cache_dir={tmp_path / 'trained'}", "phase.relative_margin=null")
+    cfg.phase.mine_with = tiny_model_path
+    build(cfg.phase, where="phase").prepare(data, trained, tracker, tmp_path)
+    assert tracker.metrics["mining_cache_hit"] == 0.0  # the key is the mining model's weights, not the phase's
+    assert tracker.artifacts["hard_negatives/triplets.jsonl"] == by_the_tiny_model
+    assert tracker.artifacts["mine_with.json"]["path"] == tiny_model_path
+
+
+def test_a_missing_mine_with_folder_is_one_line_when_the_config_is_built():
+    cfg = phase_config("phase.mine_with=/no/such/model")
+    with pytest.raises(UserError, match=r"^phase.mine_with=/no/such/model is not a folder; expected a model folder"):
+        build(cfg.phase, where="phase")

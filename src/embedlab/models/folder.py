@@ -65,25 +65,24 @@ def check_safetensors(path: Path) -> None:
         )
 
 
-def check_model_folder(name_or_path: str) -> None:
+def check_model_folder(name_or_path: str, key: str = "model.name_or_path") -> None:
     """One line if a local model folder lacks its tokenizer or has unreadable weights."""
     folder = Path(name_or_path).expanduser()
     if not looks_local(name_or_path):
-        check_hub_model(name_or_path)
+        check_hub_model(name_or_path, key)
     if not folder.is_dir():
         return  # a hub id, or a missing path: the loader says which
     for module in transformer_folders(folder):
         if not module.is_dir():
-            raise UserError(f"model.name_or_path={name_or_path}: modules.json names {module}, which does not exist")
+            raise UserError(f"{key}={name_or_path}: modules.json names {module}, which does not exist")
         if not any((module / name).exists() for name in TOKENIZER_FILES):
             raise UserError(
-                f"model.name_or_path={name_or_path}: {module} has no tokenizer; expected one of "
+                f"{key}={name_or_path}: {module} has no tokenizer; expected one of "
                 f"{', '.join(TOKENIZER_FILES)} next to config.json"
             )
         if not any((module / name).exists() for name in WEIGHT_FILES):
             raise UserError(
-                f"model.name_or_path={name_or_path}: {module} has no weights; expected model.safetensors "
-                "or pytorch_model.bin"
+                f"{key}={name_or_path}: {module} has no weights; expected model.safetensors or pytorch_model.bin"
             )
         for weights in sorted(module.glob("*.safetensors")):
             check_safetensors(weights)

@@ -13,6 +13,7 @@ def load_sentence_transformer(
     max_seq_length: int | None = None,
     normalize: bool = True,
     device: str | None = None,
+    key: str = "model.name_or_path",
 ):
     """Load a SentenceTransformer.
 
@@ -21,19 +22,20 @@ def load_sentence_transformer(
         max_seq_length: truncate inputs to this many tokens; None keeps the model's own setting.
         normalize: keep (True) or remove (False) the final Normalize module; adds one if missing.
         device: torch device string; None lets sentence-transformers choose.
+        key: the config key that named the model, for error messages.
     """
     if not name_or_path:
-        raise UserError("model.name_or_path is empty; expected a local model folder or a hub id")
+        raise UserError(f"{key} is empty; expected a local model folder or a hub id")
     name_or_path = str(name_or_path)
     path = Path(name_or_path).expanduser()
     if looks_local(name_or_path) and not (path / "modules.json").exists() and not (path / "config.json").exists():
         raise UserError(
-            f"model.name_or_path={name_or_path} does not exist or is not a model folder "
+            f"{key}={name_or_path} does not exist or is not a model folder "
             "(expected modules.json or config.json inside)"
         )
     if max_seq_length is not None and (isinstance(max_seq_length, bool) or int(max_seq_length) < 1):
         raise UserError(f"model.max_seq_length={max_seq_length} is out of range; expected null or an integer >= 1")
-    check_model_folder(name_or_path)  # a tokenizer and complete weights, before torch loads anything
+    check_model_folder(name_or_path, key)  # a tokenizer and complete weights, before torch loads anything
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize
 
@@ -41,7 +43,7 @@ def load_sentence_transformer(
         model = SentenceTransformer(str(path) if looks_local(name_or_path) else name_or_path, device=device)
     except OSError as exc:
         raise UserError(
-            f"model.name_or_path={name_or_path} could not be loaded ({str(exc).splitlines()[0]}); "
+            f"{key}={name_or_path} could not be loaded ({str(exc).splitlines()[0]}); "
             "expected a local model folder, or a hub id with the hub or its cache reachable"
         ) from exc
     if max_seq_length is not None:

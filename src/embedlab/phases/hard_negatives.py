@@ -1,4 +1,5 @@
-"""Phase 2: train on (query, gold passage, hard negative) triplets mined with the model the phase starts from."""
+"""Phase 2: train on (query, gold passage, hard negative) triplets mined with the model the phase starts from
+(or with `mine_with`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import MinedNegatives, check_window
 from embedlab.mining.reranker import CrossEncoderReranker
 from embedlab.mining.search import import_faiss
+from embedlab.models.folder import check_model_folder, looks_local
 
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
@@ -42,6 +44,7 @@ class HardNegativesPhase:
         name: shown in run names.
         init_from: the model to start from (and mine with): a local folder, a hub id,
             `runs:/<run_id>/best_model` or `models:/<name>/<version>`; None = `model.name_or_path`.
+        mine_with: another model to mine with, given the same ways; None = the model the phase starts from.
         num_negatives: hard negatives per query (one triplet each).
         range_min: skip this many of the best candidates left after filtering.
         range_max: consider at most this many candidates per query.
@@ -55,6 +58,7 @@ class HardNegativesPhase:
 
     name: str = "hard_negatives"
     init_from: str | None = None
+    mine_with: str | None = None
     num_negatives: int = 1
     range_min: int = 0
     range_max: int = 20
@@ -69,6 +73,14 @@ class HardNegativesPhase:
         check_window(self.num_negatives, self.range_min, self.range_max)
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
         self.started_from: dict[str, str] = {}
+        name = str(self.mine_with or "")
+        if name and not name.startswith(MLFLOW_SCHEMES):  # before phase 1 of a chain trains, not after
+            if looks_local(name) and not Path(name).expanduser().is_dir():
+                raise UserError(
+                    f"phase.mine_with={name} is not a folder; expected a model folder, a hub id, "
+                    "runs:/<run_id>/best_model, models:/<name>/<version>, or null (mine with the phase's own model)"
+                )
+            check_model_folder(name, "phase.mine_with")
 
     def model_overrides(self) -> dict[str, str]:
         if not self.init_from:
@@ -88,12 +100,13 @@ class HardNegativesPhase:
         pairs = pairs + [pair for pair in validation_pairs if pair not in known]
         corpus = list(data.corpus.values())
         settings = asdict(self.settings())
-        key = mining_key(weights_hash(model), data_fingerprint(pairs, corpus), settings)
+        miner = self.mining_model(model, tracker)
+        key = mining_key(weights_hash(miner), data_fingerprint(pairs, corpus), settings)
         cache = MiningCache(self.cache_dir) if self.cache_dir else None
         cached = cache.load(key) if cache else None
         if cached is not None:
             print(f"hard negatives: reusing cached triplets {cache.path(key)} (same model weights, data and settings)")
-        mined = cached or self.mine(model, pairs, corpus)
+        mined = cached or self.mine(miner, pairs, corpus)
         if cache and cached is None:
             cache.save(key, mined, {"settings": settings, "started_from": self.started_from})
         if not mined.triplets:
@@ -103,6 +116,21 @@ class HardNegativesPhase:
             )
         log_mining(tracker, mined, key, cached=cached is not None)
         return triplet_bundle(data, mined)
+
+    def mining_model(self, model, tracker):
+        """The model that mines: the phase's own, or `mine_with` loaded beside it (same device and length)."""
+        if not self.mine_with:
+            return model
+        from embedlab.models.sentence_transformer import load_sentence_transformer
+
+        resolved = resolve_init_from(str(self.mine_with), key="phase.mine_with")
+        tracker.log_dict(resolved, "mine_with.json")
+        print(
+            f"hard negatives: mined with {resolved['path']} (phase.mine_with), training starts from the phase's model"
+        )
+        return load_sentence_transformer(
+            resolved["path"], max_seq_length=model.max_seq_length, device=str(model.device), key="phase.mine_with"
+        )
 
     def mine(self, model, pairs: list[tuple[str, str]], corpus: list[str]) -> MinedNegatives:
         from embedlab.mining.hard_negatives import mine_hard_negatives
@@ -135,8 +163,8 @@ class HardNegativesPhase:
         )
 
 
-def resolve_init_from(init_from: str) -> dict[str, str]:
-    """A local folder for `init_from`; MLflow URIs (`runs:/…`, `models:/…`) are downloaded from the tracking store.
+def resolve_init_from(init_from: str, key: str = "phase.init_from") -> dict[str, str]:
+    """A local folder for `init_from` (or `mine_with`: `key`); MLflow URIs (`runs:/…`, `models:/…`) are downloaded from the tracking store.
 
     Returns:
         {"init_from": as given, "path": what the model loads from, and "run_id" when the URI names a run}.
@@ -150,7 +178,7 @@ def resolve_init_from(init_from: str) -> dict[str, str]:
     except Exception as exc:  # MLflow raises many types for a missing run, model or version
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
-            f"phase.init_from={init_from} could not be downloaded from MLflow ({reason[:200]}); "
+            f"{key}={init_from} could not be downloaded from MLflow ({reason[:200]}); "
             "expected runs:/<run_id>/best_model or models:/<name>/<version> in the store tracking.uri points to"
         ) from None
     flavour = local / "model.sentence_transformer"  # where MLflow's sentence_transformers flavour saves it

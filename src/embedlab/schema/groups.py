@@ -149,6 +149,7 @@ PHASES = {
     "embedlab.phases.hard_negatives.HardNegativesPhase": {
         "name": Text(),
         "init_from": Text(nullable=True),
+        "mine_with": Text(nullable=True),
         "num_negatives": positive(),
         "range_min": Number(integer=True, ge=0),
         "range_max": positive(),
