@@ -15,6 +15,11 @@ Each embedlab side runs as the real command in a subprocess; wall time is that c
 Metrics (ndcg@10, mrr@10, acc@1, recall@10; binary relevance, self-hits skipped) come with a 95% bootstrap
 interval over the held-out queries, and each side's difference to `plain` with a paired bootstrap interval.
 Prints a Markdown table and writes JSON to --out.
+
+    python -m bench.quality --data <folder> --split dev --score default=<model> margin_off=<model> ...
+
+scores models you trained yourself (e.g. a recipe's variants) on qrels/<split>.tsv instead, each difference
+paired against the first one named.
 """
 
 from __future__ import annotations
@@ -182,6 +187,11 @@ def main() -> int:
     parser.add_argument(
         "--merge", nargs="+", type=Path, default=None, help="quality.json files of runs over the same --data: one table"
     )
+    parser.add_argument(
+        "--score", nargs="+", metavar="NAME=MODEL", default=None,
+        help="score these model folders instead of training; the Δ column is against the first",
+    )  # fmt: skip
+    parser.add_argument("--split", default="test", help="the qrels/<split>.tsv to score on (default test)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for both embedlab sides, e.g. training.lr=3e-5")
     args = parser.parse_args()
     folder = args.data.expanduser().resolve()
@@ -189,7 +199,8 @@ def main() -> int:
         results = {}
         for path in args.merge:
             results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
-        results = {side: results[side] for side in SIDES if side in results}
+        order = [side for side in SIDES if side in results] + [name for name in results if name not in SIDES]
+        results = {name: results[name] for name in order}
         print(summarize(results, folder, args)["table"])
         return 0
     import torch
@@ -199,9 +210,14 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model_path = args.model or minilm_path()
     run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
-    corpus, queries, relevant = read_split(folder, "test")
+    corpus, queries, relevant = read_split(folder, args.split)
     results = {}
-    for side in args.sides:
+    for name, path in (item.split("=", 1) for item in args.score or []):
+        model = SentenceTransformer(str(Path(path).expanduser()), device="cpu")
+        model.max_seq_length = 256
+        results[name] = {"model": path, "wall_s": None, "queries": per_query_scores(model, corpus, queries, relevant)}
+        print(f"[quality] scored {name}", flush=True)
+    for side in [] if args.score else args.sides:
         start = time.perf_counter()
         if side == "base":
             path = model_path
@@ -227,13 +243,14 @@ def main() -> int:
 
 
 def summarize(results: dict, folder: Path, args) -> dict:
-    """Means with bootstrap intervals, paired differences to `plain`, and the Markdown table."""
+    """Means with bootstrap intervals, paired differences to `plain` (or the first side), and the Markdown table."""
+    reference = "plain" if "plain" in results else next(iter(results))
     query_ids = sorted(next(iter(results.values()))["queries"])
     lines = [
-        f"held-out: {folder}/qrels/test.tsv, {len(query_ids)} queries; threads {args.threads}; "
+        f"scored on: {folder}/qrels/{args.split}.tsv, {len(query_ids)} queries; threads {args.threads}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        "| side | " + " | ".join(METRICS) + " | Δ ndcg@10 vs plain | wall s |",
+        "| side | " + " | ".join(METRICS) + f" | Δ ndcg@10 vs {reference} | wall s |",
         "|---|" + "---|" * (len(METRICS) + 2),
     ]
     summary = {}
@@ -245,12 +262,13 @@ def summarize(results: dict, folder: Path, args) -> dict:
             summary.setdefault(side, {})[m] = {"mean": float(values[m].mean()), "ci95": [low, high]}
             cells.append(f"{values[m].mean():.4f} [{low:.3f}, {high:.3f}]")
         delta = "-"
-        if "plain" in results and side != "plain":
-            diff = values["ndcg_at_10"] - np.array([results["plain"]["queries"][q]["ndcg_at_10"] for q in query_ids])
+        if reference in results and side != reference:
+            diff = values["ndcg_at_10"] - np.array([results[reference]["queries"][q]["ndcg_at_10"] for q in query_ids])
             low, high = bootstrap(diff)
-            summary[side]["delta_ndcg_vs_plain"] = {"mean": float(diff.mean()), "ci95": [low, high]}
+            summary[side][f"delta_ndcg_vs_{reference}"] = {"mean": float(diff.mean()), "ci95": [low, high]}
             delta = f"{diff.mean():+.4f} [{low:+.3f}, {high:+.3f}]"
-        lines.append(f"| {side} | " + " | ".join(cells) + f" | {delta} | {r['wall_s']:.0f} |")
+        wall = "-" if r["wall_s"] is None else f"{r['wall_s']:.0f}"
+        lines.append(f"| {side} | " + " | ".join(cells) + f" | {delta} | {wall} |")
     return {"summary": summary, "table": "\n".join(lines), "data": str(folder), "threads": args.threads}
 
 

@@ -1,4 +1,5 @@
-"""`python -m bench.quality`: sides trained on qrels/train.tsv, scored on qrels/test.tsv with bootstrap intervals."""
+"""`python -m bench.quality`: sides trained on qrels/train.tsv, scored on qrels/test.tsv with bootstrap intervals;
+`--score` scores models trained elsewhere."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path
     command = ["--data", str(folder), "--model", tiny_model_path, "--sides", "base", "plain"]
     result = run_bench("bench.quality", *command, "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "held-out: " in result.stdout and "8 queries" in result.stdout
+    assert "scored on: " in result.stdout and "8 queries" in result.stdout
     assert "| base | " in result.stdout and "| plain | " in result.stdout
     report = json.loads(next((tmp_path / "out").glob("*/quality.json")).read_text())
     assert set(report["per_query"]["plain"]["queries"]) == {line.split("\t")[0] for line in lines[-8:]}
@@ -30,6 +31,19 @@ def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path
         ndcg = report["summary"][side]["ndcg_at_10"]
         assert ndcg["ci95"][0] <= ndcg["mean"] <= ndcg["ci95"][1]
     assert "delta_ndcg_vs_plain" in report["summary"]["base"]
+
+    # --score: models trained elsewhere, scored alone, the Δ column against the first one named
+    plain_model = report["per_query"]["plain"]["model"]
+    scored = run_bench(
+        "bench.quality", "--data", str(folder), "--score", f"again={plain_model}", f"base={tiny_model_path}",
+        "--out", str(tmp_path / "scored"),
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stdout[-3000:] + scored.stderr[-3000:]
+    assert "Δ ndcg@10 vs again" in scored.stdout
+    rescored = json.loads(next((tmp_path / "scored").glob("*/quality.json")).read_text())
+    assert rescored["summary"]["again"]["ndcg_at_10"] == report["summary"]["plain"]["ndcg_at_10"]
+    base_delta = report["summary"]["base"]["ndcg_at_10"]["mean"] - report["summary"]["plain"]["ndcg_at_10"]["mean"]
+    assert abs(rescored["summary"]["base"]["delta_ndcg_vs_again"]["mean"] - base_delta) < 1e-9
 
 
 def test_bootstrap_interval_narrows_with_more_queries():
