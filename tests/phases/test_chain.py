@@ -108,3 +108,19 @@ def test_init_from_a_registered_model_version(two_phase):
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
     assert SentenceTransformer(resolved["path"], device="cpu").get_embedding_dimension() == 32
+
+
+def test_a_chain_without_a_test_split_says_so_instead_of_an_empty_table(tmp_path):
+    from embedlab.phases.chain import chain_table
+    from embedlab.run import RunResult
+    from embedlab.training.checkpoint import BestCheckpoint
+
+    def stage(name: str, test: dict[str, float]) -> RunResult:
+        best = BestCheckpoint(step=16, val_loss=0.1, checkpoint=None, path=tmp_path / name / "best")
+        return RunResult(objective=0.9, run_id=f"{name}-id", best=best, model_uri=None, test_start=test, test_best=test)
+
+    lines = chain_table({"phase1": stage("phase1", {}), "phase2": stage("phase2", {})}).splitlines()
+    assert lines[0] == "test split: none"
+    assert lines[1:] == [f"{n} run: {n}-id  best: {tmp_path / n / 'best'}" for n in ("phase1", "phase2")]
+    with_test = chain_table({"phase1": stage("phase1", {"test_ndcg_at_10": 0.5})})
+    assert with_test.splitlines()[0].startswith("test split") and "0.5000" in with_test

@@ -94,7 +94,7 @@ def chain_table(results: dict) -> str:
     found = {metric for values in columns.values() for metric in values}
     names = [f"test_{n}" for n in ORDER if f"test_{n}" in found] + sorted(found - {f"test_{n}" for n in ORDER})
     rows = [(n, [f"{columns[c].get(n, float('nan')):.4f}" for c in columns]) for n in names]
-    table = format_table("test split", list(columns), [12] * len(columns), rows)
+    table = format_table("test split", list(columns), [12] * len(columns), rows) if rows else "test split: none"
     return "\n".join([table, *(f"{name} run: {r.run_id}  best: {r.best.path}" for name, r in results.items())])
 
 
