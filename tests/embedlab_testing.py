@@ -126,6 +126,7 @@ def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:
     return [
         f"model.name_or_path={tiny_model}",
         "hardware=cpu",
+        "hardware.precision=fp32",  # the same steps on every CPU (auto is bf16 where the CPU has AMX)
         "training.max_steps=2",
         "training.eval_steps=1",
         "training.batch_size=8",

@@ -77,6 +77,7 @@ def single_run(still_model_path, physics_folder, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("single")
     result = run_train(
         "hardware=cpu",
+        "hardware.precision=fp32",  # as hardware=ddp_cpu pins it (auto would be bf16 on an AMX CPU)
         "training.batch_size=4",
         f"model.name_or_path={still_model_path}",
         f"dataset.path={physics_folder}",

@@ -76,7 +76,7 @@ def test_effective_batch_is_per_device_times_ranks_times_accumulation(two_ranks)
         per_device_train_batch_size = 16
         gradient_accumulation_steps = 3
 
-    params = Hardware(device="cpu", distributed=True).run_params(Args())
+    params = Hardware(device="cpu", precision="fp32", distributed=True).run_params(Args())
     assert params == {
         "device": "cpu",
         "precision": "fp32",
