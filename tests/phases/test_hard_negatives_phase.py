@@ -159,3 +159,9 @@ def test_a_missing_mine_with_folder_is_one_line_when_the_config_is_built():
     cfg = phase_config("phase.mine_with=/no/such/model")
     with pytest.raises(UserError, match=r"^phase.mine_with=/no/such/model is not a folder; expected a model folder"):
         build(cfg.phase, where="phase")
+
+
+def test_a_mine_with_folder_that_holds_no_model_is_one_line_when_the_config_is_built(tmp_path):
+    cfg = phase_config(f"phase.mine_with={tmp_path}")
+    with pytest.raises(UserError, match=r"^phase.mine_with=.* does not exist or is not a model folder"):
+        build(cfg.phase, where="phase")

@@ -66,12 +66,17 @@ def check_safetensors(path: Path) -> None:
 
 
 def check_model_folder(name_or_path: str, key: str = "model.name_or_path") -> None:
-    """One line if a local model folder lacks its tokenizer or has unreadable weights."""
+    """One line if a local path is not a model folder, lacks its tokenizer or has unreadable weights, or if a hub
+    id cannot be reached."""
     folder = Path(name_or_path).expanduser()
     if not looks_local(name_or_path):
         check_hub_model(name_or_path, key)
+    elif not (folder / "modules.json").exists() and not (folder / "config.json").exists():
+        raise UserError(
+            f"{key}={name_or_path} does not exist or is not a model folder (expected modules.json or config.json inside)"
+        )
     if not folder.is_dir():
-        return  # a hub id, or a missing path: the loader says which
+        return  # a hub id
     for module in transformer_folders(folder):
         if not module.is_dir():
             raise UserError(f"{key}={name_or_path}: modules.json names {module}, which does not exist")

@@ -28,14 +28,9 @@ def load_sentence_transformer(
         raise UserError(f"{key} is empty; expected a local model folder or a hub id")
     name_or_path = str(name_or_path)
     path = Path(name_or_path).expanduser()
-    if looks_local(name_or_path) and not (path / "modules.json").exists() and not (path / "config.json").exists():
-        raise UserError(
-            f"{key}={name_or_path} does not exist or is not a model folder "
-            "(expected modules.json or config.json inside)"
-        )
+    check_model_folder(name_or_path, key)  # a model folder with a tokenizer and complete weights, before torch
     if max_seq_length is not None and (isinstance(max_seq_length, bool) or int(max_seq_length) < 1):
         raise UserError(f"model.max_seq_length={max_seq_length} is out of range; expected null or an integer >= 1")
-    check_model_folder(name_or_path, key)  # a tokenizer and complete weights, before torch loads anything
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize
 
