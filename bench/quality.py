@@ -53,6 +53,15 @@ def read_split(folder: Path, split: str) -> tuple[dict[str, str], dict[str, str]
     return corpus, {q: queries[q] for q in relevant}, relevant
 
 
+def score_model(path: str, corpus: dict[str, str], queries: dict[str, str], relevant: dict[str, set[str]]):
+    """`per_query_scores` of the model saved at `path`, on the CPU, inputs cut at 256 tokens."""
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    model = SentenceTransformer(path, device="cpu")
+    model.max_seq_length = 256
+    return per_query_scores(model, corpus, queries, relevant)
+
+
 def per_query_scores(model, corpus: dict[str, str], queries: dict[str, str], relevant: dict[str, set[str]]):
     """query id -> {metric: value} for one model; a corpus entry with the query's id or text is skipped."""
     doc_ids = sorted(corpus)
@@ -204,7 +213,6 @@ def main() -> int:
         print(summarize(results, folder, args)["table"])
         return 0
     import torch
-    from sentence_transformers.sentence_transformer import SentenceTransformer
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -213,9 +221,8 @@ def main() -> int:
     corpus, queries, relevant = read_split(folder, args.split)
     results = {}
     for name, path in (item.split("=", 1) for item in args.score or []):
-        model = SentenceTransformer(str(Path(path).expanduser()), device="cpu")
-        model.max_seq_length = 256
-        results[name] = {"model": path, "wall_s": None, "queries": per_query_scores(model, corpus, queries, relevant)}
+        scores = score_model(str(Path(path).expanduser()), corpus, queries, relevant)
+        results[name] = {"model": path, "wall_s": None, "queries": scores}
         print(f"[quality] scored {name}", flush=True)
     for side in [] if args.score else args.sides:
         start = time.perf_counter()
@@ -226,12 +233,10 @@ def main() -> int:
         else:
             path = train_embedlab(side, folder, run_out / side, args.threads, args.overrides)
         wall = time.perf_counter() - start if side != "base" else 0.0
-        model = SentenceTransformer(str(path), device="cpu")
-        model.max_seq_length = 256
         results[side] = {
             "model": str(path),
             "wall_s": wall,
-            "queries": per_query_scores(model, corpus, queries, relevant),
+            "queries": score_model(str(path), corpus, queries, relevant),
         }
         print(f"[quality] {side}: {wall:.0f} s", flush=True)
     report = summarize(results, folder, args)
@@ -262,7 +267,7 @@ def summarize(results: dict, folder: Path, args) -> dict:
             summary.setdefault(side, {})[m] = {"mean": float(values[m].mean()), "ci95": [low, high]}
             cells.append(f"{values[m].mean():.4f} [{low:.3f}, {high:.3f}]")
         delta = "-"
-        if reference in results and side != reference:
+        if side != reference:
             diff = values["ndcg_at_10"] - np.array([results[reference]["queries"][q]["ndcg_at_10"] for q in query_ids])
             low, high = bootstrap(diff)
             summary[side][f"delta_ndcg_vs_{reference}"] = {"mean": float(diff.mean()), "ci95": [low, high]}

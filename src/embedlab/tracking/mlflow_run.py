@@ -20,7 +20,7 @@ from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, 
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment
-from embedlab.tracking.store_checks import check_tracking, fail_fast_http
+from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
 
@@ -107,7 +107,7 @@ class MlflowTracker:
         check_tracking(self.uri, self.registered_model_name)  # as `python -m train` did before the data
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
-            with fail_fast_http():
+            with bounded_http_retries():
                 experiment = mlflow.set_experiment(
                     experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
                 )

@@ -88,7 +88,7 @@ def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
 
 
 @contextlib.contextmanager
-def fail_fast_http() -> Iterator[None]:
+def bounded_http_retries() -> Iterator[None]:
     """While connecting: a few quick tries with a bounded timeout, not MLflow's defaults (7 retries with
     backoff factor 2 and a 120 s timeout: minutes before a broken server is reported). A server that answers
     nothing was already refused by the TCP check; these retries are for a busy one that drops or stalls a
