@@ -186,6 +186,17 @@ def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list
     return out / ("phase2/best" if side == "retrieval" else "best")
 
 
+def named_model(item: str) -> tuple[str, Path]:
+    """One `--score` argument, NAME=MODEL, MODEL a folder that exists: the argparse type, so a slip is one line."""
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{item!r} is not NAME=MODEL (e.g. default=outputs/<run>/phase2/best)")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{item!r}: {folder} is no folder; expected a saved model folder")
+    return name, folder
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="BEIR folder with qrels/train.tsv, qrels/test.tsv")
@@ -197,7 +208,7 @@ def main() -> int:
         "--merge", nargs="+", type=Path, default=None, help="quality.json files of runs over the same --data: one table"
     )
     parser.add_argument(
-        "--score", nargs="+", metavar="NAME=MODEL", default=None,
+        "--score", nargs="+", type=named_model, metavar="NAME=MODEL", default=None,
         help="score these model folders instead of training; the Δ column is against the first",
     )  # fmt: skip
     parser.add_argument("--split", default="test", help="the qrels/<split>.tsv to score on (default test)")
@@ -220,9 +231,9 @@ def main() -> int:
     run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
     corpus, queries, relevant = read_split(folder, args.split)
     results = {}
-    for name, path in (item.split("=", 1) for item in args.score or []):
-        scores = score_model(str(Path(path).expanduser()), corpus, queries, relevant)
-        results[name] = {"model": path, "wall_s": None, "queries": scores}
+    for name, path in args.score or []:
+        scores = score_model(str(path), corpus, queries, relevant)
+        results[name] = {"model": str(path), "wall_s": None, "queries": scores}
         print(f"[quality] scored {name}", flush=True)
     for side in [] if args.score else args.sides:
         start = time.perf_counter()

@@ -69,3 +69,10 @@ def test_the_embedlab_sides_train_on_a_view_without_the_held_out_split(physics_f
         "qrels/train.tsv",
         "queries.jsonl",
     ]
+
+
+def test_a_score_argument_that_is_no_named_model_folder_is_refused_before_torch(tmp_path):
+    for argument, expected in (("nonsense", "is not NAME=MODEL"), (f"a={tmp_path / 'none'}", "is no folder")):
+        result = run_bench("bench.quality", "--data", str(tmp_path), "--score", argument)
+        assert result.returncode == 2
+        assert expected in result.stderr and "Traceback" not in result.stderr

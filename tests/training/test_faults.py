@@ -114,11 +114,9 @@ def test_stale_running_run_is_marked_failed_on_next_start(tiny_model_path, physi
     dead.wait()
     stale = client.create_run(experiment, tags={"host": socket.gethostname(), "pid": str(dead.pid)})
     result = run_train(
-        f"model.name_or_path={tmp_path / 'no-model'}",
-        f"dataset.path={physics_folder}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run", steps=2), env={"MLFLOW_TRACKING_URI": uri}
     )
+    assert result.returncode == 0, result.stderr[-3000:]
     run = client.get_run(stale.info.run_id)
     assert run.info.status == "FAILED"
     assert str(dead.pid) in run.data.tags["embedlab.failure_reason"]
