@@ -223,13 +223,13 @@ def main() -> int:
         results = {name: results[name] for name in order}
         print(summarize(results, folder, args)["table"])
         return 0
+    corpus, queries, relevant = read_split(folder, args.split)  # a missing or bad file: one line, before torch
     import torch
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model_path = args.model or minilm_path()
     run_out = args.out / time.strftime("%Y%m%d-%H%M%S")
-    corpus, queries, relevant = read_split(folder, args.split)
     results = {}
     for name, path in args.score or []:
         scores = score_model(str(path), corpus, queries, relevant)
@@ -289,4 +289,10 @@ def summarize(results: dict, folder: Path, args) -> dict:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from embedlab.errors import UserError
+
+    try:
+        raise SystemExit(main())
+    except UserError as exc:  # embedlab's readers name the file and what was wrong
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -71,8 +71,13 @@ def test_the_embedlab_sides_train_on_a_view_without_the_held_out_split(physics_f
     ]
 
 
-def test_a_score_argument_that_is_no_named_model_folder_is_refused_before_torch(tmp_path):
-    for argument, expected in (("nonsense", "is not NAME=MODEL"), (f"a={tmp_path / 'none'}", "is no folder")):
-        result = run_bench("bench.quality", "--data", str(tmp_path), "--score", argument)
+def test_a_slip_in_what_to_score_is_one_line(physics_folder, tmp_path):
+    slips = {
+        "nonsense": "is not NAME=MODEL",
+        f"a={tmp_path / 'none'}": "is no folder",
+        f"a={tmp_path}": "qrels/dev.tsv: file not found",  # a real folder, but no such split
+    }
+    for argument, expected in slips.items():
+        result = run_bench("bench.quality", "--data", str(physics_folder), "--split", "dev", "--score", argument)
         assert result.returncode == 2
         assert expected in result.stderr and "Traceback" not in result.stderr
