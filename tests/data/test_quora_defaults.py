@@ -1,4 +1,4 @@
-"""`dataset=quora` brings its own evaluation schedule and a quarter as many labeled pairs as duplicate pairs."""
+"""`dataset=quora` brings its own evaluation schedule and an eighth as many labeled pairs as duplicate pairs."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def test_the_training_arguments_get_the_eval_steps(tmp_path):
         assert (args.eval_steps, args.save_steps) == (expected, expected)
 
 
-def test_quora_trains_a_quarter_as_many_labeled_pairs_as_duplicate_pairs():
+def test_quora_trains_an_eighth_as_many_labeled_pairs_as_duplicate_pairs():
     cfg = composed("dataset=quora", "loss=mixed")
-    assert (cfg.dataset.pairs, cfg.dataset.labeled, cfg.sampler.multi_dataset) == (6700, 1675, "proportional")
+    assert (cfg.dataset.pairs, cfg.dataset.labeled, cfg.sampler.multi_dataset) == (6700, 840, "proportional")
 
 
 def test_the_dataset_key_is_not_an_argument_of_the_loader():
