@@ -5,6 +5,7 @@ Only Hydra and OmegaConf are imported up front, so `--help` and `--cfg job` answ
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ pause_collection_during_startup()
 skip_collection_at_exit()
 # ------------------------------------------------------------------------------------------------------------ #
 
+log = logging.getLogger("embedlab.train")  # this file runs as __main__; its messages are embedlab's
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
@@ -60,15 +63,15 @@ def main(cfg: DictConfig) -> float:
             cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
         ).objective
     except Interrupted as exc:  # Ctrl-C / SIGTERM: checkpoint saved, run marked KILLED
-        print(f"\ninterrupted: {exc}; resume with resume=true", file=sys.stderr)
+        log.error(f"\ninterrupted: {exc}; resume with resume=true")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:  # Ctrl-C before training started (imports, data, model load): nothing to save
-        print("\ninterrupted: stopped by SIGINT before training started", file=sys.stderr)
+        log.error("\ninterrupted: stopped by SIGINT before training started")
         sys.exit(130)
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
-        print(f"\nerror: {exc}", file=sys.stderr)  # on a line of its own, after any progress bar
+        log.error(f"\nerror: {exc}")  # on a line of its own, after any progress bar; stderr (conf/hydra/job_logging)
         sys.exit(2)
 
 

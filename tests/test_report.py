@@ -3,6 +3,7 @@ line that says plainly when the kept model is worse than the start on the optimi
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,8 +65,10 @@ def test_no_line_when_the_kept_model_is_better_or_is_the_start():
     assert worse_than_start_line(HISTORY, kept(300), "spearman") is None  # not evaluated: nothing to claim
 
 
-def test_the_summary_prints_the_line(capsys):
+def test_the_summary_prints_the_line(caplog):
+    caplog.set_level(logging.INFO, logger="embedlab")  # the console shows embedlab's INFO and up (train.log too)
     print_summary(HISTORY, kept(300), 400, "run-id", None, "sqlite:////tmp/x.db", optimized_metric="ndcg_at_10")
-    out = capsys.readouterr().out
+    out = "\n".join(caplog.messages)
     assert "warning: the kept model is worse than the starting model on ndcg_at_10" in out
     assert out.count("warning:") == 1
+    assert [r.levelname for r in caplog.records if "warning:" in r.message] == ["WARNING"]

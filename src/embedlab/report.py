@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ from embedlab.tracking.store import ui_command
 
 if TYPE_CHECKING:  # checkpoint.py imports transformers: not at import time
     from embedlab.training.checkpoint import BestCheckpoint
+
+log = logging.getLogger(__name__)
 
 ORDER = ("val_loss", "ndcg_at_10", "mrr_at_10", "acc_at_1", "spearman", "triplet_acc")
 
@@ -79,15 +82,15 @@ def print_summary(
     evaluated_on=None,
     optimized_metric: str | None = None,
 ) -> None:
-    print("\n" + summary_table(history, best, final_step))
+    log.info("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric
-        print("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
-    print(f"\n{selection_line(best)}")
+        log.info("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
+    log.info(f"\n{selection_line(best)}")
     worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
     if worse:
-        print(worse)
-    print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
+        log.warning(worse)
+    log.info(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:
-        print(f"logged model:    {model_uri}")
-    print(f"MLflow run:      {run_id}   store: {uri}")
-    print(f"open the UI:     {ui_command(uri)}")
+        log.info(f"logged model:    {model_uri}")
+    log.info(f"MLflow run:      {run_id}   store: {uri}")
+    log.info(f"open the UI:     {ui_command(uri)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from embedlab.losses.selection import build_losses, check_sampler, select_parts
 from embedlab.report import print_summary
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.training.heap import collector_skips_existing_objects
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
@@ -145,10 +148,10 @@ def log_evaluation_sizes(tracker, data) -> None:
     """Params `dataset.splits_source`, `eval.validation_queries`, `eval.test_queries`; one line if they are few."""
     params = data.params()
     tracker.log_params(params)
-    print("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
+    log.info("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
     warning = data.size_warning()
     if warning:
-        print(warning)
+        log.warning(warning)
 
 
 def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):

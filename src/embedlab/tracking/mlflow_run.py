@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from embedlab.tracking.store import default_tracking_uri, open_experiment
 from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
+
+log = logging.getLogger(__name__)
 
 
 def credentials_to_env(uri: str) -> str:
@@ -123,7 +126,7 @@ class MlflowTracker:
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
         self.experiment_id = experiment.experiment_id
         for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
-            print(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
+            log.warning(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
         """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
