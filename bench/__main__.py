@@ -10,7 +10,16 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.common import BUNDLED_PHYSICS, REPO, Settings, machine, minilm_path
+from bench.common import (
+    BUNDLED_PHYSICS,
+    REPO,
+    Settings,
+    check_beir_folder,
+    check_model,
+    exit_code,
+    machine,
+    minilm_path,
+)
 from bench.table import render
 
 PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep", "recipe")
@@ -33,6 +42,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
+    check_beir_folder(data)  # a missing folder or model is one line before any part runs, not a traceback per part
+    check_model(args.model)
     settings = Settings(
         model=args.model or minilm_path(),
         data=data,
@@ -77,4 +88,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_code(main))

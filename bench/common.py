@@ -9,6 +9,7 @@ import resource
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,42 @@ def read_beir_folder(folder: Path) -> tuple[dict[str, str], dict[str, str], dict
     from embedlab.data.readers import read_beir
 
     return read_beir(folder, use_title=not (folder / "pairs.jsonl").exists())
+
+
+def check_beir_folder(folder: Path, files: tuple[str, ...] = (), flag: str = "--data") -> None:
+    """One line before any work when `folder` lacks a BEIR file the parts read (default: embedlab's BEIR_FILES)."""
+    from embedlab.data.readers import BEIR_FILES
+    from embedlab.errors import UserError
+
+    files = files or BEIR_FILES
+    if not folder.is_dir():
+        raise UserError(f"{flag} {folder}: no such folder; expected a BEIR folder with {', '.join(files)}")
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"{flag} {folder}: lacks {', '.join(missing)}; expected a BEIR folder with {', '.join(files)}")
+
+
+def check_file(path: Path, flag: str, expected: str) -> None:
+    from embedlab.errors import UserError
+
+    if not path.is_file():
+        raise UserError(f"{flag} {path}: {'is a folder' if path.is_dir() else 'no such file'}; expected {expected}")
+
+
+def check_model(name_or_path: str | None, flag: str = "--model") -> None:
+    """One line before any work when a model folder is missing or incomplete (reads file headers only, no torch)."""
+    from embedlab.models.folder import check_model_folder
+
+    if name_or_path:
+        check_model_folder(name_or_path, key=flag)
+
+
+def exit_code(main: Callable[[], int]) -> int:
+    """`main()`'s exit code; a user's mistake (embedlab's UserError) is one `error:` line on stderr and exit 2."""
+    from embedlab.errors import UserError
+
+    try:
+        return main()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

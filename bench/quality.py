@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, bench_env, minilm_path
+from bench.common import REPO, bench_env, check_beir_folder, check_file, check_model, exit_code, minilm_path
 
 SIDES = ("base", "plain", "default", "retrieval")
 METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1", "recall_at_10")
@@ -225,12 +225,16 @@ def main() -> int:
     if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores): no torch needed
         results = {}
         for path in args.merge:
+            check_file(path, "--merge", "a quality.json of an earlier run")
+        for path in args.merge:
             results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
         order = [side for side in SIDES if side in results] + [name for name in results if name not in SIDES]
         results = {name: results[name] for name in order}
         print(summarize(results, folder, args)["table"])
         return 0
+    check_beir_folder(folder, ("corpus.jsonl", "queries.jsonl", f"qrels/{args.split}.tsv"))
     corpus, queries, relevant = read_split(folder, args.split)  # a missing or bad file: one line, before torch
+    check_model(args.model)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -296,10 +300,4 @@ def summarize(results: dict, folder: Path, args) -> dict:
 
 
 if __name__ == "__main__":
-    from embedlab.errors import UserError
-
-    try:
-        raise SystemExit(main())
-    except UserError as exc:  # embedlab's readers name the file and what was wrong
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    raise SystemExit(exit_code(main))
