@@ -122,7 +122,12 @@ def _check_every_split_has_judgements(
         return
     found = ", ".join(str(p.relative_to(folder)) if p.is_relative_to(folder) else str(p) for p in given.values())
     absent = [f"qrels/{name}" for name in BEIR_SPLIT_FILES.values() if not (folder / "qrels" / name).exists()]
-    hint = "" if use == "eval" else "; or dataset.use=eval to only evaluate on the given splits"
+    if use == "eval":
+        hint = "; or qrels/dev.tsv, or dataset.validation_path=<qrels .tsv>, for the validation split"
+    elif "validation" in given:
+        hint = "; or dataset.use=eval to only evaluate on the given splits"
+    else:
+        hint = "; or qrels/dev.tsv (or dataset.validation_path=<qrels .tsv>) with dataset.use=eval to only evaluate"
     raise UserError(
         f"{folder}: has {found} only ({', '.join([*absent, 'qrels.tsv'])} absent), so the {' and '.join(lacking)} "
         f"split{'s have' if len(lacking) > 1 else ' has'} no judgements; expected qrels/train.tsv (BEIR's training "

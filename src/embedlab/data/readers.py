@@ -44,7 +44,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         document = None  # not one JSON document: JSON Lines, read line by line below
     if isinstance(document, list):
         return _check_json_list(path, document)
-    if document is not None and not _is_one_row(document, text):
+    if document is not None and not _is_one_row(path, document, text):
         raise UserError(f"{path}: {_describe_json(document)}; expected a list of rows ([{{...}}, ...]) or JSON Lines")
     rows = []
     # Split on newlines only: str.splitlines would also cut at U+2028 and friends inside JSON strings.
@@ -61,13 +61,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _is_one_row(document: Any, text: str) -> bool:
-    """A JSON Lines file of one row parses as one object too: an object on one line, with no list of objects."""
-    return (
-        isinstance(document, dict)
-        and "\n" not in text.strip()
-        and not any(_is_list_of_objects(value) for value in document.values())
-    )
+def _is_one_row(path: Path, document: Any, text: str) -> bool:
+    """A JSON Lines file of one row parses as one object too: an object on one line, in a .jsonl file, or in a
+    .json file when no value is an object or a list of objects (as in `{"data": [...]}`)."""
+    if not isinstance(document, dict) or "\n" in text.strip():
+        return False
+    nested = any(isinstance(value, dict) or _is_list_of_objects(value) for value in document.values())
+    return path.suffix.lower() == ".jsonl" or not nested
 
 
 def _is_list_of_objects(value: Any) -> bool:
