@@ -14,7 +14,9 @@ def write_pairs_csv(path, n: int):
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["anchor", "positive"])
-        writer.writerows([f"question {i} about topic {i % 7}", f"answer {i},\nabout {i * 3}"] for i in range(n))  # a quoted line break
+        writer.writerows(
+            [f"question {i} about topic {i % 7}", f"answer {i},\nabout {i * 3}"] for i in range(n)
+        )  # a quoted line break
     return path
 
 
