@@ -210,7 +210,7 @@ def test_quoted_line_breaks_train_on_every_row(tmp_path):
         # a closed quote followed by text: what a human writes, not a csv writer
         ('a,b\nq1,"5" inch screen\n', "line 2 column 'b' opens a quoted field with text after its closing quote"),
         # a row short of fields
-        ("a,b\nq1,p1\nq2\n", "line 3 has 1 fields, fewer than the header's 2 ['a', 'b']: ['q2']"),
+        ("a,b\nq1,p1\nq2\n", "line 3 has 1 field, fewer than the header's 2 ['a', 'b']: ['q2']"),
         # a quoted field that spans lines, in a row short of fields
         ('a,b,c\nq1,"p1\nstill p1"\n', "lines 2-3 (a quoted field spans them) has 2 fields, fewer than the header's 3"),
     ],
@@ -230,7 +230,7 @@ def test_quoting_none_refuses_quoted_line_breaks_instead_of_reading_fragments(tm
     with pytest.raises(UserError) as exc:
         read_rows(path, quoting="none")
     message = one_line(exc)
-    assert f"{path}: line 3 has 1 fields, fewer than the header's 2" in message and "dataset.quoting=csv" in message
+    assert f"{path}: line 3 has 1 field, fewer than the header's 2" in message and "dataset.quoting=csv" in message
 
 
 @pytest.mark.parametrize(

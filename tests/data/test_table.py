@@ -228,7 +228,7 @@ def refusals(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
         ),
         "quoting none on quoted line breaks": (
             [f"dataset.path={multiline}", "dataset.quoting=none"],
-            f"{multiline}: line 3 has 1 fields, fewer than the header's 2",
+            f"{multiline}: line 3 has 1 field, fewer than the header's 2",
         ),
     }
 

@@ -38,7 +38,7 @@ def test_cross_encoder_folders_are_taken(tmp_path, config, st_config):
 @pytest.mark.parametrize(
     ("config", "st_config", "found"),
     [
-        ({"architectures": ["BertModel"]}, {"__version__": {}}, "a SentenceTransformer (bi-encoder) folder"),
+        ({"architectures": ["BertModel"]}, {"__version__": {}}, "config_sentence_transformers.json has no model_type"),
         ({"architectures": ["BertModel"]}, {"model_type": "SparseEncoder"}, "a SparseEncoder (bi-encoder) folder"),
         ({"architectures": ["BertModel"]}, None, "config.json's architectures ['BertModel'] have no scoring head"),
     ],

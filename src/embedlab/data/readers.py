@@ -143,14 +143,14 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
 
 def _field_count_message(path: Path, header: list[str], fields: list[str], start: int, end: int, quoting: str) -> str:
     lines = f"line {start}" if start == end else f"lines {start}-{end} (a quoted field spans them)"
+    count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
     more = "more" if len(fields) > len(header) else "fewer"
-    found = f"{path}: {lines} has {len(fields)} fields, {more} than the header's {len(header)} {header}: {fields!r}"[
-        :400
-    ]
+    shown = repr(fields) if len(repr(fields)) <= 200 else repr(fields)[:200] + "..."
+    found = f"{path}: {lines} has {count}, {more} than the header's {len(header)} {header}: {shown}"
     if quoting == "none" and any('"' in field for field in fields):
-        return (
-            found
-            + "; expected one row per line (with dataset.quoting=none a quoted field cannot hold delimiters or line breaks; try dataset.quoting=csv)"
+        return found + (
+            "; expected one row per line (with dataset.quoting=none a quoted field cannot hold delimiters or line "
+            "breaks; try dataset.quoting=csv)"
         )
     return found + "; expected one field per column (quote a field that holds the delimiter)"
 

@@ -74,12 +74,15 @@ def cross_encoder_evidence(folder: Path) -> str | None:
     """
     st_config = folder / "config_sentence_transformers.json"
     if st_config.exists():
-        model_type = _json(st_config).get("model_type", "SentenceTransformer")
-        if model_type != "CrossEncoder":
+        model_type = _json(st_config).get("model_type")
+        if model_type == "CrossEncoder":
+            return None
+        if model_type is None:
             return (
-                f"a {model_type} (bi-encoder) folder: config_sentence_transformers.json gives model_type {model_type}"
+                "a SentenceTransformer (bi-encoder) folder: its config_sentence_transformers.json has no model_type, "
+                "which sentence-transformers reads as SentenceTransformer"
             )
-        return None
+        return f"a {model_type} (bi-encoder) folder: config_sentence_transformers.json gives model_type {model_type}"
     architectures = _json(folder / "config.json").get("architectures") or []
     if architectures and not any(str(a).endswith(SCORING_HEADS) for a in architectures):
         return f"not a cross-encoder: config.json's architectures {architectures} have no scoring head"
