@@ -21,9 +21,22 @@ from bench.common import (
     minilm_path,
 )
 from bench.table import render
+from embedlab.errors import UserError
 
 PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep", "recipe")
 DEFAULT_PARTS = [part for part in PARTS if part != "recipe"]
+
+
+# The parts that read --data's BEIR files (the others train on its pairs.jsonl, else on the bundled physics set).
+READS_QRELS_TSV = ("mining", "evaluation", "precision")
+
+
+def check_data(data: Path, parts: list[str]) -> None:
+    """--data must exist, and hold the files the chosen parts read: qrels.tsv, or for `recipe` qrels/train.tsv."""
+    files = ("corpus.jsonl", "queries.jsonl") if set(parts) & {*READS_QRELS_TSV, "recipe"} else ()
+    check_beir_folder(data, (*files, *(["qrels.tsv"] if set(parts) & set(READS_QRELS_TSV) else [])))
+    if "recipe" in parts and not any((data / name).is_file() for name in ("qrels/train.tsv", "qrels.tsv")):
+        raise UserError(f"--data {data}: has no qrels/train.tsv or qrels.tsv; expected one for --parts recipe")
 
 
 def main() -> int:
@@ -42,7 +55,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
-    check_beir_folder(data)  # a missing folder or model is one line before any part runs, not a traceback per part
+    check_data(data, args.parts)  # a missing folder or model is one line before any part runs, not a traceback per part
     check_model(args.model)
     settings = Settings(
         model=args.model or minilm_path(),

@@ -120,16 +120,15 @@ def read_beir_folder(folder: Path) -> tuple[dict[str, str], dict[str, str], dict
 
 
 def check_beir_folder(folder: Path, files: tuple[str, ...] = (), flag: str = "--data") -> None:
-    """One line before any work when `folder` lacks a BEIR file the parts read (default: embedlab's BEIR_FILES)."""
-    from embedlab.data.readers import BEIR_FILES
+    """One line before any work when `folder` is missing or lacks one of `files` (no torch)."""
     from embedlab.errors import UserError
 
-    files = files or BEIR_FILES
+    expected = f"a BEIR folder with {', '.join(files)}" if files else "a folder"
     if not folder.is_dir():
-        raise UserError(f"{flag} {folder}: no such folder; expected a BEIR folder with {', '.join(files)}")
+        raise UserError(f"{flag} {folder}: no such folder; expected {expected}")
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
-        raise UserError(f"{flag} {folder}: lacks {', '.join(missing)}; expected a BEIR folder with {', '.join(files)}")
+        raise UserError(f"{flag} {folder}: lacks {', '.join(missing)}; expected {expected}")
 
 
 def check_file(path: Path, flag: str, expected: str) -> None:

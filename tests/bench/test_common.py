@@ -11,9 +11,18 @@ from embedlab_testing import run_bench
 def commands(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
     missing, empty = tmp_path / "missing", tmp_path / "empty"
     empty.mkdir(exist_ok=True)
+    test_only = tmp_path / "test_only"  # a BEIR folder with held-out judgements only
+    (test_only / "qrels").mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (test_only / name).write_bytes((physics_folder / name).read_bytes())
+    (test_only / "qrels" / "test.tsv").write_bytes((physics_folder / "qrels.tsv").read_bytes())
     return {
         "bench data": (["bench", "--data", str(missing)], f"--data {missing}: no such folder; expected a BEIR folder"),
         "bench data lacks files": (["bench", "--data", str(empty)], f"--data {empty}: lacks corpus.jsonl"),
+        "bench recipe without training judgements": (
+            ["bench", "--parts", "recipe", "--data", str(test_only)],
+            f"--data {test_only}: has no qrels/train.tsv or qrels.tsv; expected one for --parts recipe",
+        ),
         "bench model": (
             ["bench", "--data", str(physics_folder), "--model", str(missing)],
             f"--model={missing} does not exist or is not a model folder",
@@ -55,6 +64,7 @@ def cases(tmp_path, physics_folder):
 NAMES = [
     "bench data",
     "bench data lacks files",
+    "bench recipe without training judgements",
     "bench model",
     "quality data",
     "quality split",
