@@ -284,3 +284,18 @@ def test_beir_documents_with_a_title_and_no_text_are_read(beir_folder):
     with pytest.raises(UserError) as exc:
         read_beir(beir_folder)
     assert "corpus.jsonl: row 15 column 'text' is empty" in one_line(exc)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("list.json", '[\n {"anchor": "a", "positive": "p"},\n {"anchor": "b"\n]\n', "line 4 is not valid JSON"),
+        ("object.json", '{\n "data": [\n  {"anchor": "a",}\n ]\n}\n', "line 3 is not valid JSON"),
+        ("rows.jsonl", '{"anchor": "a", "positive": "p"}\n{"anchor": "b",\n', "line 2 is not valid JSON"),
+    ],
+)
+def test_broken_json_names_the_line_where_it_breaks(tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(tmp_path / name)
+    assert f"{name}: {expected}" in one_line(exc)

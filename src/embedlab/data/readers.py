@@ -40,8 +40,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     text = _read_text(path)
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:
-        document = None  # not one JSON document: JSON Lines, read line by line below
+    except json.JSONDecodeError as exc:
+        if not _first_line_is_an_object(text):  # not JSON Lines either: a broken document, e.g. a list
+            raise UserError(f"{path}: line {exc.lineno} is not valid JSON ({exc.msg}); expected a list of objects")
+        document = None  # JSON Lines, read line by line below
     if isinstance(document, list):
         return _check_json_list(path, document)
     if document is not None and not _is_one_row(path, document, text):
@@ -59,6 +61,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise UserError(f"{path}: line {number} is a {_json_type(row)}; expected a JSON object")
         rows.append(row)
     return rows
+
+
+def _first_line_is_an_object(text: str) -> bool:
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _is_one_row(path: Path, document: Any, text: str) -> bool:
