@@ -299,3 +299,12 @@ def test_broken_json_names_the_line_where_it_breaks(tmp_path, name, text, expect
     with pytest.raises(UserError) as exc:
         read_rows(tmp_path / name)
     assert f"{name}: {expected}" in one_line(exc)
+
+
+def test_quoting_none_refuses_a_csv_file_it_would_cut_into_other_rows(tmp_path):
+    path = tmp_path / "multi.csv"  # the second line of each cell holds a comma: every line has the header's 2 fields
+    path.write_text("anchor,positive\n" + "".join(f'q{i},"first line\nsecond, line {i}"\n' for i in range(4)))
+    assert len(read_rows(path)) == 4
+    with pytest.raises(UserError) as exc:
+        read_rows(path, quoting="none")
+    assert f"{path}: dataset.quoting=none reads 8 rows where the file read as CSV has 4" in one_line(exc)

@@ -136,12 +136,27 @@ def _read_delimited(path: Path, delimiter: str, quoting: str = "csv") -> list[di
         raise UserError(_quote_message(path, text, delimiter, last_line + 1, reader.line_num, str(exc))) from None
     if not rows:
         raise UserError(f"{path}: has a header but no rows; expected at least one row")
+    if quoting == "none":
+        _refuse_fragments(path, delimiter, len(rows))
     spanning = sum(1 for row in rows for value in row.values() if "\n" in value)
     if spanning:
         log.info(
             "%s: %d rows; %d quoted fields hold line breaks (read as part of the field)", path, len(rows), spanning
         )
     return rows
+
+
+def _refuse_fragments(path: Path, delimiter: str, count: int) -> None:
+    """dataset.quoting=none on a file that reads cleanly as CSV into other rows would train on pieces of them."""
+    try:
+        as_csv = len(_read_delimited(path, delimiter, "csv"))
+    except UserError:
+        return  # not valid CSV (a stray quote): what quoting=none is for
+    if as_csv != count:
+        raise UserError(
+            f"{path}: dataset.quoting=none reads {count} rows where the file read as CSV has {as_csv} (quoted fields "
+            "span lines); expected dataset.quoting=csv for this file"
+        )
 
 
 def _check_header(path: Path, header: list[str]) -> list[str]:
