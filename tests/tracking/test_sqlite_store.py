@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from embedlab_testing import REPO
 
 from embedlab.errors import UserError
 from embedlab.tracking.mlflow_run import MlflowTracker
 from embedlab.tracking.sqlite_store import MLFLOW, OPTUNA, prepare_store, read_store
+from embedlab_testing import REPO
 
 # what a run does to its store first: MLflow's through the tracker, Optuna's through the sweep's storage
 OPEN = {

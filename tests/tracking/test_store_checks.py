@@ -8,10 +8,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from embedlab_testing import run_train, run_train_subprocess
 
-from embedlab.sweeps.storage import rdb_storage
 from embedlab.tracking.sqlite_store import MLFLOW, OPTUNA, prepare_store
+from embedlab_testing import run_train, run_train_subprocess
 
 
 def error_line(result) -> str:
@@ -49,14 +48,6 @@ def test_an_optuna_storage_at_the_mlflow_store_is_one_line_and_writes_nothing(ba
     assert f"{mlflow_db} is MLflow's tracking store, not an Optuna study storage" in line
     assert digest(mlflow_db) == before
     assert not (tmp_path / "s" / "0").exists()  # no job ran
-
-
-def test_the_storage_of_a_job_is_checked_too(tmp_path):
-    """A job reopens its trial through the same storage code: the check is there, not only in the sweeper."""
-    mlflow_db = tmp_path / "mlflow.db"
-    prepare_store(mlflow_db, MLFLOW, "x")
-    with pytest.raises(Exception, match="is MLflow's tracking store"):
-        rdb_storage(f"sqlite:///{mlflow_db}")
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:5000", "localhost:5000"])

@@ -141,7 +141,7 @@ def read_store(path: Path, where: str) -> StoreFile:
 
 
 def read_tables(path: Path, mode: str) -> tuple[set[str], str | None]:
-    with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode={mode}", uri=True, timeout=WAIT_S)) as db:
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=WAIT_S)) as db:
         db.execute("PRAGMA query_only = ON")
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         revision = None
@@ -193,7 +193,9 @@ def prepare_store(path: Path, kind: StoreKind, where: str) -> None:
     """
     if check_store_kind(path, kind, where).revision == kind.head():
         return  # ready: the common case takes no lock
-    with store_lock(path):
+    if not path.parent.is_dir():
+        raise UserError(f"{where} cannot be opened: folder {path.parent} does not exist")
+    with store_lock(path, where):
         found = check_store_kind(path, kind, where)  # another process may have built it while this one waited
         if found.revision == kind.head():
             return
@@ -252,7 +254,7 @@ def remove_leftovers(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def store_lock(path: Path) -> Iterator[None]:
+def store_lock(path: Path, where: str) -> Iterator[None]:
     """An exclusive `flock` on `<store>.lock`: held while this process builds the store, released by the OS if the
     process dies. The lock file stays (removing it would let two processes lock two different files)."""
     try:
@@ -260,7 +262,14 @@ def store_lock(path: Path) -> Iterator[None]:
     except ImportError:  # Windows: no flock; creation is not serialized there
         yield
         return
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UserError(
+            f"{where} cannot be opened: {lock} cannot be created ({exc.strerror or exc}); "
+            "expected a folder this user can write"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
