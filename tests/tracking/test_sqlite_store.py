@@ -182,3 +182,14 @@ def test_the_store_of_a_process_killed_while_writing_is_still_read(tmp_path):
     assert Path(f"{db}-journal").exists()
     assert read_store(db, "").revision == OPTUNA.head()
     prepare_store(db, OPTUNA, "x")
+
+
+def test_a_store_of_a_newer_mlflow_is_one_line_and_left_as_it_was(tmp_path):
+    db = tmp_path / "mlflow.db"
+    prepare_store(db, MLFLOW, "x")
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")  # a revision this MLflow lacks
+    before = digest(db)
+    with pytest.raises(UserError, match="Can't locate revision.*or a newer MLflow wrote it"):
+        prepare_store(db, MLFLOW, "x")
+    assert digest(db) == before

@@ -223,10 +223,10 @@ def build_in_place(path: Path, kind: StoreKind, where: str, copy: bool) -> None:
             if not copy:
                 raise
             raise UserError(
-                f"{where} cannot be opened: {path} cannot be brought to {kind.tool}'s current schema; it was left "
-                f"half-built or half-migrated, most likely by an interrupted run of an older version "
-                f"({first_line(exc)}); expected a complete store: move it aside (mv {path} {path}.broken) "
-                f"and run again, which creates a new one"
+                f"{where} cannot be opened: {path} cannot be brought to {kind.tool}'s current schema "
+                f"({first_line(exc)}): most likely an interrupted run of an older version left it half-built, or a "
+                f"newer {kind.tool} wrote it; expected a complete store: move it aside (mv {path} {path}.broken) "
+                "and run again, which creates a new one"
             ) from None
         if copy or path.exists() or not publish_new(building, path):  # an existing file here holds no tables
             os.replace(building, path)
