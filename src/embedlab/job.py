@@ -6,15 +6,22 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from embedlab.folders import check_new_run_folder
 from embedlab.run import RunResult, train
+from embedlab.tracking.resume import resume_requested
 
 
 def run_job(
     cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
 ) -> RunResult:
     """A chain config (with `phase.stages`) runs its stages one after another, each an ordinary `train()`
-    (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result."""
-    if "stages" in cfg.phase:
+    (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result.
+
+    A new run (not a resume) refuses a folder where an earlier run kept its model, before any work."""
+    stages = list(cfg.phase.stages) if "stages" in cfg.phase else []
+    if not resume_requested(cfg.get("resume")):
+        check_new_run_folder([run_dir, *(run_dir / name for name in stages)])
+    if stages:
         from embedlab.phases.chain import train_chain
 
         return train_chain(cfg, run_dir, train, overrides, callbacks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from embedlab.config import build, to_container
-from embedlab.errors import UserError
+from embedlab.errors import Interrupted, UserError
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
@@ -98,18 +99,24 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     )
     log.info(f"MLflow parent run {group.run_id} in {group.uri}")
     summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
-    with ended_with_status(group.finish):
-        try:
-            run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
-        finally:  # what the study has, even when it stopped early
-            summary.update(describe(study, space, fixed, settings, config.optimized_metric))
-            group.log_summary(summary)
-            notes = log_plots(group, study)
-            for note in notes:
-                log.info(note)
-            sweep_dir = Path(config.hydra.sweep.dir)
-            sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
-            OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
+    try:
+        with ended_with_status(group.finish):  # Ctrl-C / SIGTERM: KILLED
+            try:
+                run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
+            finally:  # what the study has, even when it stopped early
+                summary.update(describe(study, space, fixed, settings, config.optimized_metric))
+                group.log_summary(summary)
+                notes = log_plots(group, study)
+                for note in notes:
+                    log.info(note)
+                sweep_dir = Path(config.hydra.sweep.dir)
+                sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
+                OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
+    except KeyboardInterrupt as exc:  # a study goes on where it stopped when its command runs again
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(
+            signum, f"study {name} keeps its finished trials; run the same command to continue it"
+        ) from None
     print_best(summary)
 
 

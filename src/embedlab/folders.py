@@ -1,0 +1,92 @@
+"""Run folders: every run gets its own, none is written by two processes, none replaces an earlier run's model.
+
+* `${unique_folder:<path>}` (the configs' `hydra.run.dir` and `hydra.sweep.dir`) creates the folder with
+  `os.mkdir`, which fails when the folder exists; then it tries `<path>-1`, `<path>-2`, ... So two runs started
+  in the same second get two folders, whatever the clock says. Under torchrun rank 0 creates it and the other
+  ranks take its answer (`embedlab.hardware.launch.decided_by_rank_0`). OmegaConf caches the answer in the
+  config, and Hydra copies that cache into each job's config (also across processes: joblib pickles it), so a
+  run or sweep that reads its folder again gets the same one.
+* `check_new_run_folder`: a run that is not a resume refuses a folder that already holds an earlier run's kept
+  model (`best/`) or checkpoints (an explicit `hydra.run.dir` given twice), before any work.
+* `held_run_folder`: the process that trains into a folder holds a lock on it (`.run.lock`, `flock`), which the
+  system drops when the process ends, however it ends; a second process (two resumes of one run) is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from embedlab.errors import UserError
+
+LOCK_FILE = ".run.lock"
+EARLIER_WORK = ("best", "checkpoints")  # what a run leaves that a new run in the same folder would overwrite
+
+
+def claim_folder(path: str) -> str:
+    """Create `path`, or the first of `path-1`, `path-2`, ... that does not exist yet; return its name."""
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count():
+        candidate = base if number == 0 else base.with_name(f"{base.name}-{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return str(candidate)
+    raise AssertionError("unreachable")
+
+
+def unique_folder(path: str) -> str:
+    """The resolver `${unique_folder:<path>}`: a folder no other run has, the same for all ranks of a torchrun."""
+    from embedlab.hardware.launch import decided_by_rank_0
+
+    return decided_by_rank_0(f"folder/{path}", lambda: claim_folder(path))
+
+
+def register_unique_folder() -> None:
+    if not OmegaConf.has_resolver("unique_folder"):
+        OmegaConf.register_new_resolver("unique_folder", unique_folder, use_cache=True)
+
+
+def check_new_run_folder(folders: list[Path]) -> None:
+    """One line if a folder already holds an earlier run's kept model or checkpoints (call it when not resuming)."""
+    for folder in folders:
+        found = [name for name in EARLIER_WORK if (folder / name).is_dir() and any((folder / name).iterdir())]
+        if found:
+            raise UserError(
+                f"the run folder {folder} already holds an earlier run's {' and '.join(f'{n}/' for n in found)}; "
+                "expected a new folder (another hydra.run.dir, or none for a new one under outputs/), "
+                "or resume=true / resume=<run id> to continue the run that made it"
+            )
+
+
+@contextlib.contextmanager
+def held_run_folder(folder: Path) -> Iterator[Path]:
+    """Hold `folder` for this process while the block runs; one line if another live process holds it."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or "another process"
+            raise UserError(
+                f"the run folder {folder} is in use by {owner}; expected that run to end first "
+                "(or another folder for a new run)"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
