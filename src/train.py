@@ -26,13 +26,15 @@ from omegaconf import DictConfig  # noqa: E402
 # `import embedlab` registers the OmegaConf resolver `${packaged_model:...}` (conf/model/*.yaml). Remove it
 # once no config uses that resolver.
 import embedlab  # noqa: F401, E402  (imports no torch)
-from embedlab.hardware.launch import register_launch_time, silence_launcher_schema_warning  # noqa: E402
+from embedlab.folders import register_run_folders  # noqa: E402
+from embedlab.hardware.launch import silence_launcher_schema_warning  # noqa: E402
 from embedlab.interrupts import stopped_in_one_line  # noqa: E402
 from embedlab.training.heap import pause_collection_during_startup, skip_collection_at_exit  # noqa: E402
 
-# `${launch_time:...}`: one output folder for all ranks of a torchrun launch (conf/hydra/output/torchrun.yaml).
-# Remove it only with that file: Hydra's `${now:...}` is read by each rank, and near a second boundary differs.
-register_launch_time()
+# `${launch_time:...}` and `${unique_folder:...}` name the run and sweep folders (conf/train.yaml): a folder of
+# its own for every command, the same for all ranks of a torchrun launch; each command reads the clock anew.
+# Remove it only with those keys: Hydra's `${now:...}` differs between the ranks, and two runs share its folder.
+register_run_folders()
 # conf/hydra/launcher/{joblib,submitit_slurm,ray}.yaml carry the plugins' own names, on purpose; Hydra warns
 # that matching them to the plugins' schemas is deprecated. Remove it when those files get names of their own.
 silence_launcher_schema_warning()

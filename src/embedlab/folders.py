@@ -1,10 +1,11 @@
 """Run folders: every run gets its own, none is written by two processes, none replaces an earlier run's model.
 
-* `${unique_folder:<path>}` (the configs' `hydra.run.dir` and `hydra.sweep.dir`) creates the folder with
+* `${unique_folder:<path>}` (conf/train.yaml's `hydra.run.dir` and `hydra.sweep.dir`) creates the folder with
   `os.mkdir`, which fails when the folder exists; then it tries `<path>-1`, `<path>-2`, ... So two runs started
   in the same second get two folders, whatever the clock says. Under torchrun rank 0 creates it and the other
-  ranks take its answer (`embedlab.hardware.launch.decided_by_rank_0`). OmegaConf caches the answer in the
-  config, and Hydra copies that cache into each job's config (also across processes: joblib pickles it), so a
+  ranks take its answer (`embedlab.hardware.launch.decided_by_rank_0`; the path holds `${launch_time:...}`,
+  rank 0's clock, so it is the same in every rank). The answer is kept per command and path, and OmegaConf
+  caches it in the config, which Hydra copies into each job's config (joblib pickles it with the config), so a
   run or sweep that reads its folder again gets the same one.
 * `check_new_run_folder`: a run that is not a resume refuses a folder that already holds an earlier run's kept
   model (`best/`) or checkpoints (an explicit `hydra.run.dir` given twice), before any work.
@@ -27,6 +28,7 @@ from embedlab.errors import UserError
 
 LOCK_FILE = ".run.lock"
 EARLIER_WORK = ("best", "checkpoints")  # what a run leaves that a new run in the same folder would overwrite
+_claimed: dict[str, str] = {}  # path asked for -> folder claimed, by this command
 
 
 def claim_folder(path: str) -> str:
@@ -44,13 +46,27 @@ def claim_folder(path: str) -> str:
 
 
 def unique_folder(path: str) -> str:
-    """The resolver `${unique_folder:<path>}`: a folder no other run has, the same for all ranks of a torchrun."""
+    """The resolver `${unique_folder:<path>}`: a folder no other run has, the same for all ranks of a torchrun.
+
+    Asked again for the same path by the same command (Hydra reads `hydra.sweep.dir` once per batch of jobs, and
+    from more than one copy of the config), it answers the same folder."""
     from embedlab.hardware.launch import decided_by_rank_0
 
-    return decided_by_rank_0(f"folder/{path}", lambda: claim_folder(path))
+    if path not in _claimed:
+        _claimed[path] = decided_by_rank_0(f"folder/{path}", lambda: claim_folder(path))
+    return _claimed[path]
 
 
-def register_unique_folder() -> None:
+def register_run_folders() -> None:
+    """Register `${launch_time:...}` and `${unique_folder:...}` (conf/train.yaml's `hydra.run.dir` and
+    `hydra.sweep.dir`). Called as a command starts: its clock is read anew and it has claimed no folder yet (the
+    tests run `python -m train` many times in one process)."""
+    from embedlab.hardware.launch import launch_datetime, launch_time
+
+    launch_datetime.cache_clear()
+    _claimed.clear()
+    if not OmegaConf.has_resolver("launch_time"):
+        OmegaConf.register_new_resolver("launch_time", launch_time, use_cache=True)
     if not OmegaConf.has_resolver("unique_folder"):
         OmegaConf.register_new_resolver("unique_folder", unique_folder, use_cache=True)
 

@@ -2,8 +2,7 @@
 
 Hydra's `${now:...}` is read by each process when it starts, and the ranks of one torchrun launch start a
 moment apart: near a second boundary they would name different output folders. The distributed hardware
-options (`conf/hydra/output/torchrun.yaml`) name the folder with `${launch_time:...}` instead. Outside torchrun
-it is `now`. Under torchrun, rank 0 reads the clock and publishes it in the launch's rendezvous store (the
+run folders (conf/train.yaml) are named with `${launch_time:...}` instead. Outside torchrun it is `now`. Under torchrun, rank 0 reads the clock and publishes it in the launch's rendezvous store (the
 TCPStore torchrun already runs at MASTER_ADDR:MASTER_PORT); the other ranks wait for it there. The folder
 itself is created by rank 0 alone (`${unique_folder:...}`, embedlab/folders.py), whose name the other ranks take
 from the same store (`decided_by_rank_0`).
@@ -16,8 +15,6 @@ import os
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from omegaconf import OmegaConf
 
 from embedlab.hardware import ranks
 
@@ -62,12 +59,6 @@ def launch_datetime() -> datetime:
 
 def launch_time(pattern: str) -> str:
     return launch_datetime().strftime(pattern)
-
-
-def register_launch_time() -> None:
-    """Make `${launch_time:<strftime pattern>}` available to the configs (hydra.run.dir)."""
-    if not OmegaConf.has_resolver("launch_time"):
-        OmegaConf.register_new_resolver("launch_time", launch_time, use_cache=True)
 
 
 def silence_launcher_schema_warning() -> None:

@@ -152,7 +152,6 @@ def run_trials(
     to_run = max(0, settings.n_trials - len(finished_trials(study)))
     budget = math.floor(settings.max_failure_rate * to_run)
     failures = 0
-    job_idx = 0
     while to_run > 0:
         trials = [studies.ask(study, space) for _ in range(min(n_jobs, to_run))]
         if settings.reuse_repeats:  # same parameters as a COMPLETE trial: the same (seeded) run, so no job
@@ -163,14 +162,15 @@ def run_trials(
                 continue
         jobs = [job_overrides(storage, study.study_name, trial, fixed, group) for trial in trials]
         try:
-            returns = launcher.launch(jobs, initial_job_idx=job_idx)
+            # job folders <sweep dir>/<n> from the trial numbers: a study run again into the same hydra.sweep.dir
+            # writes new folders, not over its earlier trials' models
+            returns = launcher.launch(jobs, initial_job_idx=trials[0].number)
         except BaseException as exc:
             if not worker_died(exc):
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
-        job_idx += len(trials)
         outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
         states = {number: state for number, (state, _) in outcomes.items()}
         missing = group.mark_trials(states)
