@@ -128,14 +128,15 @@ def test_a_new_run_refuses_a_folder_where_an_earlier_run_kept_its_model(
     overrides = tiny_run(tiny_model_path, physics_folder, f"hydra.run.dir={tmp_path / 'run'}")
     first = run_train(*overrides)
     assert first.returncode == 0, first.stderr[-3000:]
-    kept = {path: path.stat().st_mtime_ns for path in (tmp_path / "run" / "best").rglob("*")}
+    kept = {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*")}
+    assert any(path.parent.name == "best" for path in kept) and (tmp_path / "run" / ".hydra" / "config.yaml") in kept
 
     again = run_train(*overrides)
     assert again.returncode == 2
     lines = [line for line in again.stderr.splitlines() if line.strip()]
     assert lines == [lines[-1]] and lines[0].startswith(f"error: the run folder {tmp_path / 'run'} already holds")
     assert "resume=true" in lines[0] and "another hydra.run.dir" in lines[0]
-    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "run" / "best").rglob("*")} == kept
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*")} == kept  # not even .hydra/
     assert len(runs(mlflow_uri)) == 1  # refused before a second run was started
 
 

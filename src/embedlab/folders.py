@@ -8,7 +8,8 @@
   caches it in the config, which Hydra copies into each job's config (joblib pickles it with the config), so a
   run or sweep that reads its folder again gets the same one.
 * `check_new_run_folder`: a run that is not a resume refuses a folder that already holds an earlier run's kept
-  model (`best/`) or checkpoints (an explicit `hydra.run.dir` given twice), before any work.
+  model (`best/`) or checkpoints (an explicit `hydra.run.dir` given twice), before any work and before Hydra
+  writes into it (`RefuseUsedRunFolder`).
 * `held_run_folder`: the process that trains into a folder holds a lock on it (`.run.lock`, `flock`), which the
   system drops when the process ends, however it ends; a second process (two resumes of one run) is refused.
 """
@@ -19,10 +20,13 @@ import contextlib
 import itertools
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
 
 from embedlab.errors import UserError
 
@@ -71,9 +75,15 @@ def register_run_folders() -> None:
         OmegaConf.register_new_resolver("unique_folder", unique_folder, use_cache=True)
 
 
-def check_new_run_folder(folders: list[Path]) -> None:
-    """One line if a folder already holds an earlier run's kept model or checkpoints (call it when not resuming)."""
-    for folder in folders:
+def check_new_run_folder(run_dir: Path, cfg: DictConfig) -> None:
+    """One line if a new run's folder (or, for a chain, a stage's) holds an earlier run's kept model or checkpoints.
+    A resume (`resume=true|<run id>`) continues in its run's own folder and is not checked here."""
+    from embedlab.tracking.resume import resume_requested
+
+    if resume_requested(cfg.get("resume")):
+        return
+    stages = list(cfg.phase.stages) if "stages" in cfg.get("phase", {}) else []
+    for folder in [run_dir, *(run_dir / name for name in stages)]:
         found = [name for name in EARLIER_WORK if (folder / name).is_dir() and any((folder / name).iterdir())]
         if found:
             raise UserError(
@@ -106,3 +116,15 @@ def held_run_folder(folder: Path) -> Iterator[Path]:
             yield folder
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class RefuseUsedRunFolder(Callback):
+    """`check_new_run_folder` for a single run as Hydra starts it, before Hydra writes its `.hydra/` record into
+    the folder (conf/train.yaml's `hydra.callbacks`). Jobs of a multirun are checked by `embedlab.job.run_job`."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_new_run_folder(Path(str(OmegaConf.select(config, "hydra.run.dir"))), config)
+        except UserError as exc:  # Hydra turns a callback's exception into a warning and goes on: not this one
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)

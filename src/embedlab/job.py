@@ -8,7 +8,6 @@ from omegaconf import DictConfig
 
 from embedlab.folders import check_new_run_folder
 from embedlab.run import RunResult, train
-from embedlab.tracking.resume import resume_requested
 
 
 def run_job(
@@ -18,10 +17,8 @@ def run_job(
     (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result.
 
     A new run (not a resume) refuses a folder where an earlier run kept its model, before any work."""
-    stages = list(cfg.phase.stages) if "stages" in cfg.phase else []
-    if not resume_requested(cfg.get("resume")):
-        check_new_run_folder([run_dir, *(run_dir / name for name in stages)])
-    if stages:
+    check_new_run_folder(run_dir, cfg)
+    if "stages" in cfg.phase:
         from embedlab.phases.chain import train_chain
 
         return train_chain(cfg, run_dir, train, overrides, callbacks)
