@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from embedlab.errors import UserError
-from embedlab.folders import claim_folder, held_run_folder, register_run_folders
+from embedlab.folders import check_new_run_folder, claim_folder, held_run_folder, register_run_folders
 from embedlab_testing import REPO, run_train, runs
 
 SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)
@@ -161,3 +161,13 @@ def test_a_folder_held_by_a_live_process_is_refused_and_free_once_it_is_killed(t
         with pytest.raises(UserError, match="is in use by process"):  # one process, one hold
             with held_run_folder(tmp_path):
                 pass
+
+
+def test_a_chain_checks_each_stage_folder_and_a_resume_none(tmp_path):
+    (tmp_path / "phase2" / "best").mkdir(parents=True)
+    (tmp_path / "phase2" / "best" / "model.safetensors").write_bytes(b"")
+    chain = OmegaConf.create({"resume": False, "phase": {"stages": {"phase1": {}, "phase2": {}}}})
+    with pytest.raises(UserError, match=f"the run folder {tmp_path / 'phase2'} already holds an earlier run's best/;"):
+        check_new_run_folder(tmp_path, chain)
+    check_new_run_folder(tmp_path, OmegaConf.merge(chain, {"resume": True}))  # continues where it stopped
+    check_new_run_folder(tmp_path / "other", chain)

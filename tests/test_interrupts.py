@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,6 +107,23 @@ def test_a_signal_while_a_grid_checks_its_points_is_one_line(signum, code, tiny_
     assert returncode == code
     assert one_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
     assert not [r for r in runs(uri) if r.info.status == "RUNNING"]
+
+
+@pytest.mark.parametrize(("signum", "code"), STOPS)
+def test_a_signal_while_the_data_is_read_is_one_line(signum, code, tiny_model_path, physics_folder, tmp_path):
+    big = tmp_path / "big"
+    shutil.copytree(physics_folder, big)
+    rows = "".join(f'{{"anchor": "question {n}", "positive": "passage {n} of many"}}\n' for n in range(300_000))
+    (big / "pairs.jsonl").write_text(rows, encoding="utf-8")  # seconds to read, check and split
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = tmp_path / "run"
+    process = start(f"model.name_or_path={tiny_model_path}", f"dataset.path={big}", f"hydra.run.dir={run}", uri=uri)
+    wait_until((run / ".hydra" / "config.yaml").exists, process)  # Hydra calls the job next: checks, then the data
+    time.sleep(1.0)
+    returncode, stderr = stopped(process, signum)
+    assert returncode == code
+    assert last_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before the store was opened (after the data): no run
 
 
 @pytest.mark.slow
