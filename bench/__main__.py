@@ -1,5 +1,5 @@
 """`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|medium|full] [--overhead-steps N]
-[--smoke]`."""
+[--splits N] [--threads N] [--smoke]`. `--parts recipe` (hours on a real folder) runs only when named."""
 
 from __future__ import annotations
 
@@ -13,19 +13,22 @@ from pathlib import Path
 from bench.common import BUNDLED_PHYSICS, REPO, Settings, machine, minilm_path
 from bench.table import render
 
-PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep")
+PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep", "recipe")
+DEFAULT_PARTS = [part for part in PARTS if part != "recipe"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--data", type=Path, default=BUNDLED_PHYSICS, help="BEIR folder (default: bundled physics)")
     parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=DEFAULT_PARTS)
     parser.add_argument("--repeats", type=int, default=Settings.repeats, help="repeats per side; medians are reported")
     parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default=Settings.sweep_size)
     parser.add_argument(
         "--overhead-steps", type=int, default=Settings.overhead_steps, help="training steps of the overhead job"
     )
+    parser.add_argument("--splits", type=int, default=Settings.splits, help="recipe: held-out splits (one seed each)")
+    parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
@@ -38,6 +41,8 @@ def main() -> int:
         smoke=args.smoke,
         sweep_size=args.sweep_size,
         overhead_steps=args.overhead_steps,
+        splits=1 if args.smoke else args.splits,
+        threads=args.threads,
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

@@ -28,6 +28,8 @@ class Settings:
     smoke: bool = False
     sweep_size: str = "quick"
     overhead_steps: int = 30  # the overhead job: as long as the default experiment (one epoch); evaluates every half
+    splits: int = 5  # the recipe part: held-out splits carved from the training queries, one seed each
+    threads: int = 1  # the recipe part: torch threads of each side
 
     @property
     def train_data(self) -> Path:

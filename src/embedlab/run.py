@@ -60,6 +60,7 @@ def train(
     # torch and transformers from here on: the data, loss, hardware and store are checked
     from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
+    from embedlab.training.trainer import evaluate_test
 
     args = build(
         cfg.training,
@@ -122,12 +123,6 @@ def train(
             cfg.optimized_metric,
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
-
-
-def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
-    from embedlab.training.trainer import evaluate_test as run_evaluators
-
-    return run_evaluators(model, evaluators, precision)
 
 
 def set_up_process(seed: int, hardware) -> None:

@@ -35,6 +35,14 @@ def test_cpu_bf16_is_detected_from_the_cpuinfo_flags(tmp_path, flags, fast):
     assert cpu_has_fast_bf16(cpuinfo) is fast
 
 
+def test_without_cpuinfo_bf16_is_asked_of_torchs_private_cpuid_checks(tmp_path):
+    # cpu_has_fast_bf16's fallback calls these two private functions: a torch release that renames them fails here
+    assert isinstance(torch.cpu._is_amx_tile_supported(), bool)
+    assert isinstance(torch.cpu._is_avx512_bf16_supported(), bool)
+    expected = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    assert cpu_has_fast_bf16(tmp_path / "no-cpuinfo") is expected
+
+
 def test_fp32_keeps_the_plain_path_and_bf16_autocasts_matmuls_with_fp32_weights():
     layer = torch.nn.Linear(8, 8)
     x = torch.randn(2, 8)

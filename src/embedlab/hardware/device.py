@@ -38,6 +38,9 @@ def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
         pass
     import torch
 
+    # Private: torch has no public "bf16 in hardware" query (torch.backends.cpu.get_cpu_capability() names the
+    # vector ISA, not bf16 support). Used only where /proc/cpuinfo cannot be read; tests/hardware/test_device.py
+    # fails loudly if a torch release renames these.
     return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
