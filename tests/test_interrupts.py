@@ -175,6 +175,10 @@ def test_ctrl_c_in_an_optuna_trial_kills_the_sweep_and_says_how_to_continue(tiny
     trials = [r for r in runs(uri) if not r.info.run_name.startswith("sweep-")]
     assert [r.info.status for r in parents] == ["KILLED"]
     assert [r.info.status for r in trials] == ["KILLED"]  # the trial that was training
+    import optuna
+
+    [trial] = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert trial.state.name == "FAIL" and trial.user_attrs["embedlab.interrupted"]  # not counted: the rerun runs 2
 
 
 def test_a_signal_while_held_arrives_after_the_block():

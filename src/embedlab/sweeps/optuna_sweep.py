@@ -30,6 +30,7 @@ from embedlab.tracking.status import ended_with_status
 
 log = logging.getLogger(__name__)
 REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
+INTERRUPTED_ATTR = "embedlab.interrupted"  # trial user attr: stopped by Ctrl-C / SIGTERM (FAIL, not counted)
 
 
 @dataclass
@@ -168,6 +169,8 @@ def run_trials(
         except BaseException as exc:
             if not worker_died(exc):
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
+                    if isinstance(exc, KeyboardInterrupt):  # stopped, not failed: the next session runs another
+                        trial.set_user_attr(INTERRUPTED_ATTR, True)
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
@@ -248,7 +251,9 @@ def tell_and_check_exhausted(study, trial, value: float | None, state: TrialStat
 
 
 def finished_trials(study) -> list:
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    """The trials that count towards `n_trials`: COMPLETE, PRUNED and FAIL, less those stopped by Ctrl-C/SIGTERM."""
+    ended = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    return [trial for trial in ended if not trial.user_attrs.get(INTERRUPTED_ATTR)]
 
 
 def concurrent_trials(n_jobs: int | None, config: DictConfig) -> int:
