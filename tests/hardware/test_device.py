@@ -147,3 +147,11 @@ def test_faiss_search_on_the_gpu_matches_the_cpu():
     _, on_cpu = search(corpus, corpus[:20], k=10, use_gpu=False)
     _, on_gpu = search(corpus, corpus[:20], k=10, use_gpu=True)
     assert (on_cpu == on_gpu).all()
+
+
+def test_distributed_without_torchrun_is_one_process(monkeypatch):
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    hardware = Hardware(device="cpu", precision="fp32", distributed=True)  # hardware=ddp_cpu, python -m train
+    assert (hardware.distributed, hardware.world_size) == (False, 1)
+    assert hardware.training_kwargs()["ddp_backend"] is None  # no process group to initialize

@@ -15,6 +15,7 @@ from typing import Any
 
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
+from embedlab.interrupts import signals_held
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
@@ -237,12 +238,14 @@ class MlflowTracker:
             f"torch=={torch.__version__.split('+')[0]}",
         ]
         name = self.registered_model_name if self.register else None
-        info = mlflow.sentence_transformers.log_model(
-            model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
-        )
-        if name and info.registered_model_version:
-            tag_version(mlflow.MlflowClient(), name, info.registered_model_version, self.run_id, version_tags or {})
-            return f"models:/{name}/{info.registered_model_version}"
+        with signals_held():  # Ctrl-C / SIGTERM wait: the model is logged, registered and tagged whole, or not at all
+            info = mlflow.sentence_transformers.log_model(
+                model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
+            )
+            if name and info.registered_model_version:
+                version = info.registered_model_version
+                tag_version(mlflow.MlflowClient(), name, version, self.run_id, version_tags or {})
+                return f"models:/{name}/{version}"
         return info.model_uri
 
 
