@@ -4,11 +4,9 @@ data or model loads, so that a store that cannot work answers in a second, and b
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import re
 import socket
-import ssl
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -105,6 +103,9 @@ def check_server_answers(uri: str, parts: urllib.parse.SplitResult) -> None:
     does not answer an HTTP request within ANSWER_TIMEOUT_S: MLflow would wait its full request timeout on each
     of its tries. Any answer counts (an error status, a closed connection): a server that answers is MLflow's
     to judge."""
+    import http.client  # here, not at the top: only a server's URI needs it (~30 ms of every start-up)
+    import ssl
+
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if parts.scheme == "https":
         context = ssl.create_default_context()
