@@ -78,6 +78,7 @@ def print_summary(
     uri: str,
     evaluated_on=None,
     optimized_metric: str | None = None,
+    experiment_id: str | None = None,
 ) -> None:
     print("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric
@@ -90,4 +91,4 @@ def print_summary(
     if model_uri:
         print(f"logged model:    {model_uri}")
     print(f"MLflow run:      {run_id}   store: {uri}")
-    print(f"open the UI:     {ui_command(uri)}")
+    print(f"open the UI:     {ui_command(uri, experiment_id)}")

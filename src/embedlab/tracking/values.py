@@ -35,6 +35,21 @@ def parse_overrides(overrides: str | list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+NAMED_ELSEWHERE = ("dataset", "loss", "phase")  # choices a single run's name already starts with
+NOT_NAMED = ("tracking.", "hardware.threads", "resume", "reproduce", "sweep.")  # where a run goes, not what it is
+
+
+def named_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that say what a single run changes: no paths (`dataset.path=/x`), no tracking or output
+    settings, and not the dataset/loss/phase choices its name starts with."""
+    out = []
+    for key, value in parse_overrides(overrides):
+        if key in NAMED_ELSEWHERE or key.startswith(NOT_NAMED) or "/" in value:
+            continue
+        out.append(f"{key}={value}")
+    return out
+
+
 def short_key(key: str, keys: list[str]) -> str:
     """The last dotted part (`training.batch_size` -> `bs`), or the whole key when two keys would share it."""
     last = key.rsplit(".", 1)[-1]
