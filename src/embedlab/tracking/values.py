@@ -41,13 +41,13 @@ NOT_NAMED = ("tracking.", "hardware.threads", "resume", "reproduce", "sweep.")  
 
 def named_overrides(overrides: list[str]) -> list[str]:
     """The overrides that say what a single run changes: no paths (`dataset.path=/x`), no tracking or output
-    settings, and not the dataset/loss/phase choices its name starts with."""
-    out = []
+    settings, and not the dataset/loss/phase choices its name starts with; a key given twice counts once."""
+    chosen: dict[str, str] = {}  # a key given twice (a reproduction with a key changed): its last value
     for key, value in parse_overrides(overrides):
         if key in NAMED_ELSEWHERE or key.startswith(NOT_NAMED) or "/" in value:
             continue
-        out.append(f"{key}={value}")
-    return out
+        chosen[key] = value
+    return [f"{key}={value}" for key, value in chosen.items()]
 
 
 def short_key(key: str, keys: list[str]) -> str:
