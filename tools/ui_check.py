@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+ML_VIEW = "?workflowType=machine_learning"  # MLflow's machine-learning view, not its GenAI one
 sys.path.insert(0, str(REPO / "tests"))  # the tests' tiny data folder and test model, reused as they are
 
 
@@ -105,28 +106,40 @@ def pages(uri: str) -> list[tuple[str, str, str]]:
     from embedlab.tracking.store import ui_address
 
     client = mlflow.MlflowClient(uri)
-    out = [("01-registered-models", "#/models", "embedlab-")]
+    out = [("00-home", "#/", "Experiments"), ("01-registered-models", "#/models", "embedlab-")]
     for experiment in client.search_experiments():
         eid = experiment.experiment_id
         found = client.search_runs([eid], order_by=["attributes.start_time ASC"])
         if not found:
             continue
         out.append((f"02-{experiment.name}-runs", ui_address("", eid).lstrip("/"), found[0].info.run_name))
-        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models", "best_model"))
+        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models{ML_VIEW}", "best_model"))
         single = [r for r in found if "mlflow.parentRunId" not in r.data.tags and "sweep_kind" not in r.data.tags]
         if single:
             out.append(
-                (f"04-{experiment.name}-run", f"#/experiments/{eid}/runs/{single[0].info.run_id}", "training.lr")
+                (
+                    f"04-{experiment.name}-run",
+                    f"#/experiments/{eid}/runs/{single[0].info.run_id}{ML_VIEW}",
+                    "training.lr",
+                )
             )
         for parent in (r for r in found if "sweep_kind" in r.data.tags):
             kind = parent.data.tags["sweep_kind"]
-            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}", "best_value"))
+            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}{ML_VIEW}", "best_value"))
             out.append(
-                (f"06-{kind}-artifacts", f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts", "sweep.json")
+                (
+                    f"06-{kind}-artifacts",
+                    f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts{ML_VIEW}",
+                    "sweep.json",
+                )
             )
         for i, model in enumerate(client.search_logged_models([eid], max_results=4)):
             out.append(
-                (f"07-{experiment.name}-logged-model-{i}", f"#/experiments/{eid}/models/{model.model_id}", "val_loss")
+                (
+                    f"07-{experiment.name}-logged-model-{i}",
+                    f"#/experiments/{eid}/models/{model.model_id}{ML_VIEW}",
+                    "val_loss",
+                )
             )
         for registered in client.search_registered_models():
             out.append((f"08-registered-{registered.name}", f"#/models/{registered.name}", "Version"))

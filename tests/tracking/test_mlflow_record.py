@@ -192,8 +192,8 @@ def test_a_reproduction_is_tagged_and_named_with_its_source(elsewhere_run):
     [copy] = [r for r in runs(uri, "physics") if r.data.tags.get("reproduces") == source.info.run_id]
     assert f"repro-of-{source.info.run_id[:8]}" in copy.info.run_name
     # names carry what the overrides change: the source ran 4 steps, the reproduction 2
-    assert source.info.run_name.startswith("physics-mnrl ") and " max_steps=4 " in source.info.run_name
-    assert " max_steps=2 " in copy.info.run_name
+    assert source.info.run_name.startswith("physics-mnrl ") and " steps=4 " in source.info.run_name
+    assert " steps=2 " in copy.info.run_name
 
 
 def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path, physics_folder, mlflow_uri, tmp_path):

@@ -43,7 +43,7 @@ def test_a_single_runs_name_carries_what_its_overrides_change():
         "++tracking.tags.reproduces=0123abcd",
     ]
     assert values_name(named_overrides(overrides)) == "bs=16 scale=40 model=minilm_unnormalized"
-    assert values_name(named_overrides(["training.max_steps=4", "training.max_steps=2"])) == "max_steps=2"
+    assert values_name(named_overrides(["training.max_steps=4", "training.max_steps=2"])) == "steps=2"
     assert values_name(named_overrides(["training.batch_size=32"])) != values_name(
         named_overrides(["training.batch_size=16"])
     )

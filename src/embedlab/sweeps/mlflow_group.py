@@ -14,7 +14,7 @@ from embedlab.sweeps.search_space import quote
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, kept
 from embedlab.tracking.mlflow_run import describe_version, log_kept_model
 from embedlab.tracking.model_card import kept_model_of
-from embedlab.tracking.params import redact
+from embedlab.tracking.params import param_value, redact
 from embedlab.tracking.store import default_tracking_uri, open_experiment
 from embedlab.tracking.values import values_name
 
@@ -128,7 +128,9 @@ class SweepGroup:
             if key in summary:
                 self.client.set_tag(self.run_id, f"sweep_{key}", redact(str(summary[key])))
         for key, value in (summary.get("best_params") or {}).items():
-            self.client.set_tag(self.run_id, f"best.{key}", str(value))
+            self.client.set_tag(
+                self.run_id, f"best.{key}", param_value(value)
+            )  # as params write it; exact: best_command
         for key in ("best_value", "best_trial", "n_complete", "n_pruned", "n_fail", "n_repeats_reused"):
             if summary.get(key) is not None:
                 self.client.log_metric(self.run_id, key, float(summary[key]))

@@ -53,6 +53,7 @@ def git_commit() -> str:
         return "unknown"
 
 
+NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as a run's or a logged model's description
 LOGGED_MODEL_NAME = "best_model"  # `runs:/<run id>/best_model` loads a run's kept model
 
 
@@ -257,15 +258,22 @@ def log_kept_model(model, kept: KeptModel, run_id: str | None = None, registered
         f"transformers=={transformers.__version__}",
         f"torch=={torch.__version__.split('+')[0]}",
     ]
-    return mlflow.sentence_transformers.log_model(
+    info = mlflow.sentence_transformers.log_model(
         model,
         name=LOGGED_MODEL_NAME,
         registered_model_name=registered_model_name,
         pip_requirements=requirements,
         step=kept.step,
-        tags={"dataset": kept.dataset, "loss": kept.loss, "base_model": kept.base_model},
+        tags={
+            "dataset": kept.dataset,
+            "loss": kept.loss,
+            "base_model": kept.base_model,
+        },
         **({"run_id": run_id} if run_id else {}),
     )
+    # the logged model page's Description; set after registering, which copies the model's tags to the version
+    mlflow.MlflowClient().set_logged_model_tags(info.model_id, {NOTE_TAG: kept.description()})
+    return info
 
 
 def describe_version(client, name: str, version: str | int, run_id: str, kept: KeptModel, tags: dict[str, Any]) -> None:

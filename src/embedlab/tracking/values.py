@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import re
 
-SHORT_KEYS = {"batch_size": "bs", "learning_rate": "lr", "warmup_ratio": "warmup", "weight_decay": "wd"}
+SHORT_KEYS = {
+    "batch_size": "bs",
+    "learning_rate": "lr",
+    "warmup_ratio": "warmup",
+    "weight_decay": "wd",
+    "max_steps": "steps",
+    "eval_steps": "eval_every",
+}
 VALUE_TAG_PREFIX = "value."  # value.training.lr = 4.82e-5: the swept value in a form whose exponent stays visible
 
 
