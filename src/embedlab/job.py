@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from embedlab.folders import check_new_run_folder
 from embedlab.run import RunResult, train
 
 
@@ -13,7 +14,10 @@ def run_job(
     cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
 ) -> RunResult:
     """A chain config (with `phase.stages`) runs its stages one after another, each an ordinary `train()`
-    (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result."""
+    (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result.
+
+    A new run (not a resume) refuses a folder where an earlier run kept its model, before any work."""
+    check_new_run_folder(run_dir, cfg)
     if "stages" in cfg.phase:
         from embedlab.phases.chain import train_chain
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
+from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
 from embedlab.losses.selection import build_losses, check_sampler, select_parts
 from embedlab.report import print_summary
@@ -56,9 +58,13 @@ def train(
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
+    folder = contextlib.ExitStack()  # one process per run folder, from here to the run's end (torchrun: rank 0's)
+    if is_main_process():
+        folder.enter_context(held_run_folder(run_dir))  # another live process has it (two resumes of a run): stop
     # torch and transformers from here on: the data, loss, hardware and store are checked
     from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
+    from embedlab.training.trainer import evaluate_test
 
     args = build(
         cfg.training,
@@ -74,6 +80,7 @@ def train(
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
+        folder,
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
         tracker.run(config, tracker.run_name or run_name(cfg, overrides), run_dir, tags={"phase": phase.name}),
@@ -131,12 +138,6 @@ def train(
             experiment_id=tracker.experiment_id,
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
-
-
-def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
-    from embedlab.training.trainer import evaluate_test as run_evaluators
-
-    return run_evaluators(model, evaluators, precision)
 
 
 def set_up_process(seed: int, hardware) -> None:

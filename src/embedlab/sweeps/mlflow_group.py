@@ -15,7 +15,8 @@ from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, kept
 from embedlab.tracking.mlflow_run import describe_version, log_kept_model
 from embedlab.tracking.model_card import kept_model_of
 from embedlab.tracking.params import param_value, redact
-from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
+from embedlab.tracking.store_checks import check_store_reachable
 from embedlab.tracking.values import values_name
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class SweepGroup:
         from mlflow import MlflowClient
 
         self.uri = uri or default_tracking_uri()
+        check_store_reachable(self.uri)  # a server that never answers: one line in seconds, not MLflow's minute
+        prepare_tracking_store(self.uri)
         self.client = MlflowClient(self.uri)
         self.name = name
         self.kind = kind

@@ -15,12 +15,13 @@ from typing import Any
 
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
+from embedlab.interrupts import signals_held
 from embedlab.tracking.model_card import KeptModel
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
-from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
 from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
@@ -113,6 +114,7 @@ class MlflowTracker:
 
         self.uri = credentials_to_env(self.uri)
         check_tracking(self.uri, self.registered_model_name)  # as `python -m train` did before the data
+        prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
             with bounded_http_retries():
@@ -237,11 +239,13 @@ class MlflowTracker:
         import mlflow
 
         name = self.registered_model_name if self.register else None
-        info = log_kept_model(model, kept, registered_model_name=name)
-        if name and info.registered_model_version:
-            version = info.registered_model_version
-            describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept, version_tags or {})
-            return f"models:/{name}/{version}"
+        # Ctrl-C / SIGTERM wait: the model is logged, registered and described whole, or not at all
+        with signals_held():
+            info = log_kept_model(model, kept, registered_model_name=name)
+            if name and info.registered_model_version:
+                version = info.registered_model_version
+                describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept, version_tags or {})
+                return f"models:/{name}/{version}"
         return info.model_uri
 
 
