@@ -57,7 +57,7 @@ def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, stud
     assert len(children) == 2
     for run in children:
         assert run.info.status == "KILLED" and run.data.tags["sweep_state"] == "PRUNED"
-        assert "best_step" not in run.data.metrics  # training never reached its end
+        assert "kept_step" not in run.data.metrics  # training never reached its end
         history = mlflow.MlflowClient(mlflow_uri).get_metric_history(run.info.run_id, "ndcg_at_10")
         assert sorted(m.step for m in history) == [0, 2]  # the evaluation that pruned it is in MLflow too
         output_dir = Path(run.data.tags["output_dir"])

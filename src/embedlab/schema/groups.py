@@ -102,6 +102,7 @@ TRACKING = {
     "experiment": Text(),
     "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
     "log_model": Flag(),
+    "sweep_models": Choice(options=("best", "all")),
     "register": Flag(),
     "run_name": Text(nullable=True),
     "parent_run_id": Text(nullable=True),

@@ -88,6 +88,8 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         name,
         study.user_attrs.get(studies.PARENT_RUN_ATTR),
         registered_model_name=registered,
+        log_model=job_cfg.tracking.get("log_model", True),
+        sweep_models=job_cfg.tracking.get("sweep_models", "best"),
     )
     study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
     n_jobs = concurrent_trials(settings.n_jobs, config)

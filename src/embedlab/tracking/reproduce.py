@@ -13,10 +13,19 @@ import sys
 
 from embedlab.errors import UserError
 
+REPRODUCES_TAG = "reproduces"  # on a reproduction: the id of the run it reproduces (also in its name)
 PREFIX = "reproduce="
 FORCE = "reproduce_force="
 # What a sweep adds to a job's overrides (its parent run, trial, name): a reproduced job is a standalone run.
-SWEEP_KEYS = ("sweep.", "tracking.parent_run_id=", "tracking.tags.sweep", "tracking.run_name=", "tracking.register=")
+SWEEP_KEYS = (
+    "sweep.",
+    "tracking.parent_run_id=",
+    "tracking.tags.sweep",
+    "tracking.run_name=",
+    "tracking.register=",
+    "tracking.log_model=",
+    f"tracking.tags.{REPRODUCES_TAG}=",  # a reproduction of a reproduction names the run it reproduces itself
+)
 
 
 def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
@@ -89,7 +98,7 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     if not force:
         check_same_code_and_data(run, overrides)
     print(f"reproducing MLflow run {run_id}: python -m train {' '.join([*overrides, *rest])}", flush=True)
-    return [argv[0], *overrides, *rest]
+    return [argv[0], *overrides, f"++tracking.tags.{REPRODUCES_TAG}={run_id}", *rest]
 
 
 def reproduce_command(argv: list[str]) -> list[str]:
