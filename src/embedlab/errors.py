@@ -1,6 +1,11 @@
-"""The one exception type for user mistakes: printed as a single line, never as a traceback."""
+"""The one exception type for user mistakes, and the one way a command ends on one: a line, never a traceback."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
 
 
 class UserError(Exception):
@@ -15,3 +20,18 @@ class Interrupted(Exception):
 
         super().__init__(f"stopped by {signal.Signals(signum).name}")
         self.exit_code = 128 + signum
+
+
+def exit_with_error(error: UserError | str) -> NoReturn:
+    """`error: <what was wrong>` on a line of its own on stderr (after any progress bar), and exit status 2."""
+    print(f"\nerror: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+@contextmanager
+def user_errors_exit() -> Iterator[None]:
+    """Around a command's work (a run, a sweep, `reproduce=`): a `UserError` ends it with `exit_with_error`."""
+    try:
+        yield
+    except UserError as exc:
+        exit_with_error(exc)

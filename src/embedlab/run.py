@@ -19,6 +19,7 @@ from embedlab.training.heap import collector_skips_existing_objects
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
+    from embedlab.plan import Plan
     from embedlab.training.checkpoint import BestCheckpoint
 
 
@@ -35,14 +36,21 @@ class RunResult:
 
 
 def train(
-    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str] | None = None,
+    callbacks: list | None = None,
+    plan: Plan | None = None,
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
-    this once per stage.
+    this once per stage. `plan` (embedlab.plan) holds the data it read while checking: not read again.
     """
-    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
+    if plan is not None:
+        data = plan.data(to_container(cfg))
+    else:
+        data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
     parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
     check_sampler(cfg.sampler, data, parts)
     hardware = build(cfg.hardware, where="hardware")

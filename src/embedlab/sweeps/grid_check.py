@@ -7,15 +7,14 @@ the loss against the data it would read) when the multirun starts; a point that 
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, user_errors_exit
+from embedlab.plan import Seen, plan_run
 from embedlab.schema.composition import composition_error_line
 
 
@@ -29,24 +28,34 @@ def grid_points(overrides: list[str]) -> list[list[str]]:
     return [point for batch in BasicSweeper.split_arguments(parsed, None) for point in batch]
 
 
-def check_point(point: list[str], config_name: str, datasets: dict[str, Any]) -> None:
-    """Compose one job's config and check it as `python -m train` would, up to (not including) the model."""
+def check_point(point: list[str], config_name: str, seen: Seen) -> None:
+    """Compose one job's config and check it as `python -m train` would (embedlab.plan), up to the model."""
     from hydra import compose
 
-    from embedlab.config import build
-    from embedlab.losses.selection import check_sampler, select_parts
-    from embedlab.schema import check_config
-
     cfg = compose(config_name=config_name, overrides=point, return_hydra_config=True)
-    loss_name = str(cfg.hydra.runtime.choices.get("loss", "loss"))
+    choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     with_hydra = OmegaConf.to_container(cfg, resolve=False)
     with_hydra.pop("hydra", None)
-    config = check_config(OmegaConf.create(with_hydra))
-    key = json.dumps([config["dataset"], config["seed"]], sort_keys=True, default=str)
-    if key not in datasets:  # several points on the same data read it once
-        datasets[key] = build(config["dataset"], where="dataset", seed=config["seed"])
-    parts = select_parts(config["loss"], datasets[key], loss_name)
-    check_sampler(config["sampler"], datasets[key], parts)
+    plan_run(OmegaConf.create(with_hydra), choices, seen)
+
+
+def check_grid_expressions(overrides: list[str]) -> None:
+    """A sweep that makes no point (`range(0)`), or one only an Optuna study reads (`interval(...)`): one line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_sweep_override():
+            continue
+        text = f"{override.get_key_element()}={override.get_value_element_as_str()}"
+        if isinstance(override.value(), IntervalSweep):
+            raise UserError(
+                f"{text} is a range of real numbers, which only an Optuna study samples; expected a grid's values "
+                "(a,b,c, choice(a,b) or range(start,stop,step)), or an Optuna study (hparams_search=<preset>, "
+                "or hydra/sweeper=embedlab_optuna with hydra.sweeper.params)"
+            )
+        if not list(override.sweep_iterator()):
+            raise UserError(f"{text} gives no values, so the grid has no point to run; expected at least one value")
 
 
 class CheckEveryPoint(Callback):
@@ -58,15 +67,13 @@ class CheckEveryPoint(Callback):
             return
         config_name = OmegaConf.select(config, "hydra.job.config_name", default="train")
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
-        datasets: dict[str, Any] = {}
-        try:
+        seen = Seen()
+        with user_errors_exit():
+            check_grid_expressions(overrides)
             points = grid_points(overrides)
             for number, point in enumerate(points):
                 try:
-                    check_point(point, config_name, datasets)
+                    check_point(point, config_name, seen)
                 except (UserError, CompactHydraException) as exc:
                     line = composition_error_line(exc) if isinstance(exc, CompactHydraException) else exc
                     raise UserError(f"grid point {number} ({' '.join(point)}) cannot run: {line}") from None
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
