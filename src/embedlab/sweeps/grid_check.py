@@ -39,15 +39,18 @@ def check_point(point: list[str], config_name: str, seen: Seen) -> None:
     plan_run(OmegaConf.create(with_hydra), choices, seen)
 
 
-def check_grid_expressions(overrides: list[str]) -> None:
-    """A sweep that makes no point (`range(0)`), or one only an Optuna study reads (`interval(...)`): one line."""
+def check_grid_expressions(overrides: list[str]) -> set[str]:
+    """A sweep that makes no point (`range(0)`), or one only an Optuna study reads (`interval(...)`): one line.
+    Returns the swept keys."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
-    for override in OverridesParser.create().parse_overrides(overrides):
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    swept = set()
+    for text, override in zip(overrides, parsed, strict=True):
         if not override.is_sweep_override():
             continue
-        text = f"{override.get_key_element()}={override.get_value_element_as_str()}"
+        swept.add(override.get_key_element())
         if isinstance(override.value(), IntervalSweep):
             raise UserError(
                 f"{text} is a range of real numbers, which only an Optuna study samples; expected a grid's values "
@@ -56,6 +59,7 @@ def check_grid_expressions(overrides: list[str]) -> None:
             )
         if not list(override.sweep_iterator()):
             raise UserError(f"{text} gives no values, so the grid has no point to run; expected at least one value")
+    return swept
 
 
 class CheckEveryPoint(Callback):
@@ -69,11 +73,12 @@ class CheckEveryPoint(Callback):
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
         seen = Seen()
         with user_errors_exit():
-            check_grid_expressions(overrides)
+            swept = check_grid_expressions(overrides)
             points = grid_points(overrides)
             for number, point in enumerate(points):
                 try:
                     check_point(point, config_name, seen)
                 except (UserError, CompactHydraException) as exc:
                     line = composition_error_line(exc) if isinstance(exc, CompactHydraException) else exc
-                    raise UserError(f"grid point {number} ({' '.join(point)}) cannot run: {line}") from None
+                    shown = " ".join(o for o in point if o.lstrip("+~").split("=", 1)[0] in swept) or " ".join(point)
+                    raise UserError(f"grid point {number} ({shown}) cannot run: {line}") from None
