@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.ranks import is_main_process
-from embedlab.losses.selection import build_losses, check_sampler, select_parts
+from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.training.heap import collector_skips_existing_objects
@@ -45,14 +45,14 @@ def train(
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
-    this once per stage. `plan` (embedlab.plan) holds the data it read while checking: not read again.
+    this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (made here when not given);
+    the data it read is the run's.
     """
-    if plan is not None:
-        data = plan.data(to_container(cfg))
-    else:
-        data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
-    parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
-    check_sampler(cfg.sampler, data, parts)
+    if plan is None:
+        from embedlab.plan import plan_run
+
+        plan = plan_run(cfg)  # config, model, data against loss and phase, metrics, store: before any model loads
+    data = plan.data(to_container(cfg))
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
