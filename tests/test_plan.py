@@ -152,6 +152,15 @@ def test_the_plan_names_what_each_stage_logs(composed, tiny_model_path, physics_
     assert plan.data(plan.stages[0].config) is read
 
 
+def test_a_stage_is_planned_with_its_own_overrides(composed, tiny_model_path, physics_folder, mlflow_uri):
+    from embedlab.plan import plan_run
+
+    chain = [f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}", "phase=two_phase"]
+    plan_run(*composed(*chain, "+phase.stages.phase2.optimized_metric=triplet_acc"))  # phase 2 logs it
+    with pytest.raises(UserError, match=r"^phase.stages.phase2: training.select_by=spearman is not logged"):
+        plan_run(*composed(*chain, "+phase.stages.phase2.training.select_by=spearman"))
+
+
 def test_a_mixed_loss_logs_each_part_loss(composed, tiny_model_path, tmp_path, mlflow_uri):
     from embedlab.plan import plan_run
     from embedlab_testing import QUORA_HEADER, quora_rows, write_tsv

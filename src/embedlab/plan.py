@@ -28,7 +28,7 @@ from embedlab.config import REPO_ROOT, build
 from embedlab.data.bundle import DataBundle
 from embedlab.errors import UserError
 from embedlab.losses.selection import check_sampler, select_parts
-from embedlab.schema import GROUP_NAMES, check_config, check_group
+from embedlab.schema import GROUP_NAMES, check_config, check_group, resolved
 
 CONF = REPO_ROOT / "conf"
 
@@ -86,7 +86,7 @@ def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None 
     choices = {k: v for k, v in (choices or {}).items() if v is not None}
     seen = seen or Seen()
     config = checked_config(cfg, choices)
-    stages = [plan_stage(name, stage, choices, seen) for name, stage in stage_configs(config)]
+    stages = [plan_stage(name, stage, choices, seen) for name, stage in stage_configs(cfg, config)]
     check_store(config["tracking"], seen)
     return Plan(stages, seen)
 
@@ -136,18 +136,19 @@ def preset_choices(spec: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def stage_configs(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(name, config) of each training run: the run itself, or each stage of a chain (`phase.stages`) with its
-    own phase and the keys it overrides, as `embedlab.phases.chain.stage_config` gives them."""
-    stages = config["phase"].get("stages")
-    if not stages:
+def stage_configs(cfg: Any, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, resolved config) of each training run: the run itself, or each stage of a chain (`phase.stages`)
+    with its own phase and the keys it overrides, merged before interpolations resolve, as
+    `embedlab.phases.chain.stage_config` does (a stage's `loss=` moves `training.select_by` with it)."""
+    if not config["phase"].get("stages"):
         return [("run", config)]
+    raw = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else dict(cfg)
+    raw.pop("hydra", None)
     out = []
-    for name, stage in stages.items():
-        merged = OmegaConf.merge(
-            {k: v for k, v in config.items() if k != "phase"}, {k: v for k, v in stage.items() if k != "phase"}
-        )
-        out.append((name, {**OmegaConf.to_container(merged, resolve=True), "phase": stage["phase"]}))
+    for name, stage in raw["phase"]["stages"].items():
+        merged = OmegaConf.create({**raw, "phase": stage["phase"]})
+        merged.merge_with({key: value for key, value in stage.items() if key != "phase"})
+        out.append((name, resolved(merged)))
     return out
 
 
