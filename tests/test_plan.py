@@ -259,3 +259,25 @@ def test_a_key_given_beside_the_preset_keeps_its_value():
         "optimized_metric=spearman",
         "dataset=local",
     ]
+
+
+def test_the_plan_imports_no_torch(physics_folder, tmp_path):
+    """A chain's plan (every stage's phase built, the data read, the store checked) in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    overrides = ["phase=two_phase", f"dataset.path={physics_folder}", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}"]
+    code = (
+        "import json, sys\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "import embedlab\n"
+        "from embedlab.plan import plan_run\n"
+        f"with initialize_config_dir(config_dir={str(REPO / 'conf')!r}, version_base='1.3'):\n"
+        f"    plan = plan_run(compose('train', overrides={overrides!r}))\n"
+        "assert [s.name for s in plan.stages] == ['phase1', 'phase2']\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers', 'mlflow')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == []
