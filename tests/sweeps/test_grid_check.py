@@ -30,3 +30,17 @@ def test_a_grid_that_cannot_run_is_one_line_before_any_job(sweep, expected, swee
     assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
     assert sweep_runs() == ([], [])  # no parent run, no job's run
     assert not list((tmp_path / "multirun").rglob("checkpoints"))
+
+
+def test_a_check_that_cannot_finish_stops_the_grid_with_its_traceback(sweep_args, sweep_runs, tmp_path, monkeypatch):
+    """Hydra turns a callback's exception into a warning and launches anyway: a bug in a check must not."""
+    from embedlab.sweeps import grid_check
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a check")
+
+    monkeypatch.setattr(grid_check, "plan_run", broken)
+    result = run_train("-m", *sweep_args, "training.lr=1e-4,2e-4")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "RuntimeError: a bug in a check" in result.stderr
+    assert sweep_runs() == ([], [])  # no job was launched

@@ -7,6 +7,8 @@ the loss against the data it would read) when the multirun starts; a point that 
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 from hydra.errors import CompactHydraException
@@ -63,7 +65,11 @@ def check_grid_expressions(overrides: list[str]) -> set[str]:
 
 
 class CheckEveryPoint(Callback):
-    """`on_multirun_start`: every point of a grid checked; the Optuna sweeper checks its own space."""
+    """`on_multirun_start`: every point of a grid checked; the Optuna sweeper checks its own space.
+
+    Hydra's callback runner turns an exception raised here into a warning and launches the sweep anyway, so a
+    check that cannot finish (a bug) ends the command itself, with its traceback, exit 1.
+    """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
@@ -71,6 +77,14 @@ class CheckEveryPoint(Callback):
             return
         config_name = OmegaConf.select(config, "hydra.job.config_name", default="train")
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+        try:
+            self.check_every_point(overrides, config_name)
+        except Exception:  # noqa: BLE001  a bug in a check: Hydra would make it a warning and launch unchecked
+            traceback.print_exc()
+            sys.exit(1)
+
+    @staticmethod
+    def check_every_point(overrides: list[str], config_name: str) -> None:
         seen = Seen()
         with user_errors_exit():
             swept = check_grid_expressions(overrides)
