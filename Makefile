@@ -44,8 +44,7 @@ train: $(STAMP) ## Train the default experiment (MiniLM on the bundled physics s
 	@echo "Runs: outputs/<date>/<time>/   Tracking: make mlflow-ui, then open http://127.0.0.1:$(PORT)"
 
 test: $(STAMP) ## Run the whole test suite (the scale-out tests: make test-scaleout)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not scaleout and not serial"
-	$(PY) -m pytest -q -m "serial and not scaleout"  # timed tests, alone on the machine
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not scaleout"
 
 test-scaleout: $(STAMP) ## Sweeps through Ray, submitit and 4 parallel workers on PostgreSQL and SQLite (minutes)
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \

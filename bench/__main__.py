@@ -1,5 +1,5 @@
 """`python -m bench [--data DIR] [--parts ...] [--repeats N] [--sweep-size quick|medium|full] [--overhead-steps N]
-[--smoke]`."""
+[--splits N] [--threads N] [--smoke]`. `--parts recipe` (hours on a real folder) runs only when named."""
 
 from __future__ import annotations
 
@@ -10,26 +10,53 @@ import time
 import traceback
 from pathlib import Path
 
-from bench.common import BUNDLED_PHYSICS, REPO, Settings, machine, minilm_path
+from bench.common import (
+    BUNDLED_PHYSICS,
+    REPO,
+    Settings,
+    check_beir_folder,
+    check_model,
+    exit_code,
+    machine,
+    minilm_path,
+)
 from bench.table import render
+from embedlab.errors import UserError
 
-PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep")
+PARTS = ("startup", "overhead", "throughput", "mining", "evaluation", "precision", "sweep", "recipe")
+DEFAULT_PARTS = [part for part in PARTS if part != "recipe"]
+
+
+# The parts that read --data's BEIR files (the others train on its pairs.jsonl, else on the bundled physics set).
+READS_QRELS_TSV = ("mining", "evaluation", "precision")
+
+
+def check_data(data: Path, parts: list[str]) -> None:
+    """--data must exist, and hold the files the chosen parts read: qrels.tsv, or for `recipe` qrels/train.tsv."""
+    files = ("corpus.jsonl", "queries.jsonl") if set(parts) & {*READS_QRELS_TSV, "recipe"} else ()
+    check_beir_folder(data, (*files, *(["qrels.tsv"] if set(parts) & set(READS_QRELS_TSV) else [])))
+    if "recipe" in parts and not any((data / name).is_file() for name in ("qrels/train.tsv", "qrels.tsv")):
+        raise UserError(f"--data {data}: has no qrels/train.tsv or qrels.tsv; expected one for --parts recipe")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--data", type=Path, default=BUNDLED_PHYSICS, help="BEIR folder (default: bundled physics)")
     parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=DEFAULT_PARTS)
     parser.add_argument("--repeats", type=int, default=Settings.repeats, help="repeats per side; medians are reported")
     parser.add_argument("--sweep-size", choices=("quick", "medium", "full"), default=Settings.sweep_size)
     parser.add_argument(
         "--overhead-steps", type=int, default=Settings.overhead_steps, help="training steps of the overhead job"
     )
+    parser.add_argument("--splits", type=int, default=Settings.splits, help="recipe: held-out splits (one seed each)")
+    parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
+    check_data(data, args.parts)  # a missing folder or model is one line before any part runs, not a traceback per part
+    check_model(args.model)
     settings = Settings(
         model=args.model or minilm_path(),
         data=data,
@@ -38,6 +65,8 @@ def main() -> int:
         smoke=args.smoke,
         sweep_size=args.sweep_size,
         overhead_steps=args.overhead_steps,
+        splits=1 if args.smoke else args.splits,
+        threads=args.threads,
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
@@ -72,4 +101,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_code(main))

@@ -9,6 +9,7 @@ import resource
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ class Settings:
     smoke: bool = False
     sweep_size: str = "quick"
     overhead_steps: int = 30  # the overhead job: as long as the default experiment (one epoch); evaluates every half
+    splits: int = 5  # the recipe part: held-out splits carved from the training queries, one seed each
+    threads: int = 1  # the recipe part: torch threads of each side
 
     @property
     def train_data(self) -> Path:
@@ -114,3 +117,41 @@ def read_beir_folder(folder: Path) -> tuple[dict[str, str], dict[str, str], dict
     from embedlab.data.readers import read_beir
 
     return read_beir(folder, use_title=not (folder / "pairs.jsonl").exists())
+
+
+def check_beir_folder(folder: Path, files: tuple[str, ...] = (), flag: str = "--data") -> None:
+    """One line before any work when `folder` is missing or lacks one of `files` (no torch)."""
+    from embedlab.errors import UserError
+
+    expected = f"a BEIR folder with {', '.join(files)}" if files else "a folder"
+    if not folder.is_dir():
+        raise UserError(f"{flag} {folder}: no such folder; expected {expected}")
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"{flag} {folder}: lacks {', '.join(missing)}; expected {expected}")
+
+
+def check_file(path: Path, flag: str, expected: str) -> None:
+    from embedlab.errors import UserError
+
+    if not path.is_file():
+        raise UserError(f"{flag} {path}: {'is a folder' if path.is_dir() else 'no such file'}; expected {expected}")
+
+
+def check_model(name_or_path: str | None, flag: str = "--model") -> None:
+    """One line before any work when a model folder is missing or incomplete (reads file headers only, no torch)."""
+    from embedlab.models.folder import check_model_folder
+
+    if name_or_path:
+        check_model_folder(name_or_path, key=flag)
+
+
+def exit_code(main: Callable[[], int]) -> int:
+    """`main()`'s exit code; a user's mistake (embedlab's UserError) is one `error:` line on stderr and exit 2."""
+    from embedlab.errors import UserError
+
+    try:
+        return main()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, bench_env, minilm_path
+from bench.common import REPO, bench_env, check_beir_folder, check_file, check_model, exit_code, minilm_path
 
 SIDES = ("base", "plain", "default", "retrieval")
 METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1", "recall_at_10")
@@ -97,18 +97,24 @@ def bootstrap(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42) -> Path:
+def train_plain(folder: Path, model_path: str, out: Path, seed: int = 42, max_steps: int | None = None) -> Path:
     """The hand-written script: every (query, gold passage) pair of qrels/train.tsv, one epoch, no validation."""
     corpus, queries, relevant = read_split(folder, "train")
     pairs = [(queries[q], corpus[d]) for q in sorted(relevant) if q in queries for d in sorted(relevant[q])]
-    return train_plain_pairs(pairs, model_path, out, seed, max_seq_length=256)
+    return train_plain_pairs(pairs, model_path, out, seed, max_seq_length=256, max_steps=max_steps)
 
 
 def train_plain_pairs(
-    pairs: list[tuple[str, str]], model_path: str, out: Path, seed: int = 42, max_seq_length: int | None = None
+    pairs: list[tuple[str, str]],
+    model_path: str,
+    out: Path,
+    seed: int = 42,
+    max_seq_length: int | None = None,
+    max_steps: int | None = None,
 ) -> Path:
     """`SentenceTransformerTrainer` with MNRL (scale 20) on (anchor, positive) pairs: 1 epoch, batch 32, lr 5e-5,
-    warmup 10%, no-duplicates sampler, no validation. Saves and returns `out/final`."""
+    warmup 10%, no-duplicates sampler, no validation. Saves and returns `out/final`. `max_steps` cuts the epoch
+    short (smoke runs only)."""
     from datasets import Dataset
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer import (
@@ -127,6 +133,7 @@ def train_plain_pairs(
         output_dir=str(out / "checkpoints"),
         per_device_train_batch_size=32,
         num_train_epochs=1,
+        max_steps=max_steps or -1,
         learning_rate=5e-5,
         warmup_steps=0.1,
         weight_decay=0.01,
@@ -218,12 +225,16 @@ def main() -> int:
     if args.merge:  # sides measured by separate invocations (e.g. side by side on two cores): no torch needed
         results = {}
         for path in args.merge:
+            check_file(path, "--merge", "a quality.json of an earlier run")
+        for path in args.merge:
             results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
         order = [side for side in SIDES if side in results] + [name for name in results if name not in SIDES]
         results = {name: results[name] for name in order}
         print(summarize(results, folder, args)["table"])
         return 0
+    check_beir_folder(folder, ("corpus.jsonl", "queries.jsonl", f"qrels/{args.split}.tsv"))
     corpus, queries, relevant = read_split(folder, args.split)  # a missing or bad file: one line, before torch
+    check_model(args.model)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -289,10 +300,4 @@ def summarize(results: dict, folder: Path, args) -> dict:
 
 
 if __name__ == "__main__":
-    from embedlab.errors import UserError
-
-    try:
-        raise SystemExit(main())
-    except UserError as exc:  # embedlab's readers name the file and what was wrong
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    raise SystemExit(exit_code(main))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, minilm_path
+from bench.common import REPO, check_file, check_model, exit_code, minilm_path
 from bench.quality import bootstrap, per_query_scores, train_plain_pairs
 
 
@@ -85,6 +85,8 @@ def main() -> int:
     if args.merge:  # models scored by separate invocations (e.g. side by side on two cores)
         results = {}
         for path in args.merge:
+            check_file(path, "--merge", "a quora_heldout.json of an earlier run")
+        for path in args.merge:
             results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
         if args.names:
             results = dict(zip(args.names, results.values(), strict=True))
@@ -95,6 +97,10 @@ def main() -> int:
             )
         )
         return 0
+    check_file(args.data, "--data", "the Quora release TSV")  # mistakes are one line before torch loads
+    check_file(args.stsb, "--stsb", "STS-B dev.jsonl (sentence1, sentence2, score)")
+    for model in [args.model, *(name for name in args.models if name != "base")]:
+        check_model(model, "--models" if model != args.model else "--model")
     import torch
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
@@ -156,4 +162,4 @@ def summarize(results: dict, n_queries: int, n_corpus: int, threads: int) -> str
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_code(main))

@@ -88,6 +88,12 @@ def rows(parts: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         d = p["ndcg_delta"]
         out.append(("precision: ndcg@10 bf16 - fp32, base / trained", f"{d['base']:+.4f} / {d['trained']:+.4f}",
                     "", "", "abs <= 0.005"))  # fmt: skip
+    if p := measured(parts, "recipe"):
+        g, w, n = p["gain"], p["wall_ratio"], len(p["splits"])
+        out.append((f"recipe: held-out ndcg@10, experiment=retrieval - plain script (mean of {n} splits; sd, min, max)",
+                    f"{g['mean']:+.4f}", "", f"sd {g['sd']:.4f}, {g['min']:+.4f} to {g['max']:+.4f}", ">= +0.02"))  # fmt: skip
+        out.append((f"recipe: wall time, experiment=retrieval / plain script (mean of {n} splits)",
+                    fmt(w["mean"]), "", f"{w['min']:.2f} to {w['max']:.2f}", "<= 2.0"))  # fmt: skip
     if p := measured(parts, "sweep"):
         g, m, n = p["grid"], p["study_median"], len(p["seeds"])
         out.append((f"sweep ({p['size']}): best ndcg@10 (study, median of {n} seeds / grid "

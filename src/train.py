@@ -5,11 +5,20 @@ Only Hydra and OmegaConf are imported up front, so `--help` and `--cfg job` answ
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
-from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+if __name__ == "__main__" and hasattr(signal, "pthread_sigmask"):
+    # Ctrl-C and SIGTERM wait while the imports below run, so that they end in one line too: they are let in,
+    # and handled, by embedlab.interrupts.stopped_in_one_line() at the bottom. Remove it to get a traceback
+    # (Ctrl-C) or a silent exit (SIGTERM) when a signal comes during these imports.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+from pathlib import Path  # noqa: E402
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------------------ #
 # Five things happen at import time, before Hydra composes the config, because the config or the start-up needs
@@ -17,13 +26,16 @@ from omegaconf import DictConfig
 #
 # `import embedlab` registers the OmegaConf resolver `${packaged_model:...}` (conf/model/*.yaml). Remove it
 # once no config uses that resolver.
-import embedlab  # noqa: F401  (imports no torch)
-from embedlab.hardware.launch import register_launch_time, silence_launcher_schema_warning
-from embedlab.training.heap import pause_collection_during_startup, skip_collection_at_exit
+import embedlab  # noqa: F401, E402  (imports no torch)
+from embedlab.folders import register_run_folders  # noqa: E402
+from embedlab.hardware.launch import silence_launcher_schema_warning  # noqa: E402
+from embedlab.interrupts import stopped_in_one_line  # noqa: E402
+from embedlab.training.heap import pause_collection_during_startup, skip_collection_at_exit  # noqa: E402
 
-# `${launch_time:...}`: one output folder for all ranks of a torchrun launch (conf/hydra/output/torchrun.yaml).
-# Remove it only with that file: Hydra's `${now:...}` is read by each rank, and near a second boundary differs.
-register_launch_time()
+# `${launch_time:...}` and `${unique_folder:...}` name the run and sweep folders (conf/train.yaml): a folder of
+# its own for every command, the same for all ranks of a torchrun launch; each command reads the clock anew.
+# Remove it only with those keys: Hydra's `${now:...}` differs between the ranks, and two runs share its folder.
+register_run_folders()
 # conf/hydra/launcher/{joblib,submitit_slurm,ray}.yaml carry the plugins' own names, on purpose; Hydra warns
 # that matching them to the plugins' schemas is deprecated. Remove it when those files get names of their own.
 silence_launcher_schema_warning()
@@ -35,6 +47,8 @@ pause_collection_during_startup()
 skip_collection_at_exit()
 # ------------------------------------------------------------------------------------------------------------ #
 
+log = logging.getLogger("embedlab.train")  # this file runs as __main__; its messages are embedlab's
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
@@ -42,7 +56,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from embedlab.errors import Interrupted, UserError, exit_with_error
+    from embedlab.errors import UserError, exit_with_error
     from embedlab.job import run_job
 
     hydra_cfg = HydraConfig.get()
@@ -59,16 +73,10 @@ def main(cfg: DictConfig) -> float:
         return run_job(
             cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks, plan=plan
         ).objective
-    except Interrupted as exc:  # Ctrl-C / SIGTERM: checkpoint saved, run marked KILLED
-        print(f"\ninterrupted: {exc}; resume with resume=true", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:  # Ctrl-C before training started (imports, data, model load): nothing to save
-        print("\ninterrupted: stopped by SIGINT before training started", file=sys.stderr)
-        sys.exit(130)
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
-        exit_with_error(exc)
+        exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
 
 
 def check_before_work(cfg: DictConfig, choices: dict | None = None):
@@ -83,7 +91,8 @@ if __name__ == "__main__":
     from embedlab.schema.composition import check_search_space_has_multirun, one_line_composition_errors
     from embedlab.tracking.reproduce import reproduce_command
 
-    with one_line_composition_errors():  # `dataset=quroa`, `training.lrr=1`: one line, not Hydra's fifteen
+    # Ctrl-C / SIGTERM anywhere in here: one line, exit 130 / 143, the runs KILLED (embedlab/interrupts.py)
+    with stopped_in_one_line(), one_line_composition_errors():  # `dataset=quroa`: one line, not Hydra's fifteen
         check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
         sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
         main()

@@ -78,11 +78,10 @@ class Finished:
     stderr: str
 
 
-def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600) -> Finished:
+def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None) -> Finished:
     """`python -m train <overrides>`, run in this process: the same entry point (`src/train.py` as `__main__`,
     Hydra's own argument parsing and exit codes) without the ~8 s of importing torch & co again per command.
     The environment (all of it), working folder and sys.argv are set for the call and restored after it."""
-    del timeout  # kept for run_train_subprocess's signature: an in-process run has no process to time out
     out, err = io.StringIO(), io.StringIO()
     returncode = 0
     with (

@@ -262,7 +262,7 @@ def test_bad_input_is_one_line(name, cases, tmp_path):
     overrides, expected = cases[name]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = time.monotonic()
-    result = run_train(*overrides, f"hydra.run.dir={tmp_path / 'run'}", env={"MLFLOW_TRACKING_URI": uri}, timeout=120)
+    result = run_train(*overrides, f"hydra.run.dir={tmp_path / 'run'}", env={"MLFLOW_TRACKING_URI": uri})
     assert_one_line(result, time.monotonic() - start, expected, uri)
 
 
@@ -279,7 +279,6 @@ def test_bad_sweep_is_one_line_before_any_job(name, tiny_model_path, tmp_path):
         f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
         *overrides,  # last: the case's value wins
         env={"MLFLOW_TRACKING_URI": uri},
-        timeout=120,
     )
     assert_one_line(result, time.monotonic() - start, expected, uri)
     assert not (tmp_path / "sweep" / "0").exists()  # no job ran
@@ -302,7 +301,6 @@ def test_a_grid_is_checked_at_every_point_before_its_first_job(name, tiny_model_
         f"model.name_or_path={tiny_model_path}",
         f"hydra.sweep.dir={tmp_path / 'grid'}",
         env={"MLFLOW_TRACKING_URI": uri},
-        timeout=120,
     )
     assert_one_line(result, time.monotonic() - start, expected, uri)
     assert "UserWarning" not in result.stderr  # Hydra's warning for a failed callback, with its 15-line message
@@ -310,7 +308,7 @@ def test_a_grid_is_checked_at_every_point_before_its_first_job(name, tiny_model_
 
 
 def test_hydra_full_error_still_gives_hydras_own_trace(tmp_path):
-    result = run_train("dataset=quroa", f"hydra.run.dir={tmp_path}", env={"HYDRA_FULL_ERROR": "1"}, timeout=120)
+    result = run_train("dataset=quroa", f"hydra.run.dir={tmp_path}", env={"HYDRA_FULL_ERROR": "1"})
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "MissingConfigException" in result.stderr
 

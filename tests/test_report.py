@@ -3,10 +3,11 @@ line that says plainly when the kept model is worse than the start on the optimi
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
-from embedlab.report import format_table, print_summary, summary_table, worse_than_start_line
+from embedlab.report import format_table, print_summary, selection_line, summary_table, worse_than_start_line
 from embedlab.training.checkpoint import BestCheckpoint
 
 
@@ -64,8 +65,24 @@ def test_no_line_when_the_kept_model_is_better_or_is_the_start():
     assert worse_than_start_line(HISTORY, kept(300), "spearman") is None  # not evaluated: nothing to claim
 
 
-def test_the_summary_prints_the_line(capsys):
+def test_the_summary_prints_the_line(caplog):
+    caplog.set_level(logging.INFO, logger="embedlab")  # the console shows embedlab's INFO and up (train.log too)
     print_summary(HISTORY, kept(300), 400, "run-id", None, "sqlite:////tmp/x.db", optimized_metric="ndcg_at_10")
-    out = capsys.readouterr().out
+    out = "\n".join(caplog.messages)
     assert "warning: the kept model is worse than the starting model on ndcg_at_10" in out
     assert out.count("warning:") == 1
+    assert [r.levelname for r in caplog.records if "warning:" in r.message] == ["WARNING"]
+
+
+def test_the_kept_starting_model_line_names_the_checkpoints_it_was_compared_with():
+    start = BestCheckpoint(
+        step=0, val_loss=0.1, checkpoint=None, path=Path("best"), value=0.1, kept_base=True, base_value=0.1
+    )
+    history = {0: {"val_loss": 0.1}, 5: {"train_loss": 2.0}, 10: {"val_loss": 0.12}, 20: {"val_loss": 0.11}}
+    assert selection_line(start, history) == (
+        "kept the starting model: no checkpoint beat its val_loss 0.1000 (2 checkpoints evaluated, the best is "
+        "step 20 at 0.1100; lowest validation loss; training.base_is_candidate=false keeps the best checkpoint instead)"
+    )
+    assert selection_line(start, {0: {"val_loss": 0.1}, 1: {"train_loss": 2.0}}).startswith(
+        "kept the starting model: no checkpoint has a val_loss to compare with its 0.1000 ("
+    )  # nothing claimed about a comparison that did not happen

@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from embedlab.errors import UserError
+from embedlab.folders import register_run_folders
 from embedlab.tracking.status import status_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,9 @@ def packaged_model_path(package: str) -> str:
 
 
 def register_resolvers() -> None:
+    """`${packaged_model:...}` (conf/model/*.yaml), `${launch_time:...}` and `${unique_folder:...}` (conf/train.yaml's
+    run folders)."""
+    register_run_folders()
     if not OmegaConf.has_resolver("packaged_model"):
         OmegaConf.register_new_resolver("packaged_model", packaged_model_path)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from embedlab.folders import check_new_run_folder
 from embedlab.run import RunResult, train
 
 if TYPE_CHECKING:
@@ -24,9 +25,11 @@ def run_job(
     """A chain config (with `phase.stages`) runs its stages one after another, each an ordinary `train()`
     (see phases/chain.py); any other config is one `train()`. Returns the (last) run's result.
 
-    `plan` is what `embedlab.plan.plan_run` found before work (the data it read is not read again); without one,
-    it is made here, so every way into a run checks the same things first.
+    A new run (not a resume) refuses a folder where an earlier run kept its model, before any work. `plan` is
+    what `embedlab.plan.plan_run` found before work (the data it read is not read again); without one, it is made
+    here, so every way into a run checks the same things first.
     """
+    check_new_run_folder(run_dir, cfg)
     if plan is None:
         from embedlab.plan import plan_run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ from embedlab.tracking.store import ui_command
 
 if TYPE_CHECKING:  # checkpoint.py imports transformers: not at import time
     from embedlab.training.checkpoint import BestCheckpoint
+
+log = logging.getLogger(__name__)
 
 ORDER = ("val_loss", "ndcg_at_10", "mrr_at_10", "acc_at_1", "spearman", "triplet_acc")
 
@@ -36,20 +39,35 @@ def summary_table(history: dict[int, dict[str, float]], best: BestCheckpoint, fi
     return format_table("metric", ["base (step 0)", f"best (step {best.step})"], [15, 20], rows)
 
 
-def selection_line(best: BestCheckpoint) -> str:
-    """`best checkpoint: step 4, val_loss 0.3078 (lowest validation loss)`, or that the starting model was kept."""
+def selection_line(best: BestCheckpoint, history: dict[int, dict[str, float]] | None = None) -> str:
+    """`best checkpoint: step 4, val_loss 0.3078 (lowest validation loss)`, or that the starting model was kept,
+    naming the checkpoints it was compared with (their steps in `history`)."""
     rule = "lowest validation loss" if best.select_by == "val_loss" else f"training.select_by={best.select_by}"
     if best.kept_base:
-        return (
-            f"kept the starting model: no checkpoint beat its {best.select_by} {_fmt(best.base_value)} "
-            f"({rule}; training.base_is_candidate=false keeps the best checkpoint instead)"
-        )
+        return f"kept the starting model: {_compared(best, history or {}, f'{rule}; {KEEP_CHECKPOINT}')}"
     line = f"best checkpoint: step {best.step}, {best.select_by} {_fmt(best.value)} ({rule})"
     lower = best.select_by.startswith("val_loss")
     if math.isfinite(best.base_value) and math.isfinite(best.value):
         if (best.value >= best.base_value) if lower else (best.value <= best.base_value):
             line += f"\nnote: it does not beat the starting model ({best.select_by} {_fmt(best.base_value)} at step 0)"
     return line
+
+
+KEEP_CHECKPOINT = "training.base_is_candidate=false keeps the best checkpoint instead"
+
+
+def _compared(best: BestCheckpoint, history: dict[int, dict[str, float]], rule: str) -> str:
+    """What the starting model was compared with: the checkpoints evaluated on `select_by`, and the best of them."""
+    values = {step: m[best.select_by] for step, m in history.items() if step > 0 and best.select_by in m}
+    values = {step: value for step, value in values.items() if math.isfinite(value)}
+    if not values:
+        return f"no checkpoint has a {best.select_by} to compare with its {_fmt(best.base_value)} ({rule})"
+    top = (min if best.select_by.startswith("val_loss") else max)(values, key=lambda step: values[step])
+    count = f"{len(values)} checkpoint{'s' if len(values) > 1 else ''} evaluated"
+    return (
+        f"no checkpoint beat its {best.select_by} {_fmt(best.base_value)} "
+        f"({count}, the best is step {top} at {_fmt(values[top])}; {rule})"
+    )
 
 
 def worse_than_start_line(history: dict[int, dict[str, float]], best: BestCheckpoint, metric: str) -> str | None:
@@ -79,15 +97,15 @@ def print_summary(
     evaluated_on=None,
     optimized_metric: str | None = None,
 ) -> None:
-    print("\n" + summary_table(history, best, final_step))
+    log.info("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric
-        print("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
-    print(f"\n{selection_line(best)}")
+        log.info("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
+    log.info(f"\n{selection_line(best, history)}")
     worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
     if worse:
-        print(worse)
-    print(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
+        log.warning(worse)
+    log.info(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
     if model_uri:
-        print(f"logged model:    {model_uri}")
-    print(f"MLflow run:      {run_id}   store: {uri}")
-    print(f"open the UI:     {ui_command(uri)}")
+        log.info(f"logged model:    {model_uri}")
+    log.info(f"MLflow run:      {run_id}   store: {uri}")
+    log.info(f"open the UI:     {ui_command(uri)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +13,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
+from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
 from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.training.heap import collector_skips_existing_objects
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
@@ -60,9 +65,13 @@ def train(
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     run_dir = resume.run_dir if resume else run_dir
+    folder = contextlib.ExitStack()  # one process per run folder, from here to the run's end (torchrun: rank 0's)
+    if is_main_process():
+        folder.enter_context(held_run_folder(run_dir))  # another live process has it (two resumes of a run): stop
     # torch and transformers from here on: the data, loss, hardware and store are checked
     from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
+    from embedlab.training.trainer import evaluate_test
 
     args = build(
         cfg.training,
@@ -78,6 +87,7 @@ def train(
     model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
+        folder,
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
         tracker.run(config, tracker.run_name or run_name(cfg), run_dir, tags={"phase": phase.name}),
@@ -126,12 +136,6 @@ def train(
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
 
-def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
-    from embedlab.training.trainer import evaluate_test as run_evaluators
-
-    return run_evaluators(model, evaluators, precision)
-
-
 def set_up_process(seed: int, hardware) -> None:
     """Process-wide settings before the model loads: every seed (Python, NumPy, torch), then `hardware.apply()`:
     torch's threads, TF32 on CUDA, and under torchrun this rank's GPU."""
@@ -153,10 +157,10 @@ def log_evaluation_sizes(tracker, data) -> None:
     """Params `dataset.splits_source`, `eval.validation_queries`, `eval.test_queries`; one line if they are few."""
     params = data.params()
     tracker.log_params(params)
-    print("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
+    log.info("evaluation: " + ", ".join(f"{k} {v}" for k, v in params.items()))
     warning = data.size_warning()
     if warning:
-        print(warning)
+        log.warning(warning)
 
 
 def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):

@@ -75,7 +75,7 @@ def test_a_slip_in_what_to_score_is_one_line(physics_folder, tmp_path):
     slips = {
         "nonsense": "is not NAME=MODEL",
         f"a={tmp_path / 'none'}": "is no folder",
-        f"a={tmp_path}": "qrels/dev.tsv: file not found",  # a real folder, but no such split
+        f"a={tmp_path}": "lacks qrels/dev.tsv",  # a real folder, but no such split
     }
     for argument, expected in slips.items():
         result = run_bench("bench.quality", "--data", str(physics_folder), "--split", "dev", "--score", argument)

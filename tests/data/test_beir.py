@@ -116,3 +116,42 @@ def test_a_pairs_file_with_its_own_validation_file(tmp_path, write_table, rows_o
 
     with pytest.raises(UserError, match="appears in both train and validation"):
         load_table("local", "pairs", path=str(write_table("all.jsonl", rows)), validation_path=str(validation))
+
+
+@pytest.mark.parametrize(
+    ("splits", "use", "expected"),
+    [
+        (
+            {"test": range(0, 20)},
+            "both",
+            "has qrels/test.tsv only (qrels/train.tsv, qrels/dev.tsv, qrels.tsv absent), so the train and validation splits have no judgements",
+        ),
+        (
+            {"dev": range(0, 20), "test": range(20, 30)},
+            "train",
+            "has qrels/dev.tsv, qrels/test.tsv only (qrels/train.tsv, qrels.tsv absent), so the train split has no judgements",
+        ),
+        (
+            {"test": range(0, 20)},
+            "eval",
+            "has qrels/test.tsv only (qrels/train.tsv, qrels/dev.tsv, qrels.tsv absent), so the validation split has "
+            "no judgements",
+        ),
+    ],
+)
+def test_a_split_without_judgements_names_the_qrels_files_found(tmp_path, splits, use, expected):
+    folder = write_beir_splits(tmp_path / "beir", splits)
+    with pytest.raises(UserError) as exc:
+        load_table("local", "retrieval", path=str(folder), use=use)
+    message = str(exc.value)
+    assert "\n" not in message and f"{folder}: {expected}" in message
+    assert "fractions=" not in message  # the fractions are not what is wrong
+    assert ("dataset.use=eval" in message) == (use != "eval")  # advice that fits: eval needs a validation split
+    assert ("dataset.validation_path=" in message) == ("dev" not in splits)
+
+
+def test_given_dev_and_test_evaluate_without_train_judgements(tmp_path):
+    folder = write_beir_splits(tmp_path / "beir", {"dev": range(0, 10), "test": range(10, 20)})
+    bundle = load_table("local", "retrieval", path=str(folder), use="eval")
+    assert query_ids(bundle, "validation") == {f"q{i}" for i in range(10)}
+    assert query_ids(bundle, "test") == {f"q{i}" for i in range(10, 20)}

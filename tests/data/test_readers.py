@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -87,7 +88,7 @@ def test_broken_json_line_and_extra_csv_fields(tmp_path):
     (tmp_path / "wide.csv").write_text("anchor,positive\na,b\nc,d,e\n", encoding="utf-8")
     with pytest.raises(UserError) as exc:
         read_rows(tmp_path / "wide.csv")
-    assert "wide.csv: line 3 has more fields" in one_line(exc)
+    assert "wide.csv: line 3 has 3 fields, more than the header's 2" in one_line(exc)
 
 
 def test_json_array_of_non_objects(tmp_path):
@@ -148,3 +149,162 @@ def test_unreachable_hub_is_detected_before_any_retry(monkeypatch):
     with pytest.raises(UserError) as exc:
         read_hub("embedlab-tests/no-such-dataset")
     assert "cannot be reached" in one_line(exc) and "HF_HUB_OFFLINE=1" in str(exc.value)
+
+
+# What standard tools write: cells with line breaks (LF and CRLF), delimiters, doubled quotes, leading quotes.
+AWKWARD = [
+    {"anchor": f"question {i}", "positive": f"line one of {i}\nline two, with a comma\tand a tab"} for i in range(20)
+] + [{"anchor": f'"quoted" question {i}', "positive": f'He said "yes",\r\nthen "no" ({i})'} for i in range(20)]
+
+
+def csv_module_rows(path, delimiter: str) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter=delimiter))
+
+
+@pytest.mark.parametrize("writer", ["csv module", "pandas"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_quoted_line_breaks_as_standard_tools_write_them_are_read_row_for_row(tmp_path, writer, suffix):
+    import pandas as pd
+
+    delimiter = "," if suffix == ".csv" else "\t"
+    path = tmp_path / f"awkward{suffix}"
+    if writer == "pandas":
+        pd.DataFrame(AWKWARD).to_csv(path, sep=delimiter, index=False)
+    else:
+        with path.open("w", encoding="utf-8", newline="") as f:  # the csv module's default line ends are CRLF
+            out = csv.DictWriter(f, fieldnames=["anchor", "positive"], delimiter=delimiter)
+            out.writeheader()
+            out.writerows(AWKWARD)
+    header, *records = csv_module_rows(path, delimiter)
+    rows = read_rows(path)
+    assert len(rows) == len(records) == 40
+    assert rows == [dict(zip(header, record)) for record in records] == AWKWARD
+
+
+def test_quoted_line_breaks_train_on_every_row(tmp_path):
+    import pandas as pd
+
+    from embedlab.data.table import load_table
+
+    rows = [{"anchor": f"question {i}", "positive": f"answer {i}\nsecond line, {i}"} for i in range(40)]
+    path = tmp_path / "multi.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    splits = load_table("local", "pairs", str(path)).parts["pairs"].splits
+    assert sorted(row["anchor"] for split in splits.values() for row in split) == sorted(r["anchor"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a quote that closes after other lines' text: the fields swallowed into it leave the row short
+        (
+            'a,b\nq1,p1\n"q2,p2\nq3,p3\nq4,"p4\nq5,p5\n',
+            "line 3 column 'a' opens a quoted field with text after its closing quote on line 5",
+        ),
+        # a quote that never closes
+        (
+            'a,b\nq1,p1\nq2,"5 inch\nq3,p3\n',
+            "line 3 column 'b' opens a quoted field that never closes (it runs to the end of the file, line 4)",
+        ),
+        # a closed quote followed by text: what a human writes, not a csv writer
+        ('a,b\nq1,"5" inch screen\n', "line 2 column 'b' opens a quoted field with text after its closing quote"),
+        # a row short of fields
+        ("a,b\nq1,p1\nq2\n", "line 3 has 1 field, fewer than the header's 2 ['a', 'b']: ['q2']"),
+        # a quoted field that spans lines, in a row short of fields
+        ('a,b,c\nq1,"p1\nstill p1"\n', "lines 2-3 (a quoted field spans them) has 2 fields, fewer than the header's 3"),
+    ],
+)
+def test_what_the_csv_grammar_cannot_read_is_refused_naming_the_line(tmp_path, text, expected):
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(path)
+    assert f"{path}: {expected}" in one_line(exc)
+
+
+def test_quoting_none_refuses_quoted_line_breaks_instead_of_reading_fragments(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('anchor,positive\nq1,"first line\nsecond line"\nq2,p2\n', encoding="utf-8")
+    assert len(read_rows(path)) == 2
+    with pytest.raises(UserError) as exc:
+        read_rows(path, quoting="none")
+    message = one_line(exc)
+    assert f"{path}: line 3 has 1 field, fewer than the header's 2" in message and "dataset.quoting=csv" in message
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            {"data": [{"anchor": "a", "positive": "p"}]},
+            "holds a JSON object (keys 'data') where a list of rows belongs; the rows may be the list under 'data'",
+        ),
+        (
+            {"version": 2, "rows": {"anchor": "a"}},
+            "holds a JSON object (keys 'version', 'rows') where a list of rows belongs",
+        ),
+        ("just text", "holds a JSON str"),
+    ],
+)
+@pytest.mark.parametrize("indent", [None, 2])
+def test_valid_json_that_is_not_a_list_of_rows_says_what_it_holds(tmp_path, document, expected, indent):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(document, indent=indent), encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(path)
+    message = one_line(exc)
+    assert f"{path}: {expected}" in message and "not valid JSON" not in message
+
+
+def test_json_lines_of_one_row_and_a_json_list_in_a_jsonl_file_are_rows(tmp_path):
+    (tmp_path / "one.json").write_text('{"anchor": "a", "positive": "p"}\n', encoding="utf-8")
+    assert read_rows(tmp_path / "one.json") == [{"anchor": "a", "positive": "p"}]
+    (tmp_path / "list.jsonl").write_text('[\n {"anchor": "a", "positive": "p"}\n]\n', encoding="utf-8")
+    assert read_rows(tmp_path / "list.jsonl") == [{"anchor": "a", "positive": "p"}]
+
+
+def test_a_beir_folder_read_as_a_table_names_dataset_kind(beir_folder, tmp_path):
+    with pytest.raises(UserError) as exc:
+        read_rows(beir_folder)
+    assert f"{beir_folder}: is a BEIR folder" in one_line(exc) and "dataset.kind=retrieval" in str(exc.value)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(UserError, match="plain: is a directory; expected a file"):
+        read_rows(tmp_path / "plain")
+
+
+def test_beir_documents_with_a_title_and_no_text_are_read(beir_folder):
+    with (beir_folder / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"_id": "t1", "title": "Title only", "text": ""}) + "\n")
+        f.write(json.dumps({"_id": "t2", "title": "Null text", "text": None}) + "\n")
+    corpus, _, _ = read_beir(beir_folder)
+    assert corpus["t1"] == "Title only" and corpus["t2"] == "Null text"
+    with (beir_folder / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"_id": "t3", "title": "", "text": ""}) + "\n")
+    with pytest.raises(UserError) as exc:
+        read_beir(beir_folder)
+    assert "corpus.jsonl: row 15 column 'text' is empty" in one_line(exc)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("list.json", '[\n {"anchor": "a", "positive": "p"},\n {"anchor": "b"\n]\n', "line 4 is not valid JSON"),
+        ("object.json", '{\n "data": [\n  {"anchor": "a",}\n ]\n}\n', "line 3 is not valid JSON"),
+        ("rows.jsonl", '{"anchor": "a", "positive": "p"}\n{"anchor": "b",\n', "line 2 is not valid JSON"),
+    ],
+)
+def test_broken_json_names_the_line_where_it_breaks(tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(tmp_path / name)
+    assert f"{name}: {expected}" in one_line(exc)
+
+
+def test_quoting_none_refuses_a_csv_file_it_would_cut_into_other_rows(tmp_path):
+    path = tmp_path / "multi.csv"  # the second line of each cell holds a comma: every line has the header's 2 fields
+    path.write_text("anchor,positive\n" + "".join(f'q{i},"first line\nsecond, line {i}"\n' for i in range(4)))
+    assert len(read_rows(path)) == 4
+    with pytest.raises(UserError) as exc:
+        read_rows(path, quoting="none")
+    assert f"{path}: dataset.quoting=none reads 8 rows where the file read as CSV has 4" in one_line(exc)

@@ -199,3 +199,66 @@ def test_too_few_rows_for_a_held_out_split(write_table, rows_of):
         load_table("local", "pairs", path=str(path))
     assert f"{path}: 3 distinct rows leave the validation split empty" in one_line(exc)
     assert load_table("local", "pairs", path=str(path), fractions=[1.0, 0.0, 0.0]).parts["pairs"].splits["train"]
+
+
+def refusals(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
+    """name -> (dataset overrides, what the one error line must say it found)."""
+    header = tmp_path / "spaced.csv"
+    header.write_text("anchor, positive\n" + "".join(f"q{i}, p{i}\n" for i in range(40)), encoding="utf-8")
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"data": [{"anchor": f"q{i}", "positive": f"p{i}"} for i in range(40)]}))
+    multiline = tmp_path / "multiline.csv"
+    multiline.write_text("anchor,positive\n" + "".join(f'q{i},"p{i}\nmore {i}"\n' for i in range(40)))
+    test_only = tmp_path / "test_only"
+    test_only.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (test_only / name).write_bytes((physics_folder / name).read_bytes())
+    (test_only / "qrels").mkdir()
+    (test_only / "qrels" / "test.tsv").write_bytes((physics_folder / "qrels.tsv").read_bytes())
+    return {
+        "header with a space": (
+            [f"dataset.path={header}"],
+            f"{header}: row 1 has no column 'positive' (columns read: 'anchor', ' positive')",
+        ),
+        "json object": ([f"dataset.path={wrapped}"], f"{wrapped}: holds a JSON object (keys 'data') where a list"),
+        "beir folder as a table": ([f"dataset.path={physics_folder}"], "is a BEIR folder (corpus.jsonl"),
+        "beir test judgements only": (
+            [f"dataset.path={test_only}", "dataset.kind=retrieval"],
+            f"{test_only}: has qrels/test.tsv only (",
+        ),
+        "quoting none on quoted line breaks": (
+            [f"dataset.path={multiline}", "dataset.quoting=none"],
+            f"{multiline}: line 3 has 1 field, fewer than the header's 2",
+        ),
+    }
+
+
+REFUSALS = [
+    "header with a space",
+    "json object",
+    "beir folder as a table",
+    "beir test judgements only",
+    "quoting none on quoted line breaks",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REFUSALS)
+def test_the_command_refuses_in_one_line_naming_what_it_found(name, tiny_model_path, physics_folder, tmp_path):
+    from embedlab_testing import run_train, runs
+
+    cases = refusals(tmp_path, physics_folder)
+    assert set(cases) == set(REFUSALS)
+    overrides, expected = cases[name]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_train(
+        f"model.name_or_path={tiny_model_path}",
+        "dataset=local",
+        *overrides,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+    assert all(run.info.status != "RUNNING" for run in runs(uri))

@@ -35,6 +35,14 @@ def test_cpu_bf16_is_detected_from_the_cpuinfo_flags(tmp_path, flags, fast):
     assert cpu_has_fast_bf16(cpuinfo) is fast
 
 
+def test_without_cpuinfo_bf16_is_asked_of_torchs_private_cpuid_checks(tmp_path):
+    # cpu_has_fast_bf16's fallback calls these two private functions: a torch release that renames them fails here
+    assert isinstance(torch.cpu._is_amx_tile_supported(), bool)
+    assert isinstance(torch.cpu._is_avx512_bf16_supported(), bool)
+    expected = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    assert cpu_has_fast_bf16(tmp_path / "no-cpuinfo") is expected
+
+
 def test_fp32_keeps_the_plain_path_and_bf16_autocasts_matmuls_with_fp32_weights():
     layer = torch.nn.Linear(8, 8)
     x = torch.randn(2, 8)
@@ -139,3 +147,11 @@ def test_faiss_search_on_the_gpu_matches_the_cpu():
     _, on_cpu = search(corpus, corpus[:20], k=10, use_gpu=False)
     _, on_gpu = search(corpus, corpus[:20], k=10, use_gpu=True)
     assert (on_cpu == on_gpu).all()
+
+
+def test_distributed_without_torchrun_is_one_process(monkeypatch):
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    hardware = Hardware(device="cpu", precision="fp32", distributed=True)  # hardware=ddp_cpu, python -m train
+    assert (hardware.distributed, hardware.world_size) == (False, 1)
+    assert hardware.training_kwargs()["ddp_backend"] is None  # no process group to initialize

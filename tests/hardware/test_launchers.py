@@ -90,10 +90,11 @@ def test_keys_are_the_plugins_where_it_is_installed(launcher):
     assert set(hydra_node(f"hydra/launcher={launcher}").launcher) <= fields
 
 
-@pytest.mark.parametrize("hardware", ["multi_gpu", "ddp_cpu"])
-def test_distributed_options_name_the_output_folder_by_launch_time(hardware):
-    run = OmegaConf.to_container(hydra_node(f"hardware={hardware}").run)  # unresolved: no torchrun here
-    assert run["dir"] == "outputs/${launch_time:%Y-%m-%d}/${launch_time:%H-%M-%S}"
+@pytest.mark.parametrize("hardware", ["cpu", "multi_gpu", "ddp_cpu"])
+def test_every_option_claims_its_run_folder_named_by_launch_time(hardware):
+    node = OmegaConf.to_container(hydra_node(f"hardware={hardware}"))  # unresolved: no folder is made here
+    assert node["run"]["dir"] == "${unique_folder:outputs/${launch_time:%Y-%m-%d}/${launch_time:%H-%M-%S}}"
+    assert node["sweep"]["dir"] == "${unique_folder:multirun/${launch_time:%Y-%m-%d}/${launch_time:%H-%M-%S}}"
 
 
 def test_launch_time_outside_torchrun_is_now(monkeypatch):

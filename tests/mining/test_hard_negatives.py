@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from bench.library_faiss import library_faiss_is_exact
 
@@ -101,33 +102,83 @@ def test_a_window_that_cannot_hold_the_negatives_is_one_line(planted):
     assert model.encoded == []
 
 
-def test_same_negatives_as_sentence_transformers(tiny_model_path, physics_folder):
-    """Same model, corpus, queries, window and margin: the library and we pick exactly the same triplets.
-    The library searches with FAISS too, except with the faiss-gpu build (see `library_faiss_is_exact`)."""
+def test_the_query_text_in_the_corpus_is_never_a_negative_and_takes_no_place(planted):
+    """As sentence-transformers 6.3: a query's own text is removed from its candidates, and one more candidate
+    is searched so that the window still holds `range_max` others."""
+    model, pairs, corpus = planted
+    mined = mine_hard_negatives(model, pairs, [*corpus, "query"], num_negatives=5, range_max=5)
+    # the query (1.0) and its gold (0.90) are removed; the five others are all found
+    assert negatives(mined) == ["paraphrase of gold", "close", "near", "far", "farthest"]
+    assert mined.stats["queries_short"] == 0
+    assert mined.stats["candidates_considered"] == 5
+
+
+def library_and_ours(model, data, reranker=None, **settings) -> tuple[set, set]:
+    """(anchor, positive, negative) triplets from sentence-transformers' `mine_hard_negatives` and from ours."""
     from datasets import Dataset
-    from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.util import mine_hard_negatives as library_mine
 
-    from embedlab.data.physics import load_physics
-
-    data = load_physics(path=str(physics_folder))
     queries, relevant = data.retrieval["train"].queries, data.retrieval["train"].relevant
     pairs = [(queries[q], data.corpus[d]) for q in queries for d in sorted(relevant[q])]
     corpus = list(data.corpus.values())
-    model = SentenceTransformer(tiny_model_path, device="cpu")
-    settings = {"num_negatives": 3, "range_min": 1, "range_max": 8, "relative_margin": 0.01}
-
-    ours = mine_hard_negatives(model, pairs, corpus, **settings)
+    ours = mine_hard_negatives(model, pairs, corpus, reranker=reranker, **settings)
     theirs = library_mine(
         Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]}),
         model,
         corpus=corpus,
+        cross_encoder=reranker,
         use_faiss=library_faiss_is_exact(),
         verbose=False,
         output_format="triplet",
         **settings,
     )
     ours_set = {(t["anchor"], t["positive"], t["negative"]) for t in ours.triplets}
-    theirs_set = set(zip(theirs["anchor"], theirs["positive"], theirs["negative"]))
     assert len(ours_set) == len(ours.triplets) > 0
-    assert ours_set == theirs_set
+    return ours_set, set(zip(theirs["anchor"], theirs["positive"], theirs["negative"]))
+
+
+@pytest.fixture
+def tiny_encoder(tiny_model_path):
+    import sentence_transformers
+    from packaging.version import Version
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    installed = sentence_transformers.__version__
+    assert Version(installed) >= Version("6.3"), f"sentence-transformers {installed}; pyproject.toml asks >=6.3"
+    return SentenceTransformer(tiny_model_path, device="cpu")
+
+
+def test_same_negatives_as_sentence_transformers(tiny_encoder, physics_folder):
+    """Same model, corpus, queries, window and margin: the library and we pick exactly the same triplets.
+    The library searches with FAISS too, except with the faiss-gpu build (see `library_faiss_is_exact`)."""
+    from embedlab.data.physics import load_physics
+
+    settings = {"num_negatives": 3, "range_min": 1, "range_max": 8, "relative_margin": 0.01}
+    ours, theirs = library_and_ours(tiny_encoder, load_physics(path=str(physics_folder)), **settings)
+    assert ours == theirs
+
+
+class HashingCrossEncoder:
+    """A stand-in cross-encoder whose score for a (query, passage) pair is fixed by its text and spread over
+    [0, 1), so no two candidates tie (a tiny random CrossEncoder scores them all within 1e-5 of each other, where
+    batch padding alone could swap two). Answers `predict` as CrossEncoder does, for the library and for us."""
+
+    def predict(self, pairs, batch_size=32, convert_to_tensor=False, **kwargs):
+        import hashlib
+
+        import torch
+
+        scores = [int(hashlib.sha256(f"{q}\t{p}".encode()).hexdigest()[:8], 16) / 2**32 for q, p in pairs]
+        return torch.tensor(scores) if convert_to_tensor else np.asarray(scores, dtype=np.float32)
+
+
+def test_same_negatives_as_sentence_transformers_with_a_cross_encoder(tiny_encoder, physics_folder):
+    """With a cross-encoder and no margin both re-score every candidate (sentence-transformers 6.2 did not)."""
+    from embedlab.data.physics import load_physics
+
+    settings = {"num_negatives": 2, "range_min": 0, "range_max": 6}
+    data = load_physics(path=str(physics_folder))
+    ours, theirs = library_and_ours(tiny_encoder, data, reranker=HashingCrossEncoder(), **settings)
+    assert ours == theirs
+    embedding_only, _ = library_and_ours(tiny_encoder, data, **settings)
+    assert embedding_only != ours  # the cross-encoder's scores did choose

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -38,17 +39,19 @@ def make_phase(cache_dir, **settings):
 
 
 def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
-    tiny_model, physics_folder, tmp_path, tracker, capsys, cli
+    tiny_model, physics_folder, tmp_path, tracker, caplog, cli
 ):
+    caplog.set_level(logging.INFO, logger="embedlab")  # the console shows embedlab's INFO and up (train.log too)
     phase = make_phase(tmp_path / "cache")
     data = load_physics(path=str(physics_folder))
     first = phase.prepare(data, tiny_model, tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 0.0
-    assert "mined now" in capsys.readouterr().out
+    assert "mined now" in caplog.text
+    caplog.clear()
 
     second = phase.prepare(load_physics(path=str(physics_folder)), tiny_model, tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 1.0
-    assert "reusing cached triplets" in capsys.readouterr().out
+    assert "reusing cached triplets" in caplog.text
     assert second.parts["hard_negatives"].splits == first.parts["hard_negatives"].splits
 
     changed = tmp_path / "physics-changed"

@@ -1,4 +1,5 @@
-"""The study's SQLite storage queues behind a locked file instead of failing after Python's 5 s."""
+"""The study's SQLite storage queues behind a locked file instead of failing after Python's 5 s, and is never
+MLflow's store (embedlab.tracking.sqlite_store, tests/tracking/test_sqlite_store.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 import optuna
 import pytest
 
+from embedlab.errors import UserError
 from embedlab.sweeps.storage import rdb_storage
+from embedlab.tracking.sqlite_store import MLFLOW, OPTUNA, prepare_store, read_store
 
 
 def hold_lock(path, seconds: float) -> None:
@@ -35,3 +38,20 @@ def test_a_sqlite_study_waits_for_a_locked_file_where_the_default_fails(tmp_path
     study.set_user_attr("kept", 1)  # waits for the other writer, then writes
     assert time.monotonic() - started > 6
     assert optuna.load_study(study_name="s", storage=url).user_attrs == {"kept": 1}
+
+
+def test_a_storage_at_mlflows_store_is_refused_and_left_unwritten(tmp_path):
+    """Each job reopens its trial through rdb_storage too: the check is there, not only in the sweeper."""
+    mlflow_db = tmp_path / "mlflow.db"
+    prepare_store(mlflow_db, MLFLOW, "x")
+    before = mlflow_db.read_bytes()
+    with pytest.raises(UserError, match=f"{mlflow_db} is MLflow's tracking store, not an Optuna study storage"):
+        rdb_storage(f"sqlite:///{mlflow_db}")
+    assert mlflow_db.read_bytes() == before
+
+
+def test_a_new_storage_is_created_complete_in_a_folder_that_exists_only(tmp_path):
+    rdb_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert read_store(tmp_path / "optuna.db", "").revision == OPTUNA.head()
+    with pytest.raises(UserError, match=f"folder {tmp_path / 'missing'} does not exist"):
+        rdb_storage(f"sqlite:///{tmp_path / 'missing' / 'optuna.db'}")

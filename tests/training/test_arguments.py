@@ -14,3 +14,14 @@ def test_the_default_of_max_nonfinite_steps_is_the_configs():
     config = OmegaConf.load(REPO_ROOT / "conf" / "training" / "default.yaml")
     assert config.max_nonfinite_steps == MAX_NONFINITE_STEPS
     assert EmbeddingTrainingArguments.__dataclass_fields__["max_nonfinite_steps"].default == MAX_NONFINITE_STEPS
+
+
+def test_warmup_leaves_at_least_one_step_that_trains(tmp_path):
+    from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
+
+    def warmup(setting: float, steps: int) -> int:
+        return EmbeddingTrainingArguments(output_dir=str(tmp_path), warmup_steps=setting).get_warmup_steps(steps)
+
+    assert warmup(0.1, 1) == 0  # ceil(0.1) = 1 would be the only step, at learning rate 0
+    assert [warmup(0.1, n) for n in (2, 10, 11, 300)] == [1, 1, 2, 30]  # as transformers computes it otherwise
+    assert warmup(0.9, 5) == 4 and warmup(50, 10) == 9  # a ratio or a count that would cover every step

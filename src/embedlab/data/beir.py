@@ -54,6 +54,7 @@ def load_beir(
     if use not in RETRIEVAL_USES:
         raise UserError(f"dataset.use={use!r} is not supported; expected one of {', '.join(RETRIEVAL_USES)}")
     corpus, queries, pool_file, given_files = _beir_files(folder, validation_path, test_path)
+    _check_every_split_has_judgements(folder, pool_file, given_files, fractions, use)
     pool = qrels_rows(pool_file, queries, corpus) if pool_file else []
     given = {split: qrels_rows(path, queries, corpus) for split, path in given_files.items()}
     if use == "eval":  # every query is held out, shared by validation and test in the ratio of `fractions`
@@ -104,6 +105,34 @@ def _beir_files(
     corpus = read_texts(folder / "corpus.jsonl", with_title=True)
     queries = read_texts(folder / "queries.jsonl", with_title=False)
     return corpus, queries, pool, given
+
+
+def _check_every_split_has_judgements(
+    folder: Path, pool_file: Path | None, given: dict[str, Path], fractions: Sequence[float], use: str
+) -> None:
+    """A split to make needs judgements to make it from (qrels/train.tsv or qrels.tsv): say which files exist."""
+    if pool_file or "train" in given:
+        return
+    if use == "eval":  # validation and test are held out in the ratio of their fractions
+        wanted = {"validation": fractions[1] > 0 or not fractions[2], "test": fractions[2] > 0 or not fractions[1]}
+    else:
+        wanted = {"train": True, "validation": fractions[1] > 0, "test": fractions[2] > 0}
+    lacking = [split for split, needed in wanted.items() if needed and split not in given]
+    if not lacking:
+        return
+    found = ", ".join(str(p.relative_to(folder)) if p.is_relative_to(folder) else str(p) for p in given.values())
+    absent = [f"qrels/{name}" for name in BEIR_SPLIT_FILES.values() if not (folder / "qrels" / name).exists()]
+    if use == "eval":
+        hint = "; or qrels/dev.tsv, or dataset.validation_path=<qrels .tsv>, for the validation split"
+    elif "validation" in given:
+        hint = "; or dataset.use=eval to only evaluate on the given splits"
+    else:
+        hint = "; or qrels/dev.tsv (or dataset.validation_path=<qrels .tsv>) with dataset.use=eval to only evaluate"
+    raise UserError(
+        f"{folder}: has {found} only ({', '.join([*absent, 'qrels.tsv'])} absent), so the {' and '.join(lacking)} "
+        f"split{'s have' if len(lacking) > 1 else ' has'} no judgements; expected qrels/train.tsv (BEIR's training "
+        f"judgements) or a qrels.tsv to split by dataset.fractions{hint}"
+    )
 
 
 def qrels_rows(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import socket
@@ -16,6 +17,7 @@ from embedlab.errors import UserError
 
 TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+log = logging.getLogger(__name__)
 
 
 def _read_text(path: Path) -> str:
@@ -34,9 +36,18 @@ def _read_text(path: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines file, or of a .json/.jsonl file that holds one JSON list of objects."""
     text = _read_text(path)
-    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
-        return _read_json_array(path, text)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not _first_line_is_an_object(text):  # not JSON Lines either: a broken document, e.g. a list
+            raise UserError(f"{path}: line {exc.lineno} is not valid JSON ({exc.msg}); expected a list of objects")
+        document = None  # JSON Lines, read line by line below
+    if isinstance(document, list):
+        return _check_json_list(path, document)
+    if document is not None and not _is_one_row(path, document, text):
+        raise UserError(f"{path}: {_describe_json(document)}; expected a list of rows ([{{...}}, ...]) or JSON Lines")
     rows = []
     # Split on newlines only: str.splitlines would also cut at U+2028 and friends inside JSON strings.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -47,19 +58,46 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: line {number} is not valid JSON ({exc.msg}); expected one object per line")
         if not isinstance(row, dict):
-            raise UserError(f"{path}: line {number} is a {type(row).__name__}; expected a JSON object")
+            raise UserError(f"{path}: line {number} is a {_json_type(row)}; expected a JSON object")
         rows.append(row)
     return rows
 
 
-def _read_json_array(path: Path, text: str) -> list[dict[str, Any]]:
+def _first_line_is_an_object(text: str) -> bool:
+    first = next((line for line in text.split("\n") if line.strip()), "")
     try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: line {exc.lineno} is not valid JSON ({exc.msg}); expected a list of objects")
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _is_one_row(path: Path, document: Any, text: str) -> bool:
+    """A JSON Lines file of one row parses as one object too: an object on one line, in a .jsonl file, or in a
+    .json file when no value is an object or a list of objects (as in `{"data": [...]}`)."""
+    if not isinstance(document, dict) or "\n" in text.strip():
+        return False
+    nested = any(isinstance(value, dict) or _is_list_of_objects(value) for value in document.values())
+    return path.suffix.lower() == ".jsonl" or not nested
+
+
+def _is_list_of_objects(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _describe_json(document: Any) -> str:
+    """What a JSON file holds instead of a list of rows, e.g. `holds a JSON object (keys 'data', 'version'), ...`."""
+    if not isinstance(document, dict):
+        return f"holds a JSON {_json_type(document)} ({json.dumps(document)[:40]}), not a list of rows"
+    keys = ", ".join(f"'{key}'" for key in list(document)[:5]) + (", ..." if len(document) > 5 else "")
+    found = f"holds a JSON object (keys {keys}) where a list of rows belongs" if document else "holds an empty object"
+    lists = [key for key, value in document.items() if _is_list_of_objects(value)]
+    return found + (f"; the rows may be the list under '{lists[0]}' (save that list alone)" if lists else "")
+
+
+def _check_json_list(path: Path, rows: list[Any]) -> list[dict[str, Any]]:
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
-            raise UserError(f"{path}: item {number} is a {type(row).__name__}; expected a JSON object")
+            raise UserError(f"{path}: item {number} is a {_json_type(row)}; expected a JSON object")
     if not rows:
         raise UserError(f"{path}: file is an empty list; expected at least one row")
     return rows
@@ -71,48 +109,92 @@ QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
 def _read_delimited(path: Path, delimiter: str, quoting: str = "csv") -> list[dict[str, Any]]:
-    """Rows of a CSV/TSV file. A quote that opens a field and merges the next lines into it is refused."""
+    """Rows of a CSV/TSV file, read as the csv module and pandas write them: a quoted field may hold delimiters,
+    doubled quotes and line breaks. What that grammar cannot read is refused, never guessed at: a quote that
+    never closes, text after a closing quote, or a row with more or fewer fields than the header."""
     if quoting not in QUOTING:
         raise UserError(f"dataset.quoting={quoting} is unknown; expected one of {', '.join(QUOTING)}")
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))  # process-wide; only ever raised
-    # A file object, not lines: quoted fields may hold newlines (the Quora release does).
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter, quoting=QUOTING[quoting])
-    header = reader.fieldnames or []
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise UserError(f"{path}: line 1 (the header) repeats column '{repeated[0]}'; expected distinct column names")
-    rows = []
-    last_line = 1
-    for row in reader:
-        if None in row:
-            raise UserError(f"{path}: line {reader.line_num} has more fields than the header {reader.fieldnames}")
-        _refuse_merged_lines(path, row, header, delimiter, last_line + 1)
-        last_line = reader.line_num
-        rows.append(row)
+    text = _read_text(path)
+    # A file object, not lines: quoted fields may hold newlines. strict: a stray quote is an error, not a guess.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=QUOTING[quoting], strict=True)
+    header: list[str] = []
+    rows: list[dict[str, Any]] = []
+    last_line = 0  # the line the previous record ended on: a record starts on the next one
+    try:
+        for fields in reader:
+            start, last_line = last_line + 1, reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # a blank line
+            if not header:
+                header = _check_header(path, fields)
+                continue
+            if len(fields) != len(header):
+                raise UserError(_field_count_message(path, header, fields, start, last_line, quoting))
+            rows.append(dict(zip(header, fields)))
+    except csv.Error as exc:
+        raise UserError(_quote_message(path, text, delimiter, last_line + 1, reader.line_num, str(exc))) from None
     if not rows:
         raise UserError(f"{path}: has a header but no rows; expected at least one row")
+    if quoting == "none":
+        _refuse_fragments(path, delimiter, len(rows))
+    spanning = sum(1 for row in rows for value in row.values() if "\n" in value)
+    if spanning:
+        log.info(
+            "%s: %d rows; %d quoted fields hold line breaks (read as part of the field)", path, len(rows), spanning
+        )
     return rows
 
 
-def _refuse_merged_lines(path: Path, row: dict[str, Any], header: list[str], delimiter: str, line: int) -> None:
-    """A quote opening a field that does not close on its line swallows the following lines (rows lost)."""
-    for column in header:
-        value = row.get(column)
-        if not isinstance(value, str) or "\n" not in value:
-            continue
-        later = value.split("\n")[1:]
-        merged = (
-            value.endswith("\n")  # the quote never closed: the field runs to the end of the file
-            or (delimiter == "\t" and delimiter in value)
-            or any(part.count(delimiter) >= max(1, len(header) - 1) for part in later)
+def _refuse_fragments(path: Path, delimiter: str, count: int) -> None:
+    """dataset.quoting=none on a file that reads cleanly as CSV into other rows would train on pieces of them."""
+    try:
+        as_csv = len(_read_delimited(path, delimiter, "csv"))
+    except UserError:
+        return  # not valid CSV (a stray quote): what quoting=none is for
+    if as_csv != count:
+        raise UserError(
+            f"{path}: dataset.quoting=none reads {count} rows where the file read as CSV has {as_csv} (quoted fields "
+            "span lines); expected dataset.quoting=csv for this file"
         )
-        if merged:
-            raise UserError(
-                f"{path}: line {line} column '{column}' opens a quoted field that swallows the next "
-                f"{value.rstrip(chr(10)).count(chr(10))} line(s); expected a closing quote on that line: quote the whole field "
-                f'(a literal " as ""), or read quotes as text with dataset.quoting=none'
-            )
-        line += value.count("\n")
+
+
+def _check_header(path: Path, header: list[str]) -> list[str]:
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{path}: line 1 (the header) repeats column '{repeated[0]}'; expected distinct column names")
+    return header
+
+
+def _field_count_message(path: Path, header: list[str], fields: list[str], start: int, end: int, quoting: str) -> str:
+    lines = f"line {start}" if start == end else f"lines {start}-{end} (a quoted field spans them)"
+    count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
+    more = "more" if len(fields) > len(header) else "fewer"
+    shown = repr(fields) if len(repr(fields)) <= 200 else repr(fields)[:200] + "..."
+    found = f"{path}: {lines} has {count}, {more} than the header's {len(header)} {header}: {shown}"
+    if quoting == "none" and any('"' in field for field in fields):
+        return found + (
+            "; expected one row per line (with dataset.quoting=none a quoted field cannot hold delimiters or line "
+            "breaks; try dataset.quoting=csv)"
+        )
+    return found + "; expected one field per column (quote a field that holds the delimiter)"
+
+
+def _quote_message(path: Path, text: str, delimiter: str, start: int, end: int, reason: str) -> str:
+    """A quote the csv grammar cannot close: name the line and column where the quoted field opened."""
+    line = text.split("\n")[start - 1] if start <= text.count("\n") + 1 else ""
+    fields = line.split(delimiter)
+    opened = next((i for i, field in enumerate(fields) if field.lstrip().startswith('"')), None)
+    header = text.split("\n", 1)[0].rstrip("\r").split(delimiter)
+    column = f" column '{header[opened]}'" if opened is not None and opened < len(header) else ""
+    if "unexpected end of data" in reason:
+        problem = f"opens a quoted field that never closes (it runs to the end of the file, line {end})"
+    else:
+        problem = f"opens a quoted field with text after its closing quote on line {end} ({reason})"
+    return (
+        f'{path}: line {start}{column} {problem}; expected a field quoted whole (a literal " as ""), '
+        "or read quote characters as text with dataset.quoting=none"
+    )
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -139,6 +221,8 @@ def read_rows(path: str | Path, quoting: str = "csv") -> list[dict[str, Any]]:
     """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise UserError(_directory_message(path))
     if suffix in (".jsonl", ".json"):
         return _read_jsonl(path)
     if suffix == ".csv":
@@ -148,6 +232,14 @@ def read_rows(path: str | Path, quoting: str = "csv") -> list[dict[str, Any]]:
     if suffix == ".parquet":
         return _read_parquet(path)
     raise UserError(f"{path}: unsupported file extension '{suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}")
+
+
+def _directory_message(path: Path) -> str:
+    if (path / "corpus.jsonl").exists() or (path / "qrels").is_dir() or (path / "qrels.tsv").exists():
+        return (
+            f"{path}: is a BEIR folder (corpus.jsonl, queries.jsonl, qrels); expected dataset.kind=retrieval to read it"
+        )
+    return f"{path}: is a directory; expected a file ({', '.join(TABLE_SUFFIXES)}), or a BEIR folder with dataset.kind=retrieval"
 
 
 def read_hub(dataset_id: str, subset: str | None = None, split: str = "train", hint: str = "") -> list[dict[str, Any]]:
@@ -312,7 +404,11 @@ def _clean_id(value: Any, path: Path, row: int) -> str:
 
 
 def read_texts(path: Path, with_title: bool) -> dict[str, str]:
-    """id -> text of a BEIR corpus or queries file (title prepended when present and `with_title`)."""
+    """id -> text of a BEIR corpus or queries file.
+
+    With `with_title` (a corpus), a document is its title and text, as BEIR defines it: `title. text`, or either
+    one alone when the other is empty; a document with neither is refused. Without it (queries), `text` is required.
+    """
     rows = _read_jsonl(path)
     require_columns(rows, ["_id", "text"], str(path))
     out: dict[str, str] = {}
@@ -320,7 +416,17 @@ def read_texts(path: Path, with_title: bool) -> dict[str, str]:
         key = _clean_id(row["_id"], path, number)
         if key in out:
             raise UserError(f"{path}: row {number} repeats _id '{key}'; expected unique ids")
+        title = _optional_text(row.get("title"), path, number, "title") if with_title else ""
+        if title and not _optional_text(row["text"], path, number, "text"):
+            out[key] = title  # BEIR's title-only documents
+            continue
         text = clean_text(row["text"], str(path), number, "text")
-        title = str(row.get("title") or "").strip() if with_title else ""
         out[key] = f"{title}. {text}" if title else text
     return out
+
+
+def _optional_text(value: Any, path: Path, row: int, column: str) -> str:
+    """A cell that may be empty or null ("" then); anything else must be text, as `clean_text` takes it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return clean_text(value, str(path), row, column)

@@ -136,14 +136,28 @@ def _clean_rows(
         clean: dict[str, str | float] = {}
         for ours, theirs in mapping.items():
             if theirs not in row:
-                hint = f"map yours with dataset.columns.{ours}=<column>" if ours == theirs else "check dataset.columns"
-                raise UserError(
-                    f"{where}: row {number} has no column '{theirs}'; expected columns "
-                    f"{', '.join(mapping.values())} for kind {kind} ({hint})"
-                )
+                raise UserError(_missing_column_message(where, number, row, ours, theirs, mapping, kind))
             clean[ours] = CLEANERS.get(ours, clean_text)(row[theirs], where, number, theirs)
         rows.append(clean)
     return rows
+
+
+def _missing_column_message(
+    where: str, number: int, row: dict[str, Any], ours: str, theirs: str, mapping: dict[str, str], kind: str
+) -> str:
+    """Names the columns as read (quoted, so a stray space shows) and the likely fix."""
+    read = ", ".join(repr(column) for column in row)
+    near = [column for column in row if str(column).strip().lower() == theirs.lower()]
+    if near:
+        hint = f"the header has {near[0]!r}: remove the spaces or map dataset.columns.{ours}='{near[0]}'"
+    elif ours == theirs:
+        hint = f"map yours with dataset.columns.{ours}=<column>"
+    else:
+        hint = "check dataset.columns"
+    return (
+        f"{where}: row {number} has no column '{theirs}' (columns read: {read}); expected columns "
+        f"{', '.join(mapping.values())} for kind {kind} ({hint})"
+    )
 
 
 def _check_every_split_has_rows(splits: dict[str, list], fractions: Sequence[float], where: str) -> None:

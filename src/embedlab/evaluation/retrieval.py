@@ -18,7 +18,7 @@ class RetrievalEvaluator(BaseEvaluator):
     the corpus finds itself first and Acc@1 collapses to 0.
 
     That difference is why this evaluator is ours while the similarity and triplet ones are the library's:
-    sentence-transformers 6.2's ``InformationRetrievalEvaluator`` has no way to leave a query's own entry out
+    sentence-transformers' ``InformationRetrievalEvaluator`` (6.2 and 6.3) has no way to leave a query's own entry out
     of its ranking (nor to rank a fixed corpus sample, `corpus_sample` below).
 
     Args:

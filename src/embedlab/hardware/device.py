@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 from embedlab.errors import UserError
 from embedlab.hardware import ranks
+
+log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -35,6 +38,9 @@ def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
         pass
     import torch
 
+    # Private: torch has no public "bf16 in hardware" query (torch.backends.cpu.get_cpu_capability() names the
+    # vector ISA, not bf16 support). Used only where /proc/cpuinfo cannot be read; tests/hardware/test_device.py
+    # fails loudly if a torch release renames these.
     return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
@@ -74,7 +80,8 @@ class Hardware:
         threads: torch intra-op threads; auto = the cores this process may use, shared among the ranks on
             this machine.
         distributed: expect a torchrun launch (DDP); gloo on CPU, nccl on cuda. Each rank uses the GPU of its
-            LOCAL_RANK. Without torchrun it is a single process (world size 1).
+            LOCAL_RANK. Without torchrun it is a single process (world size 1): `distributed` is then false,
+            and one line says so.
         loss_kwargs: arguments given to every loss that accepts them, unless the loss config sets them itself;
             e.g. `gather_across_devices: true` makes the MNRL family (MNRL, CachedMNRL, GIST, ...) take
             in-batch negatives from all ranks.
@@ -92,6 +99,10 @@ class Hardware:
 
     def __post_init__(self) -> None:
         import torch
+
+        if self.distributed and not ranks.launched_by_torchrun():
+            log.warning("hardware.distributed=true without torchrun: training as one process (world size 1)")
+            self.distributed = False
 
         if self.device not in DEVICES:
             raise UserError(f"hardware.device={self.device} is unknown; expected one of {', '.join(DEVICES)}")

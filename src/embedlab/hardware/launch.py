@@ -2,9 +2,10 @@
 
 Hydra's `${now:...}` is read by each process when it starts, and the ranks of one torchrun launch start a
 moment apart: near a second boundary they would name different output folders. The distributed hardware
-options (`conf/hydra/output/torchrun.yaml`) name the folder with `${launch_time:...}` instead. Outside torchrun
-it is `now`. Under torchrun, rank 0 reads the clock and publishes it in the launch's rendezvous store (the
-TCPStore torchrun already runs at MASTER_ADDR:MASTER_PORT); the other ranks wait for it there.
+run folders (conf/train.yaml) are named with `${launch_time:...}` instead. Outside torchrun it is `now`. Under torchrun, rank 0 reads the clock and publishes it in the launch's rendezvous store (the
+TCPStore torchrun already runs at MASTER_ADDR:MASTER_PORT); the other ranks wait for it there. The folder
+itself is created by rank 0 alone (`${unique_folder:...}`, embedlab/folders.py), whose name the other ranks take
+from the same store (`decided_by_rank_0`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from omegaconf import OmegaConf
 
 from embedlab.hardware import ranks
 
 STORE_TIMEOUT = timedelta(minutes=5)  # ranks start within seconds; a rank 0 that never comes fails the launch
 
 
+@functools.cache
 def _rendezvous_store():
     """A client of the launch's TCPStore (hosted by torchrun's agent, or by rank 0 as init_process_group does)."""
     from torch.distributed import TCPStore
@@ -37,27 +38,27 @@ def _rendezvous_store():
     )
 
 
+def decided_by_rank_0(name: str, decide: Callable[[], str]) -> str:
+    """`decide()` in this process; under torchrun on rank 0 only, whose answer the other ranks wait for in the
+    launch's rendezvous store (a restarted launch decides again)."""
+    if ranks.world_size() == 1 or "MASTER_ADDR" not in os.environ:
+        return decide()
+    store = _rendezvous_store()
+    key = f"embedlab/{name}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+    if ranks.is_main_process():
+        store.set(key, decide())
+    return store.get(key).decode()
+
+
 @functools.cache
 def launch_datetime() -> datetime:
     """Now, or under torchrun rank 0's now, read once per process."""
-    now = datetime.now().replace(microsecond=0)
-    if ranks.world_size() == 1 or "MASTER_ADDR" not in os.environ:
-        return now
-    store = _rendezvous_store()
-    key = f"embedlab/launch_time/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"  # a restart is a new launch
-    if ranks.is_main_process():
-        store.set(key, now.isoformat())
-    return datetime.fromisoformat(store.get(key).decode())
+    now = lambda: datetime.now().replace(microsecond=0).isoformat()  # noqa: E731
+    return datetime.fromisoformat(decided_by_rank_0("launch_time", now))
 
 
 def launch_time(pattern: str) -> str:
     return launch_datetime().strftime(pattern)
-
-
-def register_launch_time() -> None:
-    """Make `${launch_time:<strftime pattern>}` available to the configs (hydra.run.dir)."""
-    if not OmegaConf.has_resolver("launch_time"):
-        OmegaConf.register_new_resolver("launch_time", launch_time, use_cache=True)
 
 
 def silence_launcher_schema_warning() -> None:

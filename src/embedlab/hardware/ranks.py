@@ -36,3 +36,8 @@ def local_world_size() -> int:
 def is_main_process() -> bool:
     """True for rank 0, the one process that writes outputs and tracks the run."""
     return rank() == 0
+
+
+def launched_by_torchrun() -> bool:
+    """True in a process that torchrun started (it sets the ranks' environment); False for `python -m train`."""
+    return all(name in os.environ for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"))

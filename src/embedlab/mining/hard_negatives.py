@@ -1,20 +1,22 @@
 """Mine hard negatives for (query, positive) pairs from a corpus.
 
-This follows sentence-transformers' `mine_hard_negatives` (`sentence_transformers.util.hard_negatives`) step
-for step, so that with the same model, data and settings both pick the same negatives. We do not call it
-because we need four things it does not give:
+This follows sentence-transformers' `mine_hard_negatives` (`sentence_transformers.util.hard_negatives`, 6.3)
+step for step, so that with the same model, data and settings both pick the same negatives. We do not call it
+because we need three things it does not give:
 
 - the time of each step (encoding, search, re-ranking and filtering), returned rather than printed;
 - the statistics (candidates considered, skipped by each filter, queries short of negatives) as values;
-- a cross-encoder that re-scores the candidates whenever it is given: the library uses it only when a
-  margin, `max_score` or `min_score` is also set;
 - an exact float32 FAISS index on the GPU (the library's is float16), so GPU and CPU give the same result.
 
 The steps, as in the library: the corpus is the given passages plus every positive, de-duplicated; queries
-are de-duplicated and a query's positives are all its pairs' positives; the `range_max + max_positives`
-nearest passages are the candidates; positives are removed; the margin and `max_score` filters remove
-likely false negatives; of the candidates left, best first, ranks `range_min` to `range_max` are the
-window and its first `num_negatives` are the negatives.
+are de-duplicated and a query's positives are all its pairs' positives; the `range_max + max_positives + 1`
+nearest passages are the candidates (the one extra leaves room for the query's own text); positives and the
+query's own text are removed; a cross-encoder, when given, re-scores the candidates and the positives; the
+margin and `max_score` filters remove likely false negatives; of the candidates left, best first, ranks
+`range_min` to `range_max` are the window and its first `num_negatives` are the negatives.
+
+sentence-transformers 6.2 searched `range_max + max_positives` candidates, kept a query's own text, and used
+the cross-encoder only when a margin or score filter was also set; docs/phases.md says what that changes.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def mine_hard_negatives(
         corpus: candidate passages (the positives are added).
         num_negatives: negatives per query.
         range_min: skip this many of the best candidates left after filtering.
-        range_max: consider at most this many candidates (after removing the positives).
+        range_max: consider at most this many candidates (after removing the positives and the query's text).
         relative_margin: drop a candidate scoring above `pos - |pos| * relative_margin`.
         absolute_margin: drop a candidate scoring above `pos - absolute_margin`.
         max_score: drop a candidate scoring above this.
@@ -107,7 +109,7 @@ def mine_hard_negatives(
         queries, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     encoded = time.perf_counter()
-    k = range_max + max_positives
+    k = range_max + max_positives + 1  # + 1: room for the query's own text, removed below
     on_gpu = uses_gpu(k, len(passages), use_gpu)  # decided once: searched with it, and recorded in stats
     scores, indices = search(corpus_embeddings, query_embeddings, k, use_gpu=on_gpu)
     scores = scores.astype(np.float64)
@@ -120,7 +122,8 @@ def mine_hard_negatives(
     reranked = time.perf_counter()
 
     is_positive = np.array([[i in positives[query] for i in row] for query, row in zip(queries, indices)])
-    scores[is_positive | (indices < 0)] = -np.inf
+    is_query = indices == np.array([position.get(query, -1) for query in queries])[:, None]
+    scores[is_positive | is_query | (indices < 0)] = -np.inf
     considered = int(np.isfinite(scores).sum())
     hardest_positive = np.array([min(s) for s in positive_scores])[:, None]
     skipped = {}

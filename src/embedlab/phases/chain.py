@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,8 @@ from embedlab.report import ORDER, format_table
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
 
+log = logging.getLogger(__name__)
+
 
 def train_chain(
     cfg: DictConfig, run_dir: Path, train: Callable, overrides: list[str] | None = None, callbacks: list | None = None
@@ -47,15 +50,15 @@ def train_chain(
             stage_cfg = stage_config(cfg, name, stage, previous, parent.run_id)
             run = earlier.get(name)
             if run is not None and run.info.status == "FINISHED":
-                print(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
+                log.info(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
                 results[name] = finished_stage_result(parent.client, run)
                 continue
             with open_dict(stage_cfg):
                 stage_cfg.resume = resume_of_stage(run)  # the killed stage continues; later ones start
-            print(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
+            log.info(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
             results[name] = train(stage_cfg, run_dir / name, overrides, callbacks)
         table = chain_table(results)
-        print("\n" + table)
+        log.info("\n" + table)
         parent.finish(results, table)
     return results[list(results)[-1]]
 
@@ -133,7 +136,7 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     run = find_chain_parent(client, tracker.experiment_id, cfg.get("resume"), digest)
     resumed = run is not None
     if resumed:
-        print(f"resuming chain run {run.info.run_id}")
+        log.info(f"resuming chain run {run.info.run_id}")
         client.update_run(run.info.run_id, status="RUNNING")
         for key, value in process_tags().items():
             client.set_tag(run.info.run_id, key, value)

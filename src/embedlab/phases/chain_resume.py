@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
-from embedlab.tracking.resume import newest_unfinished_run, resume_requested, run_by_id
+from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, resume_requested, run_by_id
 from embedlab.training.checkpoint import last_complete_checkpoint
 
 CHAIN_HASH_TAG = "embedlab.chain_hash"
@@ -34,6 +34,7 @@ def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
         )
     if run.info.status == "FINISHED":
         raise UserError(f"resume={resume}: that chain is FINISHED; nothing to resume")
+    check_owner_gone(run, resume)
     return run
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from embedlab.mining.hard_negatives import MinedNegatives, check_window
 from embedlab.mining.reranker import CrossEncoderReranker
 from embedlab.mining.search import import_faiss
 from embedlab.models.folder import check_model_folder, looks_local
+
+log = logging.getLogger(__name__)
 
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
@@ -116,7 +119,9 @@ class HardNegativesPhase:
         cache = MiningCache(self.cache_dir) if self.cache_dir else None
         cached = cache.load(key) if cache else None
         if cached is not None:
-            print(f"hard negatives: reusing cached triplets {cache.path(key)} (same model weights, data and settings)")
+            log.info(
+                f"hard negatives: reusing cached triplets {cache.path(key)} (same model weights, data and settings)"
+            )
         mined = cached or self.mine(miner, pairs, corpus)
         if cache and cached is None:
             cache.save(key, mined, {"settings": settings, "started_from": self.started_from})
@@ -136,7 +141,7 @@ class HardNegativesPhase:
 
         resolved = resolve_init_from(str(self.mine_with), key="phase.mine_with")
         tracker.log_dict(resolved, "mine_with.json")
-        print(
+        log.info(
             f"hard negatives: mined with {resolved['path']} (phase.mine_with), training starts from the phase's model"
         )
         return load_sentence_transformer(
@@ -255,7 +260,7 @@ def log_mining(tracker, mined: MinedNegatives, key: str, cached: bool) -> None:
         "hard_negatives/stats.json",
     )
     tracker.log_artifact_text("".join(json.dumps(t) + "\n" for t in mined.triplets), "hard_negatives/triplets.jsonl")
-    print(mining_report(mined, cached))
+    log.info(mining_report(mined, cached))
 
 
 def mining_report(mined: MinedNegatives, cached: bool) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 from embedlab.sweeps.search_space import quote
 from embedlab.tracking.params import redact
-from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
+from embedlab.tracking.store_checks import check_store_reachable
 from embedlab.tracking.values import values_name
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class SweepGroup:
         from mlflow import MlflowClient
 
         self.uri = uri or default_tracking_uri()
+        check_store_reachable(self.uri)  # a server that never answers: one line in seconds, not MLflow's minute
+        prepare_tracking_store(self.uri)
         self.client = MlflowClient(self.uri)
         self.name = name
         self.kind = kind

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from embedlab.config import build, to_container
-from embedlab.errors import UserError
+from embedlab.errors import Interrupted, UserError
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
@@ -30,6 +31,7 @@ from embedlab.tracking.status import ended_with_status
 
 log = logging.getLogger(__name__)
 REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
+INTERRUPTED_ATTR = "embedlab.interrupted"  # trial user attr: stopped by Ctrl-C / SIGTERM (FAIL, not counted)
 
 
 @dataclass
@@ -100,18 +102,24 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     )
     log.info(f"MLflow parent run {group.run_id} in {group.uri}")
     summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
-    with ended_with_status(group.finish):
-        try:
-            run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
-        finally:  # what the study has, even when it stopped early
-            summary.update(describe(study, space, fixed, settings, config.optimized_metric))
-            group.log_summary(summary)
-            notes = log_plots(group, study)
-            for note in notes:
-                log.info(note)
-            sweep_dir = Path(config.hydra.sweep.dir)
-            sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
-            OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
+    try:
+        with ended_with_status(group.finish):  # Ctrl-C / SIGTERM: KILLED
+            try:
+                run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
+            finally:  # what the study has, even when it stopped early
+                summary.update(describe(study, space, fixed, settings, config.optimized_metric))
+                group.log_summary(summary)
+                notes = log_plots(group, study)
+                for note in notes:
+                    log.info(note)
+                sweep_dir = Path(config.hydra.sweep.dir)
+                sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
+                OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
+    except KeyboardInterrupt as exc:  # a study goes on where it stopped when its command runs again
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(
+            signum, f"study {name} keeps its finished trials; run the same command to continue it"
+        ) from None
     print_best(summary)
 
 
@@ -150,7 +158,6 @@ def run_trials(
     to_run = max(0, settings.n_trials - len(finished_trials(study)))
     budget = math.floor(settings.max_failure_rate * to_run)
     failures = 0
-    job_idx = 0
     while to_run > 0:
         trials = [studies.ask(study, space) for _ in range(min(n_jobs, to_run))]
         if settings.reuse_repeats:  # same parameters as a COMPLETE trial: the same (seeded) run, so no job
@@ -161,14 +168,17 @@ def run_trials(
                 continue
         jobs = [job_overrides(storage, study.study_name, trial, fixed, group) for trial in trials]
         try:
-            returns = launcher.launch(jobs, initial_job_idx=job_idx)
+            # job folders <sweep dir>/<n> from the trial numbers: a study run again into the same hydra.sweep.dir
+            # writes new folders, not over its earlier trials' models
+            returns = launcher.launch(jobs, initial_job_idx=trials[0].number)
         except BaseException as exc:
             if not worker_died(exc):
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
+                    if isinstance(exc, KeyboardInterrupt):  # stopped, not failed: the next session runs another
+                        trial.set_user_attr(INTERRUPTED_ATTR, True)
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
-        job_idx += len(trials)
         outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
         states = {number: state for number, (state, _) in outcomes.items()}
         missing = group.mark_trials(states)
@@ -246,7 +256,9 @@ def tell_and_check_exhausted(study, trial, value: float | None, state: TrialStat
 
 
 def finished_trials(study) -> list:
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    """The trials that count towards `n_trials`: COMPLETE, PRUNED and FAIL, less those stopped by Ctrl-C/SIGTERM."""
+    ended = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    return [trial for trial in ended if not trial.user_attrs.get(INTERRUPTED_ATTR)]
 
 
 def concurrent_trials(n_jobs: int | None, config: DictConfig) -> int:

@@ -1,15 +1,21 @@
-"""The Optuna storage behind a URL: a SQLite file waits on its lock as long as MLflow's SQLite store does."""
+"""The Optuna storage behind a URL: a SQLite file is created or migrated safely before Optuna opens it, and
+waits on its lock as long as MLflow's SQLite store does."""
 
 from __future__ import annotations
+
+from embedlab.tracking.params import redact
+from embedlab.tracking.sqlite_store import OPTUNA, prepare_sqlite_url
 
 SQLITE_WAIT_S = 20  # MLflow's SQLite store sets PRAGMA busy_timeout = 20000; Python's sqlite3 waits 5 s
 
 
 def rdb_storage(url: str):
-    """The RDBStorage that `optuna.create_study(storage=url)` would make, but a `sqlite:` one waits up to 20 s
-    for a locked file: with several parallel jobs writing their trials' reports, a writer queues instead of
-    failing its trial after Python's default 5 s."""
+    """The RDBStorage that `optuna.create_study(storage=url)` would make, but a `sqlite:` one is first checked to
+    be Optuna's (not MLflow's store) and created under a lock (embedlab.tracking.sqlite_store), and it waits up
+    to 20 s for a locked file: with several parallel jobs writing their trials' reports, a writer queues instead
+    of failing its trial after Python's default 5 s."""
     import optuna
 
+    prepare_sqlite_url(url, OPTUNA, f"hydra.sweeper.storage={redact(url)}")
     engine_kwargs = {"connect_args": {"timeout": SQLITE_WAIT_S}} if url.startswith("sqlite:") else None
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 from embedlab.data.splits import SPLITS
 from embedlab.tracking.unique_keys import retry_unique_key_race
 
+AMBIGUOUS_LOCAL_SOURCE = (
+    r"The specified dataset source can be interpreted in multiple ways: LocalArtifactDatasetSource, "
+    r"LocalArtifactDatasetSource\."
+)
 CONTEXTS = {"train": "train", "validation": "validation", "test": "test"}
 
 
@@ -29,10 +35,15 @@ def split_datasets(data) -> list[tuple[object, str]]:
         if frame is None:
             continue
         name = f"{data.name}-{split}"
-        try:
-            dataset = mlflow.data.from_pandas(frame, source=str(data.source), name=name)
-        except Exception:  # a source MLflow cannot resolve (a hub id): the rows and digest still tell runs apart
-            dataset = mlflow.data.from_pandas(frame, name=name)
+        with warnings.catch_warnings():
+            # MLflow registers its local-files source twice (for "" and "file://"), so resolving a local path
+            # warns "can be interpreted in multiple ways: LocalArtifactDatasetSource, LocalArtifactDatasetSource"
+            # for each split. Both are the same source: only that warning is silenced, only here.
+            warnings.filterwarnings("ignore", message=AMBIGUOUS_LOCAL_SOURCE, category=UserWarning)
+            try:
+                dataset = mlflow.data.from_pandas(frame, source=str(data.source), name=name)
+            except Exception:  # a source MLflow cannot resolve (a hub id): the rows and digest still tell runs apart
+                dataset = mlflow.data.from_pandas(frame, name=name)
         out.append((dataset, CONTEXTS.get(split, split)))
     return out
 

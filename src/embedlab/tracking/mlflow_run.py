@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,14 +16,17 @@ from typing import Any
 
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
+from embedlab.interrupts import signals_held
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
-from embedlab.tracking.store import default_tracking_uri, open_experiment
+from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
 from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
+
+log = logging.getLogger(__name__)
 
 
 def credentials_to_env(uri: str) -> str:
@@ -105,6 +109,7 @@ class MlflowTracker:
 
         self.uri = credentials_to_env(self.uri)
         check_tracking(self.uri, self.registered_model_name)  # as `python -m train` did before the data
+        prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
             with bounded_http_retries():
@@ -123,7 +128,7 @@ class MlflowTracker:
             raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
         self.experiment_id = experiment.experiment_id
         for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
-            print(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
+            log.warning(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
         """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
@@ -236,12 +241,14 @@ class MlflowTracker:
             f"torch=={torch.__version__.split('+')[0]}",
         ]
         name = self.registered_model_name if self.register else None
-        info = mlflow.sentence_transformers.log_model(
-            model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
-        )
-        if name and info.registered_model_version:
-            tag_version(mlflow.MlflowClient(), name, info.registered_model_version, self.run_id, version_tags or {})
-            return f"models:/{name}/{info.registered_model_version}"
+        with signals_held():  # Ctrl-C / SIGTERM wait: the model is logged, registered and tagged whole, or not at all
+            info = mlflow.sentence_transformers.log_model(
+                model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
+            )
+            if name and info.registered_model_version:
+                version = info.registered_model_version
+                tag_version(mlflow.MlflowClient(), name, version, self.run_id, version_tags or {})
+                return f"models:/{name}/{version}"
         return info.model_uri
 
 

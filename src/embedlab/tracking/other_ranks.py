@@ -53,6 +53,3 @@ class OtherRankTracker:
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         self.history.setdefault(step, {}).update(clean)
-
-    def log_model(self, model) -> None:
-        return None

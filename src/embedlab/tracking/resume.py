@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
-from embedlab.training.checkpoint import last_complete_checkpoint
+from embedlab.tracking.stale_runs import process_alive
 
 CONFIG_HASH_TAG = "config_hash"
 
@@ -37,6 +38,9 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
         run = run_by_id(client, resume)
         if run.info.status == "FINISHED":
             raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
+        check_owner_gone(run, resume)
+    from embedlab.training.checkpoint import last_complete_checkpoint  # transformers: not for `resume_requested`
+
     run_dir = Path(run.data.tags.get("output_dir", ""))
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
@@ -61,6 +65,28 @@ def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, wha
     if not found:
         raise UserError(f"resume=true: no unfinished {what} with this config in this experiment; nothing to resume")
     return found[0]
+
+
+def check_owner_gone(run, resume: Any) -> None:
+    """One line if `run` is RUNNING in a process that is alive, or on another host (whose processes this one
+    cannot see): two processes would train into one folder and one MLflow run. A RUNNING run of a process of
+    this host that is gone (kill -9) may be resumed; `MlflowTracker.connect` marks those FAILED anyway."""
+    if run.info.status != "RUNNING":
+        return
+    tags = run.data.tags
+    host, pid = tags.get("host"), tags.get("pid", "")
+    if host == socket.gethostname() and pid.isdigit():
+        started = float(tags["pid_started"]) if tags.get("pid_started") else None
+        if not process_alive(int(pid), started):
+            return
+        raise UserError(
+            f"resume={resume}: that run is still RUNNING in process {pid} on this host; expected a run whose "
+            "process has ended: wait for it, or stop it (Ctrl-C) and resume then"
+        )
+    raise UserError(
+        f"resume={resume}: that run is RUNNING on host {host or 'unknown'}, whose processes this host cannot see; "
+        f"expected a run that has ended (a run started on {host or 'that host'} marks it FAILED if its process is gone)"
+    )
 
 
 def run_by_id(client, resume: Any):

@@ -4,8 +4,11 @@ Every MLflow run embedlab opens (a training run, a chain's parent run, a sweep's
 `ended_with_status`, so the rule is written once:
 
 * FINISHED: the block ran to its end;
-* KILLED: Ctrl-C (`KeyboardInterrupt`), SIGTERM (`Interrupted`), or a sweep's pruner (`optuna.TrialPruned`);
+* KILLED: Ctrl-C or SIGTERM (`Interrupted`, a `KeyboardInterrupt`), or a sweep's pruner (`optuna.TrialPruned`);
 * FAILED: any other exception.
+
+A stop signal that comes while the run is being closed waits until it is closed (`signals_held`), so a second
+Ctrl-C cannot leave the run RUNNING.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 from embedlab.errors import Interrupted
+from embedlab.interrupts import signals_held
 
 
 def status_for(exc: BaseException | None) -> str:
@@ -44,10 +48,12 @@ def ended_with_status(
     try:
         yield
     except BaseException as exc:
-        try:
-            if on_error is not None:
-                on_error(exc)
-        finally:
-            end(status_for(exc))
+        with signals_held():
+            try:
+                if on_error is not None:
+                    on_error(exc)
+            finally:
+                end(status_for(exc))
         raise
-    end("FINISHED")
+    with signals_held():
+        end("FINISHED")

@@ -46,6 +46,14 @@ def open_experiment(client, uri: str, name: str) -> str:
         return found.experiment_id
 
 
+def prepare_tracking_store(uri: str) -> None:
+    """A `sqlite:///` store created or migrated safely, before MLflow opens it (embedlab.tracking.sqlite_store)."""
+    from embedlab.tracking.params import redact
+    from embedlab.tracking.sqlite_store import MLFLOW, prepare_sqlite_url
+
+    prepare_sqlite_url(uri, MLFLOW, f"tracking.uri={redact(uri)}")
+
+
 def ui_command(uri: str) -> str:
     """The command that opens this store in the MLflow UI."""
     if uri == default_tracking_uri():

@@ -4,8 +4,11 @@ data or model loads, so that a store that cannot work answers in a second, and b
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import re
 import socket
+import ssl
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -13,8 +16,10 @@ from pathlib import Path
 
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
+from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind
 
 CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
+ANSWER_TIMEOUT_S = 5  # a tracking server that accepted the connection must start its answer within this
 # MLflow's HTTP settings while connecting: 3 tries of at most 15 s each, about 1 s and 2 s apart
 CONNECT_HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -43,6 +48,11 @@ def check_registered_model_name(name: str | None) -> None:
 def check_store_reachable(uri: str) -> None:
     """A server answers a TCP connect within seconds; a SQLite store's folder and file can be written; a folder
     store (a path, `file:`), which MLflow 3 refuses after a long start, is refused at once."""
+    if re.match(r"^[\w.-]+:\d+(/|$)", uri):  # `127.0.0.1:5000`, `localhost:5000`: a server without its scheme
+        raise UserError(
+            f"tracking.uri={redact(uri)} has no scheme; expected http://{redact(uri)} for a tracking server "
+            "(or sqlite:///<absolute path>.db for a file)"
+        )
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and uri[1:3] in (":\\", ":/")):  # C:\ on Windows
         raise UserError(
@@ -52,8 +62,7 @@ def check_store_reachable(uri: str) -> None:
     if parts.scheme in ("http", "https"):
         if any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")):
             return  # a proxy decides; the fail-fast request settles it
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        check_answers(uri, parts.hostname, port, "a running MLflow server (make mlflow-server)")
+        check_server_answers(uri, parts)
     database = parts.scheme.split("+", 1)[0]
     if database in DATABASE_PORTS and parts.hostname:  # without a host: a local socket, which MLflow opens
         check_answers(uri, parts.hostname, parts.port or DATABASE_PORTS[database], f"a {database} server there")
@@ -73,6 +82,7 @@ def check_store_reachable(uri: str) -> None:
                 f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
                 "expected a folder and database file this user can write"
             ) from None
+        check_store_kind(path, MLFLOW, f"tracking.uri={redact(uri)}")  # not Optuna's storage; nothing written
 
 
 def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
@@ -80,11 +90,45 @@ def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
+        raise nothing_answers(uri, host, port, exc, expected) from None
+
+
+def nothing_answers(uri: str, host: str | None, port: int, exc: OSError, expected: str) -> UserError:
+    return UserError(
+        f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {host}:{port} "
+        f"({exc.strerror or type(exc).__name__}); expected {expected} or a sqlite:/// store"
+    )
+
+
+def check_server_answers(uri: str, parts: urllib.parse.SplitResult) -> None:
+    """One line when nothing accepts a TCP connection within CONNECT_TIMEOUT_S, or when a server accepts it but
+    does not answer an HTTP request within ANSWER_TIMEOUT_S: MLflow would wait its full request timeout on each
+    of its tries. Any answer counts (an error status, a closed connection): a server that answers is MLflow's
+    to judge."""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only liveness; nothing secret is sent
+        server = http.client.HTTPSConnection(parts.hostname, port, timeout=ANSWER_TIMEOUT_S, context=context)
+    else:
+        server = http.client.HTTPConnection(parts.hostname, port, timeout=ANSWER_TIMEOUT_S)
+    try:
+        server.connect()
+    except OSError as exc:
+        raise nothing_answers(uri, parts.hostname, port, exc, "a running MLflow server (make mlflow-server)") from None
+    try:
+        server.request("GET", parts.path.rstrip("/") + "/health")
+        server.getresponse().read(1)
+    except TimeoutError:
         raise UserError(
-            f"tracking.uri={redact(uri)} cannot be opened: nothing answers at {host}:{port} "
-            f"({exc.strerror or type(exc).__name__}); "
-            f"expected {expected} or a sqlite:/// store"
+            f"tracking.uri={redact(uri)} cannot be opened: {parts.hostname}:{port} accepts connections but does "
+            f"not answer an HTTP request within {ANSWER_TIMEOUT_S} s; expected a running MLflow server "
+            "(make mlflow-server) or a sqlite:/// store"
         ) from None
+    except (OSError, http.client.HTTPException):
+        pass  # it answered, if only by closing the connection
+    finally:
+        server.close()
 
 
 @contextlib.contextmanager

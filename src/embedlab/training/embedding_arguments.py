@@ -24,3 +24,11 @@ class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
         default=None,
         metadata={"help": "Validation retrieval ranks each query's relevant docs plus this many seeded others."},
     )
+
+    def get_warmup_steps(self, num_training_steps: int) -> int:
+        """Warmup leaves at least one step at a learning rate above 0.
+
+        Linear warmup starts at learning rate 0, and a ratio rounds up (transformers: ceil(0.1 x 1) = 1), so a run
+        of one step (a file smaller than one batch) would train at rate 0 and keep the starting weights unchanged.
+        """
+        return min(super().get_warmup_steps(num_training_steps), max(num_training_steps - 1, 0))

@@ -1,4 +1,7 @@
-"""Ctrl-C and SIGTERM: finish the current step, save a checkpoint, end the run KILLED, exit 130 / 143."""
+"""Ctrl-C and SIGTERM during training: finish the current step, save a checkpoint, end the run KILLED, exit 130 / 143.
+
+Outside training the handler of `embedlab.interrupts` stops at once; this one takes over while the trainer runs.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class GracefulStop(TrainerCallback):
     def __init__(self) -> None:
         self.signum: int | None = None
         self.training = False
+        self.saved_step: int | None = None  # the step whose checkpoint the signal asked for
 
     def _handle(self, signum, frame) -> None:
         if self.training and self.signum is None:
@@ -43,6 +47,7 @@ class GracefulStop(TrainerCallback):
         if self.signum is not None:
             control.should_save = True
             control.should_training_stop = True
+            self.saved_step = state.global_step
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -50,4 +55,5 @@ class GracefulStop(TrainerCallback):
 
     def raise_if_stopped(self) -> None:
         if self.signum is not None:
-            raise Interrupted(self.signum)
+            saved = f"checkpoint of step {self.saved_step} saved; " if self.saved_step is not None else ""
+            raise Interrupted(self.signum, f"{saved}continue this run with resume=true")

@@ -47,7 +47,8 @@ def rename_eval_metrics(metrics: dict[str, float], parts: list[str]) -> dict[str
 
 
 class TrainLogCallback(TrainerCallback):
-    """Training-loss logs -> tracker, and one last evaluation + checkpoint at the final step."""
+    """Training-loss logs -> tracker, and at the final step one last log, evaluation and checkpoint: a run shorter
+    than `eval_steps` (or `logging_steps`) still evaluates, saves and logs what it trained."""
 
     def __init__(self, tracker) -> None:
         self.tracker = tracker
@@ -62,6 +63,7 @@ class TrainLogCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= state.max_steps:  # the best checkpoint may be the last one
+            control.should_log = True
             control.should_evaluate = True
             control.should_save = True
         return control

@@ -1,0 +1,129 @@
+"""Part 8: `experiment=retrieval` against a plain sentence-transformers script, on repeated held-out splits.
+
+    python -m bench --parts recipe --data <BEIR folder> [--splits 5] [--threads 1]
+
+One carved split says little: +0.048 on one split of SciFact became -0.015 on another. So for each of `--splits`
+seeds k, this part carves a held-out test split from the folder's training queries (qrels/train.tsv, else the
+folder's only qrels file): 20% of the queries, chosen by seed k. Both sides then train on the same other 80%,
+with seed k, and are scored on the held-out queries over the whole corpus (bench.quality's scorer):
+    plain     bench.quality.train_plain: MNRL, every training pair, 1 epoch, no validation (seed k)
+    recipe    python -m train experiment=retrieval seed=k on the same rows, as a user runs it (bench.quality's
+              train_embedlab: the real command in a subprocess, its own validation carve, no test carve)
+Reported per split: ndcg@10 of base, plain and recipe, the recipe's gain over plain, both wall times and their
+ratio, and the recipe's stages from its MLflow store (wall time, mining time, kept step). Then the mean gain and
+ratio over the splits, with their spread (sd, min, max). Choices are made on these dev splits only.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Settings
+
+HELD_OUT = 0.2
+
+
+def training_qrels(folder: Path) -> Path:
+    for name in ("qrels/train.tsv", "qrels.tsv"):
+        if (folder / name).exists():
+            return folder / name
+    found = sorted(str(p.relative_to(folder)) for p in folder.glob("qrels/*.tsv")) or ["none"]
+    raise FileNotFoundError(f"{folder} has no qrels/train.tsv or qrels.tsv to carve from (found: {', '.join(found)})")
+
+
+def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
+    """A view of `folder` whose qrels/train.tsv holds 80% of the training queries and qrels/test.tsv the other
+    20%, chosen by `seed`; the corpus and queries are linked. Returns (view, train queries, test queries)."""
+    lines = training_qrels(folder).read_text(encoding="utf-8").splitlines()
+    header, rows = (lines[0], lines[1:]) if lines and not lines[0].split("\t")[-1].strip().isdigit() else ("", lines)
+    by_query: dict[str, list[str]] = {}
+    for row in filter(str.strip, rows):
+        by_query.setdefault(row.split("\t")[0], []).append(row)
+    query_ids = sorted(by_query)
+    random.Random(seed).shuffle(query_ids)
+    test = set(query_ids[: max(1, round(len(query_ids) * HELD_OUT))])
+    view = out / "data"
+    (view / "qrels").mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        if not (view / name).exists():
+            (view / name).symlink_to((folder / name).resolve())
+    for split, keep in (("train", lambda q: q not in test), ("test", lambda q: q in test)):
+        kept = [row for q in sorted(by_query) if keep(q) for row in by_query[q]]
+        (view / "qrels" / f"{split}.tsv").write_text("\n".join([header or "query-id\tcorpus-id\tscore", *kept]) + "\n")
+    return view, len(query_ids) - len(test), len(test)
+
+
+def stages(store: Path) -> list[dict[str, Any]]:
+    """Each MLflow run of the recipe's store, oldest first: name, wall seconds, mining seconds, kept step."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    out = []
+    for experiment in client.search_experiments():
+        for run in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]):
+            metrics = run.data.metrics
+            end = run.info.end_time or run.info.start_time
+            out.append(
+                {
+                    "name": run.info.run_name,
+                    "wall_s": (end - run.info.start_time) / 1000,
+                    "mining_s": metrics.get("mining_total_s"),
+                    "kept_step": metrics.get("kept_step", metrics.get("best_step")),
+                }
+            )
+    return out
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    from bench.quality import read_split, score_model, train_embedlab, train_plain
+
+    folder = settings.data
+    smoke = settings.smoke
+    extra = ["training.max_steps=2", "training.eval_steps=1"] if smoke else []
+    extra += ["phase.stages.phase2.training.max_steps=2"] if smoke else []
+    root = settings.out / "recipe" / time.strftime("%Y%m%d-%H%M%S")
+    splits = []
+    for seed in range(settings.splits):
+        out = root / f"split{seed}"
+        view, n_train, n_test = carve(folder, seed, out)
+        corpus, queries, relevant = read_split(view, "test")
+        row: dict[str, Any] = {"seed": seed, "train_queries": n_train, "test_queries": n_test}
+        for side in ("plain", "recipe"):
+            start = time.perf_counter()
+            if side == "plain":
+                path = train_plain(view, settings.model, out / side, seed=seed, max_steps=2 if smoke else None)
+            else:
+                path = train_embedlab("retrieval", view, out / side, settings.threads, [f"seed={seed}", *extra])
+                row["recipe_stages"] = stages(out / side / "mlflow.db")
+            row[f"{side}_wall_s"] = time.perf_counter() - start
+            row[f"{side}_ndcg_at_10"] = mean_ndcg(score_model(str(path), corpus, queries, relevant))
+        row["base_ndcg_at_10"] = mean_ndcg(score_model(settings.model, corpus, queries, relevant))
+        row["gain"] = row["recipe_ndcg_at_10"] - row["plain_ndcg_at_10"]
+        row["wall_ratio"] = row["recipe_wall_s"] / row["plain_wall_s"]
+        splits.append(row)
+        print(f"[bench] recipe split {seed}: gain {row['gain']:+.4f}, {row['wall_ratio']:.2f}x wall", flush=True)
+    return {
+        "data": str(folder),
+        "held_out_fraction": HELD_OUT,
+        "threads": settings.threads,
+        "splits": splits,
+        "gain": spread([s["gain"] for s in splits]),
+        "wall_ratio": spread([s["wall_ratio"] for s in splits]),
+    }
+
+
+def mean_ndcg(per_query: dict[str, dict[str, float]]) -> float:
+    return statistics.fmean(scores["ndcg_at_10"] for scores in per_query.values())

@@ -1,0 +1,126 @@
+"""Run folders: every run gets its own, none is written by two processes, none replaces an earlier run's model.
+
+* `${unique_folder:<path>}` (conf/train.yaml's `hydra.run.dir` and `hydra.sweep.dir`) creates the folder with
+  `os.mkdir`, which fails when the folder exists; then it tries `<path>-1`, `<path>-2`, ... So two runs started
+  in the same second get two folders, whatever the clock says. Under torchrun rank 0 creates it and the other
+  ranks take its answer (`embedlab.hardware.launch.decided_by_rank_0`; the path holds `${launch_time:...}`,
+  rank 0's clock, so it is the same in every rank). The answer is kept per command and path, and OmegaConf
+  caches it in the config, which Hydra copies into each job's config (joblib pickles it with the config), so a
+  run or sweep that reads its folder again gets the same one.
+* `check_new_run_folder`: a run that is not a resume refuses a folder that already holds an earlier run's kept
+  model (`best/`) or checkpoints (an explicit `hydra.run.dir` given twice), before any work and before Hydra
+  writes into it (`RefuseUsedRunFolder`).
+* `held_run_folder`: the process that trains into a folder holds a lock on it (`.run.lock`, `flock`), which the
+  system drops when the process ends, however it ends; a second process (two resumes of one run) is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from embedlab.errors import UserError, user_errors_exit
+
+LOCK_FILE = ".run.lock"
+EARLIER_WORK = ("best", "checkpoints")  # what a run leaves that a new run in the same folder would overwrite
+_claimed: dict[str, str] = {}  # path asked for -> folder claimed, by this command
+
+
+def claim_folder(path: str) -> str:
+    """Create `path`, or the first of `path-1`, `path-2`, ... that does not exist yet; return its name."""
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count():
+        candidate = base if number == 0 else base.with_name(f"{base.name}-{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return str(candidate)
+    raise AssertionError("unreachable")
+
+
+def unique_folder(path: str) -> str:
+    """The resolver `${unique_folder:<path>}`: a folder no other run has, the same for all ranks of a torchrun.
+
+    Asked again for the same path by the same command (Hydra reads `hydra.sweep.dir` once per batch of jobs, and
+    from more than one copy of the config), it answers the same folder."""
+    from embedlab.hardware.launch import decided_by_rank_0
+
+    if path not in _claimed:
+        _claimed[path] = decided_by_rank_0(f"folder/{path}", lambda: claim_folder(path))
+    return _claimed[path]
+
+
+def register_run_folders() -> None:
+    """Register `${launch_time:...}` and `${unique_folder:...}` (conf/train.yaml's `hydra.run.dir` and
+    `hydra.sweep.dir`). Called as a command starts: its clock is read anew and it has claimed no folder yet (the
+    tests run `python -m train` many times in one process)."""
+    from embedlab.hardware.launch import launch_datetime, launch_time
+
+    launch_datetime.cache_clear()
+    _claimed.clear()
+    if not OmegaConf.has_resolver("launch_time"):
+        OmegaConf.register_new_resolver("launch_time", launch_time, use_cache=True)
+    if not OmegaConf.has_resolver("unique_folder"):
+        OmegaConf.register_new_resolver("unique_folder", unique_folder, use_cache=True)
+
+
+def check_new_run_folder(run_dir: Path, cfg: DictConfig) -> None:
+    """One line if a new run's folder (or, for a chain, a stage's) holds an earlier run's kept model or checkpoints.
+    A resume (`resume=true|<run id>`) continues in its run's own folder and is not checked here."""
+    from embedlab.tracking.resume import resume_requested
+
+    if resume_requested(cfg.get("resume")):
+        return
+    stages = list(cfg.phase.stages) if "stages" in cfg.get("phase", {}) else []
+    for folder in [run_dir, *(run_dir / name for name in stages)]:
+        found = [name for name in EARLIER_WORK if (folder / name).is_dir() and any((folder / name).iterdir())]
+        if found:
+            raise UserError(
+                f"the run folder {folder} already holds an earlier run's {' and '.join(f'{n}/' for n in found)}; "
+                "expected a new folder (another hydra.run.dir, or none for a new one under outputs/), "
+                "or resume=true / resume=<run id> to continue the run that made it"
+            )
+
+
+@contextlib.contextmanager
+def held_run_folder(folder: Path) -> Iterator[Path]:
+    """Hold `folder` for this process while the block runs; one line if another live process holds it."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or "another process"
+            raise UserError(
+                f"the run folder {folder} is in use by {owner}; expected that run to end first "
+                "(or another folder for a new run)"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class RefuseUsedRunFolder(Callback):
+    """`check_new_run_folder` for a single run as Hydra starts it, before Hydra writes its `.hydra/` record into
+    the folder (conf/train.yaml's `hydra.callbacks`). Jobs of a multirun are checked by `embedlab.job.run_job`."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with user_errors_exit():  # Hydra turns a callback's exception into a warning and goes on: not this one
+            check_new_run_folder(Path(str(OmegaConf.select(config, "hydra.run.dir"))), config)

@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM, from the first line of `python -m train` to its last: one line, exit 130 / 143.
+
+`stopped_in_one_line()` is the one place that turns a stop signal into the line `interrupted: stopped by SIGINT`
+(with what to do next, where that is known) and the exit status 128 + the signal's number. It wraps everything
+`python -m train` does; inside it both signals raise `Interrupted` wherever the program is: composition,
+`reproduce=`, a grid's check, reading data, loading the model, logging it, a sweep between its jobs. Every MLflow
+run on the way ends KILLED (`tracking/status.py`). During training the trainer finishes its step and saves a
+checkpoint first (`training/interrupt.py`); a sweep says how to continue its study (`sweeps/optuna_sweep.py`).
+
+`src/train.py` holds both signals back while its own imports run, before this module can be imported; a signal
+sent then is delivered when `stopped_in_one_line()` starts, and ends the run there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+from embedlab.errors import Interrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def raise_interrupted(signum: int, frame) -> None:
+    """The signal handler of `python -m train` outside training."""
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stopped_in_one_line() -> Iterator[None]:
+    """Around all of `python -m train`: a stop signal, or an `Interrupted` or `KeyboardInterrupt` that reaches
+    this block, ends the process with one line on stderr and exit status 128 + the signal's number."""
+    previous = {s: signal.signal(s, raise_interrupted) for s in STOP_SIGNALS}
+    stopped: Interrupted | None = None
+    try:
+        if hasattr(signal, "pthread_sigmask"):  # what src/train.py held back during its imports arrives now
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        yield
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+    finally:  # stopped: the runs are closed and the line follows, so exiting is not interrupted again
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_IGN if stopped else handler)
+    if stopped is not None:
+        print(f"\ninterrupted: {stopped}", file=sys.stderr)  # on a line of its own, after any progress bar
+        sys.exit(stopped.exit_code)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then take effect as they would have: for what must not be
+    cut in half, such as closing an MLflow run with its status. If the block raises, the held signal is dropped
+    (the program is already stopping). Outside the main thread, where Python runs no signal handler, it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if held:
+        signal.raise_signal(held[0])  # now, to the handler that was there before

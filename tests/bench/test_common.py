@@ -1,0 +1,85 @@
+"""The benchmark commands check their inputs before any work: a missing folder, file or model is one `error:`
+line naming it, exit 2, no traceback (bench/common.py: check_beir_folder, check_file, check_model, exit_code)."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab_testing import run_bench
+
+
+def commands(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
+    missing, empty = tmp_path / "missing", tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    test_only = tmp_path / "test_only"  # a BEIR folder with held-out judgements only
+    (test_only / "qrels").mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (test_only / name).write_bytes((physics_folder / name).read_bytes())
+    (test_only / "qrels" / "test.tsv").write_bytes((physics_folder / "qrels.tsv").read_bytes())
+    return {
+        "bench data": (["bench", "--data", str(missing)], f"--data {missing}: no such folder; expected a BEIR folder"),
+        "bench data lacks files": (["bench", "--data", str(empty)], f"--data {empty}: lacks corpus.jsonl"),
+        "bench recipe without training judgements": (
+            ["bench", "--parts", "recipe", "--data", str(test_only)],
+            f"--data {test_only}: has no qrels/train.tsv or qrels.tsv; expected one for --parts recipe",
+        ),
+        "bench model": (
+            ["bench", "--data", str(physics_folder), "--model", str(missing)],
+            f"--model={missing} does not exist or is not a model folder",
+        ),
+        "quality data": (["bench.quality", "--data", str(missing)], f"--data {missing}: no such folder"),
+        "quality split": (
+            ["bench.quality", "--data", str(physics_folder)],
+            f"--data {physics_folder}: lacks qrels/test.tsv",
+        ),
+        "quality merge": (
+            ["bench.quality", "--data", str(physics_folder), "--merge", str(missing)],
+            f"--merge {missing}: no such file",
+        ),
+        "quora data": (
+            ["bench.quora_heldout", "--data", str(missing), "--stsb", str(missing)],
+            f"--data {missing}: no such file; expected the Quora release TSV",
+        ),
+        "quora model": (
+            [
+                "bench.quora_heldout",
+                "--data",
+                str(physics_folder / "qrels.tsv"),
+                "--stsb",
+                str(physics_folder / "queries.jsonl"),
+                "--models",
+                "base",
+                str(missing),
+            ],
+            f"--models={missing} does not exist",
+        ),  # fmt: skip
+    }
+
+
+@pytest.fixture
+def cases(tmp_path, physics_folder):
+    return commands(tmp_path, physics_folder)
+
+
+NAMES = [
+    "bench data",
+    "bench data lacks files",
+    "bench recipe without training judgements",
+    "bench model",
+    "quality data",
+    "quality split",
+    "quality merge",
+    "quora data",
+    "quora model",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_missing_input_is_one_error_line_and_exit_2(cases, name):
+    args, expected = cases[name]
+    result = run_bench(*args, timeout=120)
+    assert set(cases) == set(NAMES)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert result.stderr.startswith("error: ") and expected in result.stderr

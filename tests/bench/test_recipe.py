@@ -1,0 +1,36 @@
+"""bench/recipe.py: the held-out splits it carves from one qrels file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.recipe import carve, spread, training_qrels
+
+from embedlab_testing import write_physics_folder
+
+
+def qrels(path: Path) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        query, doc, _ = line.split("\t")
+        out.setdefault(query, set()).add(doc)
+    return out
+
+
+def test_each_seed_holds_out_a_fifth_of_the_queries_and_trains_on_the_rest(tmp_path):
+    folder = write_physics_folder(tmp_path / "beir", copies=5)  # 30 queries in qrels.tsv
+    given = qrels(training_qrels(folder))
+    held_out = []
+    for seed in range(3):
+        view, n_train, n_test = carve(folder, seed, tmp_path / f"split{seed}")
+        train, test = qrels(view / "qrels" / "train.tsv"), qrels(view / "qrels" / "test.tsv")
+        assert (n_train, n_test) == (24, 6) == (len(train), len(test))
+        assert not set(train) & set(test)
+        assert {**train, **test} == given  # every query once, with all its relevant documents
+        assert (view / "corpus.jsonl").read_text() == (folder / "corpus.jsonl").read_text()
+        held_out.append(frozenset(test))
+    assert len(set(held_out)) == 3  # another seed, another split
+
+
+def test_the_spread_over_splits():
+    assert spread([0.01, 0.03, -0.01]) == {"mean": 0.01, "sd": 0.02, "min": -0.01, "max": 0.03}

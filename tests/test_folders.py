@@ -1,0 +1,173 @@
+"""Run folders: each run its own, whatever the clock says; an earlier run's model never replaced; one process each."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from embedlab.errors import UserError
+from embedlab.folders import check_new_run_folder, claim_folder, held_run_folder, register_run_folders
+from embedlab_testing import REPO, run_train, runs
+
+SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)
+
+
+def tiny_run(tiny_model_path: str, physics_folder: Path, *overrides: str) -> list[str]:
+    return [
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=2",
+        "training.eval_steps=1",
+        "training.batch_size=8",
+        "tracking.log_model=false",
+        *overrides,
+    ]
+
+
+def test_many_processes_claiming_one_name_get_one_folder_each(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        folders = pool.map(claim_folder, [str(tmp_path / "09-30-15")] * 6)
+    assert sorted(Path(f).name for f in folders) == ["09-30-15", *(f"09-30-15-{n}" for n in range(1, 6))]
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch, tmp_path):
+    """Every command reads the same second; folders land under tmp_path."""
+    from embedlab.hardware import launch
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return SAME_SECOND
+
+    monkeypatch.setattr(launch, "datetime", Clock)
+    monkeypatch.chdir(tmp_path)
+    yield
+    register_run_folders()  # later tests read the real clock again
+
+
+def run_folder(mode: str = "run") -> str:
+    """What Hydra reads as `hydra.<mode>.dir` for a command composed now (read twice, as Hydra may)."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    first = OmegaConf.select(cfg, f"hydra.{mode}.dir")
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        again = OmegaConf.select(compose("train", return_hydra_config=True), f"hydra.{mode}.dir")
+    assert again == first  # the same command asking again: the same folder
+    return first
+
+
+@pytest.mark.parametrize(("mode", "top"), [("run", "outputs"), ("sweep", "multirun")])
+def test_commands_started_in_the_same_second_get_their_own_folders(frozen_clock, mode, top):
+    folders = []
+    for _ in range(3):
+        register_run_folders()  # what each `python -m train` does as it starts
+        folders.append(run_folder(mode))
+    day = f"{top}/2026-12-06"
+    assert folders == [f"{day}/09-30-15", f"{day}/09-30-15-1", f"{day}/09-30-15-2"]
+    assert all(Path(folder).is_dir() for folder in folders)
+
+
+@pytest.mark.slow
+def test_real_runs_started_together_write_their_own_folders(tiny_model_path, physics_folder, tmp_path):
+    """Four tiny runs at once, all asking for the same folder name (as four runs in the same second do)."""
+    same = f"hydra.run.dir=${{unique_folder:{tmp_path / 'same'}}}"
+    processes = []
+    for n in range(4):
+        uri = f"sqlite:///{tmp_path / f'store{n}.db'}"
+        command = [
+            sys.executable,
+            "-m",
+            "train",
+            *tiny_run(tiny_model_path, physics_folder, same, f"tracking.uri={uri}"),
+        ]
+        processes.append(
+            (
+                uri,
+                subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            )
+        )
+    folders = set()
+    for uri, process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        [run] = runs(uri)
+        assert run.info.status == "FINISHED"
+        folders.add(run.data.tags["output_dir"])
+    assert folders == {str(tmp_path / name) for name in ("same", "same-1", "same-2", "same-3")}
+    assert all((Path(folder) / "best").is_dir() for folder in folders)
+
+
+@pytest.mark.parametrize("flag", ["--cfg job", "--help", "--info"])
+def test_printing_the_config_or_help_makes_no_folder(tmp_path, flag):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "train", *flag.split()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_run_refuses_a_folder_where_an_earlier_run_kept_its_model(
+    tiny_model_path, physics_folder, tmp_path, mlflow_uri
+):
+    overrides = tiny_run(tiny_model_path, physics_folder, f"hydra.run.dir={tmp_path / 'run'}")
+    first = run_train(*overrides)
+    assert first.returncode == 0, first.stderr[-3000:]
+    kept = {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*")}
+    assert any(path.parent.name == "best" for path in kept) and (tmp_path / "run" / ".hydra" / "config.yaml") in kept
+
+    again = run_train(*overrides)
+    assert again.returncode == 2
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert lines == [lines[-1]] and lines[0].startswith(f"error: the run folder {tmp_path / 'run'} already holds")
+    assert "resume=true" in lines[0] and "another hydra.run.dir" in lines[0]
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*")} == kept  # not even .hydra/
+    assert len(runs(mlflow_uri)) == 1  # refused before a second run was started
+
+
+def test_a_folder_held_by_a_live_process_is_refused_and_free_once_it_is_killed(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from embedlab.folders import held_run_folder\n"
+            f"with held_run_folder(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(UserError, match=rf"the run folder {tmp_path} is in use by process {holder.pid} on "):
+        with held_run_folder(tmp_path):
+            pass
+    holder.send_signal(signal.SIGKILL)  # no chance to let go: the system drops the lock with the process
+    holder.wait()
+    with held_run_folder(tmp_path):
+        with pytest.raises(UserError, match="is in use by process"):  # one process, one hold
+            with held_run_folder(tmp_path):
+                pass
+
+
+def test_a_chain_checks_each_stage_folder_and_a_resume_none(tmp_path):
+    (tmp_path / "phase2" / "best").mkdir(parents=True)
+    (tmp_path / "phase2" / "best" / "model.safetensors").write_bytes(b"")
+    chain = OmegaConf.create({"resume": False, "phase": {"stages": {"phase1": {}, "phase2": {}}}})
+    with pytest.raises(UserError, match=f"the run folder {tmp_path / 'phase2'} already holds an earlier run's best/;"):
+        check_new_run_folder(tmp_path, chain)
+    check_new_run_folder(tmp_path, OmegaConf.merge(chain, {"resume": True}))  # continues where it stopped
+    check_new_run_folder(tmp_path / "other", chain)

@@ -1,0 +1,191 @@
+"""Ctrl-C and SIGTERM at any moment of `python -m train`: one line, exit 130 / 143, no MLflow run left RUNNING."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from embedlab.interrupts import signals_held
+from embedlab.training.checkpoint import COMPLETE
+from embedlab_testing import REPO, runs
+
+STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+HELD = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the signal mask from /proc")
+
+
+def start(*overrides: str, uri: str) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    command = [sys.executable, "-m", "train", *overrides]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def signals_blocked(process: subprocess.Popen) -> bool:
+    """Whether the process holds SIGINT and SIGTERM back (src/train.py does while its imports run)."""
+    try:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+    return blocked & HELD == HELD
+
+
+def wait_until(condition, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"ended first: {process.stderr.read()[-3000:]}"
+        assert time.monotonic() < deadline, "the moment never came"
+        time.sleep(0.005)
+
+
+def stopped(process: subprocess.Popen, signum: int) -> tuple[int, str]:
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=300)
+    return process.returncode, stderr
+
+
+def one_line(stderr: str) -> str:
+    """The only line of stderr (nothing else was written before the signal)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr[-3000:]
+    return lines[0]
+
+
+def last_line(stderr: str) -> str:
+    """A run's stderr holds its logs and progress bars; the interrupt adds one line, the last, and no traceback."""
+    assert "Traceback" not in stderr
+    assert sum("interrupted:" in line for line in stderr.splitlines()) == 1, stderr[-3000:]
+    return stderr.rstrip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("signum", "code"), STOPS)
+def test_a_signal_during_the_imports_is_one_line(signum, code, tmp_path):
+    process = start(f"hydra.run.dir={tmp_path / 'run'}", uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    wait_until(lambda: signals_blocked(process), process)  # inside src/train.py's imports
+    returncode, stderr = stopped(process, signum)
+    assert returncode == code
+    assert one_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
+
+
+def test_a_signal_while_reproduce_looks_the_run_up_is_one_line(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("physics", artifact_location=(tmp_path / "artifacts").as_uri())
+    run = client.create_run(experiment)
+    client.log_text(run.info.run_id, "training.max_steps=2", "overrides.txt")
+    client.set_terminated(run.info.run_id)
+    process = start(f"reproduce={run.info.run_id}", f"tracking.uri={uri}", uri=uri)
+    wait_until(lambda: signals_blocked(process), process)
+    wait_until(lambda: not signals_blocked(process), process)  # the imports are done: reproduce= starts (MLflow)
+    time.sleep(0.2)
+    returncode, stderr = stopped(process, signal.SIGINT)
+    assert returncode == 130
+    assert one_line(stderr) == "interrupted: stopped by SIGINT"
+    assert [r.info.status for r in runs(uri)] == ["FINISHED"]
+
+
+@pytest.mark.parametrize(("signum", "code"), STOPS)
+def test_a_signal_while_a_grid_checks_its_points_is_one_line(signum, code, tiny_model_path, physics_folder, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    grid = ["-m", "training.lr=1e-5,2e-5", "seed=1,2,3,4,5,6", f"dataset.path={physics_folder}"]
+    process = start(*grid, f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'grid'}", uri=uri)
+    wait_until(lambda: signals_blocked(process), process)
+    wait_until(lambda: not signals_blocked(process), process)
+    time.sleep(0.5)  # composing the grid, or checking its 12 points
+    returncode, stderr = stopped(process, signum)
+    assert returncode == code
+    assert one_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
+    assert not [r for r in runs(uri) if r.info.status == "RUNNING"]
+
+
+@pytest.mark.parametrize(("signum", "code"), STOPS)
+def test_a_signal_while_the_data_is_read_is_one_line(signum, code, tiny_model_path, physics_folder, tmp_path):
+    big = tmp_path / "big"
+    shutil.copytree(physics_folder, big)
+    rows = "".join(f'{{"anchor": "question {n}", "positive": "passage {n} of many"}}\n' for n in range(300_000))
+    (big / "pairs.jsonl").write_text(rows, encoding="utf-8")  # seconds to read, check and split
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = tmp_path / "run"
+    process = start(f"model.name_or_path={tiny_model_path}", f"dataset.path={big}", f"hydra.run.dir={run}", uri=uri)
+    wait_until((run / ".hydra" / "config.yaml").exists, process)  # Hydra calls the job next: checks, then the data
+    time.sleep(1.0)
+    returncode, stderr = stopped(process, signum)
+    assert returncode == code
+    assert last_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before the store was opened (after the data): no run
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_training_saves_a_checkpoint_and_says_how_to_resume(tiny_model_path, physics_folder, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=60",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "tracking.log_model=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        uri=uri,
+    )
+    wait_until((tmp_path / "run" / "checkpoints" / "checkpoint-2" / COMPLETE).exists, process)
+    returncode, stderr = stopped(process, signal.SIGINT)
+    assert returncode == 130
+    line = last_line(stderr)
+    assert line.startswith("interrupted: stopped by SIGINT; checkpoint of step ")
+    assert line.endswith("saved; continue this run with resume=true")
+    assert [r.info.status for r in runs(uri)] == ["KILLED"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_an_optuna_trial_kills_the_sweep_and_says_how_to_continue(tiny_model_path, physics_folder, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(
+        "-m",
+        "hparams_search=physics",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        "hydra.sweeper.n_trials=2",
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=60",
+        "training.eval_steps=2",
+        "training.batch_size=8",
+        "tracking.log_model=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        uri=uri,
+    )
+    wait_until((tmp_path / "sweep" / "0" / "checkpoints" / "checkpoint-2" / COMPLETE).exists, process)
+    returncode, stderr = stopped(process, signal.SIGINT)
+    assert returncode == 130
+    line = last_line(stderr)
+    assert line.startswith("interrupted: stopped by SIGINT; study ")
+    assert line.endswith("keeps its finished trials; run the same command to continue it")
+    parents = [r for r in runs(uri) if r.info.run_name.startswith("sweep-")]
+    trials = [r for r in runs(uri) if not r.info.run_name.startswith("sweep-")]
+    assert [r.info.status for r in parents] == ["KILLED"]
+    assert [r.info.status for r in trials] == ["KILLED"]  # the trial that was training
+    import optuna
+
+    [trial] = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert trial.state.name == "FAIL" and trial.user_attrs["embedlab.interrupted"]  # not counted: the rerun runs 2
+
+
+def test_a_signal_while_held_arrives_after_the_block():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python would run the handler here
+            done.append("the block ran to its end")
+    assert done == ["the block ran to its end"]

@@ -1,0 +1,65 @@
+"""`resume=<run id>` never takes a run whose process is alive: two processes would share its folder and MLflow run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from embedlab.errors import UserError
+from embedlab.tracking.resume import check_owner_gone
+from embedlab.tracking.stale_runs import process_started, process_tags
+from embedlab_testing import run_train, runs
+
+
+def run_with(status: str, **tags: str):
+    return SimpleNamespace(info=SimpleNamespace(status=status), data=SimpleNamespace(tags=tags))
+
+
+def test_a_running_run_of_a_live_process_on_this_host_is_refused():
+    with pytest.raises(UserError, match=f"still RUNNING in process {os.getpid()} on this host"):
+        check_owner_gone(run_with("RUNNING", **process_tags()), "abc")
+
+
+def test_a_running_run_of_another_host_is_refused_naming_it():
+    with pytest.raises(UserError, match="RUNNING on host elsewhere, whose processes this host cannot see"):
+        check_owner_gone(run_with("RUNNING", host="elsewhere", pid="12"), "abc")
+
+
+def test_a_running_run_whose_process_is_gone_or_a_killed_run_may_be_resumed():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    check_owner_gone(run_with("RUNNING", host=socket.gethostname(), pid=str(dead.pid)), "abc")
+    check_owner_gone(run_with("KILLED", **process_tags()), "abc")
+
+
+def test_resume_by_id_of_a_live_run_is_one_line_and_leaves_it_alone(tiny_model_path, physics_folder, tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("physics", artifact_location=(tmp_path / "artifacts").as_uri())
+    tags = {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_started": str(process_started())}
+    live = client.create_run(experiment, tags={**tags, "output_dir": str(tmp_path / "live")})  # this test's own
+    result = run_train(
+        f"model.name_or_path={tiny_model_path}",
+        f"dataset.path={physics_folder}",
+        "training.max_steps=2",
+        f"tracking.uri={uri}",
+        f"resume={live.info.run_id}",
+        f"hydra.run.dir={tmp_path / 'again'}",
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"error: resume={live.info.run_id}: that run is still RUNNING in process {os.getpid()} on this host; "
+        "expected a run whose process has ended: wait for it, or stop it (Ctrl-C) and resume then"
+    ]
+    [run] = runs(uri)
+    assert (run.info.run_id, run.info.status) == (live.info.run_id, "RUNNING")  # untouched, no second run
+    assert not (tmp_path / "live").exists()
+    client.set_terminated(live.info.run_id, status="KILLED")
