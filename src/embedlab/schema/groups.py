@@ -171,6 +171,7 @@ LOSS_COMMON = {
     "temperature": Number(gt=0),
     "dims": Items(item=positive()),
     "data_kinds": Items(item=Choice(options=KINDS[:4])),
+    "min_batch_size": positive(),  # the smallest training.batch_size the loss learns from (embedlab.plan checks it)
     "training_select_by": Text(valid=metric_name, what="val_loss or val_loss_<part>"),  # the run's training.select_by
 }
 SWEEPER = {
