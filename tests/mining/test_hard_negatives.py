@@ -95,13 +95,6 @@ def test_every_step_is_timed(planted):
     assert timings["total_s"] >= timings["encode_s"] + timings["search_s"]
 
 
-def test_a_window_that_cannot_hold_the_negatives_is_one_line(planted):
-    model, pairs, corpus = planted
-    with pytest.raises(UserError, match="num_negatives=5 does not fit the window"):
-        mine_hard_negatives(model, pairs, corpus, num_negatives=5, range_min=2, range_max=5)
-    assert model.encoded == []
-
-
 def test_the_query_text_in_the_corpus_is_never_a_negative_and_takes_no_place(planted):
     """As sentence-transformers 6.3: a query's own text is removed from its candidates, and one more candidate
     is searched so that the window still holds `range_max` others."""

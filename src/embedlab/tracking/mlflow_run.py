@@ -23,7 +23,7 @@ from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, 
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
-from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
+from embedlab.tracking.store_checks import bounded_http_retries, check_store_reachable
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
 
@@ -108,7 +108,7 @@ class MlflowTracker:
     def connect(self) -> None:
         """Open the store and the experiment (once); one line within seconds if the URI cannot be used.
 
-        Checked before any model loads: the registered model's name, that a server answers (no retries, a
+        Checked before any model loads (the registered model's name is the schema's): that a server answers (no retries, a
         short timeout), that a SQLite store's folder and file can be written, and one write to the store.
         """
         if self.experiment_id is not None:
@@ -116,7 +116,7 @@ class MlflowTracker:
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
-        check_tracking(self.uri, self.registered_model_name)  # as `python -m train` did before the data
+        check_store_reachable(self.uri)  # as `python -m train` did before the data
         prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
