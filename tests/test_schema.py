@@ -12,8 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from embedlab.errors import UserError
-from embedlab.schema import check_config, check_sweeper
-from embedlab.schema import groups
+from embedlab.schema import check_config, check_sweeper, groups
 from embedlab.schema.groups import OPTIMIZERS, SCHEDULERS
 from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
 
@@ -150,11 +149,9 @@ def test_fractions_without_validation_blame_the_fractions():
 
 
 def test_the_choices_are_the_libraries_own():
-    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_utils import SchedulerType
     from transformers.training_args import OptimizerNames
-
-    from sentence_transformers.base.sampler import MultiDatasetBatchSamplers
 
     assert set(SCHEDULERS) <= {s.value for s in SchedulerType}
     assert set(OPTIMIZERS) <= {o.value for o in OptimizerNames}

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from bench.library_faiss import library_faiss_is_exact
 
-from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import mine_hard_negatives
 
 
