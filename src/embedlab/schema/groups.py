@@ -104,7 +104,9 @@ HARDWARE = {
 TRACKING = {
     "uri": Text(nullable=True, what="a tracking URI (sqlite:////abs/path/mlflow.db or http://host:port)"),
     "experiment": Text(),
-    "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
+    "registered_model_name": Text(
+        nullable=True, valid=mlflow_model_name, what="a name without '/' or ':', not '.' nor starting with '..'"
+    ),
     "log_model": Flag(),
     "sweep_models": Choice(options=("best", "all")),
     "register": Flag(),
