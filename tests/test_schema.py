@@ -196,6 +196,11 @@ def test_the_mining_window_holds_the_negatives(window, problem):
     )
 
 
+def test_a_chain_stages_mining_window_is_checked_too():
+    with pytest.raises(UserError, match=r"phase\.stages\.phase2\.phase\.num_negatives=30 does not fit the window"):
+        check_config(compose_with("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
+
+
 @pytest.mark.parametrize("name", ["team/search", "a:b", ".", "..x", "...", "embedlab-physics", "a.b", "x..y", " "])
 def test_the_model_name_rule_is_mlflows(name):
     """Our one copy of MLflow's private rule (mlflow.utils.validation._validate_model_name) refuses what it refuses;
