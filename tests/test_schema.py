@@ -12,11 +12,21 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from embedlab.errors import UserError
-from embedlab.schema import check_config, check_sweeper
-from embedlab.schema.groups import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULERS, every_rule
+from embedlab.schema import check_config, check_sweeper, groups
+from embedlab.schema.groups import OPTIMIZERS, SCHEDULERS
 from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+# The tables `check_config` walks (embedlab.schema), by a name a test id can show.
+TABLES = {
+    "": groups.TOP,
+    **groups.CLOSED,
+    **{f"dataset<{t.rsplit('.', 1)[-1]}>": keys for t, keys in groups.DATASETS.items()},
+    **{f"phase<{t.rsplit('.', 1)[-1]}>": keys for t, keys in groups.PHASES.items()},
+    "phase.reranker": groups.RERANKER,
+    "loss": groups.LOSS_COMMON,
+    "hydra.sweeper": groups.SWEEPER,
+}
 # Where each schema table lives in the composed config, and the option that has its keys.
 PLACES = {
     "": ("", []),
@@ -71,7 +81,7 @@ def out_of_range(rule: Rule):
 
 CASES = [
     (table, key, kind)
-    for table, rules in every_rule().items()
+    for table, rules in TABLES.items()
     if table in PLACES
     for key in rules
     if key not in ("sweep",)
@@ -84,7 +94,7 @@ CASES = [
 def test_every_key_refuses_a_bad_value(table, key, kind):
     from omegaconf import OmegaConf
 
-    rule = every_rule()[table][key]
+    rule = TABLES[table][key]
     value = wrong_type(rule) if kind == "type" else out_of_range(rule)
     where, overrides = PLACES[table]
     cfg = compose_with(*overrides)
@@ -99,7 +109,11 @@ def test_every_key_refuses_a_bad_value(table, key, kind):
 
 
 def test_the_walk_covers_every_table_and_many_keys():
-    assert set(PLACES) | {"hydra.sweeper"} == set(every_rule())
+    assert set(PLACES) | {"hydra.sweeper"} == set(TABLES)
+    declared = [
+        v for v in vars(groups).values() if isinstance(v, dict) and v and all(isinstance(r, Rule) for r in v.values())
+    ]
+    assert {id(table) for table in declared} <= {id(table) for table in TABLES.values()}  # a new table is walked
     assert len({(t, k) for t, k, _ in CASES}) >= 60
 
 
@@ -135,17 +149,76 @@ def test_fractions_without_validation_blame_the_fractions():
 
 
 def test_the_choices_are_the_libraries_own():
-    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
     from transformers.trainer_utils import SchedulerType
     from transformers.training_args import OptimizerNames
 
-    from embedlab.hardware import device
-    from embedlab.schema.groups import BATCH_SAMPLERS
-
     assert set(SCHEDULERS) <= {s.value for s in SchedulerType}
     assert set(OPTIMIZERS) <= {o.value for o in OptimizerNames}
-    assert set(BATCH_SAMPLERS) == {b.value for b in BatchSamplers}
-    assert (DEVICES, PRECISIONS) == (device.DEVICES, device.PRECISIONS)
+    # restated in the schema because sentence_transformers imports torch: the copies equal the library's enums
+    assert set(groups.BATCH_SAMPLERS) == {b.value for b in BatchSamplers}
+    assert set(groups.MULTI_DATASET) == {m.value for m in MultiDatasetBatchSamplers}
+
+
+def test_the_hardware_choices_are_the_hardware_classs():
+    from embedlab.hardware import device
+
+    assert TABLES["hardware"]["device"].options is device.DEVICES
+    assert TABLES["hardware"]["precision"].options is device.PRECISIONS
+
+
+@pytest.mark.parametrize(
+    ("fractions", "problem"),
+    [
+        ("[0.5,0.5]", r"dataset\.fractions=\[0.5,0.5\] is not three numbers"),
+        ("[0.9,0.2,-0.1]", r"dataset\.fractions=\[0.9,0.2,-0.1\] holds a value that is not a number >= 0"),
+        ("[0.8,0.1,0.2]", r"dataset\.fractions=\[0.8,0.1,0.2\] sums to 1.1"),
+        ("[0,0.5,0.5]", r"dataset\.fractions=\[0,0.5,0.5\] leaves no train split"),
+    ],
+)
+def test_fractions_are_checked_once_here(fractions, problem):
+    with pytest.raises(UserError, match=problem):
+        check_config(compose_with(f"dataset.fractions={fractions}"))
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("num_negatives=5 phase.range_min=2 phase.range_max=5", r"phase\.num_negatives=5 does not fit the window"),
+        ("num_negatives=1 phase.range_min=5 phase.range_max=5", r"phase\.range_min=5 is not below phase\.range_max=5"),
+    ],
+)
+def test_the_mining_window_holds_the_negatives(window, problem):
+    with pytest.raises(UserError, match=problem):
+        check_config(compose_with("phase=hard_negatives", *f"phase.{window}".split()))
+    check_config(
+        compose_with("phase=hard_negatives", "phase.num_negatives=3", "phase.range_min=2", "phase.range_max=5")
+    )
+
+
+def test_a_chain_stages_mining_window_is_checked_too():
+    with pytest.raises(UserError, match=r"phase\.stages\.phase2\.phase\.num_negatives=30 does not fit the window"):
+        check_config(compose_with("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
+
+
+@pytest.mark.parametrize("name", ["team/search", "a:b", ".", "..x", "...", "embedlab-physics", "a.b", "x..y", " "])
+def test_the_model_name_rule_is_mlflows(name):
+    """Our one copy of MLflow's private rule (mlflow.utils.validation._validate_model_name) refuses what it refuses;
+    this fails when MLflow changes its rule."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    try:
+        _validate_model_name(name)
+        mlflow_refuses = False
+    except MlflowException:
+        mlflow_refuses = True
+    try:
+        TABLES["tracking"]["registered_model_name"]("tracking.registered_model_name", name)
+        we_refuse = False
+    except UserError:
+        we_refuse = True
+    assert we_refuse == mlflow_refuses
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ class Seen:
 
     datasets: dict[str, DataBundle] = field(default_factory=dict)
     models: set[tuple[str, Any]] = field(default_factory=set)
-    stores: set[tuple[str, Any]] = field(default_factory=set)
+    stores: set[str] = field(default_factory=set)
 
     def dataset(self, node: dict[str, Any], seed: int) -> DataBundle:
         key = json.dumps([node, seed], sort_keys=True, default=str)
@@ -159,7 +159,7 @@ def plan_stage(name: str, config: dict[str, Any], choices: dict[str, Any], seen:
         check_model(config, seen)
         data = seen.dataset(config["dataset"], config["seed"])
         check_sampler(config["sampler"], data, select_parts(config["loss"], data, loss_name))
-        phase = build(config["phase"], where="phase")  # its own checks: mining window, FAISS, mine_with
+        phase = build(config["phase"], where="phase")  # its own checks: FAISS, mine_with
         planned = phase.planned_data(data)  # what it will train on; one line if the data lacks what it needs
         parts = select_parts(config["loss"], planned, loss_name)
         check_batch_size(config["training"]["batch_size"], parts, loss_name)
@@ -224,11 +224,11 @@ def min_batch_size(loss: Any) -> tuple[int, str]:
 
 def check_store(tracking: dict[str, Any], seen: Seen) -> None:
     from embedlab.tracking.store import default_tracking_uri
-    from embedlab.tracking.store_checks import check_tracking
+    from embedlab.tracking.store_checks import check_store_reachable
 
-    store = (tracking.get("uri") or default_tracking_uri(), tracking.get("registered_model_name"))
+    store = tracking.get("uri") or default_tracking_uri()
     if store not in seen.stores:
-        check_tracking(*store)
+        check_store_reachable(store)
         seen.stores.add(store)
 
 

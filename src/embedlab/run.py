@@ -94,7 +94,9 @@ def train(
         folder,
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
-        tracker.run(config, tracker.run_name or run_name(cfg, overrides), run_dir, tags={"phase": phase.name}),
+        tracker.run(
+            config, tracker.run_name or run_name(cfg, overrides), run_dir, tags={"phase": phase.name}, resume=resume
+        ),
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch

@@ -43,11 +43,6 @@ def test_a_component_larger_than_an_evaluation_split_goes_to_train():
         assert splits["validation"] and splits["test"]
 
 
-def test_invalid_fractions():
-    with pytest.raises(UserError, match=r"dataset.fractions=\[0.5, 0.5\] is invalid"):
-        split_by_components([("a",)], texts, (0.5, 0.5), seed=0, where="dataset")
-
-
 def test_exact_duplicates_keep_the_first():
     assert drop_exact_duplicates([("a", "b"), ("a", "c"), ("a", "b")], texts) == [("a", "b"), ("a", "c")]
 

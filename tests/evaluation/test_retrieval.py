@@ -104,7 +104,11 @@ def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, t
     queries, corpus, relevant = _corpus_and_queries()
     model = SentenceTransformer(tiny_model_path, device="cpu")
     args = training_arguments(
-        tmp_path, Hardware(device="cpu", precision="fp32"), Sampling(), validation_corpus_sample=5
+        tmp_path,
+        Hardware(device="cpu", precision="fp32"),
+        Sampling(),
+        max_nonfinite_steps=3,
+        validation_corpus_sample=5,
     )
     evaluator = SequentialEvaluator([RetrievalEvaluator(queries, corpus, relevant)])
     rows = Dataset.from_dict({"anchor": ["a", "b"], "positive": ["c", "d"]})

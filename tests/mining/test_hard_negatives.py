@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from bench.library_faiss import library_faiss_is_exact
 
-from embedlab.errors import UserError
 from embedlab.mining.hard_negatives import mine_hard_negatives
 
 
@@ -93,13 +92,6 @@ def test_every_step_is_timed(planted):
     timings = mine_hard_negatives(model, pairs, corpus, range_max=5).timings
     assert set(timings) == {"encode_s", "search_s", "rerank_s", "filter_s", "total_s"}
     assert timings["total_s"] >= timings["encode_s"] + timings["search_s"]
-
-
-def test_a_window_that_cannot_hold_the_negatives_is_one_line(planted):
-    model, pairs, corpus = planted
-    with pytest.raises(UserError, match="num_negatives=5 does not fit the window"):
-        mine_hard_negatives(model, pairs, corpus, num_negatives=5, range_min=2, range_max=5)
-    assert model.encoded == []
 
 
 def test_the_query_text_in_the_corpus_is_never_a_negative_and_takes_no_place(planted):

@@ -118,10 +118,12 @@ def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
     assert cli.runs(mlflow_uri) == []  # nothing was started, so nothing was encoded
 
 
-def test_a_window_that_cannot_hold_the_negatives_is_one_line():
+def test_a_window_that_cannot_hold_the_negatives_is_one_line_before_the_phase_is_built():
+    from embedlab.schema import check_config
+
     cfg = phase_config("phase.num_negatives=3", "phase.range_min=18")
-    with pytest.raises(UserError, match="num_negatives=3 does not fit the window range_min=18, range_max=20"):
-        build(cfg.phase, where="phase")
+    with pytest.raises(UserError, match="num_negatives=3 does not fit the window phase.range_min=18, range_max=20"):
+        check_config(cfg)  # the schema's rule; the phase trusts it
 
 
 def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(monkeypatch):

@@ -58,3 +58,15 @@ def test_a_job_reopens_its_trial_by_number_and_reports_to_it(tmp_path):
     trial.report(0.5, step=2)
     assert trial.number == asked.number and not trial.should_prune()
     assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {2: 0.5}
+
+
+def test_optunas_trial_constructor_is_what_reopen_trial_calls():
+    """`reopen_trial` calls `optuna.trial.Trial(study, trial_id)`, which Optuna does not promise to keep: this fails
+    loudly when Optuna changes it, and no other module calls it."""
+    import inspect
+    from pathlib import Path
+
+    assert list(inspect.signature(optuna.trial.Trial).parameters) == ["study", "trial_id"]
+    src = Path(__file__).resolve().parents[2] / "src"
+    callers = [p.relative_to(src).as_posix() for p in src.rglob("*.py") if "trial.Trial(" in p.read_text()]
+    assert callers == ["embedlab/sweeps/study.py"]

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 from omegaconf import OmegaConf
 
 from embedlab.config import REPO_ROOT
-from embedlab.training import MAX_NONFINITE_STEPS
 
 
-def test_the_default_of_max_nonfinite_steps_is_the_configs():
+def test_max_nonfinite_steps_is_stated_once_in_the_config():
+    """conf/training/default.yaml holds the default; Python has none that could drift from it."""
+    from embedlab.training.arguments import training_arguments
     from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
 
     config = OmegaConf.load(REPO_ROOT / "conf" / "training" / "default.yaml")
-    assert config.max_nonfinite_steps == MAX_NONFINITE_STEPS
-    assert EmbeddingTrainingArguments.__dataclass_fields__["max_nonfinite_steps"].default == MAX_NONFINITE_STEPS
+    assert isinstance(config.max_nonfinite_steps, int) and config.max_nonfinite_steps >= 1
+    assert inspect.signature(training_arguments).parameters["max_nonfinite_steps"].default is inspect.Parameter.empty
+    field = EmbeddingTrainingArguments.__dataclass_fields__["max_nonfinite_steps"]
+    assert field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 
 
 def test_warmup_leaves_at_least_one_step_that_trains(tmp_path):
     from embedlab.training.embedding_arguments import EmbeddingTrainingArguments
 
     def warmup(setting: float, steps: int) -> int:
-        return EmbeddingTrainingArguments(output_dir=str(tmp_path), warmup_steps=setting).get_warmup_steps(steps)
+        return EmbeddingTrainingArguments(
+            output_dir=str(tmp_path), warmup_steps=setting, max_nonfinite_steps=3
+        ).get_warmup_steps(steps)
 
     assert warmup(0.1, 1) == 0  # ceil(0.1) = 1 would be the only step, at learning rate 0
     assert [warmup(0.1, n) for n in (2, 10, 11, 300)] == [1, 1, 2, 30]  # as transformers computes it otherwise

@@ -28,7 +28,6 @@ from embedlab.data.bundle import DataBundle, Part, RetrievalSplit
 from embedlab.data.readers import clean_label, read_hub, read_rows
 from embedlab.data.splits import (
     SPLITS,
-    check_fractions,
     connected_components,
     drop_exact_duplicates,
     split_by_components,
@@ -68,7 +67,6 @@ def load_quora(
         fractions: train / validation / test shares of the rows.
         seed: seed of the split and of the samples.
     """
-    check_fractions(fractions, "dataset")
     if path:
         rows, source = _read_release(Path(path).expanduser()), str(Path(path).expanduser())
     else:

@@ -49,13 +49,6 @@ def connected_components(rows: Sequence[Row], keys: Callable[[Row], Sequence[Has
     return sorted(components.values(), key=lambda members: members[0])
 
 
-def check_fractions(fractions: Sequence[float], where: str) -> None:
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise UserError(
-            f"{where}.fractions={list(fractions)} is invalid; expected three non-negative numbers summing to 1"
-        )
-
-
 def split_by_components(
     rows: list[Row],
     texts: Callable[[Row], Sequence[Hashable]],
@@ -68,9 +61,9 @@ def split_by_components(
     Two rows are connected when they share any text (any key `texts` returns, e.g. a question id), so no
     text can appear in two splits. Components are shuffled with `seed` and dealt out until each split
     reaches its fraction of the rows. A component larger than an evaluation split's share goes to train,
-    so one large cluster cannot swallow validation or test.
+    so one large cluster cannot swallow validation or test. `fractions` are as the schema checked them
+    (`embedlab.schema.check_fractions`): three numbers >= 0 summing to 1.
     """
-    check_fractions(fractions, where)
     groups = connected_components(rows, texts)
     random.Random(seed).shuffle(groups)
     targets = [fraction * len(rows) for fraction in fractions]
@@ -106,7 +99,6 @@ def split_missing(
     Returns:
         The three splits, and where each came from: ``"given"`` or ``"made"``.
     """
-    check_fractions(fractions, where)
     if "train" in given:
         pool = given["train"]
     made = [name for name in SPLITS if name not in given or name == "train"]

@@ -15,7 +15,7 @@ from typing import Any
 from embedlab.data.beir import load_beir
 from embedlab.data.bundle import KIND_COLUMNS, TEXT_COLUMNS, DataBundle, Part
 from embedlab.data.readers import clean_label, clean_score, clean_text, read_hub, read_rows
-from embedlab.data.splits import SPLITS, check_fractions, drop_exact_duplicates, split_missing
+from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
 
 BUNDLED = Path(__file__).parent / "bundled"
@@ -67,7 +67,6 @@ def load_table(
         ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
         dataset.columns.positive=answer``
     """
-    check_fractions(fractions, "dataset")
     if kind not in KINDS:
         raise UserError(f"dataset.kind={kind!r} is not supported; expected one of {', '.join(KINDS)}")
     if path and hub:

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from embedlab.errors import UserError
 from embedlab.mining.search import search, uses_gpu
 
 
@@ -73,7 +72,8 @@ def mine_hard_negatives(
         model: a SentenceTransformer; encodes queries with `encode_query` and passages with `encode_document`.
         pairs: (query, positive passage) pairs; a query with several positives appears in several pairs.
         corpus: candidate passages (the positives are added).
-        num_negatives: negatives per query.
+        num_negatives: negatives per query; the window `range_min`..`range_max` holds them (checked where the
+            config is composed: `embedlab.schema.check_window`).
         range_min: skip this many of the best candidates left after filtering.
         range_max: consider at most this many candidates (after removing the positives and the query's text).
         relative_margin: drop a candidate scoring above `pos - |pos| * relative_margin`.
@@ -91,7 +91,6 @@ def mine_hard_negatives(
         queries_without_negatives, triplets, mean_positive_score, mean_negative_score, reranked,
         search_on_gpu.
     """
-    check_window(num_negatives, range_min, range_max)
     start = time.perf_counter()
     passages = list(dict.fromkeys([*corpus, *(positive for _, positive in pairs)]))
     position = {text: i for i, text in enumerate(passages)}
@@ -175,19 +174,6 @@ def mine_hard_negatives(
         "total_s": done - start,
     }
     return MinedNegatives(triplets, stats, timings)
-
-
-def check_window(num_negatives: int, range_min: int, range_max: int) -> None:
-    """The rank window must hold `num_negatives` candidates; one line naming the keys otherwise."""
-    if num_negatives < 1:
-        raise UserError(f"phase.num_negatives={num_negatives} is invalid; expected an integer >= 1")
-    if range_min < 0 or range_max <= range_min:
-        raise UserError(f"phase.range_min={range_min}, range_max={range_max}: expected 0 <= range_min < range_max")
-    if num_negatives > range_max - range_min:
-        raise UserError(
-            f"phase.num_negatives={num_negatives} does not fit the window range_min={range_min}, "
-            f"range_max={range_max}; expected num_negatives <= range_max - range_min"
-        )
 
 
 def drop(scores: np.ndarray, mask: np.ndarray) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from embedlab.data.bundle import DataBundle, Part
 from embedlab.data.splits import SPLITS
 from embedlab.errors import UserError
-from embedlab.mining.hard_negatives import MinedNegatives, check_window
+from embedlab.mining.hard_negatives import MinedNegatives
 from embedlab.mining.reranker import CrossEncoderReranker
 from embedlab.mining.search import import_faiss
 from embedlab.models.folder import check_model_folder, looks_local
@@ -73,7 +73,6 @@ class HardNegativesPhase:
     cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
 
     def __post_init__(self) -> None:
-        check_window(self.num_negatives, self.range_min, self.range_max)
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
         self.started_from: dict[str, str] = {}
         name = str(self.mine_with or "")

@@ -1,7 +1,8 @@
 """The typed schema of the composed config, checked before any data or model is loaded.
 
 `check_config(cfg)` is the one checking layer for config values: types, ranges, choices and unknown keys of
-every group (see `groups.py`), and the few rules that span two keys (fractions, a mining window). It raises
+every group (see `groups.py`), and the few rules that span two keys (fractions, a mining window). The code that uses the values trusts
+them: each rule is checked here and nowhere else. It raises
 `UserError` with one line naming the key, the value and what is allowed. It imports no torch.
 """
 
@@ -98,9 +99,24 @@ def check_phase(node: dict[str, Any], where: str = "phase") -> None:
     check_keys(node, rules, where)
     if isinstance(node.get("reranker"), dict):
         check_keys(node["reranker"], RERANKER, f"{where}.reranker")
-    low, high = node.get("range_min"), node.get("range_max")
-    if isinstance(low, int) and isinstance(high, int) and low >= high:
+    check_window(node, where)
+
+
+def check_window(phase: dict[str, Any], where: str = "phase") -> None:
+    """Hard-negative mining's rank window `range_min`..`range_max` holds `num_negatives` candidates (the one
+    check of it: `embedlab.mining.hard_negatives` trusts it)."""
+    count, low, high = (phase.get(key) for key in ("num_negatives", "range_min", "range_max"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (count, low, high)):
+        return  # a missing or mistyped key is its own rule's line
+    if low >= high:
         fail(f"{where}.range_min", low, f"is not below {where}.range_max={high}", f"{where}.range_min < range_max")
+    if count > high - low:
+        fail(
+            f"{where}.num_negatives",
+            count,
+            f"does not fit the window {where}.range_min={low}, range_max={high}",
+            "num_negatives <= range_max - range_min",
+        )
 
 
 def check_loss(node: Any, where: str = "loss") -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from embedlab.hardware.device import DEVICES, PRECISIONS  # the class owns its choices (it imports no torch)
 from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
 
 KINDS = ("pairs", "triplets", "scored_pairs", "labeled_pairs", "retrieval")
-DEVICES = ("auto", "cpu", "cuda", "mps")  # as in embedlab.hardware.device (a test keeps them equal)
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # transformers' SchedulerType values that need no extra scheduler arguments (a test checks they exist there)
 SCHEDULERS = (
     "linear",
@@ -28,15 +27,20 @@ SCHEDULERS = (
 )
 # transformers' OptimizerNames that need only torch (the others need bitsandbytes, torchao, galore, ...)
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop")
+# sentence-transformers' BatchSamplers / MultiDatasetBatchSamplers values, restated: their module imports torch
+# (tests/test_schema.py keeps them equal); embedlab.training.sampling trusts these checks
 BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")
 MULTI_DATASET = ("round_robin", "proportional")
 DIRECTIONS = ("maximize", "minimize")
 
 
 def mlflow_model_name(name: str) -> str | None:
-    """MLflow's rule for registered model names (mlflow.utils.validation._validate_model_name)."""
+    """MLflow's rule for registered model names (the private mlflow.utils.validation._validate_model_name; this is
+    its one copy, and tests/test_schema.py checks that MLflow refuses what it refuses)."""
     if "/" in name or ":" in name:
         return "is not a valid MLflow model name (it cannot contain '/' or ':')"
+    if name == "." or name.startswith(".."):
+        return "is not a valid MLflow model name (it cannot be '.' or start with '..')"
     return None
 
 
@@ -100,7 +104,9 @@ HARDWARE = {
 TRACKING = {
     "uri": Text(nullable=True, what="a tracking URI (sqlite:////abs/path/mlflow.db or http://host:port)"),
     "experiment": Text(),
-    "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
+    "registered_model_name": Text(
+        nullable=True, valid=mlflow_model_name, what="a name without '/' or ':', not '.' nor starting with '..'"
+    ),
     "log_model": Flag(),
     "sweep_models": Choice(options=("best", "all")),
     "register": Flag(),
@@ -193,19 +199,6 @@ CLOSED: dict[str, dict[str, Rule]] = {
     "model": MODEL,
     "sampler": SAMPLER,
 }
-
-
-def every_rule() -> dict[str, dict[str, Rule]]:
-    """Every schema table by a name a test can show: what `test_schema` walks."""
-    return {
-        "": TOP,
-        **CLOSED,
-        **{f"dataset<{t.rsplit('.', 1)[-1]}>": keys for t, keys in DATASETS.items()},
-        **{f"phase<{t.rsplit('.', 1)[-1]}>": keys for t, keys in PHASES.items()},
-        "phase.reranker": RERANKER,
-        "loss": LOSS_COMMON,
-        "hydra.sweeper": SWEEPER,
-    }
 
 
 def target_of(node: Any) -> str | None:

@@ -44,16 +44,16 @@ def job_return(number: int, run, group: SweepGroup, reason: str) -> JobReturn:
         metric = run.data.tags.get("optimized_metric")
         value = run.data.metrics.get(kept(metric))
         if value is not None and math.isfinite(value):
-            ret.status, ret._return_value = JobStatus.COMPLETED, value
+            ret.status, ret.return_value = JobStatus.COMPLETED, value
             return ret
     if run is not None and run.info.status == "KILLED":
         import optuna
 
-        ret._return_value = optuna.TrialPruned(f"trial {number}: its run ended KILLED before the pool broke")
+        ret.return_value = optuna.TrialPruned(f"trial {number}: its run ended KILLED before the pool broke")
         return ret
     message = f"trial {number}: its worker process died before the job returned ({reason})"
     if run is not None and run.info.status == "RUNNING":
         group.client.set_tag(run.info.run_id, "embedlab.error", message)
         group.client.set_terminated(run.info.run_id, status="FAILED")
-    ret._return_value = WorkerDied(message)
+    ret.return_value = WorkerDied(message)
     return ret

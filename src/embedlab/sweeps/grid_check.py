@@ -22,9 +22,9 @@ from embedlab.schema.composition import composition_error_line
 
 def grid_points(overrides: list[str]) -> list[list[str]]:
     """The overrides of each job of a grid, in Hydra's basic-sweeper order."""
-    # Hydra 1.3 exports no public grid sweeper or argument splitter: the basic sweeper is only internal
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from embedlab.sweeps.basic_sweeper import BasicSweeper  # Hydra's internal grid sweeper, imported there only
 
     parsed = OverridesParser.create().parse_overrides(overrides)
     return [point for batch in BasicSweeper.split_arguments(parsed, None) for point in batch]

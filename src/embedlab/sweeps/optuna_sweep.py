@@ -6,6 +6,8 @@ the job can report the objective at each evaluation and be pruned (see `embedlab
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import os
@@ -236,14 +238,27 @@ def tell(study, trial, ret: JobReturn) -> tuple[str, bool]:
             return "COMPLETE", tell_and_check_exhausted(study, trial, value, TrialState.COMPLETE)
         error: BaseException = ValueError(f"the job returned {ret.return_value!r}, not a finite number")
     else:
-        # the exception the job raised; the public `ret.return_value` re-raises it and prints "Error executing job"
-        error = ret._return_value
+        error = job_error(ret)
     if isinstance(error, optuna.TrialPruned):
         log.info(f"Trial {trial.number}: PRUNED ({error})")
         return "PRUNED", tell_and_check_exhausted(study, trial, None, TrialState.PRUNED)
     reason = str(error).splitlines()[0] if str(error) else ""
     log.warning(f"Trial {trial.number}: FAIL ({type(error).__name__}: {reason})")
     return "FAIL", tell_and_check_exhausted(study, trial, None, TrialState.FAIL)
+
+
+def job_error(ret: JobReturn) -> BaseException:
+    """The exception a failed job raised, from the public `JobReturn.return_value`, which re-raises it.
+
+    It also writes "Error executing job with overrides: ..." to stderr; the sweep's own `Trial <n>: FAIL` line
+    says it instead, so that line is kept out of the output.
+    """
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            ret.return_value  # noqa: B018 - the property raises the job's exception
+    except BaseException as error:  # whatever the job raised (also a KeyboardInterrupt it ended with)
+        return error
+    return RuntimeError(f"the job ended {ret.status.name} without an error")
 
 
 def tell_and_check_exhausted(study, trial, value: float | None, state: TrialState) -> bool:

@@ -116,8 +116,13 @@ def ask(study: optuna.Study, space: dict) -> optuna.Trial:
 
 
 def reopen_trial(storage: str, study_name: str, number: int, pruner: Any) -> optuna.Trial:
-    """The trial with this number, reopened in a job process (also a joblib worker) to report and prune."""
+    """The trial with this number, reopened in a job process (also a joblib worker) to report and prune.
+
+    Optuna has no public call that reopens a running trial by its number: `study.ask()` makes a new one, and a
+    `FrozenTrial` cannot report or prune. `optuna.trial.Trial(study, trial_id)` is the class Optuna's own
+    `ask()` builds; its docs advise against calling it directly, so this is the one place that does, and
+    tests/sweeps/test_study.py fails when its signature or behaviour changes."""
     ids = rdb_storage(storage)  # what create_study makes of a URL; its id lookups are public
     study = optuna.load_study(study_name=study_name, storage=ids, pruner=pruner)
     trial_id = ids.get_trial_id_from_study_id_trial_number(ids.get_study_id_from_name(study_name), number)
-    return optuna.trial.Trial(study, trial_id)  # optuna has no public call that reopens a trial by its number
+    return optuna.trial.Trial(study, trial_id)

@@ -23,7 +23,8 @@ from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, 
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
-from embedlab.tracking.store_checks import bounded_http_retries, check_tracking
+from embedlab.tracking.store_checks import bounded_http_retries, check_store_reachable
+from embedlab.tracking.tracker import Tracker
 from embedlab.tracking.unique_keys import retry_unique_key_race
 from embedlab.tracking.values import short_value_tags
 
@@ -61,8 +62,8 @@ NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as a run's or a log
 LOGGED_MODEL_NAME = "best_model"  # `runs:/<run id>/best_model` loads a run's kept model
 
 
-class MlflowTracker:
-    """Tracks one run in MLflow.
+class MlflowTracker(Tracker):
+    """Tracks one run in MLflow (an `embedlab.tracking.tracker.Tracker`).
 
     Args:
         uri: tracking URI; None = `sqlite:///<repo root>/mlflow.db`. A server: `http://127.0.0.1:5000`.
@@ -100,7 +101,6 @@ class MlflowTracker:
         self.tags = dict(tags or {})
         self.run_id: str | None = None
         self.experiment_id: str | None = None
-        self.resume_run_id: str | None = None
         self.logged_steps: dict[str, int] = {}
         self.history: dict[int, dict[str, float]] = {}
 
@@ -108,7 +108,7 @@ class MlflowTracker:
     def connect(self) -> None:
         """Open the store and the experiment (once); one line within seconds if the URI cannot be used.
 
-        Checked before any model loads: the registered model's name, that a server answers (no retries, a
+        Checked before any model loads (the registered model's name is the schema's): that a server answers (no retries, a
         short timeout), that a SQLite store's folder and file can be written, and one write to the store.
         """
         if self.experiment_id is not None:
@@ -116,7 +116,7 @@ class MlflowTracker:
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
-        check_tracking(self.uri, self.registered_model_name)  # as `python -m train` did before the data
+        check_store_reachable(self.uri)  # as `python -m train` did before the data
         prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
@@ -139,24 +139,28 @@ class MlflowTracker:
             log.warning(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
-        """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
+        """The unfinished run `resume=true|<run id>` continues, or None for a new run; pass it to `run()`."""
         import mlflow
 
-        point = find_resume_point(mlflow.MlflowClient(), self.experiment_id, resume, config_hash(cfg))
-        self.resume_run_id = point.run_id if point else None
-        return point
+        return find_resume_point(mlflow.MlflowClient(), self.experiment_id, resume, config_hash(cfg))
 
     @contextlib.contextmanager
     def run(
-        self, cfg: dict[str, Any], run_name: str, run_dir: Path, tags: dict[str, str] | None = None
+        self,
+        cfg: dict[str, Any],
+        run_name: str,
+        run_dir: Path,
+        tags: dict[str, str] | None = None,
+        resume: ResumePoint | None = None,
     ) -> Iterator[MlflowTracker]:
-        """Start the MLflow run; it ends FINISHED, FAILED on an exception, KILLED on Ctrl-C or SIGTERM."""
+        """Start the MLflow run, or continue `resume`'s (from `find_resume_point`); it ends FINISHED, FAILED on an
+        exception, KILLED on Ctrl-C or SIGTERM."""
         import mlflow
 
         self.connect()
         run_tags = {**self._tags(run_dir, tags or {}), CONFIG_HASH_TAG: config_hash(cfg)}
-        if self.resume_run_id:
-            run = mlflow.start_run(run_id=self.resume_run_id)
+        if resume is not None:
+            run = mlflow.start_run(run_id=resume.run_id)
             mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
             self.logged_steps = self._logged_steps(run.info.run_id)
         else:

@@ -1,5 +1,6 @@
-"""Checks of the tracking store that need no MLflow import: `check_tracking`, run by `python -m train` before any
-data or model loads, so that a store that cannot work answers in a second, and by `MlflowTracker.connect()`."""
+"""Checks of the tracking store that need no MLflow import: `check_store_reachable`, run by `python -m train`
+before any data or model loads, so that a store that cannot work answers in a second, and by
+`MlflowTracker.connect()`. The registered model's name is the schema's rule (`embedlab.schema.groups`)."""
 
 from __future__ import annotations
 
@@ -26,21 +27,6 @@ CONNECT_HTTP_SETTINGS = {
 }
 # SQLAlchemy stores MLflow opens on a server (MLflow retries a refused connection for minutes)
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
-
-
-def check_tracking(uri: str, registered_model_name: str | None) -> None:
-    """The tracking settings, checked without MLflow: the registered model's name, then the store itself."""
-    check_registered_model_name(registered_model_name)
-    check_store_reachable(uri)
-
-
-def check_registered_model_name(name: str | None) -> None:
-    """MLflow's rule (mlflow.utils.validation._validate_model_name), checked before training, not after."""
-    if name is not None and (not str(name).strip() or "/" in str(name) or ":" in str(name)):
-        raise UserError(
-            f"tracking.registered_model_name={name} is not a valid MLflow model name; "
-            "expected a non-empty name without '/' or ':' (or null to log without registering)"
-        )
 
 
 def check_store_reachable(uri: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.hardware.device import Hardware
-from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.sampling import Sampling
 
 
@@ -13,6 +12,7 @@ def training_arguments(
     output_dir: str | Path,
     hardware: Hardware,
     sampling: Sampling,
+    max_nonfinite_steps: int,
     seed: int = 42,
     batch_size: int = 32,
     epochs: float = 1,
@@ -26,7 +26,6 @@ def training_arguments(
     eval_steps: int = 10,
     logging_steps: int = 5,
     save_total_limit: int = 2,
-    max_nonfinite_steps: int = MAX_NONFINITE_STEPS,
     validation_corpus_sample: int | None = None,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
@@ -40,6 +39,8 @@ def training_arguments(
 
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
     keeps and reloads the checkpoint that is best on `select_by`.
+
+    `max_nonfinite_steps` has no default here: conf/training/default.yaml states it, once.
 
     The values are checked where the config is composed (`embedlab.schema`, `TRAINING`), not here."""
     from embedlab.training.checkpoint import Selection

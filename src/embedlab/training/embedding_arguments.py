@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
 
-from embedlab.training import MAX_NONFINITE_STEPS
-
 
 @dataclass
 class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
+    # no default: conf/training/default.yaml states it, once (keyword-only, after the parent's defaulted fields)
     max_nonfinite_steps: int = field(
-        default=MAX_NONFINITE_STEPS, metadata={"help": "Stop the run after this many NaN/inf training losses in a row."}
+        kw_only=True, metadata={"help": "Stop the run after this many NaN/inf training losses in a row."}
     )
     select_by: str = field(
         default="val_loss", metadata={"help": "The kept model: lowest val_loss / val_loss_<part>, or highest <metric>."}

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
 
-from embedlab.errors import UserError
-
 
 @dataclass
 class Sampling:
@@ -16,19 +14,12 @@ class Sampling:
     Args:
         batch_sampler: batch_sampler | no_duplicates | group_by_label (within one dataset).
         multi_dataset: round_robin | proportional (across the parts of a multi-part run).
+
+    The names are checked where the config is composed (`embedlab.schema.groups.SAMPLER`), not here.
     """
 
     batch_sampler: str = "batch_sampler"
     multi_dataset: str = "proportional"
-
-    def __post_init__(self) -> None:
-        for key, enum in (("batch_sampler", BatchSamplers), ("multi_dataset", MultiDatasetBatchSamplers)):
-            value = getattr(self, key)
-            try:
-                enum(value)
-            except ValueError:
-                options = ", ".join(member.value for member in enum)
-                raise UserError(f"sampler.{key}={value} is unknown; expected one of {options}") from None
 
     def training_kwargs(self) -> dict[str, object]:
         return {

@@ -14,7 +14,6 @@ from transformers import TrainerCallback
 from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
-from embedlab.training import MAX_NONFINITE_STEPS
 from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
 
 
@@ -80,7 +79,7 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         super().__init__(*args, **kwargs)
         self.tracker = tracker
         self.optimized_metric = optimized_metric
-        self.max_nonfinite_steps = getattr(self.args, "max_nonfinite_steps", MAX_NONFINITE_STEPS)
+        self.max_nonfinite_steps = self.args.max_nonfinite_steps
         self.nonfinite_steps = 0
         sample = getattr(self.args, "validation_corpus_sample", None)
         if sample is not None:

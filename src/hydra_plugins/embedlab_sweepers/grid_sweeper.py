@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-# Hydra 1.3 exports no public grid sweeper or argument splitter: the basic sweeper is only internal
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from embedlab.sweeps.basic_sweeper import BasicSweeper  # Hydra's internal grid sweeper, imported there only
 
 
 class EmbedlabGridSweeper(BasicSweeper):
