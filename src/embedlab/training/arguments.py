@@ -30,6 +30,7 @@ def training_arguments(
     validation_corpus_sample: int | None = None,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
+    eval_on_start: bool = True,
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
     checkpoint is the one with the lowest validation loss (`eval_loss`).
@@ -40,6 +41,8 @@ def training_arguments(
 
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
     keeps and reloads the checkpoint that is best on `select_by`.
+
+    `eval_on_start`: evaluate the starting model at step 0; a resumed run passes False (it has those metrics).
 
     The values are checked where the config is composed (`embedlab.schema`, `TRAINING`), not here."""
     from embedlab.training.checkpoint import Selection
@@ -64,7 +67,7 @@ def training_arguments(
         lr_scheduler_type=scheduler,
         optim=optimizer,
         eval_strategy="steps",
-        eval_on_start=True,  # the base model's metrics, logged at step 0
+        eval_on_start=eval_on_start,  # the base model's metrics, logged at step 0
         eval_steps=eval_steps,
         save_strategy="steps",
         save_steps=eval_steps,

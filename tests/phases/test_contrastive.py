@@ -1,0 +1,27 @@
+"""phase=contrastive: the data as it is, from `model.name_or_path` or `init_from`."""
+
+from __future__ import annotations
+
+import inspect
+
+from embedlab.data.bundle import DataBundle
+from embedlab.phases import Phase, StartingModel
+from embedlab.phases.contrastive import ContrastivePhase
+from embedlab.phases.hard_negatives import HardNegativesPhase
+
+
+def test_init_from_is_the_model_to_load():
+    assert ContrastivePhase().starting_model() == StartingModel()
+    assert ContrastivePhase(init_from="some/folder").starting_model().overrides == {"name_or_path": "some/folder"}
+
+
+def test_prepare_trains_on_the_data_as_it_is(tmp_path):
+    data = DataBundle("toy", "memory", {})
+    assert ContrastivePhase().prepare(data, None, StartingModel(), None, tmp_path) is data
+
+
+def test_every_phase_has_the_protocols_methods_with_its_signatures():
+    for phase in (ContrastivePhase, HardNegativesPhase):
+        for method in ("starting_model", "prepare"):
+            wanted = inspect.signature(getattr(Phase, method)).parameters
+            assert list(inspect.signature(getattr(phase, method)).parameters) == list(wanted), (phase, method)
