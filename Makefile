@@ -60,6 +60,7 @@ format: $(STAMP) ## ruff fix + format
 	$(VENV)/bin/ruff format src tests
 
 mlflow-ui: $(STAMP) ## MLflow UI on 127.0.0.1:$(PORT) over the project's store (mlflow.db)
+	@$(PY) -c "from embedlab.tracking.store import print_ui_addresses; print_ui_addresses('sqlite:///$(CURDIR)/mlflow.db', $(PORT))" 2>/dev/null || true
 	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
 
 mlflow-server: $(STAMP) ## MLflow server on 127.0.0.1:$(PORT) over mlflow.db: one writer for parallel sweeps

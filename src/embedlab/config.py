@@ -26,7 +26,7 @@ ALLOWED_TARGETS = (
 )
 
 # Keys that describe an option to embedlab and are not arguments of its `_target_`.
-META_KEYS = ("data_kinds", "optimized_metric", "training_eval_steps", "training_select_by")
+META_KEYS = ("data_kinds", "min_batch_size", "optimized_metric", "training_eval_steps", "training_select_by")
 
 
 def packaged_model_path(package: str) -> str:

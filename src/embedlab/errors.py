@@ -1,6 +1,13 @@
-"""The exceptions that end a run with one line instead of a traceback: a user's mistake, a stop signal."""
+"""The exceptions that end a run with one line instead of a traceback: a user's mistake, a stop signal; and the
+one way a command ends on a user's mistake."""
 
 from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
 
 
 class UserError(Exception):
@@ -26,3 +33,25 @@ class Interrupted(KeyboardInterrupt):
 
     def __reduce__(self):  # pickled across processes (a joblib worker's job) with its arguments
         return type(self), (self.signum, self.next_step)
+
+
+def exit_with_error(error: UserError | str, log: logging.Logger | None = None) -> NoReturn:
+    """`error: <what was wrong>` on a line of its own on stderr (after any progress bar), and exit status 2.
+
+    Inside a job, pass its `log` (an `embedlab.*` logger): the line then also lands in the job log, and reaches
+    stderr unadorned through conf/hydra/job_logging/embedlab.yaml. Elsewhere (composing, a sweeper) it is printed.
+    """
+    if log is not None:
+        log.error(f"\nerror: {error}")
+    else:
+        print(f"\nerror: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+@contextmanager
+def user_errors_exit() -> Iterator[None]:
+    """Around a command's work (a run, a sweep, `reproduce=`): a `UserError` ends it with `exit_with_error`."""
+    try:
+        yield
+    except UserError as exc:
+        exit_with_error(exc)

@@ -20,7 +20,6 @@ import contextlib
 import itertools
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, user_errors_exit
 
 LOCK_FILE = ".run.lock"
 EARLIER_WORK = ("best", "checkpoints")  # what a run leaves that a new run in the same folder would overwrite
@@ -123,8 +122,5 @@ class RefuseUsedRunFolder(Callback):
     the folder (conf/train.yaml's `hydra.callbacks`). Jobs of a multirun are checked by `embedlab.job.run_job`."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
+        with user_errors_exit():  # Hydra turns a callback's exception into a warning and goes on: not this one
             check_new_run_folder(Path(str(OmegaConf.select(config, "hydra.run.dir"))), config)
-        except UserError as exc:  # Hydra turns a callback's exception into a warning and goes on: not this one
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)

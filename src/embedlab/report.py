@@ -96,6 +96,7 @@ def print_summary(
     uri: str,
     evaluated_on=None,
     optimized_metric: str | None = None,
+    experiment_id: str | None = None,
 ) -> None:
     log.info("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric
@@ -108,4 +109,4 @@ def print_summary(
     if model_uri:
         log.info(f"logged model:    {model_uri}")
     log.info(f"MLflow run:      {run_id}   store: {uri}")
-    log.info(f"open the UI:     {ui_command(uri)}")
+    log.info(f"open the UI:     {ui_command(uri, experiment_id)}")

@@ -15,15 +15,20 @@ from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
-from embedlab.losses.selection import check_sampler, select_parts, trainer_loss
+from embedlab.losses.selection import select_parts, trainer_loss
 from embedlab.report import print_summary
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
+from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
 from embedlab.tracking.other_ranks import tracker_for_this_rank
+from embedlab.tracking.reproduce import REPRODUCES_TAG
+from embedlab.tracking.values import named_overrides, values_name
 from embedlab.training.heap import collector_skips_existing_objects
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
+    from embedlab.plan import Plan
     from embedlab.training.checkpoint import BestCheckpoint
 
 
@@ -40,16 +45,23 @@ class RunResult:
 
 
 def train(
-    cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None, callbacks: list | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str] | None = None,
+    callbacks: list | None = None,
+    plan: Plan | None = None,
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
-    this once per stage.
+    this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (made here when not given);
+    the data it read is the run's.
     """
-    data = build(cfg.dataset, where="dataset", seed=cfg.seed)  # read, checked and split: no torch yet
-    parts = select_parts(cfg.loss, data, choice("loss", cfg.loss))  # loss vs data, before any model loads
-    check_sampler(cfg.sampler, data, parts)
+    if plan is None:
+        from embedlab.plan import plan_run
+
+        plan = plan_run(cfg)  # config, model, data against loss and phase, metrics, store: before any model loads
+    data = plan.data(to_container(cfg))
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
@@ -83,7 +95,7 @@ def train(
         folder,
         stop.installed(),
         collector_skips_existing_objects(),  # imports + model live to the end: full collections need not walk them
-        tracker.run(config, tracker.run_name or run_name(cfg), run_dir, tags={"phase": phase.name}),
+        tracker.run(config, tracker.run_name or run_name(cfg, overrides), run_dir, tags={"phase": phase.name}),
     ):
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
@@ -110,12 +122,22 @@ def train(
             tracker.log_metrics(test_best, step=best.step)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
         tracker.log_metrics(
-            {"best_step": best.step, "best_val_loss": best.val_loss, f"best_{cfg.optimized_metric}": value},
+            {KEPT_STEP: best.step, kept("val_loss"): best.val_loss, kept(cfg.optimized_metric): value},
             step=final_step,
         )
-        tracker.set_tags({"best_is_base": str(best.kept_base).lower(), "optimized_metric": cfg.optimized_metric})
+        kept_model = describe_kept_model(cfg, best, {**tracker.history.get(best.step, {}), **test_best})
+        fill_card(trainer.model, kept_model)  # base model, dataset, the kept step's validation and test results
+        write_card(trainer.model, best.path)  # the kept folder's README.md: what a sweep logs from it says the same
+        tracker.set_tags(
+            {
+                "best_is_base": str(best.kept_base).lower(),
+                "optimized_metric": cfg.optimized_metric,
+                "loss": kept_model.loss,
+                KEPT_MODEL_PATH_TAG: str(best.path),  # where the kept model is, logged or not (sweeps log one)
+            }
+        )
         version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
-        model_uri = tracker.log_model(trainer.model, step=best.step, version_tags=version_tags)
+        model_uri = tracker.log_model(trainer.model, kept_model, version_tags=version_tags)
         print_summary(
             tracker.history,
             best,
@@ -125,6 +147,7 @@ def train(
             tracker.uri,
             data.evaluation_sizes(),
             cfg.optimized_metric,
+            experiment_id=tracker.experiment_id,
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 
@@ -172,6 +195,31 @@ def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None
     )
 
 
-def run_name(cfg: DictConfig) -> str:
-    names = [cfg.dataset.name, choice("loss", cfg.loss), cfg.phase.name]
-    return "-".join([*names, time.strftime("%m%d-%H%M%S")])
+DEFAULT_PHASE = "contrastive"
+
+
+def run_name(cfg: DictConfig, overrides: list[str] | None = None) -> str:
+    """`physics-mnrl bs=16 scale=40 1206-101500`: dataset, loss (and phase unless the default), the values its
+    overrides change, written short as sweeps name their jobs, and when it started; a reproduction adds
+    `repro-of-<run id[:8]>`. The values come first so that the runs table's narrow column shows them."""
+    phase = [] if cfg.phase.name == DEFAULT_PHASE else [cfg.phase.name]  # the phase is also the run's tag
+    names = "-".join([cfg.dataset.name, choice("loss", cfg.loss), *phase])
+    values = values_name(named_overrides(overrides or []))
+    source = cfg.tracking.tags.get(REPRODUCES_TAG) if "tags" in cfg.tracking else None
+    reproduces = f"repro-of-{str(source)[:8]}" if source else ""
+    return " ".join(part for part in (names, values, reproduces, time.strftime("%m%d-%H%M%S")) if part)
+
+
+def describe_kept_model(cfg: DictConfig, best: BestCheckpoint, metrics: dict[str, float]) -> KeptModel:
+    """The kept model as its card and registered version describe it: base model, dataset, step, metrics."""
+    name_or_path = str(cfg.model.name_or_path)
+    return KeptModel(
+        dataset=cfg.dataset.name,
+        loss=choice("loss", cfg.loss),
+        base_model=base_model_name(name_or_path),
+        step=best.step,
+        optimized_metric=cfg.optimized_metric,
+        metrics=metrics,
+        select_by=best.select_by,
+        language=model_language(name_or_path),
+    )

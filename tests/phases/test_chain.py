@@ -44,7 +44,7 @@ def test_phase2_records_the_run_and_checkpoint_it_started_from(two_phase):
     tags, params = runs["phase2"].data.tags, runs["phase2"].data.params
     assert tags["embedlab.init_from_run_id"] == runs["phase1"].info.run_id
     assert tags["embedlab.init_from_checkpoint"].startswith(str(folder / "out" / "phase1" / "checkpoints"))
-    assert tags["embedlab.init_from_step"] == str(int(runs["phase1"].data.metrics["best_step"]))
+    assert tags["embedlab.init_from_step"] == str(int(runs["phase1"].data.metrics["kept_step"]))
     assert params["phase.init_from"] == str(folder / "out" / "phase1" / "best")
     assert params["training.epochs"] == "3"  # the stage's own setting; phase 1 keeps the preset's 10
     assert runs["phase1"].data.params["training.epochs"] == "10"

@@ -21,7 +21,9 @@ def test_prepare_trains_on_the_data_as_it_is(tmp_path):
 
 
 def test_every_phase_has_the_protocols_methods_with_its_signatures():
+    methods = [name for name, value in vars(Phase).items() if inspect.isfunction(value) and not name.startswith("_")]
+    assert {"starting_model", "planned_data", "prepare"} <= set(methods)
     for phase in (ContrastivePhase, HardNegativesPhase):
-        for method in ("starting_model", "prepare"):
+        for method in methods:
             wanted = inspect.signature(getattr(Phase, method)).parameters
             assert list(inspect.signature(getattr(phase, method)).parameters) == list(wanted), (phase, method)

@@ -10,11 +10,11 @@ def test_grid_lands_as_grouped_runs(run_sweep, sweep_runs):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert {c.data.tags["sweep"] for c in children} == {parent.data.tags["sweep"]}
     assert {(c.data.params["training.lr"], c.data.params["loss.scale"]) for c in children} == {
-        ("0.0001", "10"),
-        ("0.0001", "20"),
-        ("0.0002", "10"),
-        ("0.0002", "20"),
-    }
+        ("1e-4", "10"),
+        ("1e-4", "20"),
+        ("2e-4", "10"),
+        ("2e-4", "20"),
+    }  # numbers as run names write them: one spelling everywhere
     assert {c.data.tags["sweep_overrides"] for c in children} == {
         "training.lr=0.0001 loss.scale=10",
         "training.lr=0.0001 loss.scale=20",

@@ -18,7 +18,9 @@ def states(study) -> list[str]:
 def test_study_runs_and_resumes_to_the_total(optuna_sweep, study, sweep_runs, optuna_storage):
     first = optuna_sweep(SMALL_SPACE, "hydra.sweeper.n_trials=3")
     assert states(study()) == ["COMPLETE"] * 3
-    assert "Reproduce: python -m train hparams_search=physics" in first.stdout
+    [reproduce] = [line for line in first.stdout.splitlines() if line.startswith("Reproduce: ")]
+    assert reproduce.startswith("Reproduce: python -m train optimized_metric=ndcg_at_10 ")  # what the preset sets
+    assert "hparams_search" not in reproduce  # a single run refuses a search space without -m
     (parent,), children = sweep_runs()
     assert len(children) == 3
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
@@ -57,7 +59,7 @@ def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, stud
     assert len(children) == 2
     for run in children:
         assert run.info.status == "KILLED" and run.data.tags["sweep_state"] == "PRUNED"
-        assert "best_step" not in run.data.metrics  # training never reached its end
+        assert "kept_step" not in run.data.metrics  # training never reached its end
         history = mlflow.MlflowClient(mlflow_uri).get_metric_history(run.info.run_id, "ndcg_at_10")
         assert sorted(m.step for m in history) == [0, 2]  # the evaluation that pruned it is in MLflow too
         output_dir = Path(run.data.tags["output_dir"])
@@ -66,21 +68,23 @@ def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, stud
 
 
 def test_failing_trial_is_fail_and_the_sweep_finishes(optuna_sweep, study, sweep_runs):
+    # a scale that overflows float32 makes every loss NaN: a failure only training shows (what the plan can
+    # check before work, such as an unlogged metric, stops the sweep before its first trial instead)
     result = optuna_sweep(
-        "++hydra.sweeper.params={optimized_metric: 'choice(ndcg_at_10, no_such_metric)'}",
+        "++hydra.sweeper.params={loss.scale: 'choice(20.0, 1e39)'}",
         "training.epochs=1",  # fixed values take these keys out of the search space
-        "loss.scale=20.0",
         "training.lr=5e-5",
+        "training.max_nonfinite_steps=1",
         "hydra.sweeper.n_trials=2",
         "hydra/sweeper/sampler=random",
         "hydra.sweeper.sampler._target_=optuna.samplers.BruteForceSampler",
     )
-    by_metric = {t.params["optimized_metric"]: t.state.name for t in study().trials}
-    assert by_metric == {"ndcg_at_10": "COMPLETE", "no_such_metric": "FAIL"}
+    by_scale = {t.params["loss.scale"]: t.state.name for t in study().trials}
+    assert by_scale == {20.0: "COMPLETE", 1e39: "FAIL"}
     _, children = sweep_runs()
     failed = [r for r in children if r.info.status == "FAILED"]
     assert len(failed) == 1 and failed[0].data.tags["sweep_state"] == "FAIL"
-    assert "available:" in failed[0].data.tags["embedlab.error"]
+    assert "training loss is nan" in failed[0].data.tags["embedlab.error"]
     assert "Best trial" in result.stdout
 
 

@@ -1,11 +1,15 @@
-"""Sweeps in the MLflow UI, through MLflow's API: jobs named by their values, one registered version (alias
-`champion`) per sweep, a grid parent run with its summary."""
+"""Sweeps in the MLflow UI, through MLflow's API: jobs named by their values, one logged model and one registered
+version per sweep (alias `champion` only when it beats the holder), a grid parent run with its summary."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import mlflow
+
+from embedlab.sweeps.mlflow_group import SweepGroup
+from embedlab_testing import linked_versions
 
 SMALL_SPACE = "hydra.sweeper.params={training.lr: 'tag(log, interval(1e-5, 1e-3))', loss.scale: 'interval(10.0, 40.0)'}"
 
@@ -25,7 +29,7 @@ def test_grid_jobs_named_by_values_parent_summary_one_champion(run_sweep, sweep_
     tags, metrics = parent.data.tags, parent.data.metrics
     assert tags["sweep_swept_keys"] == "loss.scale"
     best = next(c for c in children if c.info.run_id == tags["best_run_id"])
-    assert metrics["best_value"] == max(c.data.metrics["best_ndcg_at_10"] for c in children)
+    assert metrics["best_value"] == max(c.data.metrics["kept_ndcg_at_10"] for c in children)
     assert (
         tags["best_command"].startswith("python -m train ")
         and best.data.tags["sweep_overrides"] in tags["best_command"]
@@ -43,6 +47,16 @@ def test_grid_jobs_named_by_values_parent_summary_one_champion(run_sweep, sweep_
     assert champion(mlflow_uri).version == version.version
     assert version.tags["sweep"] == tags["sweep"] and version.tags["dataset"] == "physics"
     assert float(version.tags["ndcg_at_10"]) == metrics["best_value"]
+    # one full model per sweep: the best job's, linked to its version; every job keeps its own in its run folder
+    [model] = client.search_logged_models([parent.info.experiment_id])
+    assert model.source_run_id == best.info.run_id and version.source == f"models:/{model.model_id}"
+    assert linked_versions(model) == [("embedlab-physics", "1")]
+    assert all((Path(c.data.tags["kept_model_path"]) / "modules.json").is_file() for c in children)
+    assert "fine-tuned on physics (loss mnrl)" in version.description
+    assert tags["registered_model"] == "models:/embedlab-physics/1"
+    assert tags["champion"] == f"version 1 (ndcg_at_10 {metrics['best_value']:.4f})"
+    # the same number has one spelling in every run: 10 and 20 here, 20 in a single run (20.0 in mnrl.yaml)
+    assert {c.data.params["loss.scale"] for c in children} == {"10", "20"}
 
 
 def test_optuna_trials_named_by_values_and_the_best_is_champion(optuna_sweep, study, sweep_runs, mlflow_uri):
@@ -56,8 +70,40 @@ def test_optuna_trials_named_by_values_and_the_best_is_champion(optuna_sweep, st
         assert float(lr) == float(f"{trial.params['training.lr']:.3g}")
         assert child.data.tags["value.training.lr"] == lr  # the exponent stays visible in a tags column
     plots = {a.path for a in mlflow.MlflowClient(mlflow_uri).list_artifacts(parent.info.run_id, "plots")}
-    assert {"plots/plot_optimization_history.html", "plots/plot_optimization_history.png"} <= plots
+    assert {"plots/study_plots.html", "plots/plot_optimization_history.png"} <= plots
     [version] = versions(mlflow_uri)
     assert champion(mlflow_uri).version == version.version
     best = next(c for c in children if c.data.tags["sweep_trial"] == str(study().best_trial.number))
     assert version.run_id == best.info.run_id == parent.data.tags["best_run_id"]
+    [model] = mlflow.MlflowClient(mlflow_uri).search_logged_models([parent.info.experiment_id])
+    assert model.source_run_id == best.info.run_id and version.source == f"models:/{model.model_id}"
+    assert linked_versions(model) == [("embedlab-physics", "1")]
+
+
+def test_champion_moves_only_to_a_better_model_on_the_same_dataset_and_metric(mlflow_uri):
+    group = SweepGroup(mlflow_uri, "physics", "s", kind="grid", registered_model_name="embedlab-physics")
+    client, name = group.client, "embedlab-physics"
+    client.create_registered_model(name)
+
+    def version(value: float, metric: str = "ndcg_at_10", dataset: str = "physics") -> str:
+        number = client.create_model_version(name, "file:///nowhere/model").version
+        client.set_model_version_tag(name, number, metric, f"{value:.4f}")
+        client.set_model_version_tag(name, number, "dataset", dataset)
+        return number
+
+    def move(number: str, metric: str = "ndcg_at_10", dataset: str = "physics") -> tuple[str, str]:
+        said = group.move_champion(name, number, metric, "maximize", dataset)
+        return said, champion(mlflow_uri).version
+
+    first = version(0.90)
+    assert move(first) == ("version 1 (ndcg_at_10 0.9000)", first)
+    worse = version(0.80)
+    assert move(worse) == ("kept by version 1 (ndcg_at_10 0.9000; this sweep's 0.8000)", first)
+    better = version(0.95)
+    assert move(better) == ("version 3 from version 1 (ndcg_at_10 0.9500)", better)
+    other_metric = version(0.99, metric="mrr_at_10")
+    said, holder = move(other_metric, metric="mrr_at_10")
+    assert holder == better and "not comparable" in said
+    other_data = version(0.99, dataset="quora")
+    said, holder = move(other_data, dataset="quora")
+    assert holder == better and "not comparable" in said

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedlab_testing import run_train, runs
+from embedlab_testing import linked_versions, run_train, runs
 
 
 def tiny(tiny_model_path, physics_folder, run_dir, *extra):
@@ -44,7 +44,7 @@ def test_logged_model_has_the_kept_steps_metrics(elsewhere_run):
     _, uri, _, _ = elsewhere_run
     client = mlflow.MlflowClient(uri)
     [run] = runs(uri, "physics")
-    best_step = int(run.data.metrics["best_step"])
+    best_step = int(run.data.metrics["kept_step"])
     [model] = client.search_logged_models([run.info.experiment_id])
     assert model.source_run_id == run.info.run_id
     [output] = client.get_run(run.info.run_id).outputs.model_outputs
@@ -53,7 +53,7 @@ def test_logged_model_has_the_kept_steps_metrics(elsewhere_run):
     expected = step_metrics(client, run.info.run_id, best_step)
     for name in ("val_loss", "ndcg_at_10", "test_ndcg_at_10", "test_acc_at_1"):
         assert linked[name] == pytest.approx(expected[name]), name
-    assert linked["val_loss"] == pytest.approx(run.data.metrics["best_val_loss"])
+    assert linked["val_loss"] == pytest.approx(run.data.metrics["kept_val_loss"])
 
 
 def test_artifacts_beside_the_store_and_nothing_in_the_working_folder(elsewhere_run):
@@ -73,6 +73,10 @@ def test_summary_names_the_store_used_and_config_yaml_is_resolved(elsewhere_run)
 
     result, uri, _, _ = elsewhere_run
     assert f"mlflow ui --port 5000 --backend-store-uri {uri}" in result.stdout
+    [run] = runs(uri, "physics")  # the address lands on the runs table, not MLflow's GenAI view
+    assert f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning" in (
+        result.stdout
+    )
     assert "make mlflow-ui" not in result.stdout
     [run] = runs(uri, "physics")
     counts = {split: int(run.data.params[f"eval.{split}_queries"]) for split in ("validation", "test")}
@@ -91,7 +95,15 @@ def test_registered_version_is_tagged_with_run_objective_and_dataset(elsewhere_r
     [version] = mlflow.MlflowClient(uri).search_model_versions("name='embedlab-physics'")
     assert version.tags["run_id"] == run.info.run_id
     assert version.tags["dataset"] == "physics"
-    assert float(version.tags["ndcg_at_10"]) == pytest.approx(run.data.metrics["best_ndcg_at_10"], abs=1e-4)
+    assert float(version.tags["ndcg_at_10"]) == pytest.approx(run.data.metrics["kept_ndcg_at_10"], abs=1e-4)
+    # linked to its logged model (whose page then says "registered"), and described; MLflow's SQL registry keeps
+    # no `model_id` field, the link is the version's source and the logged model's tag that the UI reads
+    client = mlflow.MlflowClient(uri)
+    [model] = client.search_logged_models([run.info.experiment_id])
+    assert version.source == f"models:/{model.model_id}"
+    assert linked_versions(model) == [("embedlab-physics", "1")]
+    assert "fine-tuned on physics (loss mnrl)" in version.description
+    assert f"test ndcg_at_10 {run.data.metrics['test_ndcg_at_10']:.4f}" in version.description
     assert run.data.params["training.select_by"] == "val_loss"
     assert run.data.params["training.base_is_candidate"] == "True"
 
@@ -115,10 +127,10 @@ def test_starting_model_is_kept_when_no_checkpoint_beats_it(
     assert set(ndcg.values()) == {1.0}
     assert run.data.tags["best_is_base"] == str(base_is_candidate).lower()
     if base_is_candidate:
-        assert run.data.metrics["best_step"] == 0
+        assert run.data.metrics["kept_step"] == 0
         assert "kept the starting model: no checkpoint beat its ndcg_at_10 1.0000" in result.stdout
     else:
-        assert run.data.metrics["best_step"] in (2, 4)
+        assert run.data.metrics["kept_step"] in (2, 4)
         assert "note: it does not beat the starting model" in result.stdout
 
 
@@ -161,7 +173,27 @@ def test_reproduce_rebuilds_the_identical_composed_config(elsewhere_run):
     first, _, composed = result.stdout.partition("\n")
     assert first.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")
     logged = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.json"))
+    logged["tracking"]["tags"]["reproduces"] = run.info.run_id  # the one key a reproduction adds: its source
     assert yaml.safe_load(composed) == logged
+
+
+def test_a_reproduction_is_tagged_and_named_with_its_source(elsewhere_run):
+    _, uri, _, cwd = elsewhere_run
+    source = next(r for r in runs(uri, "physics") if "reproduces" not in r.data.tags)
+    result = run_train(
+        f"reproduce={source.info.run_id}",
+        "training.max_steps=2",
+        "tracking.log_model=false",
+        f"hydra.run.dir={cwd.parent / 'repro'}",
+        cwd=cwd,
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [copy] = [r for r in runs(uri, "physics") if r.data.tags.get("reproduces") == source.info.run_id]
+    assert f"repro-of-{source.info.run_id[:8]}" in copy.info.run_name
+    # names carry what the overrides change: the source ran 4 steps, the reproduction 2
+    assert source.info.run_name.startswith("physics-mnrl ") and " steps=4 " in source.info.run_name
+    assert " steps=2 " in copy.info.run_name
 
 
 def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path, physics_folder, mlflow_uri, tmp_path):

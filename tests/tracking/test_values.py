@@ -27,3 +27,23 @@ def test_value_tags_only_for_numbers_that_read_differently_short():
         "value.training.lr": "4.82e-5",
         "value.loss.scale": "10",
     }
+
+
+def test_a_single_runs_name_carries_what_its_overrides_change():
+    from embedlab.tracking.values import named_overrides
+
+    overrides = [
+        "training.batch_size=16",
+        "loss.scale=40.0",
+        "model=minilm_unnormalized",
+        "loss=mnrl",  # already in the name: <dataset>-<loss>
+        "dataset.path=/data/physics",  # a path says where, not what
+        "tracking.uri=sqlite:////tmp/x.db",
+        "hardware.threads=1",
+        "++tracking.tags.reproduces=0123abcd",
+    ]
+    assert values_name(named_overrides(overrides)) == "bs=16 scale=40 model=minilm_unnormalized"
+    assert values_name(named_overrides(["training.max_steps=4", "training.max_steps=2"])) == "steps=2"
+    assert values_name(named_overrides(["training.batch_size=32"])) != values_name(
+        named_overrides(["training.batch_size=16"])
+    )

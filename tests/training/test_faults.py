@@ -82,7 +82,7 @@ def test_kill_9_then_resume_is_one_finished_run_matching_an_uninterrupted_one(
     )
     assert clean.returncode == 0, clean.stderr[-3000:]
     [reference] = runs(clean_uri)
-    for name in ("val_loss", "test_ndcg_at_10", "best_val_loss"):
+    for name in ("val_loss", "test_ndcg_at_10", "kept_val_loss"):
         assert run.data.metrics[name] == pytest.approx(reference.data.metrics[name], abs=RESUME_TOLERANCE), name
 
 

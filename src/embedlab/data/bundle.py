@@ -18,6 +18,8 @@ KIND_COLUMNS = {
 }
 # Below this many queries an evaluation's ndcg@10 moves by more than 0.005 per query: `size_warning` says so.
 MIN_EVALUATION_QUERIES = 200
+# What a RetrievalEvaluator (k=10, as `evaluators` builds it) returns.
+RETRIEVAL_METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1")
 TEXT_COLUMNS = {
     kind: tuple(c for c in columns if c not in ("score", "label")) for kind, columns in KIND_COLUMNS.items()
 }
@@ -178,6 +180,16 @@ class DataBundle:
             if self.parts[name].splits[split]
         }
         return next(iter(built.values())) if len(parts) == 1 and built else built
+
+    def metric_names(self, split: str) -> list[str]:
+        """The names of the metrics `evaluators(split)` return, known without building them (no torch)."""
+        names = list(RETRIEVAL_METRICS) if self.retrieval_split(split) is not None else []
+        kinds = {part.kind for part in self.parts.values() if part.splits[split]}
+        if kinds & {"scored_pairs", "labeled_pairs"}:
+            names.append("spearman")  # SimilarityEvaluator.metric
+        if "triplets" in kinds:
+            names.append("triplet_acc")  # TripletAccuracyEvaluator.metric
+        return names
 
     def evaluators(self, split: str) -> list:
         """The evaluators this data supports on `split`: retrieval, scored pairs, triplets."""

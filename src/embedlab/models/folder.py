@@ -113,3 +113,41 @@ def check_hub_model(name: str, key: str = "model.name_or_path") -> None:
             f"{key}={name} is not a local folder, and {constants.ENDPOINT} cannot be reached; "
             f"expected {local}, or HF_HUB_OFFLINE=1 to use a cached copy"
         )
+
+
+# Models whose position ids start after the padding index (fairseq's convention): `max_position_embeddings`
+# counts `pad_token_id + 1` places that no token can take (RoBERTa and XLM-R: 514, of which 512 usable).
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer", "data2vec-text")
+
+
+def position_limit(name_or_path: str) -> int | None:
+    """The longest input the model's position embeddings take, from its `config.json` (a local folder or a cached
+    hub copy); None when that cannot be read without loading the model."""
+    folder = Path(name_or_path).expanduser()
+    configs = [module / "config.json" for module in transformer_folders(folder)] if folder.is_dir() else []
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name_or_path, "config.json")
+        configs = [Path(cached)] if isinstance(cached, str) else []
+    limits = []
+    for path in configs:
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        limit = config.get("max_position_embeddings") if isinstance(config, dict) else None
+        if isinstance(limit, int) and limit > 0:
+            offset = int(config.get("pad_token_id") or 0) + 1 if config.get("model_type") in OFFSET_POSITIONS else 0
+            limits.append(limit - offset)
+    return min(limits) if limits else None
+
+
+def check_max_seq_length(name_or_path: str, max_seq_length: int | None, key: str = "model.name_or_path") -> None:
+    """`model.max_seq_length` above the model's position embeddings fails mid-run, at the first long batch."""
+    limit = position_limit(name_or_path) if max_seq_length else None
+    if limit is not None and max_seq_length > limit:
+        raise UserError(
+            f"model.max_seq_length={max_seq_length} is longer than {key}={name_or_path} can read "
+            f"(max_position_embeddings {limit} in its config.json); expected model.max_seq_length <= {limit}"
+        )

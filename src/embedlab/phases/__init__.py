@@ -46,6 +46,12 @@ class Phase(Protocol):
         """The model to start from (`init_from` resolved, e.g. downloaded from MLflow); no overrides to keep it."""
         ...
 
+    def planned_data(self, data: DataBundle) -> DataBundle:
+        """What `prepare()` will return, as far as it is known without a model: the parts' kinds and splits, which
+        fix the loss's parts and the metrics the run logs (see embedlab.plan). Raises one line when `data` lacks
+        what the phase needs."""
+        ...
+
     def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
         """The data this phase trains and validates on (e.g. with mined hard negatives); may log to `tracker`.
 

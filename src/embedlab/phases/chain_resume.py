@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.tracking.kept import KEPT_STEP, kept
 from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, resume_requested, run_by_id
 from embedlab.training.checkpoint import last_complete_checkpoint
 
@@ -67,10 +68,10 @@ def finished_stage_result(client, run):
 
     tags, metrics = run.data.tags, run.data.metrics
     metric = tags.get("optimized_metric", "")
-    step = int(metrics.get("best_step", 0))
+    step = int(metrics.get(KEPT_STEP, 0))
     best = BestCheckpoint(
         step=step,
-        val_loss=metrics.get("best_val_loss", math.nan),
+        val_loss=metrics.get(kept("val_loss"), math.nan),
         checkpoint=None,
         path=Path(tags.get("output_dir", "")) / "best",
         select_by=tags.get("select_by", "val_loss"),
@@ -88,5 +89,5 @@ def finished_stage_result(client, run):
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
     )
     model_uri = f"models:/{logged[0].model_id}" if logged else None
-    objective = metrics.get(f"best_{metric}", math.nan)
+    objective = metrics.get(kept(metric), math.nan)
     return RunResult(objective, run.info.run_id, best, model_uri, test_start, test_best)

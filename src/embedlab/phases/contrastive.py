@@ -24,5 +24,8 @@ class ContrastivePhase:
     def starting_model(self) -> StartingModel:
         return StartingModel({"name_or_path": self.init_from}) if self.init_from else StartingModel()
 
+    def planned_data(self, data: DataBundle) -> DataBundle:
+        return data
+
     def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
         return data

@@ -92,6 +92,17 @@ class HardNegativesPhase:
         source = resolve_init_from(str(self.init_from))
         return StartingModel({"name_or_path": source["path"]}, source)
 
+    def planned_data(self, data: DataBundle) -> DataBundle:
+        """Triplets for the train and validation queries, as `prepare()` returns them; their negatives are not
+        known before mining, so the gold passage stands in. One line now if the data has no retrieval set."""
+        splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
+        for split in ("train", "validation"):
+            _, _, pairs = retrieval_pairs(data, split)
+            splits[split] = [{"anchor": q, "positive": p, "negative": p} for q, p in pairs]
+        retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
+        part = Part("triplets", splits, disjoint=("anchor",))
+        return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
+
     def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
         """Mine (or reuse) the triplets, log them and their statistics, and return them as the training data.
 

@@ -10,14 +10,13 @@ before. Imports nothing heavy.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, exit_with_error
 from embedlab.schema.rules import closest
 
 
@@ -31,11 +30,9 @@ def one_line_composition_errors() -> Iterator[None]:
     try:
         yield
     except CompactHydraException as exc:
-        print(f"error: {composition_error_line(exc)}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error(composition_error_line(exc))
     except UserError as exc:  # a grid job's (a single run prints its own in main)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error(exc)
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)
 

@@ -102,6 +102,7 @@ TRACKING = {
     "experiment": Text(),
     "registered_model_name": Text(nullable=True, valid=mlflow_model_name, what="a name without '/' or ':'"),
     "log_model": Flag(),
+    "sweep_models": Choice(options=("best", "all")),
     "register": Flag(),
     "run_name": Text(nullable=True),
     "parent_run_id": Text(nullable=True),
@@ -170,6 +171,7 @@ LOSS_COMMON = {
     "temperature": Number(gt=0),
     "dims": Items(item=positive()),
     "data_kinds": Items(item=Choice(options=KINDS[:4])),
+    "min_batch_size": positive(),  # the smallest training.batch_size the loss learns from (embedlab.plan checks it)
     "training_select_by": Text(valid=metric_name, what="val_loss or val_loss_<part>"),  # the run's training.select_by
 }
 SWEEPER = {

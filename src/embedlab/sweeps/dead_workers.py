@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from hydra.core.utils import JobReturn, JobStatus
 
 from embedlab.sweeps.mlflow_group import TRIAL_TAG, SweepGroup
+from embedlab.tracking.kept import kept
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def job_return(number: int, run, group: SweepGroup, reason: str) -> JobReturn:
     ret = JobReturn(status=JobStatus.FAILED)
     if run is not None and run.info.status == "FINISHED":
         metric = run.data.tags.get("optimized_metric")
-        value = run.data.metrics.get(f"best_{metric}")
+        value = run.data.metrics.get(kept(metric))
         if value is not None and math.isfinite(value):
             ret.status, ret._return_value = JobStatus.COMPLETED, value
             return ret

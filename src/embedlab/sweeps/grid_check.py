@@ -7,15 +7,16 @@ the loss against the data it would read) when the multirun starts; a point that 
 
 from __future__ import annotations
 
-import json
 import sys
+import traceback
 from typing import Any
 
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, user_errors_exit
+from embedlab.plan import Seen, plan_run
 from embedlab.schema.composition import composition_error_line
 
 
@@ -29,28 +30,46 @@ def grid_points(overrides: list[str]) -> list[list[str]]:
     return [point for batch in BasicSweeper.split_arguments(parsed, None) for point in batch]
 
 
-def check_point(point: list[str], config_name: str, datasets: dict[str, Any]) -> None:
-    """Compose one job's config and check it as `python -m train` would, up to (not including) the model."""
+def check_point(point: list[str], config_name: str, seen: Seen) -> None:
+    """Compose one job's config and check it as `python -m train` would (embedlab.plan), up to the model."""
     from hydra import compose
 
-    from embedlab.config import build
-    from embedlab.losses.selection import check_sampler, select_parts
-    from embedlab.schema import check_config
-
     cfg = compose(config_name=config_name, overrides=point, return_hydra_config=True)
-    loss_name = str(cfg.hydra.runtime.choices.get("loss", "loss"))
+    choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     with_hydra = OmegaConf.to_container(cfg, resolve=False)
     with_hydra.pop("hydra", None)
-    config = check_config(OmegaConf.create(with_hydra))
-    key = json.dumps([config["dataset"], config["seed"]], sort_keys=True, default=str)
-    if key not in datasets:  # several points on the same data read it once
-        datasets[key] = build(config["dataset"], where="dataset", seed=config["seed"])
-    parts = select_parts(config["loss"], datasets[key], loss_name)
-    check_sampler(config["sampler"], datasets[key], parts)
+    plan_run(OmegaConf.create(with_hydra), choices, seen)
+
+
+def check_grid_expressions(overrides: list[str]) -> set[str]:
+    """A sweep that makes no point (`range(0)`), or one only an Optuna study reads (`interval(...)`): one line.
+    Returns the swept keys."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    swept = set()
+    for text, override in zip(overrides, parsed, strict=True):
+        if not override.is_sweep_override():
+            continue
+        swept.add(override.get_key_element())
+        if isinstance(override.value(), IntervalSweep):
+            raise UserError(
+                f"{text} is a range of real numbers, which only an Optuna study samples; expected a grid's values "
+                "(a,b,c, choice(a,b) or range(start,stop,step)), or an Optuna study (hparams_search=<preset>, "
+                "or hydra/sweeper=embedlab_optuna with hydra.sweeper.params)"
+            )
+        if not list(override.sweep_iterator()):
+            raise UserError(f"{text} gives no values, so the grid has no point to run; expected at least one value")
+    return swept
 
 
 class CheckEveryPoint(Callback):
-    """`on_multirun_start`: every point of a grid checked; the Optuna sweeper checks its own space."""
+    """`on_multirun_start`: every point of a grid checked; the Optuna sweeper checks its own space.
+
+    Hydra's callback runner turns an exception raised here into a warning and launches the sweep anyway, so a
+    check that cannot finish (a bug) ends the command itself, with its traceback, exit 1.
+    """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
@@ -58,15 +77,22 @@ class CheckEveryPoint(Callback):
             return
         config_name = OmegaConf.select(config, "hydra.job.config_name", default="train")
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
-        datasets: dict[str, Any] = {}
         try:
+            self.check_every_point(overrides, config_name)
+        except Exception:  # noqa: BLE001  a bug in a check: Hydra would make it a warning and launch unchecked
+            traceback.print_exc()
+            sys.exit(1)
+
+    @staticmethod
+    def check_every_point(overrides: list[str], config_name: str) -> None:
+        seen = Seen()
+        with user_errors_exit():
+            swept = check_grid_expressions(overrides)
             points = grid_points(overrides)
             for number, point in enumerate(points):
                 try:
-                    check_point(point, config_name, datasets)
+                    check_point(point, config_name, seen)
                 except (UserError, CompactHydraException) as exc:
                     line = composition_error_line(exc) if isinstance(exc, CompactHydraException) else exc
-                    raise UserError(f"grid point {number} ({' '.join(point)}) cannot run: {line}") from None
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+                    shown = " ".join(o for o in point if o.lstrip("+~").split("=", 1)[0] in swept) or " ".join(point)
+                    raise UserError(f"grid point {number} ({shown}) cannot run: {line}") from None

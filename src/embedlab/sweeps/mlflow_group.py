@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.sweeps.search_space import quote
-from embedlab.tracking.params import redact
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, kept
+from embedlab.tracking.mlflow_run import describe_version, log_kept_model
+from embedlab.tracking.model_card import kept_model_of
+from embedlab.tracking.params import param_value, redact
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
 from embedlab.tracking.store_checks import check_store_reachable
 from embedlab.tracking.values import values_name
@@ -21,7 +24,7 @@ log = logging.getLogger(__name__)
 SWEEP_TAG = "sweep"  # on the parent and on every child: filter a sweep's runs with tags.sweep = '<name>'
 TRIAL_TAG = "sweep_trial"
 STATE_TAG = "sweep_state"  # COMPLETE / PRUNED / FAIL, as Optuna records the trial
-CHAMPION = "champion"  # the registry alias on the version of a sweep's best job
+CHAMPION = "champion"  # the registry alias: the best version on its dataset and metric that any sweep registered
 
 
 class SweepGroup:
@@ -34,7 +37,11 @@ class SweepGroup:
         run_id: an existing parent run to reopen (a resumed study); None or unknown = create one.
         kind: `optuna` or `grid`, tagged `sweep_kind`.
         registered_model_name: the jobs' registered model; the sweep registers its best job's model there
-            (alias `champion`) and the jobs themselves register nothing. None = no registering.
+            (alias `champion` when it beats the holder) and the jobs themselves register nothing. None = no
+            registering.
+        log_model: whether models are logged at all (`tracking.log_model`).
+        sweep_models: `best` = jobs keep their model in their run folder and the sweep logs the best job's model
+            at the end (one full model per sweep); `all` = every job logs its own (`tracking.sweep_models`).
     """
 
     def __init__(
@@ -45,6 +52,8 @@ class SweepGroup:
         run_id: str | None = None,
         kind: str = "optuna",
         registered_model_name: str | None = None,
+        log_model: bool = True,
+        sweep_models: str = "best",
     ):
         from mlflow import MlflowClient
 
@@ -55,6 +64,8 @@ class SweepGroup:
         self.name = name
         self.kind = kind
         self.registered_model_name = registered_model_name
+        self.log_model = log_model
+        self.log_best_only = log_model and sweep_models == "best"
         self.experiment_id = open_experiment(self.client, self.uri, experiment)
         self.run_id = self._reopen(run_id) or self._create(kind)
 
@@ -78,9 +89,12 @@ class SweepGroup:
         self, trial: int | None = None, overrides: list[str] | None = None, job: int | None = None
     ) -> list[str]:
         """Overrides that nest a job's run under the parent, tag it with the sweep (and trial), name it by its
-        values (`t07 bs=32 scale=14.7 lr=4.82e-5`, `j03 lr=1e-4 scale=10`) and leave registering to the sweep."""
+        values (`t07 bs=32 scale=14.7 lr=4.82e-5`, `j03 lr=1e-4 scale=10`) and leave registering (and, with
+        `sweep_models=best`, logging the model) to the sweep."""
         out = [f"tracking.parent_run_id={quote(self.run_id)}", f"++tracking.tags.{SWEEP_TAG}={quote(self.name)}"]
         out.append("++tracking.register=false")
+        if self.log_best_only:
+            out.append("++tracking.log_model=false")
         if trial is not None:
             out.append(f"++tracking.tags.{TRIAL_TAG}={trial}")
         if overrides:
@@ -117,7 +131,9 @@ class SweepGroup:
             if key in summary:
                 self.client.set_tag(self.run_id, f"sweep_{key}", redact(str(summary[key])))
         for key, value in (summary.get("best_params") or {}).items():
-            self.client.set_tag(self.run_id, f"best.{key}", str(value))
+            self.client.set_tag(
+                self.run_id, f"best.{key}", param_value(value)
+            )  # as params write it; exact: best_command
         for key in ("best_value", "best_trial", "n_complete", "n_pruned", "n_fail", "n_repeats_reused"):
             if summary.get(key) is not None:
                 self.client.log_metric(self.run_id, key, float(summary[key]))
@@ -129,9 +145,9 @@ class SweepGroup:
             )
 
     def best_child(self, metric: str, direction: str, trial: int | None = None):
-        """The FINISHED job run of Optuna's best `trial`, else the one with the best `best_<metric>` (the objective
+        """The FINISHED job run of Optuna's best `trial`, else the one with the best `kept_<metric>` (the objective
         each job logs), or None."""
-        key = f"best_{metric}"
+        key = kept(metric)
         done = [r for r in self.children() if r.info.status == "FINISHED" and key in r.data.metrics]
         by_trial = [r for r in done if trial is not None and r.data.tags.get(TRIAL_TAG) == str(trial)]
         if by_trial:
@@ -142,48 +158,86 @@ class SweepGroup:
         return pick(done, key=lambda r: r.data.metrics[key])
 
     def register_best(self, metric: str, direction: str, trial: int | None = None) -> str | None:
-        """Register the best job's logged model as one version, alias `champion`; returns its models:/ URI.
+        """Log the best job's model (the sweep's one full model) and register it as one version; returns its
+        models:/ URI. The alias `champion` moves to it only when it beats the holder (see `move_champion`).
 
-        Every version is tagged with its run, the sweep, the objective and its value, and the dataset (experiment).
+        Every version is linked to its logged model and described (base model, dataset, kept step, scores); its
+        tags: its run, the sweep, the objective and its value, and the dataset (experiment).
         """
         best = self.best_child(metric, direction, trial)
         if best is None:
             return None
         self.client.set_tag(self.run_id, "best_run_id", best.info.run_id)
-        if not self.registered_model_name:
+        model_id = self.best_model_id(best)
+        if model_id is None or not self.registered_model_name:
             return None
-        models = self.client.search_logged_models(
-            experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'"
-        )
-        if not models:
-            log.info(f"best run {best.info.run_id} has no logged model (tracking.log_model=false): nothing registered")
-            return None
-        from embedlab.tracking.mlflow_run import tag_version
-
-        name = self.registered_model_name
-        version = self.register(models[0].model_id, best.info.run_id, name)
-        value = best.data.metrics[f"best_{metric}"]
-        tags = {
-            SWEEP_TAG: self.name,
-            metric: f"{value:.4f}",
-            "dataset": self.client.get_experiment(self.experiment_id).name,
-        }
-        tag_version(self.client, name, version, best.info.run_id, tags)
-        self.client.set_registered_model_alias(name, CHAMPION, version)
-        self.client.set_tag(self.run_id, "registered_model", f"models:/{name}@{CHAMPION} (version {version})")
+        name, dataset = self.registered_model_name, self.client.get_experiment(self.experiment_id).name
+        version = self.register(model_id, name)
+        value = best.data.metrics[kept(metric)]
+        tags = {SWEEP_TAG: self.name, metric: f"{value:.4f}", "dataset": dataset}
+        describe_version(self.client, name, version, best.info.run_id, kept_model_of(self.client, best), tags)
+        self.client.set_tag(self.run_id, "registered_model", f"models:/{name}/{version}")
+        self.client.set_tag(self.run_id, CHAMPION, self.move_champion(name, version, metric, direction, dataset))
         return f"models:/{name}/{version}"
 
-    def register(self, model_id: str, run_id: str, name: str) -> str:
-        """A new version of `name` for logged model `model_id`; a model registered before keeps its version."""
-        try:
-            self.client.get_registered_model(name)
-        except Exception:  # MLflow raises RestException for a name not registered yet
-            self.client.create_registered_model(name)
+    def best_model_id(self, best) -> str | None:
+        """The best job's logged model; with `sweep_models=best` logged now from the job's run folder."""
+        found = self.client.search_logged_models(
+            experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'"
+        )
+        if found:
+            return found[0].model_id
+        if not self.log_best_only:
+            log.info(f"best run {best.info.run_id} has no logged model (tracking.log_model=false): nothing registered")
+            return None
+        path = Path(best.data.tags.get(KEPT_MODEL_PATH_TAG, ""))
+        if not (path / "modules.json").is_file():  # e.g. a job on a cluster node whose folder this host cannot read
+            log.warning(
+                f"best run {best.info.run_id}: its kept model {path} cannot be read here, so it is not logged; "
+                "tracking.sweep_models=all logs every job's model from the job itself"
+            )
+            return None
+        import mlflow
+        from sentence_transformers import SentenceTransformer
+
+        mlflow.set_tracking_uri(self.uri)  # the fluent log_model writes to the global store
+        model = SentenceTransformer(str(path), device="cpu")
+        info = log_kept_model(model, kept_model_of(self.client, best), run_id=best.info.run_id)
+        return info.model_id
+
+    def register(self, model_id: str, name: str) -> str:
+        """A version of `name` for logged model `model_id`, linked to it (the logged model's page says which
+        version it is); a model registered before keeps its version."""
+        import mlflow
+
         source = f"models:/{model_id}"
-        for version in self.client.search_model_versions(f"name = '{name}'"):
-            if version.source == source:
-                return version.version
-        return self.client.create_model_version(name, source, run_id=run_id, model_id=model_id).version
+        try:
+            for version in self.client.search_model_versions(f"name = '{name}'"):
+                if version.source == source:
+                    return version.version
+        except Exception:  # MLflow raises RestException for a name not registered yet
+            pass
+        mlflow.set_tracking_uri(self.uri)  # register_model's registry: the tracking store, as for single runs
+        return mlflow.register_model(source, name).version
+
+    def move_champion(self, name: str, version: str, metric: str, direction: str, dataset: str) -> str:
+        """Give `version` the alias `champion` when no version holds it, or when it beats the holder on the same
+        dataset and metric; returns what happened, in words (the parent run's `champion` tag)."""
+        try:
+            holder = self.client.get_model_version_by_alias(name, CHAMPION)
+        except Exception:  # no version holds the alias yet
+            holder = None
+        value = float(self.client.get_model_version(name, version).tags[metric])
+        if holder is not None and holder.version != str(version):
+            held = holder.tags.get(metric)
+            if held is None or holder.tags.get("dataset") != dataset:
+                return f"kept by version {holder.version}: not scored on {dataset} {metric}, so not comparable"
+            better = value > float(held) if direction == "maximize" else value < float(held)
+            if not better:
+                return f"kept by version {holder.version} ({metric} {float(held):.4f}; this sweep's {value:.4f})"
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+        taken = f" from version {holder.version}" if holder is not None and holder.version != str(version) else ""
+        return f"version {version}{taken} ({metric} {value:.4f})"
 
     def log_files(self, folder: Path, artifact_path: str) -> None:
         if any(folder.iterdir()):
@@ -228,7 +282,7 @@ def grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[s
     from embedlab.sweeps.search_space import command
 
     direction = "minimize" if "loss" in metric else "maximize"
-    key = f"best_{metric}"
+    key = kept(metric)
     rows = sorted((r for r in group.children() if key in r.data.metrics), key=lambda r: r.info.start_time)
     summary: dict[str, Any] = {
         "sweep": group.name,
@@ -263,8 +317,6 @@ def log_grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: li
     for name in ("best_run_name", "best_overrides"):
         if summary.get(name):
             group.client.set_tag(group.run_id, name, summary[name])
-    if summary.get("best_value") is not None:
-        group.client.log_metric(group.run_id, f"best_{metric}", float(summary["best_value"]))
     group.log_summary(summary)  # sweep.json, best_value, best_command; registers the best job's model
     lines = [f"run,overrides,{metric}"] + [
         f'"{p["run"]}","{p["overrides"]}",{p[metric]:.6f}' for p in summary["points"]

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from embedlab.config import build, to_container
 from embedlab.errors import Interrupted, UserError
+from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
@@ -74,8 +75,9 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     )
     storage = settings.storage or studies.default_storage()
     job_cfg = load_job_config(fixed)
-    check_job_configs(job_cfg, space, fixed, load_job_config)  # every fixed value, and each end of the space
-    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler))
+    check_direction(settings.direction, job_cfg.optimized_metric)  # a study maximizing val_loss picks the worst
+    check_job_configs(job_cfg, space, fixed, load_job_config)  # the fixed values, every choice, each end of a range
+    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler), space)
     pruner_cfg = to_container(settings.pruner)
     study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
     if pruner_cfg:
@@ -88,6 +90,8 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
         name,
         study.user_attrs.get(studies.PARENT_RUN_ATTR),
         registered_model_name=registered,
+        log_model=job_cfg.tracking.get("log_model", True),
+        sweep_models=job_cfg.tracking.get("sweep_models", "best"),
     )
     study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
     n_jobs = concurrent_trials(settings.n_jobs, config)
@@ -122,12 +126,14 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
 
 
 def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_job_config) -> None:
-    """The schema on the jobs' config, and on each end of every searched range: before the first trial."""
+    """The plan (embedlab.plan) of the jobs' config, of every value of each choice and of each end of every
+    searched range, and the direction against the metric: before the first trial."""
     from optuna.distributions import CategoricalDistribution
 
-    from embedlab.schema import check_config
+    from embedlab.plan import Seen, plan_run
 
-    check_config(without_hydra(job_cfg))
+    seen = Seen()
+    plan_run(*without_hydra(job_cfg), seen)
     for key, distribution in space.items():
         if isinstance(distribution, CategoricalDistribution):
             values = list(distribution.choices)
@@ -135,15 +141,16 @@ def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_j
             values = [distribution.low, distribution.high]
         for value in values:
             try:
-                check_config(without_hydra(load_job_config([*fixed, *trial_overrides({key: value})])))
+                plan_run(*without_hydra(load_job_config([*fixed, *trial_overrides({key: value})])), seen)
             except UserError as exc:
                 raise UserError(f"hydra.sweeper.params.{key}: the value {value} cannot run: {exc}") from None
 
 
-def without_hydra(cfg: DictConfig) -> DictConfig:
+def without_hydra(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
+    """A job's config less its `hydra` node, and the option chosen for each group (for messages and presets)."""
     plain = OmegaConf.to_container(cfg, resolve=False)
-    plain.pop("hydra", None)
-    return OmegaConf.create(plain)
+    hydra = plain.pop("hydra", None) or {}
+    return OmegaConf.create(plain), dict((hydra.get("runtime") or {}).get("choices") or {})
 
 
 def run_trials(

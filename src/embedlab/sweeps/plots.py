@@ -1,4 +1,4 @@
-"""A study's plots as files: Optuna's plotly figures as interactive HTML, and its matplotlib figures as PNG."""
+"""A study's plots as files: Optuna's plotly figures in one interactive HTML page, its matplotlib figures as PNG."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pathlib import Path
 PLOTS = ("plot_optimization_history", "plot_param_importances", "plot_parallel_coordinate")
 
 
+HTML_FILE = "study_plots.html"  # every interactive plot in one page: plotly.js (~4.8 MB) is embedded once
+
+
 def write_plots(study, folder: Path) -> list[str]:
-    """Write each plot to `folder` as `<name>.png` (matplotlib) and `<name>.html` (plotly, when installed);
-    returns one note per plot that could not be drawn."""
+    """Write each plot to `folder` as `<name>.png` (matplotlib), and all of them to one `study_plots.html`
+    (plotly, when installed; it opens without a network); returns one note per plot that could not be drawn."""
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -21,25 +24,41 @@ def write_plots(study, folder: Path) -> list[str]:
 
     matplotlib.use("Agg")  # no display in a sweep
     formats = ["png", *(["html"] if importlib.util.find_spec("plotly") is not None else [])]
-    notes = []
+    notes, figures = [], {}
     for name in PLOTS:
         for form in formats:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the matplotlib backend is flagged experimental
-                    write_one(study, name, form, folder)
+                    if form == "html":
+                        figures[name] = plotly_figure(study, name)
+                    else:
+                        write_png(study, name, folder)
             except Exception as exc:  # e.g. importances need parameters that vary across complete trials
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 notes.append(f"{name}.{form} skipped: {reason}")
+    if figures:
+        write_html(figures, folder / HTML_FILE)
     return notes
 
 
-def write_one(study, name: str, form: str, folder: Path) -> None:
-    if form == "html":
-        import optuna.visualization as vis
+def plotly_figure(study, name: str):
+    import optuna.visualization as vis
 
-        getattr(vis, name)(study).write_html(folder / f"{name}.html", include_plotlyjs=True)
-        return
+    return getattr(vis, name)(study)
+
+
+def write_html(figures: dict, path: Path) -> None:
+    """One page with every figure, plotly.js embedded in the first only."""
+    parts = [
+        f"<h2>{name}</h2>" + figure.to_html(full_html=False, include_plotlyjs=i == 0)
+        for i, (name, figure) in enumerate(figures.items())
+    ]
+    body = "\n".join(parts)
+    path.write_text(f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n{body}\n</body></html>\n')
+
+
+def write_png(study, name: str, folder: Path) -> None:
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as vis
 

@@ -45,12 +45,15 @@ def to_distribution(override: Override) -> BaseDistribution:
     """One sweep override -> an Optuna distribution. `range` excludes its stop, as everywhere in Hydra."""
     value = override.value()
     where = override.get_key_element()
+    if isinstance(value, (ChoiceSweep, RangeSweep)) and not list(override.sweep_iterator()):
+        raise UserError(
+            f"{where}={override.get_value_element_as_str()} gives no values, so there is nothing to search; "
+            "expected at least one value"
+        )
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
     if isinstance(value, RangeSweep):
         values = list(override.sweep_iterator())
-        if not values:
-            raise UserError(f"{where}: {override.get_value_element_as_str()} is empty")
         if all(isinstance(v, int) for v in values):
             return IntDistribution(values[0], values[-1], step=int(value.step))
         return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
@@ -84,5 +87,7 @@ def quote(value: str) -> str:
 
 
 def command(overrides: list[str]) -> str:
-    """The shell command that runs one configuration."""
-    return " ".join(["python -m train", *(shlex.quote(o) for o in overrides)])
+    """The shell command that runs one configuration (a search preset replaced by what it sets: that runs)."""
+    from embedlab.plan import without_search_preset
+
+    return " ".join(["python -m train", *(shlex.quote(o) for o in without_search_preset(overrides))])

@@ -30,8 +30,11 @@ def default_storage() -> str:
     return f"sqlite:///{REPO_ROOT / 'optuna.db'}"
 
 
-def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, Any] | None) -> optuna.Study:
-    """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL.
+def open_study(
+    name: str, storage: str, direction: str, sampler_cfg: dict[str, Any] | None, space: dict | None = None
+) -> optuna.Study:
+    """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL. A stored study
+    must have the `direction` and search `space` asked for now (see `check_same_study`).
 
     A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
     session's random draws and propose the points it has already tried.
@@ -46,6 +49,7 @@ def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, A
         if type(exc).__module__.split(".")[0] != "sqlalchemy":
             raise
         raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
+    check_same_study(study, direction, space or {}, storage)
     if sampler_cfg:
         sampler_cfg = dict(sampler_cfg)
         so_far = len(study.get_trials(deepcopy=False))
@@ -54,6 +58,26 @@ def open_study(name: str, storage: str, direction: str, sampler_cfg: dict[str, A
         study.sampler = build(sampler_cfg, where="hydra.sweeper.sampler")
     fail_orphaned_trials(study)
     return study
+
+
+def check_same_study(study: optuna.Study, direction: str, space: dict, storage: str) -> None:
+    """A stored study resumed under its name keeps its direction and its parameters' distributions: Optuna would
+    otherwise keep the old direction without a word, or fail with a traceback at the first `ask`."""
+    where = f"hydra.sweeper.study_name={study.study_name} (in {redact(storage)})"
+    stored = study.direction.name.lower()
+    if stored != direction:
+        raise UserError(
+            f"{where} was created to {stored}, and this command asks to {direction}; expected "
+            f"hydra.sweeper.direction={stored} to resume it, or another hydra.sweeper.study_name for a new study"
+        )
+    for trial in study.get_trials(deepcopy=False):
+        for key, distribution in trial.distributions.items():
+            if key in space and space[key] != distribution:
+                raise UserError(
+                    f"{where} searched {key} in {distribution!r} (trial {trial.number}), and this command searches "
+                    f"it in {space[key]!r}; expected the study's own search space to resume it, or another "
+                    "hydra.sweeper.study_name for a new study"
+                )
 
 
 def fail_orphaned_trials(study: optuna.Study) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.interrupts import signals_held
+from embedlab.tracking.model_card import KeptModel
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
 from embedlab.tracking.stale_runs import close_stale_runs, process_tags
@@ -56,6 +57,10 @@ def git_commit() -> str:
         return "unknown"
 
 
+NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as a run's or a logged model's description
+LOGGED_MODEL_NAME = "best_model"  # `runs:/<run id>/best_model` loads a run's kept model
+
+
 class MlflowTracker:
     """Tracks one run in MLflow.
 
@@ -69,6 +74,8 @@ class MlflowTracker:
         run_name: the run's name; None = `<dataset>-<loss>-<phase>-<time>` (sweeps name jobs by their values).
         parent_run_id: nest this run under another (a sweep's parent run, a two-phase chain).
         tags: extra tags for the run (e.g. a sweep's name and trial number).
+        sweep_models: read by the sweeps, not by the run: `best` = a sweep's jobs keep their model in their run
+            folder and the sweep logs the best job's model alone; `all` = every job logs its own.
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class MlflowTracker:
         tags: dict[str, str] | None = None,
         register: bool = True,
         run_name: str | None = None,
+        sweep_models: str = "best",
     ) -> None:
         self.uri = uri or default_tracking_uri()
         self.experiment = experiment
@@ -219,40 +227,65 @@ class MlflowTracker:
 
         mlflow.set_tags({k: redact(str(v)) for k, v in tags.items()})
 
-    def log_model(self, model, step: int = 0, version_tags: dict[str, Any] | None = None) -> str | None:
-        """Log the model with the sentence-transformers flavour and register it; returns its models:/ URI.
+    def log_model(self, model, kept: KeptModel, version_tags: dict[str, Any] | None = None) -> str | None:
+        """Log the kept model with the sentence-transformers flavour and register it; returns its models:/ URI.
 
         Args:
-            model: the SentenceTransformer to log (the best checkpoint's weights).
-            step: the step whose weights these are: MLflow links that step's metrics to the logged model, so
-                the Models tab shows the best checkpoint's numbers (not the base model's at step 0).
+            model: the SentenceTransformer to log (the kept checkpoint's weights).
+            kept: what the model is (base model, dataset, kept step and its metrics): its card and its registered
+                version's description. MLflow links the kept step's metrics to the logged model, so the Models
+                tab shows the kept checkpoint's numbers (not the base model's at step 0).
             version_tags: tags for the registered version (objective, dataset), next to its run id.
         """
         if not self.should_log_model:
             return None
         import mlflow
-        import sentence_transformers
-        import torch
-        import transformers
 
-        requirements = [
-            f"sentence-transformers=={sentence_transformers.__version__}",
-            f"transformers=={transformers.__version__}",
-            f"torch=={torch.__version__.split('+')[0]}",
-        ]
         name = self.registered_model_name if self.register else None
-        with signals_held():  # Ctrl-C / SIGTERM wait: the model is logged, registered and tagged whole, or not at all
-            info = mlflow.sentence_transformers.log_model(
-                model, name="best_model", registered_model_name=name, pip_requirements=requirements, step=step
-            )
+        # Ctrl-C / SIGTERM wait: the model is logged, registered and described whole, or not at all
+        with signals_held():
+            info = log_kept_model(model, kept, registered_model_name=name)
             if name and info.registered_model_version:
                 version = info.registered_model_version
-                tag_version(mlflow.MlflowClient(), name, version, self.run_id, version_tags or {})
+                describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept, version_tags or {})
                 return f"models:/{name}/{version}"
         return info.model_uri
 
 
-def tag_version(client, name: str, version: str | int, run_id: str, tags: dict[str, Any]) -> None:
-    """Tag a registered version with the run it came from and what it scored, so versions can be told apart."""
+def log_kept_model(model, kept: KeptModel, run_id: str | None = None, registered_model_name: str | None = None):
+    """`mlflow.sentence_transformers.log_model` of the kept model at its step (its card as `fill_card` left it);
+    returns the ModelInfo. `run_id`: the run it belongs to (default: the active run)."""
+    import mlflow
+    import sentence_transformers
+    import torch
+    import transformers
+
+    requirements = [
+        f"sentence-transformers=={sentence_transformers.__version__}",
+        f"transformers=={transformers.__version__}",
+        f"torch=={torch.__version__.split('+')[0]}",
+    ]
+    info = mlflow.sentence_transformers.log_model(
+        model,
+        name=LOGGED_MODEL_NAME,
+        registered_model_name=registered_model_name,
+        pip_requirements=requirements,
+        step=kept.step,
+        tags={
+            "dataset": kept.dataset,
+            "loss": kept.loss,
+            "base_model": kept.base_model,
+        },
+        **({"run_id": run_id} if run_id else {}),
+    )
+    # the logged model page's Description; set after registering, which copies the model's tags to the version
+    mlflow.MlflowClient().set_logged_model_tags(info.model_id, {NOTE_TAG: kept.description()})
+    return info
+
+
+def describe_version(client, name: str, version: str | int, run_id: str, kept: KeptModel, tags: dict[str, Any]) -> None:
+    """A registered version's description (base model, dataset, kept step, validation and test score) and tags
+    (its run, objective and value, dataset), so versions can be told apart."""
+    client.update_model_version(name, str(version), description=kept.description())
     for key, value in {"run_id": run_id, **tags}.items():
         client.set_model_version_tag(name, str(version), key, redact(str(value)))

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, user_errors_exit
 
+REPRODUCES_TAG = "reproduces"  # on a reproduction: the id of the run it reproduces (also in its name)
 PREFIX = "reproduce="
 FORCE = "reproduce_force="
 # What a sweep adds to a job's overrides (its parent run, trial, name): a reproduced job is a standalone run.
-SWEEP_KEYS = ("sweep.", "tracking.parent_run_id=", "tracking.tags.sweep", "tracking.run_name=", "tracking.register=")
+SWEEP_KEYS = (
+    "sweep.",
+    "tracking.parent_run_id=",
+    "tracking.tags.sweep",
+    "tracking.run_name=",
+    "tracking.register=",
+    "tracking.log_model=",
+    f"tracking.tags.{REPRODUCES_TAG}=",  # a reproduction of a reproduction names the run it reproduces itself
+)
 
 
 def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
@@ -84,18 +92,18 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr keeps to the one error line
     import mlflow
 
+    from embedlab.plan import without_search_preset
+
     run_id = wanted[-1][len(PREFIX) :]
     run, overrides = run_overrides(mlflow.MlflowClient(tracking_uri(rest)), run_id)
     if not force:
         check_same_code_and_data(run, overrides)
+    overrides = without_search_preset(overrides)  # a study's trial: what its preset set, as a single run takes it
     print(f"reproducing MLflow run {run_id}: python -m train {' '.join([*overrides, *rest])}", flush=True)
-    return [argv[0], *overrides, *rest]
+    return [argv[0], *overrides, f"++tracking.tags.{REPRODUCES_TAG}={run_id}", *rest]
 
 
 def reproduce_command(argv: list[str]) -> list[str]:
     """`rebuild_argv`, with a user's mistake as one `error:` line and exit 2."""
-    try:
+    with user_errors_exit():
         return rebuild_argv(argv)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)

@@ -54,10 +54,30 @@ def prepare_tracking_store(uri: str) -> None:
     prepare_sqlite_url(uri, MLFLOW, f"tracking.uri={redact(uri)}")
 
 
-def ui_command(uri: str) -> str:
-    """The command that opens this store in the MLflow UI."""
+RUNS_TABLE = "#/experiments/{}/runs?workflowType=machine_learning"  # MLflow 3 opens its GenAI view otherwise
+
+
+def ui_address(base: str, experiment_id: str | None = None) -> str:
+    """The experiment's runs table at `base` (MLflow's machine-learning view), or `base` without an experiment."""
+    return f"{base.rstrip('/')}/{RUNS_TABLE.format(experiment_id)}" if experiment_id else base
+
+
+def ui_command(uri: str, experiment_id: str | None = None) -> str:
+    """The command that opens this store in the MLflow UI, and the address of the experiment's runs table."""
+    local = ui_address("http://127.0.0.1:5000", experiment_id)
     if uri == default_tracking_uri():
-        return "make mlflow-ui   ->  http://127.0.0.1:5000"
+        return f"make mlflow-ui   ->  {local}"
     if uri.startswith(("http://", "https://")):
-        return f"open {uri}"
-    return f"mlflow ui --port 5000 --backend-store-uri {uri}   ->  http://127.0.0.1:5000"
+        return f"open {ui_address(uri, experiment_id)}"
+    return f"mlflow ui --port 5000 --backend-store-uri {uri}   ->  {local}"
+
+
+def print_ui_addresses(uri: str, port: int) -> None:
+    """One line per experiment of a SQLite store: its runs table in the UI `make mlflow-ui` starts."""
+    db = sqlite_path(uri)
+    if db is None or not db.is_file():
+        return
+    import mlflow
+
+    for experiment in mlflow.MlflowClient(uri).search_experiments():
+        print(f"{experiment.name:<20} {ui_address(f'http://127.0.0.1:{port}', experiment.experiment_id)}")

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import re
 
-SHORT_KEYS = {"batch_size": "bs", "learning_rate": "lr", "warmup_ratio": "warmup", "weight_decay": "wd"}
+SHORT_KEYS = {
+    "batch_size": "bs",
+    "learning_rate": "lr",
+    "warmup_ratio": "warmup",
+    "weight_decay": "wd",
+    "max_steps": "steps",
+    "eval_steps": "eval_every",
+}
 VALUE_TAG_PREFIX = "value."  # value.training.lr = 4.82e-5: the swept value in a form whose exponent stays visible
 
 
@@ -33,6 +40,21 @@ def parse_overrides(overrides: str | list[str]) -> list[tuple[str, str]]:
             key, value = item.split("=", 1)
             pairs.append((key.lstrip("+~"), value.strip("'\"")))
     return pairs
+
+
+NAMED_ELSEWHERE = ("dataset", "loss", "phase")  # choices a single run's name already starts with
+NOT_NAMED = ("tracking.", "hardware.threads", "resume", "reproduce", "sweep.")  # where a run goes, not what it is
+
+
+def named_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that say what a single run changes: no paths (`dataset.path=/x`), no tracking or output
+    settings, and not the dataset/loss/phase choices its name starts with; a key given twice counts once."""
+    chosen: dict[str, str] = {}  # a key given twice (a reproduction with a key changed): its last value
+    for key, value in parse_overrides(overrides):
+        if key in NAMED_ELSEWHERE or key.startswith(NOT_NAMED) or "/" in value:
+            continue
+        chosen[key] = value
+    return [f"{key}={value}" for key, value in chosen.items()]
 
 
 def short_key(key: str, keys: list[str]) -> str:

@@ -27,7 +27,13 @@ class EmbedlabGridSweeper(BasicSweeper):
         tracking = job_cfg.tracking
         registered = tracking.get("registered_model_name") if tracking.get("register", True) else None
         group = SweepGroup(
-            tracking.get("uri"), tracking.experiment, name, kind="grid", registered_model_name=registered
+            tracking.get("uri"),
+            tracking.experiment,
+            name,
+            kind="grid",
+            registered_model_name=registered,
+            log_model=tracking.get("log_model", True),
+            sweep_models=tracking.get("sweep_models", "best"),
         )
         self.launcher = GroupedLauncher(self.launcher, group, swept)
         summary: dict = {}

@@ -24,14 +24,13 @@ class EmbedlabOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
-        import sys
-
         from omegaconf import OmegaConf
 
-        from embedlab.errors import UserError
+        from embedlab.errors import user_errors_exit
         from embedlab.schema import check_sweeper
 
-        try:
+        # bad settings, storage, search space or a job that cannot run: one line, exit 2, as for a single run
+        with user_errors_exit():
             check_sweeper(
                 {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in self.settings.items()}
             )
@@ -40,9 +39,6 @@ class EmbedlabOptunaSweeper(Sweeper):
             run_study(
                 OptunaSettings.checked(self.settings), self.config, self.launcher, self.load_job_config, arguments
             )
-        except UserError as exc:  # bad settings, storage or search space: one line, exit 2, as for a single run
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
 
     def load_job_config(self, overrides: list[str]) -> DictConfig:
         """The config a job gets with these overrides (to find its tracking store and experiment)."""

@@ -1,0 +1,46 @@
+"""A grid (`-m a=1,2`) is checked point by point with the run's own plan before its first job (grid_check.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab_testing import run_train
+
+
+@pytest.mark.parametrize(
+    ("sweep", "expected"),
+    [
+        ("training.batch_size=range(4,4)", "training.batch_size=range(4,4) gives no values"),
+        ("training.lr=interval(1e-5,1e-4)", "which only an Optuna study samples"),
+        ("training.lr=tag(log,interval(1e-5,1e-4))", "which only an Optuna study samples"),
+        (
+            "optimized_metric=ndcg_at_10,spearman",
+            "grid point 1 (optimized_metric=spearman) cannot run: optimized_metric",
+        ),
+        ("training.batch_size=8,1", "grid point 1 (training.batch_size=1) cannot run: training.batch_size=1 is too"),
+        ("phase=contrastive,two_phase dataset=ncert_social", "phase.stages.phase2: phase=hard_negatives needs a"),
+    ],
+)
+def test_a_grid_that_cannot_run_is_one_line_before_any_job(sweep, expected, sweep_args, sweep_runs, tmp_path):
+    args = [a for a in sweep_args if not (a.startswith("dataset.path=") and "dataset=" in sweep)]
+    result = run_train("-m", *args, *sweep.split())
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
+    assert sweep_runs() == ([], [])  # no parent run, no job's run
+    assert not list((tmp_path / "multirun").rglob("checkpoints"))
+
+
+def test_a_check_that_cannot_finish_stops_the_grid_with_its_traceback(sweep_args, sweep_runs, tmp_path, monkeypatch):
+    """Hydra turns a callback's exception into a warning and launches anyway: a bug in a check must not."""
+    from embedlab.sweeps import grid_check
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a check")
+
+    monkeypatch.setattr(grid_check, "plan_run", broken)
+    result = run_train("-m", *sweep_args, "training.lr=1e-4,2e-4")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "RuntimeError: a bug in a check" in result.stderr
+    assert sweep_runs() == ([], [])  # no job was launched

@@ -1,0 +1,74 @@
+"""An Optuna study is checked before its first trial: the plan of every value of each choice, the direction
+against the metric, and a stored study's direction and search space against the command's."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+
+from embedlab_testing import run_train
+
+
+def refused(result, expected: str) -> str:
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-3000:]
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["model.max_seq_length=choice(128,1024)"], "params.model.max_seq_length: the value 1024 cannot run"),
+        (["loss=choice(mnrl,triplet)"], "params.loss: the value triplet cannot run: loss=triplet needs triplets"),
+        (["training.batch_size=choice(1,8)"], "the value 1 cannot run: training.batch_size=1 is too small"),
+        (["optimized_metric=spearman"], "optimized_metric=spearman is not logged"),
+        (["hydra.sweeper.direction=minimize"], "hydra.sweeper.direction=minimize with optimized_metric=ndcg_at_10"),
+        (["optimized_metric=val_loss"], "expected hydra.sweeper.direction=minimize"),
+    ],
+)
+def test_a_study_that_cannot_run_is_one_line_before_any_trial(
+    overrides, expected, sweep_args, optuna_storage, sweep_runs
+):
+    storage = ["hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}"]
+    refused(run_train("-m", *sweep_args, *storage, *overrides), expected)
+    assert optuna.get_all_study_summaries(optuna_storage) == []  # no study, no trial
+    assert sweep_runs() == ([], [])
+
+
+@pytest.fixture
+def stored_study(optuna_storage):
+    """A study named `kept` that maximized, with one trial of training.batch_size in choice(16, 32, 64)."""
+    study = optuna.create_study(study_name="kept", storage=optuna_storage, direction="maximize")
+    distribution = CategoricalDistribution([16, 32, 64])
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"training.batch_size": 32}, distributions={"training.batch_size": distribution}, value=0.5
+        )
+    )
+    return study
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["optimized_metric=val_loss", "hydra.sweeper.direction=minimize"],
+            "hydra.sweeper.study_name=kept (in sqlite:",
+        ),
+        (
+            ["training.batch_size=choice(8,16)"],
+            "searched training.batch_size in CategoricalDistribution(choices=(16, 32, 64))",
+        ),
+    ],
+)
+def test_a_stored_study_resumes_only_as_it_was_made(
+    overrides, expected, stored_study, sweep_args, optuna_storage, sweep_runs
+):
+    storage = ["hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}", "hydra.sweeper.study_name=kept"]
+    line = refused(run_train("-m", *sweep_args, *storage, *overrides), expected)
+    assert "or another hydra.sweeper.study_name" in line
+    assert len(optuna.load_study(study_name="kept", storage=optuna_storage).trials) == 1  # nothing asked
+    assert sweep_runs() == ([], [])
