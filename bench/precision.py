@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Settings, median, ratio, read_beir_folder
+from bench.common import REPO, Settings, median, ratio, read_beir_folder
 
 SIDES = ("fp32", "bf16")
 
@@ -57,18 +57,25 @@ def trained_for(settings: Settings, rows: list[dict], side: str, steps: int, out
 
     import torch
     from datasets import Dataset
+    from hydra import compose, initialize_config_dir
     from sentence_transformers.sentence_transformer import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
+    from embedlab.config import build
     from embedlab.hardware.device import Hardware
-    from embedlab.training.arguments import training_arguments
-    from embedlab.training.sampling import Sampling
 
     torch.manual_seed(0)
     model = SentenceTransformer(settings.model, device="cpu")
     model.max_seq_length = 256
-    args = training_arguments(
-        out, Hardware(device="cpu", precision=side), Sampling("no_duplicates"), batch_size=32, max_steps=steps
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["training.batch_size=32", f"training.max_steps={steps}"])
+    args = build(  # as run.train() builds them, from conf/training/default.yaml and conf/sampler/
+        cfg.training,
+        where="training",
+        output_dir=out,
+        seed=cfg.seed,
+        hardware=Hardware(device="cpu", precision=side),
+        sampling=build(cfg.sampler, where="sampler"),
     )
     args = dataclasses.replace(
         args, eval_strategy="no", save_strategy="no", load_best_model_at_end=False, eval_on_start=False

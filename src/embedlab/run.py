@@ -15,7 +15,7 @@ from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
-from embedlab.losses.selection import build_losses, select_parts
+from embedlab.losses.selection import select_parts, trainer_loss
 from embedlab.report import print_summary
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
 from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
@@ -84,11 +84,12 @@ def train(
         seed=cfg.seed,
         hardware=hardware,
         sampling=build(cfg.sampler, where="sampler"),
+        eval_on_start=resume is None,  # a resumed run has its step-0 metrics already
     )
     selection = Selection(args.select_by, args.base_is_candidate)  # the model the run keeps
-    args.eval_on_start = resume is None  # a resumed run has its step-0 metrics already
     set_up_process(cfg.seed, hardware)  # seeds, threads, TF32, this rank's GPU
-    model = build(cfg.model, where="model", device=hardware.device, **phase.model_overrides())
+    start = phase.starting_model()  # e.g. phase.init_from downloaded from MLflow; prepare() logs where it came from
+    model = build(cfg.model, where="model", device=hardware.device, **start.overrides)
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
         folder,
@@ -101,7 +102,7 @@ def train(
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         with hardware.autocast():  # bf16: mining's encodes (and a reranker) in bf16 autocast too
-            data = phase.prepare(data, model, tracker, run_dir)  # e.g. mine hard negatives
+            data = phase.prepare(data, model, start, tracker, run_dir)  # e.g. mine hard negatives
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
         log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
@@ -181,16 +182,16 @@ def log_evaluation_sizes(tracker, data) -> None:
 
 
 def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):
-    from embedlab.training.trainer import EmbeddingTrainer, sequential
+    from embedlab.training.trainer import EmbeddingTrainer
 
     return EmbeddingTrainer(
         model=model,
         args=args,
-        loss=build_losses(parts, model),
+        loss=trainer_loss(parts),  # the trainer builds each part's loss with the model
         tracker=tracker,
         train_dataset=data.datasets("train", list(parts)),
         eval_dataset=data.datasets("validation", list(parts)),
-        evaluator=sequential(data.evaluators("validation")),
+        evaluator=data.evaluators("validation") or None,  # several: the trainer runs them in a SequentialEvaluator
         callbacks=callbacks,
         optimized_metric=optimized_metric,
     )

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from embedlab.data.bundle import DataBundle, Part
 from embedlab.errors import UserError
-from embedlab.losses.selection import build_losses, select_parts
+from embedlab.losses.selection import select_parts, trainer_loss
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 LOSSES = sorted(f.stem for f in (CONF / "loss").glob("*.yaml"))
@@ -71,7 +71,7 @@ def test_loss_trains_one_step(option, tiny_model_path, tmp_path):
         learning_rate=1e-2,
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, loss=build_losses(parts, model), train_dataset=data.datasets("train", list(parts))
+        model=model, args=args, loss=trainer_loss(parts), train_dataset=data.datasets("train", list(parts))
     )
     result = trainer.train()
     assert result.global_step == 1
@@ -97,3 +97,53 @@ def test_mixed_scale_is_the_mnrl_scale():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["loss=mixed", "loss.scale=7"])
     assert cfg.loss.parts.pairs.scale == 7
+
+
+def test_the_trainer_builds_each_parts_loss_with_its_model(tiny_model_path, tmp_path):
+    from sentence_transformers.sentence_transformer import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
+
+    from embedlab.hardware.device import Hardware
+
+    data = bundle(pairs="pairs", labeled="labeled_pairs")
+    gathered = Hardware(device="cpu", loss_kwargs={"gather_across_devices": True})  # what DDP adds
+    parts = gathered.configure_losses(select_parts(loss_cfg("mixed"), data, "mixed"))
+    loss = trainer_loss(parts)
+    assert set(loss) == {"pairs", "labeled"} and all(callable(f) for f in loss.values())  # nothing built yet
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, loss=loss, train_dataset=data.datasets("train", list(parts))
+    )
+    assert isinstance(trainer.loss["pairs"], MultipleNegativesRankingLoss)
+    assert isinstance(trainer.loss["labeled"], CoSENTLoss)
+    assert trainer.loss["pairs"].model is model and trainer.loss["labeled"].model is model
+    assert trainer.loss["pairs"].scale == 20.0 and trainer.loss["pairs"].gather_across_devices is True
+
+
+def test_a_single_part_gives_the_trainer_one_loss_not_a_dict(tiny_model_path):
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+
+    cfg = loss_cfg("matryoshka")
+    cfg.dims = [32, 16]
+    loss = trainer_loss(select_parts(cfg, bundle(train="pairs"), "matryoshka"))
+    built = loss(SentenceTransformer(tiny_model_path, device="cpu"))
+    assert isinstance(built, MatryoshkaLoss) and built.matryoshka_dims == (32, 16)
+
+
+def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model_path):
+    from omegaconf import open_dict
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    cfg = loss_cfg("mnrl")
+    with open_dict(cfg):
+        cfg.no_such_setting = 1  # MultipleNegativesRankingLoss takes no such argument: a TypeError when built
+    loss = trainer_loss(select_parts(cfg, bundle(train="pairs"), "mnrl"))
+    with pytest.raises(UserError, match=r"^loss\.train: .*no_such_setting") as failure:
+        loss(SentenceTransformer(tiny_model_path, device="cpu"))
+    assert "\n" not in str(failure.value)

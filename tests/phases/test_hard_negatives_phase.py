@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from embedlab.config import build
 from embedlab.data.physics import load_physics
 from embedlab.errors import UserError
+from embedlab.phases import StartingModel
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -44,12 +45,12 @@ def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
     caplog.set_level(logging.INFO, logger="embedlab")  # the console shows embedlab's INFO and up (train.log too)
     phase = make_phase(tmp_path / "cache")
     data = load_physics(path=str(physics_folder))
-    first = phase.prepare(data, tiny_model, tracker, tmp_path)
+    first = phase.prepare(data, tiny_model, StartingModel(), tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 0.0
     assert "mined now" in caplog.text
     caplog.clear()
 
-    second = phase.prepare(load_physics(path=str(physics_folder)), tiny_model, tracker, tmp_path)
+    second = phase.prepare(load_physics(path=str(physics_folder)), tiny_model, StartingModel(), tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 1.0
     assert "reusing cached triplets" in caplog.text
     assert second.parts["hard_negatives"].splits == first.parts["hard_negatives"].splits
@@ -59,14 +60,16 @@ def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
     corpus = [json.loads(line) for line in (changed / "corpus.jsonl").read_text().splitlines()]
     corpus[0]["text"] += " Edited."
     cli.write_jsonl(changed / "corpus.jsonl", corpus)
-    phase.prepare(load_physics(path=str(changed)), tiny_model, tracker, tmp_path)
+    phase.prepare(load_physics(path=str(changed)), tiny_model, StartingModel(), tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 0.0
     assert len(list((tmp_path / "cache").glob("*.json"))) == 2
 
 
 def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_folder, tmp_path, tracker):
     data = load_physics(path=str(physics_folder))
-    mined = make_phase(tmp_path / "cache", num_negatives=2, range_max=5).prepare(data, tiny_model, tracker, tmp_path)
+    mined = make_phase(tmp_path / "cache", num_negatives=2, range_max=5).prepare(
+        data, tiny_model, StartingModel(), tracker, tmp_path
+    )
 
     part = mined.parts["hard_negatives"]
     assert part.kind == "triplets"
@@ -141,7 +144,7 @@ def test_mine_with_mines_with_that_model_and_keys_the_cache_by_its_weights(
     import torch
 
     data = load_physics(path=str(physics_folder))
-    make_phase(tmp_path / "own").prepare(data, tiny_model, tracker, tmp_path)
+    make_phase(tmp_path / "own").prepare(data, tiny_model, StartingModel(), tracker, tmp_path)
     by_the_tiny_model = tracker.artifacts["hard_negatives/triplets.jsonl"]
 
     trained = copy.deepcopy(tiny_model)  # stands in for phase 1's model: other weights, other negatives
@@ -149,12 +152,12 @@ def test_mine_with_mines_with_that_model_and_keys_the_cache_by_its_weights(
     with torch.no_grad():
         for weights in trained.parameters():
             weights.add_(torch.randn_like(weights) * 0.5)
-    make_phase(tmp_path / "trained").prepare(data, trained, tracker, tmp_path)
+    make_phase(tmp_path / "trained").prepare(data, trained, StartingModel(), tracker, tmp_path)
     assert tracker.artifacts["hard_negatives/triplets.jsonl"] != by_the_tiny_model
 
     cfg = phase_config(f"phase.cache_dir={tmp_path / 'trained'}", "phase.relative_margin=null")
     cfg.phase.mine_with = tiny_model_path
-    build(cfg.phase, where="phase").prepare(data, trained, tracker, tmp_path)
+    build(cfg.phase, where="phase").prepare(data, trained, StartingModel(), tracker, tmp_path)
     assert tracker.metrics["mining_cache_hit"] == 0.0  # the key is the mining model's weights, not the phase's
     assert tracker.artifacts["hard_negatives/triplets.jsonl"] == by_the_tiny_model
     assert tracker.artifacts["mine_with.json"]["path"] == tiny_model_path
@@ -170,3 +173,28 @@ def test_a_mine_with_folder_that_holds_no_model_is_one_line_when_the_config_is_b
     cfg = phase_config(f"phase.mine_with={tmp_path}")
     with pytest.raises(UserError, match=r"^phase.mine_with=.* does not exist or is not a model folder"):
         build(cfg.phase, where="phase")
+
+
+def test_without_init_from_the_phase_keeps_the_configured_model(tmp_path):
+    assert make_phase(tmp_path / "cache").starting_model() == StartingModel()
+
+
+def test_a_local_init_from_is_the_models_path_and_what_the_run_records(tiny_model_path, tmp_path):
+    phase = make_phase(tmp_path / "cache", init_from=tiny_model_path)
+    start = phase.starting_model()
+    assert start.overrides == {"name_or_path": tiny_model_path}
+    assert start.source == {"init_from": tiny_model_path, "path": tiny_model_path}
+
+
+def test_prepare_records_the_start_it_is_given(tiny_model, tiny_model_path, physics_folder, tmp_path, tracker):
+    """What prepare logs comes from its argument: no earlier call on the phase has to have set anything."""
+    start = StartingModel({"name_or_path": tiny_model_path}, {"init_from": "runs:/abc/best_model", "path": "x"})
+    data = load_physics(path=str(physics_folder))
+    make_phase(tmp_path / "cache").prepare(data, tiny_model, start, tracker, tmp_path)
+    assert tracker.artifacts["init_from.json"] == start.source
+    [cached] = (tmp_path / "cache").glob("*.json")
+    assert json.loads(cached.read_text())["started_from"] == start.source
+
+    make_phase(tmp_path / "other").prepare(data, tiny_model, StartingModel(), tracker.__class__(), tmp_path)
+    [cached] = (tmp_path / "other").glob("*.json")
+    assert json.loads(cached.read_text())["started_from"] == {}

@@ -33,3 +33,17 @@ def test_warmup_leaves_at_least_one_step_that_trains(tmp_path):
     assert warmup(0.1, 1) == 0  # ceil(0.1) = 1 would be the only step, at learning rate 0
     assert [warmup(0.1, n) for n in (2, 10, 11, 300)] == [1, 1, 2, 30]  # as transformers computes it otherwise
     assert warmup(0.9, 5) == 4 and warmup(50, 10) == 9  # a ratio or a count that would cover every step
+
+
+def test_the_starting_model_is_evaluated_unless_the_run_resumes(tmp_path):
+    from embedlab.hardware.device import Hardware
+    from embedlab.training.arguments import training_arguments
+    from embedlab.training.sampling import Sampling
+
+    def built(**kwargs):
+        return training_arguments(
+            tmp_path, Hardware(device="cpu", precision="fp32"), Sampling(), max_nonfinite_steps=3, **kwargs
+        )
+
+    assert built().eval_on_start is True
+    assert built(eval_on_start=False).eval_on_start is False  # run.train() passes `resume is None`

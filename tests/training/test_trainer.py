@@ -1,9 +1,14 @@
-"""A run shorter than one evaluation interval: its training is evaluated, kept or compared, and said truthfully."""
+"""The trainer: a run shorter than one evaluation interval is evaluated, kept or compared, and said truthfully;
+evaluators and losses are handed to sentence-transformers as it takes them; checkpoints are written by rank 0, and
+a failed write is one line. The one private transformers hook embedlab overrides is checked against the library."""
 
 from __future__ import annotations
 
 import csv
+import errno
+import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +86,92 @@ def test_the_last_step_is_evaluated_when_it_is_not_a_multiple_of_eval_steps(tiny
         ]
         == "checkpoint-3"
     )
+
+
+class RecordingTracker:
+    def __init__(self) -> None:
+        self.logged: dict[int, dict[str, float]] = {}
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.logged.setdefault(step, {}).update(metrics)
+
+
+MNRL = {"_target_": "sentence_transformers.sentence_transformer.losses.MultipleNegativesRankingLoss", "_partial_": True}
+
+
+@pytest.fixture
+def physics_trainer(tiny_model_path, physics_folder, tmp_path):
+    """What run.train() builds, on the physics data: the real `make_trainer`, 2 steps, evaluated and saved each."""
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    from embedlab.data.physics import load_physics
+    from embedlab.hardware.device import Hardware
+    from embedlab.run import make_trainer
+    from embedlab.training.arguments import training_arguments
+    from embedlab.training.sampling import Sampling
+
+    data = load_physics(path=str(physics_folder))
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    hardware = Hardware(device="cpu", precision="fp32")
+    args = training_arguments(
+        tmp_path / "checkpoints", hardware, Sampling(), max_nonfinite_steps=3, max_steps=2, eval_steps=1, batch_size=8
+    )
+    tracker = RecordingTracker()
+    trainer = make_trainer(model, args, data, {"pairs": MNRL}, tracker, [], "ndcg_at_10")
+    return trainer, tracker, data
+
+
+def test_the_run_logs_its_validation_evaluators_metrics_under_their_own_names(physics_trainer):
+    trainer, tracker, data = physics_trainer
+    evaluators = data.evaluators("validation")
+    own = {name for evaluator in evaluators for name in evaluator(trainer.model)}
+    trainer.evaluate()
+    assert set(tracker.logged[0]) == own | {"val_loss"}  # the trainer's wrapper adds no name and drops none
+
+
+def test_a_full_disk_while_checkpointing_is_one_line_and_removes_only_that_checkpoint(physics_trainer, monkeypatch):
+    import torch
+
+    from embedlab.errors import UserError
+    from embedlab.training.checkpoint import COMPLETE
+
+    trainer, _, _ = physics_trainer
+    save = torch.save
+
+    def disk_full_at_step_2(obj, f, *args, **kwargs):
+        if "checkpoint-2" in str(f):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", disk_full_at_step_2)
+    checkpoints = Path(trainer.args.output_dir)
+    with pytest.raises(UserError, match=r"^saving checkpoint .*checkpoint-2 failed: No space left on device$"):
+        trainer.train()
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-1"]  # step 1's stays
+    assert (checkpoints / "checkpoint-1" / COMPLETE).exists()
+
+
+def test_only_the_rank_that_saves_writes_the_model(physics_trainer, tmp_path, monkeypatch):
+    trainer, _, _ = physics_trainer
+    monkeypatch.setattr(type(trainer.args), "should_save", property(lambda self: False))  # a DDP rank other than 0
+    trainer.save_model(str(tmp_path / "other-rank"))
+    assert not (tmp_path / "other-rank").exists()
+    monkeypatch.undo()
+    trainer.save_model(str(tmp_path / "rank-0"))
+    assert (tmp_path / "rank-0" / "modules.json").exists()
+
+
+def test_the_one_private_hook_is_still_where_transformers_writes_a_checkpoint():
+    """EmbeddingTrainer overrides one private method, `_save_checkpoint(model, trial)`; if transformers renames
+    it, changes its arguments or stops calling it, a full disk would no longer be one line: this fails first."""
+    import transformers.trainer
+    from transformers import Trainer
+
+    from embedlab.training.trainer import EmbeddingTrainer
+
+    methods = [name for name, value in vars(EmbeddingTrainer).items() if inspect.isfunction(value)]
+    private = [name for name in methods if name.startswith("_") and not name.startswith("__")]
+    assert private == ["_save_checkpoint"]
+    assert list(inspect.signature(Trainer._save_checkpoint).parameters) == ["self", "model", "trial"]
+    assert "self._save_checkpoint(model, trial)" in inspect.getsource(transformers.trainer)
+    assert "self.save_model(" in inspect.getsource(Trainer._save_checkpoint)  # the model through the public hook

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from embedlab.config import build, to_container
@@ -77,16 +79,15 @@ def check_sampler(sampler_cfg: Any, data: DataBundle, parts: dict[str, Any]) -> 
         )
 
 
-def build_losses(selected: dict[str, dict[str, Any]], model) -> Any:
-    """The loss modules for the trainer: one for a single part, else a dict by part name.
+def trainer_loss(selected: dict[str, dict[str, Any]]) -> Callable | dict[str, Callable]:
+    """The trainer's `loss=`: one function of the model for a single part, else a dict of them by part name.
 
-    An impossible value (e.g. `loss.scale=-1`) fails here in one line naming the loss and the reason.
+    The trainer calls each with the model it trains (`prepare_loss`); `build` turns an impossible value (e.g. a
+    guide model that does not load) into one line naming the loss and part.
     """
-    built = {}
-    for name, cfg in selected.items():
-        try:
-            built[name] = build(cfg, where=f"loss.{name}")(model)
-        except (ValueError, TypeError) as exc:
-            target = cfg.get("_target_", "loss").rsplit(".", 1)[-1]
-            raise UserError(f"loss ({target}) for part '{name}' rejected its settings: {exc}") from None
-    return next(iter(built.values())) if len(built) == 1 else built
+    losses = {name: partial(_build_loss, cfg, f"loss.{name}") for name, cfg in selected.items()}
+    return next(iter(losses.values())) if len(losses) == 1 else losses
+
+
+def _build_loss(cfg: dict[str, Any], where: str, model) -> Any:
+    return build(cfg, where=where, model=model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -9,12 +10,28 @@ if TYPE_CHECKING:
     from embedlab.data.bundle import DataBundle
 
 
+@dataclass(frozen=True)
+class StartingModel:
+    """The model a phase starts from, decided once before the model loads; `prepare()` is given it.
+
+    Attributes:
+        overrides: keyword arguments for the model's config (e.g. ``{"name_or_path": ...}``); empty to keep it.
+        source: where it came from, as logged in `init_from.json`: ``{"init_from": as given, "path": what the
+            model loads from}`` and ``"run_id"`` when an MLflow URI names a run; empty when the phase keeps
+            `model.name_or_path`.
+    """
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+
+
 class Phase(Protocol):
     """What `run.train()` asks of a phase (`phase=contrastive`, `phase=hard_negatives`).
 
-    A run builds its phase from `cfg.phase` before the model loads, loads the model with the phase's
-    `model_overrides()`, and lets `prepare()` turn the dataset into what this phase trains on. A chain of
-    phases (`phase=two_phase`) is not a Phase: it is a list of stages, each one run with its own phase.
+    A run builds its phase from `cfg.phase` before the model loads, asks it for its `starting_model()`, loads
+    the model with that model's `overrides`, and lets `prepare()` (given the same `StartingModel`) turn the
+    dataset into what this phase trains on. A chain of phases (`phase=two_phase`) is not a Phase: it is a list
+    of stages, each one run with its own phase.
 
     Attributes:
         name: shown in run names and the run's `phase` tag.
@@ -25,8 +42,8 @@ class Phase(Protocol):
     name: str
     init_from: str | None
 
-    def model_overrides(self) -> dict[str, str]:
-        """Keyword arguments for the model's config (e.g. ``{"name_or_path": ...}``); empty to keep it."""
+    def starting_model(self) -> StartingModel:
+        """The model to start from (`init_from` resolved, e.g. downloaded from MLflow); no overrides to keep it."""
         ...
 
     def planned_data(self, data: DataBundle) -> DataBundle:
@@ -35,6 +52,9 @@ class Phase(Protocol):
         what the phase needs."""
         ...
 
-    def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
-        """The data this phase trains and validates on (e.g. with mined hard negatives); may log to `tracker`."""
+    def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
+        """The data this phase trains and validates on (e.g. with mined hard negatives); may log to `tracker`.
+
+        `start` is what `starting_model()` returned, and `model` was loaded from it.
+        """
         ...

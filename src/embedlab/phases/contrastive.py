@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle
+from embedlab.phases import StartingModel
 
 
 @dataclass
@@ -20,11 +21,11 @@ class ContrastivePhase:
     name: str = "contrastive"
     init_from: str | None = None
 
-    def model_overrides(self) -> dict[str, str]:
-        return {"name_or_path": self.init_from} if self.init_from else {}
+    def starting_model(self) -> StartingModel:
+        return StartingModel({"name_or_path": self.init_from}) if self.init_from else StartingModel()
 
     def planned_data(self, data: DataBundle) -> DataBundle:
         return data
 
-    def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
+    def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
         return data

@@ -15,6 +15,7 @@ from embedlab.mining.hard_negatives import MinedNegatives
 from embedlab.mining.reranker import CrossEncoderReranker
 from embedlab.mining.search import import_faiss
 from embedlab.models.folder import check_model_folder, looks_local
+from embedlab.phases import StartingModel
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,6 @@ class HardNegativesPhase:
 
     def __post_init__(self) -> None:
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
-        self.started_from: dict[str, str] = {}
         name = str(self.mine_with or "")
         if name and not name.startswith(MLFLOW_SCHEMES):  # before phase 1 of a chain trains, not after
             if looks_local(name) and not Path(name).expanduser().is_dir():
@@ -84,11 +84,12 @@ class HardNegativesPhase:
                 )
             check_model_folder(name, "phase.mine_with")
 
-    def model_overrides(self) -> dict[str, str]:
+    def starting_model(self) -> StartingModel:
+        """`init_from` as a local folder (an MLflow URI is downloaded), or no overrides without one."""
         if not self.init_from:
-            return {}
-        self.started_from = resolve_init_from(str(self.init_from))
-        return {"name_or_path": self.started_from["path"]}
+            return StartingModel()
+        source = resolve_init_from(str(self.init_from))
+        return StartingModel({"name_or_path": source["path"]}, source)
 
     def planned_data(self, data: DataBundle) -> DataBundle:
         """Triplets for the train and validation queries, as `prepare()` returns them; their negatives are not
@@ -101,12 +102,15 @@ class HardNegativesPhase:
         part = Part("triplets", splits, disjoint=("anchor",))
         return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
 
-    def prepare(self, data: DataBundle, model, tracker, run_dir: Path) -> DataBundle:
-        """Mine (or reuse) the triplets, log them and their statistics, and return them as the training data."""
+    def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
+        """Mine (or reuse) the triplets, log them and their statistics, and return them as the training data.
+
+        `start` (what `starting_model()` returned) is logged as `init_from.json` and kept with cached triplets.
+        """
         from embedlab.mining.cache import MiningCache, data_fingerprint, mining_key, weights_hash
 
-        if self.started_from:
-            tracker.log_dict(self.started_from, "init_from.json")
+        if start.source:
+            tracker.log_dict(start.source, "init_from.json")
         _, _, pairs = retrieval_pairs(data, "train")
         _, _, validation_pairs = retrieval_pairs(data, "validation")
         known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
@@ -123,7 +127,7 @@ class HardNegativesPhase:
             )
         mined = cached or self.mine(miner, pairs, corpus)
         if cache and cached is None:
-            cache.save(key, mined, {"settings": settings, "started_from": self.started_from})
+            cache.save(key, mined, {"settings": settings, "started_from": start.source})
         if not mined.triplets:
             raise UserError(
                 f"phase=hard_negatives mined no negatives for {mined.stats['queries']} queries; "

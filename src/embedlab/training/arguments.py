@@ -29,6 +29,7 @@ def training_arguments(
     validation_corpus_sample: int | None = None,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
+    eval_on_start: bool = True,
 ):
     """Build the trainer's arguments. Evaluation and checkpoints happen every `eval_steps`; the best
     checkpoint is the one with the lowest validation loss (`eval_loss`).
@@ -41,6 +42,7 @@ def training_arguments(
     keeps and reloads the checkpoint that is best on `select_by`.
 
     `max_nonfinite_steps` has no default here: conf/training/default.yaml states it, once.
+    `eval_on_start`: evaluate the starting model at step 0; a resumed run passes False (it has those metrics).
 
     The values are checked where the config is composed (`embedlab.schema`, `TRAINING`), not here."""
     from embedlab.training.checkpoint import Selection
@@ -65,7 +67,7 @@ def training_arguments(
         lr_scheduler_type=scheduler,
         optim=optimizer,
         eval_strategy="steps",
-        eval_on_start=True,  # the base model's metrics, logged at step 0
+        eval_on_start=eval_on_start,  # the base model's metrics, logged at step 0
         eval_steps=eval_steps,
         save_strategy="steps",
         save_steps=eval_steps,

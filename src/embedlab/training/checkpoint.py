@@ -50,7 +50,8 @@ class Selection:
 def check_selection_metric(selection: Selection, metrics: dict[str, float]) -> None:
     """One line when `training.select_by` names a metric the evaluation (`metrics`, the trainer's names) lacks."""
     if selection.trainer_metric not in metrics:
-        names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(("runtime", "per_second")))
+        skipped = ("runtime", "per_second", "sequential_score")  # the trainer's timings and its evaluators' wrapper
+        names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(skipped))
         raise UserError(f"training.select_by={selection.select_by} is not logged; available: {', '.join(names)}")
 
 

@@ -121,26 +121,30 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             )
         return loss
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        # transformers 5 calls _save on every DDP rank; sentence-transformers' version assumes rank 0 only
+    def save_model(self, *args: Any, **kwargs: Any) -> None:
+        """The model's files, written by rank 0 alone (`should_save`).
+
+        Transformers 5 calls `save_model` on every DDP rank and leaves the rank check to `_save`, which
+        sentence-transformers replaces with a version that writes on any rank. Embedlab configures neither FSDP
+        nor DeepSpeed, whose `save_model` gathers weights on every rank.
+        """
         if self.args.should_save:
-            super()._save(output_dir, state_dict)
+            super().save_model(*args, **kwargs)
 
     def _save_checkpoint(self, model, trial) -> None:
-        """A full disk fails the run in one line; the partial checkpoint is removed, earlier ones stay."""
+        """A full disk fails the run in one line; the partial checkpoint is removed, earlier ones stay.
+
+        The one private hook embedlab overrides (tests/training/test_trainer.py checks it is still called with
+        this signature): a checkpoint is the model (`save_model`) plus optimizer, scheduler, RNG and trainer
+        state, each written by a private method, and callbacks' `on_save` runs only after all of them succeed;
+        no public hook sees a failed checkpoint write.
+        """
         try:
             super()._save_checkpoint(model, trial)
         except OSError as exc:
             partial = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
             shutil.rmtree(partial, ignore_errors=True)
             raise UserError(f"saving checkpoint {partial} failed: {exc.strerror or exc}") from None
-
-
-def sequential(evaluators: list):
-    """One evaluator for the trainer; None when the data has none."""
-    if not evaluators:
-        return None
-    return evaluators[0] if len(evaluators) == 1 else SequentialEvaluator(evaluators)
 
 
 def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
