@@ -166,3 +166,43 @@ def test_a_chain_checks_each_stage_folder_and_a_resume_none(tmp_path):
         check_new_run_folder(tmp_path, chain)
     check_new_run_folder(tmp_path, OmegaConf.merge(chain, {"resume": True}))  # continues where it stopped
     check_new_run_folder(tmp_path / "other", chain)
+
+
+def test_a_run_into_a_folder_a_live_run_holds_is_refused_before_its_record_is_touched(tiny_model_path, tmp_path):
+    folder = tmp_path / "run"
+    (folder / ".hydra").mkdir(parents=True)
+    record = folder / ".hydra" / "config.yaml"
+    record.write_text("seed: 1\n", encoding="utf-8")  # what the live run's Hydra wrote
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from embedlab.folders import held_run_folder\n"
+            f"with held_run_folder(Path({str(folder)!r})):\n    print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = run_train(f"model.name_or_path={tiny_model_path}", "seed=2", f"hydra.run.dir={folder}")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"error: the run folder {folder} is in use by process {holder.pid} on {os.uname().nodename}; "
+                     "expected that run to end first (or another folder for a new run)"]  # fmt: skip
+    assert record.read_text(encoding="utf-8") == "seed: 1\n"  # Hydra did not rewrite the live run's record
+
+
+@pytest.mark.parametrize("kind", ["a file", "inside a file"])
+def test_a_run_folder_that_cannot_be_made_is_one_line(kind, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder", encoding="utf-8")
+    folder = blocker if kind == "a file" else blocker / "run"
+    result = run_train(f"hydra.run.dir={folder}")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: hydra.run.dir={folder} cannot be used as a run folder")
+    assert "Traceback" not in result.stderr

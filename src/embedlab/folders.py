@@ -123,4 +123,36 @@ class RefuseUsedRunFolder(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         with user_errors_exit():  # Hydra turns a callback's exception into a warning and goes on: not this one
-            check_new_run_folder(Path(str(OmegaConf.select(config, "hydra.run.dir"))), config)
+            folder = Path(str(OmegaConf.select(config, "hydra.run.dir")))
+            check_usable_folder(folder)
+            check_not_held(folder)  # before Hydra rewrites .hydra/ of a run that is still training there
+            check_new_run_folder(folder, config)
+
+
+def check_usable_folder(folder: Path) -> None:
+    """One line if the run folder cannot be created (a file of that name, a read-only or virtual file system)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"hydra.run.dir={folder} cannot be used as a run folder ({exc.strerror or exc}); "
+            "expected a folder that can be created and written"
+        ) from None
+
+
+def check_not_held(folder: Path) -> None:
+    """One line if a live process holds `folder` (see `held_run_folder`); the lock is only probed, not kept."""
+    import fcntl
+
+    if not (folder / LOCK_FILE).exists():
+        return
+    with open(folder / LOCK_FILE, encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = lock.read().strip() or "another process"
+            raise UserError(
+                f"the run folder {folder} is in use by {owner}; expected that run to end first "
+                "(or another folder for a new run)"
+            ) from None
+        fcntl.flock(lock, fcntl.LOCK_UN)
