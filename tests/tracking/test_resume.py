@@ -63,3 +63,28 @@ def test_resume_by_id_of_a_live_run_is_one_line_and_leaves_it_alone(tiny_model_p
     assert (run.info.run_id, run.info.status) == (live.info.run_id, "RUNNING")  # untouched, no second run
     assert not (tmp_path / "live").exists()
     client.set_terminated(live.info.run_id, status="KILLED")
+
+
+def test_resume_true_takes_the_newest_run_with_a_checkpoint_not_a_newer_one_stopped_before_its_first(tmp_path):
+    import mlflow
+
+    from embedlab.tracking.resume import CONFIG_HASH_TAG, find_resume_point
+    from embedlab.training.checkpoint import COMPLETE
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e")
+    made = {}
+    for name in ("older", "newer"):  # older: interrupted at step 2 with its checkpoint; newer: in its step-0 eval
+        run = client.create_run(experiment, tags={CONFIG_HASH_TAG: "same", "output_dir": str(tmp_path / name)})
+        client.set_terminated(run.info.run_id, "KILLED")
+        made[name] = run.info.run_id
+    checkpoint = tmp_path / "older" / "checkpoints" / "checkpoint-2"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / COMPLETE).touch()
+    point = find_resume_point(client, experiment, True, "same")
+    assert (point.run_id, point.checkpoint) == (made["older"], checkpoint)
+    (checkpoint / COMPLETE).unlink()
+    with pytest.raises(
+        UserError, match=f"no unfinished run with this config has a complete checkpoint .*{made['newer']}"
+    ):
+        find_resume_point(client, experiment, True, "same")

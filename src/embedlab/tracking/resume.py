@@ -32,15 +32,26 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
     """The run to continue: `resume=true` -> the newest unfinished run with the same config; `resume=<id>`."""
     if not resume_requested(resume):
         return None
-    if resume is True or resume == "true":
-        run = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
-    else:
-        run = run_by_id(client, resume)
-        if run.info.status == "FINISHED":
-            raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
-        check_owner_gone(run, resume)
     from embedlab.training.checkpoint import last_complete_checkpoint  # transformers: not for `resume_requested`
 
+    if resume is True or resume == "true":
+        # the newest unfinished run that saved a complete checkpoint: a run stopped before its first one (e.g. in
+        # its step-0 evaluation) has nothing to continue, and must not hide an older run that has
+        newest = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
+        for run in unfinished_runs(client, experiment_id, CONFIG_HASH_TAG, digest):
+            run_dir = Path(run.data.tags.get("output_dir", ""))
+            checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
+            if checkpoint is not None:
+                return ResumePoint(run.info.run_id, run_dir, checkpoint)
+        run_dir = Path(newest.data.tags.get("output_dir", ""))
+        raise UserError(
+            f"resume=true: no unfinished run with this config has a complete checkpoint (the newest, "
+            f"{newest.info.run_id}, has none under {run_dir}); nothing to resume"
+        )
+    run = run_by_id(client, resume)
+    if run.info.status == "FINISHED":
+        raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
+    check_owner_gone(run, resume)
     run_dir = Path(run.data.tags.get("output_dir", ""))
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
@@ -53,15 +64,20 @@ def resume_requested(resume: Any) -> bool:
     return resume not in (None, False, "false")
 
 
-def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
-    """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
+def unfinished_runs(client, experiment_id: str, tag: str, digest: str) -> list:
+    """Runs tagged `tag` = `digest` that are neither FINISHED nor RUNNING, newest first (at most 20)."""
     found = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{tag}` = '{digest}' and attributes.status != 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=20,
     )
-    found = [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
+    return [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
+
+
+def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
+    """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
+    found = unfinished_runs(client, experiment_id, tag, digest)
     if not found:
         raise UserError(f"resume=true: no unfinished {what} with this config in this experiment; nothing to resume")
     return found[0]
