@@ -62,14 +62,30 @@ def build_mlflow(path: Path) -> None:
     """
     from mlflow.store.db import utils
 
-    engine = utils.create_sqlalchemy_engine(f"sqlite:///{path}")
+    with quiet_loggers("mlflow.store.db.utils", "alembic"):  # our own line says the store is being made
+        engine = utils.create_sqlalchemy_engine(f"sqlite:///{path}")
+        try:
+            if not utils._all_tables_exist(engine):
+                utils._initialize_tables(engine)  # the initial tables, then every migration
+            if utils._get_schema_version(engine) != mlflow_head():
+                utils._upgrade_db(engine)
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """These loggers' INFO lines ("Creating initial MLflow database tables...", alembic's migration steps) are
+    left out while the block runs; their warnings and errors still show."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
     try:
-        if not utils._all_tables_exist(engine):
-            utils._initialize_tables(engine)  # the initial tables, then every migration
-        if utils._get_schema_version(engine) != mlflow_head():
-            utils._upgrade_db(engine)
+        yield
     finally:
-        engine.dispose()
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @functools.cache
