@@ -116,5 +116,7 @@ def test_default_experiment_with_the_packaged_minilm(tmp_path):
     kept = int(run.data.metrics["kept_step"])  # 0 when no checkpoint beat the starting model
     assert sorted(metric_steps(uri, run.info.run_id, "test_ndcg_at_10")) == sorted({0, kept})
     mlflow.set_tracking_uri(uri)
-    model = mlflow.sentence_transformers.load_model(f"runs:/{run.info.run_id}/best_model")
+    [logged] = mlflow.MlflowClient(uri).search_logged_models([run.info.experiment_id])
+    assert logged.name.startswith("physics-mnrl_steps-3_")  # named after its run: dataset, loss, what changed
+    model = mlflow.sentence_transformers.load_model(f"runs:/{run.info.run_id}/{logged.name}")
     assert model.encode(["Resonance"]).shape == (1, 384)

@@ -113,7 +113,9 @@ def pages(uri: str) -> list[tuple[str, str, str]]:
         if not found:
             continue
         out.append((f"02-{experiment.name}-runs", ui_address("", eid).lstrip("/"), found[0].info.run_name))
-        out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models{ML_VIEW}", "best_model"))
+        models = client.search_logged_models([eid], max_results=1)  # named after their runs (physics-mnrl_...)
+        if models:
+            out.append((f"03-{experiment.name}-models", f"#/experiments/{eid}/models{ML_VIEW}", models[0].name))
         single = [r for r in found if "mlflow.parentRunId" not in r.data.tags and "sweep_kind" not in r.data.tags]
         if single:
             out.append(

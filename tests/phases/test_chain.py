@@ -75,9 +75,16 @@ def test_base_phase1_phase2_in_one_table(two_phase):
 
 
 def test_phase2_from_an_earlier_run(two_phase, cli, tiny_model_path, physics_folder):
-    """`phase=hard_negatives phase.init_from=runs:/<id>/best_model` starts from that run's logged model."""
+    """`phase=hard_negatives phase.init_from=runs:/<id>/<model name>` starts from that run's logged model."""
+    import mlflow
+
     _, uri, runs, folder = two_phase
-    source = f"runs:/{runs['phase1'].info.run_id}/best_model"
+    phase1 = runs["phase1"].info
+    [model] = mlflow.MlflowClient(uri).search_logged_models(
+        [phase1.experiment_id], filter_string=f"source_run_id = '{phase1.run_id}'"
+    )
+    assert model.name.startswith("physics-mnrl_"), model.name  # named after its run, not `best_model`
+    source = f"runs:/{phase1.run_id}/{model.name}"
     result = cli.run_train(
         "phase=hard_negatives",
         f"phase.init_from={source}",

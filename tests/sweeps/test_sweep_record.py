@@ -50,6 +50,7 @@ def test_grid_jobs_named_by_values_parent_summary_one_champion(run_sweep, sweep_
     # one full model per sweep: the best job's, linked to its version; every job keeps its own in its run folder
     [model] = client.search_logged_models([parent.info.experiment_id])
     assert model.source_run_id == best.info.run_id and version.source == f"models:/{model.model_id}"
+    assert model.name == f"physics-mnrl_{best.info.run_name.replace(' ', '_').replace('=', '-')}"  # j00 scale=10
     assert linked_versions(model) == [("embedlab-physics", "1")]
     assert all((Path(c.data.tags["kept_model_path"]) / "modules.json").is_file() for c in children)
     assert "fine-tuned on physics (loss mnrl)" in version.description

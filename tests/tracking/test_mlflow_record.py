@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from embedlab.tracking.mlflow_run import logged_model_name
+from embedlab.tracking.model_card import KeptModel
 from embedlab_testing import linked_versions, run_train, runs
 
 
@@ -54,6 +56,52 @@ def test_logged_model_has_the_kept_steps_metrics(elsewhere_run):
     for name in ("val_loss", "ndcg_at_10", "test_ndcg_at_10", "test_acc_at_1"):
         assert linked[name] == pytest.approx(expected[name]), name
     assert linked["val_loss"] == pytest.approx(run.data.metrics["kept_val_loss"])
+
+
+@pytest.mark.parametrize(
+    ("run_name", "expected"),
+    [
+        ("physics-mnrl bs=16 scale=14.7 1206-101500", "physics-mnrl_bs-16_scale-14p7_1206-101500"),
+        ("physics-mnrl-hard_negatives lr=4.82e-5 1206-101500", "physics-mnrl-hard_negatives_lr-4p82e-5_1206-101500"),
+        ("j00 scale=10", "physics-mnrl_j00_scale-10"),  # a sweep job's name: the dataset and loss come first
+        ("phase1: a/b 'x' 50%, \"é\"", "physics-mnrl_phase1_a_b_x_50_"),
+        (None, "physics-mnrl"),
+    ],
+)
+def test_logged_model_names_are_valid_in_mlflow_and_as_an_unquoted_override(run_name, expected):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from mlflow.utils.validation import _validate_logged_model_name
+
+    name = logged_model_name(run_name, KeptModel("physics", "mnrl", "tiny", 2, "ndcg_at_10"))
+    assert name == expected
+    _validate_logged_model_name(name)  # what log_model(name=...) checks: no / : . % " '
+    [override] = OverridesParser.create().parse_overrides([f"phase.init_from=runs:/0abc/{name}"])
+    assert override.value() == f"runs:/0abc/{name}"
+
+
+def test_two_runs_log_models_named_after_them(tiny_model_path, physics_folder, tmp_path):
+    """Models tab: the models of two runs with different losses and settings have different, telling names, and
+    each loads by `runs:/<run id>/<its name>` as by `models:/<model id>`."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for i, extra in enumerate(["loss=cached_mnrl", "loss.scale=10"]):
+        result = run_train(
+            *tiny(tiny_model_path, physics_folder, tmp_path / f"run{i}", extra), env={"MLFLOW_TRACKING_URI": uri}
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    by_run = {r.info.run_id: r for r in runs(uri, "physics")}
+    experiment_id = next(iter(by_run.values())).info.experiment_id
+    models = mlflow.MlflowClient(uri).search_logged_models([experiment_id])
+    assert sorted(m.name.split("_")[0] for m in models) == ["physics-cached", "physics-mnrl"], [m.name for m in models]
+    assert any("_scale-10_" in m.name for m in models), [m.name for m in models]  # what the overrides change
+    mlflow.set_tracking_uri(uri)
+    for model in models:
+        run = by_run[model.source_run_id]
+        assert model.name == run.info.run_name.replace(" ", "_").replace("=", "-")
+        by_name = mlflow.sentence_transformers.load_model(f"runs:/{run.info.run_id}/{model.name}")
+        by_id = mlflow.sentence_transformers.load_model(f"models:/{model.model_id}")
+        assert (by_name.encode(["x"]) == by_id.encode(["x"])).all()
 
 
 def test_artifacts_beside_the_store_and_nothing_in_the_working_folder(elsewhere_run):

@@ -47,7 +47,8 @@ class HardNegativesPhase:
     Args:
         name: shown in run names.
         init_from: the model to start from (and mine with): a local folder, a hub id,
-            `runs:/<run_id>/best_model` or `models:/<name>/<version>`; None = `model.name_or_path`.
+            `models:/<name>/<version>`, `models:/<model id>` or `runs:/<run_id>/<logged model name>` (the name
+            is the run's, e.g. `physics-mnrl_bs-16_1206-101500`); None = `model.name_or_path`.
         mine_with: another model to mine with, given the same ways; None = the model the phase starts from.
         num_negatives: hard negatives per query (one triplet each).
         range_min: skip this many of the best candidates left after filtering.
@@ -80,7 +81,8 @@ class HardNegativesPhase:
             if looks_local(name) and not Path(name).expanduser().is_dir():
                 raise UserError(
                     f"phase.mine_with={name} is not a folder; expected a model folder, a hub id, "
-                    "runs:/<run_id>/best_model, models:/<name>/<version>, or null (mine with the phase's own model)"
+                    "models:/<name>/<version>, models:/<model id>, runs:/<run_id>/<logged model name>, "
+                    "or null (mine with the phase's own model)"
                 )
             check_model_folder(name, "phase.mine_with")
 
@@ -198,7 +200,8 @@ def resolve_init_from(init_from: str, key: str = "phase.init_from") -> dict[str,
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"{key}={init_from} could not be downloaded from MLflow ({reason[:200]}); "
-            "expected runs:/<run_id>/best_model or models:/<name>/<version> in the store tracking.uri points to"
+            "expected models:/<name>/<version>, models:/<model id> or runs:/<run_id>/<logged model name> "
+            "in the store tracking.uri points to"
         ) from None
     flavour = local / "model.sentence_transformer"  # where MLflow's sentence_transformers flavour saves it
     resolved = {"init_from": init_from, "path": str(flavour if flavour.is_dir() else local)}

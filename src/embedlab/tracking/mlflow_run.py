@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,7 +60,23 @@ def git_commit() -> str:
 
 
 NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as a run's or a logged model's description
-LOGGED_MODEL_NAME = "best_model"  # `runs:/<run id>/best_model` loads a run's kept model
+LOGGED_MODEL_OTHER_CHARS = re.compile(r"[^\w-]+", re.ASCII)
+
+
+def logged_model_name(run_name: str | None, kept: KeptModel) -> str:
+    """The kept model's name in the Models tab: `<dataset>-<loss>` and its run's name, so the models of different
+    runs can be told apart (`physics-mnrl bs=16 scale=14.7 1206-101500` -> `physics-mnrl_bs-16_scale-14p7_1206-101500`,
+    a sweep job `j00 scale=10` -> `physics-mnrl_j00_scale-10`).
+
+    Letters, digits, `_` and `-` only: MLflow forbids `/ : . % " '` in these names, and `runs:/<run id>/<name>`
+    must pass as `phase.init_from=` without quotes (Hydra reads `=` and `,` in a value as syntax). So `=` becomes
+    `-`, a decimal point `p`, and any other run of characters (spaces) one `_`.
+    """
+    prefix = f"{kept.dataset}-{kept.loss}"
+    name = (run_name or "").strip()
+    name = name if name.startswith(prefix) else f"{prefix} {name}".strip()
+    name = LOGGED_MODEL_OTHER_CHARS.sub("_", name.replace("=", "-").replace(".", "p"))
+    return name[:250]
 
 
 class MlflowTracker(Tracker):
@@ -258,7 +275,8 @@ class MlflowTracker(Tracker):
 
 def log_kept_model(model, kept: KeptModel, run_id: str | None = None, registered_model_name: str | None = None):
     """`mlflow.sentence_transformers.log_model` of the kept model at its step (its card as `fill_card` left it);
-    returns the ModelInfo. `run_id`: the run it belongs to (default: the active run)."""
+    returns the ModelInfo. `run_id`: the run it belongs to (default: the active run); its name names the model
+    (`logged_model_name`)."""
     import mlflow
     import sentence_transformers
     import torch
@@ -269,9 +287,10 @@ def log_kept_model(model, kept: KeptModel, run_id: str | None = None, registered
         f"transformers=={transformers.__version__}",
         f"torch=={torch.__version__.split('+')[0]}",
     ]
+    run = mlflow.MlflowClient().get_run(run_id or mlflow.active_run().info.run_id)
     info = mlflow.sentence_transformers.log_model(
         model,
-        name=LOGGED_MODEL_NAME,
+        name=logged_model_name(run.info.run_name, kept),
         registered_model_name=registered_model_name,
         pip_requirements=requirements,
         step=kept.step,
