@@ -36,3 +36,18 @@ def test_only_one_module_imports_hydras_internals():
         path.relative_to(SRC).as_posix() for path in SRC.rglob("*.py") if "hydra._internal" in path.read_text()
     ]
     assert importers == ["embedlab/sweeps/basic_sweeper.py"]
+
+
+def test_it_is_hydras_class_of_the_moment_even_after_hydras_plugin_scan_made_a_new_one():
+    import importlib
+
+    from hydra._internal.core_plugins import basic_sweeper
+
+    before = basic_sweeper.BasicSweeper
+    try:
+        importlib.util.find_spec(basic_sweeper.__name__).loader.exec_module(basic_sweeper)  # what the scan does
+        from embedlab.sweeps.basic_sweeper import BasicSweeper as now
+
+        assert now is basic_sweeper.BasicSweeper and now is not before
+    finally:
+        basic_sweeper.BasicSweeper = before  # the class the rest of this process's sweepers were built on
