@@ -99,15 +99,7 @@ def held_run_folder(folder: Path) -> Iterator[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            owner = lock.read().strip() or "another process"
-            raise UserError(
-                f"the run folder {folder} is in use by {owner}; expected that run to end first "
-                "(or another folder for a new run)"
-            ) from None
+        lock_or_refuse(folder, lock)
         lock.truncate(0)
         lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
         lock.flush()
@@ -147,12 +139,20 @@ def check_not_held(folder: Path) -> None:
     if not (folder / LOCK_FILE).exists():
         return
     with open(folder / LOCK_FILE, encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = lock.read().strip() or "another process"
-            raise UserError(
-                f"the run folder {folder} is in use by {owner}; expected that run to end first "
-                "(or another folder for a new run)"
-            ) from None
+        lock_or_refuse(folder, lock)
         fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def lock_or_refuse(folder: Path, lock) -> None:
+    """Take the run folder's lock (open as `lock`), or one line naming the live process that holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        owner = lock.read().strip() or "another process"
+        raise UserError(
+            f"the run folder {folder} is in use by {owner}; expected that run to end first "
+            "(or another folder for a new run)"
+        ) from None
