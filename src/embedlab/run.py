@@ -138,8 +138,7 @@ def train(
                 KEPT_MODEL_PATH_TAG: str(best.path),  # where the kept model is, logged or not (sweeps log one)
             }
         )
-        version_tags = {cfg.optimized_metric: f"{value:.4f}", "dataset": cfg.dataset.name, "select_by": best.select_by}
-        model_uri = tracker.log_model(trainer.model, kept_model, version_tags=version_tags)
+        model_uri = tracker.log_model(trainer.model, kept_model)
         print_summary(
             tracker.history,
             best,

@@ -143,6 +143,8 @@ def test_registered_version_is_tagged_with_run_objective_and_dataset(elsewhere_r
     [version] = mlflow.MlflowClient(uri).search_model_versions("name='embedlab-physics'")
     assert version.tags["run_id"] == run.info.run_id
     assert version.tags["dataset"] == "physics"
+    assert {k: version.tags[k] for k in ("loss", "select_by")} == {"loss": "mnrl", "select_by": "val_loss"}
+    assert version.tags["base_model"].endswith("model")  # the tiny test model's folder (no hub id is known)
     assert float(version.tags["ndcg_at_10"]) == pytest.approx(run.data.metrics["kept_ndcg_at_10"], abs=1e-4)
     # linked to its logged model (whose page then says "registered"), and described; MLflow's SQL registry keeps
     # no `model_id` field, the link is the version's source and the logged model's tag that the UI reads

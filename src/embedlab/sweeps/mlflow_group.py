@@ -171,13 +171,12 @@ class SweepGroup:
         model_id = self.best_model_id(best)
         if model_id is None or not self.registered_model_name:
             return None
-        name, dataset = self.registered_model_name, self.client.get_experiment(self.experiment_id).name
+        name, kept_model = self.registered_model_name, kept_model_of(self.client, best)
         version = self.register(model_id, name)
-        value = best.data.metrics[kept(metric)]
-        tags = {SWEEP_TAG: self.name, metric: f"{value:.4f}", "dataset": dataset}
-        describe_version(self.client, name, version, best.info.run_id, kept_model_of(self.client, best), tags)
+        describe_version(self.client, name, version, best.info.run_id, kept_model, {SWEEP_TAG: self.name})
         self.client.set_tag(self.run_id, "registered_model", f"models:/{name}/{version}")
-        self.client.set_tag(self.run_id, CHAMPION, self.move_champion(name, version, metric, direction, dataset))
+        moved = self.move_champion(name, version, metric, direction, kept_model.dataset)
+        self.client.set_tag(self.run_id, CHAMPION, moved)
         return f"models:/{name}/{version}"
 
     def best_model_id(self, best) -> str | None:

@@ -248,7 +248,7 @@ class MlflowTracker(Tracker):
 
         mlflow.set_tags({k: redact(str(v)) for k, v in tags.items()})
 
-    def log_model(self, model, kept: KeptModel, version_tags: dict[str, Any] | None = None) -> str | None:
+    def log_model(self, model, kept: KeptModel) -> str | None:
         """Log the kept model with the sentence-transformers flavour and register it; returns its models:/ URI.
 
         Args:
@@ -256,7 +256,6 @@ class MlflowTracker(Tracker):
             kept: what the model is (base model, dataset, kept step and its metrics): its card and its registered
                 version's description. MLflow links the kept step's metrics to the logged model, so the Models
                 tab shows the kept checkpoint's numbers (not the base model's at step 0).
-            version_tags: tags for the registered version (objective, dataset), next to its run id.
         """
         if not self.should_log_model:
             return None
@@ -268,7 +267,7 @@ class MlflowTracker(Tracker):
             info = log_kept_model(model, kept, registered_model_name=name)
             if name and info.registered_model_version:
                 version = info.registered_model_version
-                describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept, version_tags or {})
+                describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept)
                 return f"models:/{name}/{version}"
         return info.model_uri
 
@@ -306,9 +305,11 @@ def log_kept_model(model, kept: KeptModel, run_id: str | None = None, registered
     return info
 
 
-def describe_version(client, name: str, version: str | int, run_id: str, kept: KeptModel, tags: dict[str, Any]) -> None:
+def describe_version(
+    client, name: str, version: str | int, run_id: str, kept: KeptModel, tags: dict[str, Any] | None = None
+) -> None:
     """A registered version's description (base model, dataset, kept step, validation and test score) and tags
-    (its run, objective and value, dataset), so versions can be told apart."""
+    (its run, `KeptModel.version_tags`, and `tags`, e.g. a sweep's name), so versions can be told apart."""
     client.update_model_version(name, str(version), description=kept.description())
-    for key, value in {"run_id": run_id, **tags}.items():
+    for key, value in {"run_id": run_id, **kept.version_tags(), **(tags or {})}.items():
         client.set_model_version_tag(name, str(version), key, redact(str(value)))

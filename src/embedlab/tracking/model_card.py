@@ -81,6 +81,14 @@ class KeptModel:
     select_by: str = "val_loss"
     language: str | None = None
 
+    def version_tags(self) -> dict[str, str]:
+        """The tags of its registered version, the same whoever registers it (a single run, a sweep): dataset,
+        loss, base model, what chose the kept step, and the objective's validation value there."""
+        tags = {"dataset": self.dataset, "loss": self.loss, "base_model": self.base_model, "select_by": self.select_by}
+        if self.optimized_metric in self.metrics:
+            tags[self.optimized_metric] = f"{self.metrics[self.optimized_metric]:.4f}"
+        return tags
+
     def description(self) -> str:
         """One paragraph for the registered version: base model, dataset, kept step, validation and test score."""
         metric = "ndcg_at_10" if "ndcg_at_10" in self.metrics else self.optimized_metric

@@ -93,5 +93,5 @@ class OtherRankTracker(Tracker):
     def set_tags(self, tags: dict[str, Any]) -> None:
         return None
 
-    def log_model(self, model, kept: KeptModel, version_tags: dict[str, Any] | None = None) -> str | None:
+    def log_model(self, model, kept: KeptModel) -> str | None:
         return None

@@ -63,5 +63,5 @@ class Tracker(Protocol):
 
     def set_tags(self, tags: dict[str, Any]) -> None: ...
 
-    def log_model(self, model, kept: KeptModel, version_tags: dict[str, Any] | None = None) -> str | None:
+    def log_model(self, model, kept: KeptModel) -> str | None:
         """Log (and register) the kept model; returns its URI, or None when nothing was logged."""
