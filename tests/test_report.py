@@ -86,3 +86,14 @@ def test_the_kept_starting_model_line_names_the_checkpoints_it_was_compared_with
     assert selection_line(start, {0: {"val_loss": 0.1}, 1: {"train_loss": 2.0}}).startswith(
         "kept the starting model: no checkpoint has a val_loss to compare with its 0.1000 ("
     )  # nothing claimed about a comparison that did not happen
+
+
+def test_the_estimate_says_what_it_was_measured_on_and_whether_a_choice_used_it():
+    from embedlab.report import evaluated_on_line
+
+    sizes = {"validation": (60, "queries"), "test": (47, "queries")}
+    assert evaluated_on_line(sizes, {"validation": "made", "test": "given"}) == (
+        "validation 60 queries (carved from the training data; chose the kept step), "
+        "test 47 queries (yours; held out from every choice)"
+    )
+    assert evaluated_on_line({"test": (0, "rows")}, {}) == "test 0 rows (held out from every choice)"

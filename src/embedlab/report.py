@@ -87,6 +87,21 @@ def worse_than_start_line(history: dict[int, dict[str, float]], best: BestCheckp
     )
 
 
+ROLES = {"validation": "chose the kept step", "test": "held out from every choice"}
+SOURCES = {"given": "yours", "made": "carved from the training data"}
+
+
+def evaluated_on_line(sizes: dict[str, tuple[int, str]], sources: dict[str, str]) -> str:
+    """`validation 60 queries (carved from the training data; chose the kept step), test 47 queries (...)`: what
+    each estimate was measured on, and whether a choice also used it (validation picks the kept step and a
+    sweep's best job; test is read by nothing that chooses)."""
+    parts = []
+    for split, (count, unit) in sizes.items():
+        notes = [note for note in (SOURCES.get(sources.get(split, "")), ROLES.get(split)) if note]
+        parts.append(f"{split} {count} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return ", ".join(parts)
+
+
 def print_summary(
     history,
     best: BestCheckpoint,
@@ -97,10 +112,11 @@ def print_summary(
     evaluated_on=None,
     optimized_metric: str | None = None,
     experiment_id: str | None = None,
+    split_sources: dict[str, str] | None = None,
 ) -> None:
     log.info("\n" + summary_table(history, best, final_step))
-    if evaluated_on:  # how far one query moves a metric
-        log.info("evaluated on:    " + ", ".join(f"{split} {n} {unit}" for split, (n, unit) in evaluated_on.items()))
+    if evaluated_on:  # how far one query moves a metric, where the queries came from, what they decided
+        log.info("evaluated on:    " + evaluated_on_line(evaluated_on, split_sources or {}))
     log.info(f"\n{selection_line(best, history)}")
     worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
     if worse:

@@ -149,6 +149,7 @@ def train(
             data.evaluation_sizes(),
             cfg.optimized_metric,
             experiment_id=tracker.experiment_id,
+            split_sources=data.split_sources,
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
 

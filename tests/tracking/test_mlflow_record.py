@@ -129,7 +129,10 @@ def test_summary_names_the_store_used_and_config_yaml_is_resolved(elsewhere_run)
     [run] = runs(uri, "physics")
     counts = {split: int(run.data.params[f"eval.{split}_queries"]) for split in ("validation", "test")}
     assert all(n > 0 for n in counts.values())
-    assert f"evaluated on:    validation {counts['validation']} queries, test {counts['test']} queries" in result.stdout
+    assert (
+        f"evaluated on:    validation {counts['validation']} queries (carved from the training data; chose the kept "
+        f"step), test {counts['test']} queries (carved from the training data; held out from every choice)"
+    ) in result.stdout
     [run] = runs(uri, "physics")
     text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config.yaml")
     assert "${" not in text and "select_by: val_loss" in text
