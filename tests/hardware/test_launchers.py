@@ -72,7 +72,7 @@ def test_cfg_hydra_prints_the_launcher_without_its_plugin(launcher):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # a hang guard
     )
     assert result.returncode == 0, result.stderr
     assert TARGETS[launcher] in result.stdout
@@ -125,7 +125,7 @@ def test_joblib_launcher_is_quiet():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # a hang guard
     )
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr  # our joblib.yaml shadows the plugin's schema on purpose
