@@ -226,3 +226,30 @@ def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def sweep_failures(output: str) -> str:
     """A sweep's lines that say why a trial failed (`Trial 0: FAIL (...)`, errors and tracebacks' last lines)."""
     return "\n".join(line for line in output.splitlines() if "FAIL" in line or "rror" in line)[-3000:]
+
+
+HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "mlflow")  # seconds to import, each
+
+
+def run_train_logging_imports(*overrides: str, env: dict | None = None) -> tuple[Finished, set[str]]:
+    """`python -X importtime -m train <overrides>` in a fresh interpreter: what the user saw (stderr without the
+    import log) and every module it imported, so that a test can assert what a command did NOT load."""
+    command = [sys.executable, "-X", "importtime", "-m", "train", *overrides]
+    env = {**os.environ, **(env or {})}
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)  # a hang guard
+    lines = done.stderr.splitlines(keepends=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+    stderr = "".join(line for line in lines if not line.startswith("import time:"))
+    return Finished(done.returncode, done.stdout, stderr), imported
+
+
+def assert_refused_in_one_line(result: Finished, expected: str, uri: str) -> None:
+    """Bad input as the user sees it: exit 2, no traceback, one `error:` line that contains `expected`, and no
+    MLflow run left RUNNING in the store at `uri` (a store that was never created has none)."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert expected in errors[0]
+    store = Path(uri.removeprefix("sqlite:///"))
+    assert not store.exists() or all(run.info.status != "RUNNING" for run in runs(uri))

@@ -49,18 +49,15 @@ def train(
     run_dir: Path,
     overrides: list[str] | None = None,
     callbacks: list | None = None,
-    plan: Plan | None = None,
+    *,
+    plan: Plan,
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
-    this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (made here when not given);
-    the data it read is the run's.
+    this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (run_job makes it); the data
+    it read is the run's.
     """
-    if plan is None:
-        from embedlab.plan import plan_run
-
-        plan = plan_run(cfg)  # config, model, data against loss and phase, metrics, store: before any model loads
     data = plan.data(to_container(cfg))
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")

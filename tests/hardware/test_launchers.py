@@ -72,7 +72,7 @@ def test_cfg_hydra_prints_the_launcher_without_its_plugin(launcher):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # a hang guard
     )
     assert result.returncode == 0, result.stderr
     assert TARGETS[launcher] in result.stdout
@@ -97,15 +97,26 @@ def test_every_option_claims_its_run_folder_named_by_launch_time(hardware):
     assert node["sweep"]["dir"] == "${unique_folder:multirun/${launch_time:%Y-%m-%d}/${launch_time:%H-%M-%S}}"
 
 
-def test_launch_time_outside_torchrun_is_now(monkeypatch):
+def test_launch_time_outside_torchrun_is_this_process_clock_read_once(monkeypatch, request):
     from datetime import datetime
 
     from embedlab.hardware import launch
 
+    clock = iter([datetime(2031, 12, 31, 23, 59, 59, 999999), datetime(2032, 1, 1, 0, 0, 1)])
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return next(clock)
+
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(launch, "datetime", Clock)
+    monkeypatch.setattr(launch, "_rendezvous_store", lambda: pytest.fail("asked torchrun's store outside torchrun"))
     launch.launch_datetime.cache_clear()
-    assert abs((datetime.now() - launch.launch_datetime()).total_seconds()) < 5
-    assert launch.launch_time("%Y") == str(datetime.now().year)
+    request.addfinalizer(launch.launch_datetime.cache_clear)  # later tests read the real clock again
+    assert launch.launch_datetime() == datetime(2031, 12, 31, 23, 59, 59)  # to the second, as rank 0 publishes it
+    assert launch.launch_time("%Y-%m-%d %H-%M-%S") == "2031-12-31 23-59-59"
+    assert launch.launch_time("%Y") == "2031"  # not the year the clock has moved on to: read once per process
 
 
 def test_joblib_launcher_is_quiet():
@@ -114,7 +125,7 @@ def test_joblib_launcher_is_quiet():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # a hang guard
     )
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr  # our joblib.yaml shadows the plugin's schema on purpose

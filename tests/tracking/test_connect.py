@@ -1,24 +1,27 @@
-"""Opening a tracking server: a busy server that drops a request gets another try; a broken one is reported in
-seconds, not after MLflow's minutes of retries."""
+"""Opening a tracking server: a busy server that drops a request gets another try; a broken one is reported
+after a liveness check and three quick tries, not after MLflow's minutes of retries."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
-import time
 
 import pytest
 
 from embedlab.errors import UserError
 from embedlab.tracking.mlflow_run import MlflowTracker
+from embedlab.tracking.store_checks import CONNECT_HTTP_SETTINGS
 
 
 class DroppingProxy:
     """A TCP proxy to `upstream` that closes its first `drop` connections unanswered, as a server too busy to
-    take a request does; `upstream=None` closes every one (something that listens but is not MLflow)."""
+    take a request does; `upstream=None` closes every one (something that listens but is not MLflow). Of each
+    dropped connection it keeps the request line and MLflow's HTTP settings in effect while it was sent."""
 
     def __init__(self, upstream: tuple[str, int] | None, drop: int):
         self.upstream, self.drop, self.connections = upstream, drop, 0
+        self.dropped: list[tuple[str, dict[str, str | None]]] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
@@ -28,7 +31,9 @@ class DroppingProxy:
             client, _ = self.listener.accept()
             self.connections += 1
             if self.upstream is None or self.connections <= self.drop:
-                client.recv(65536)  # the request arrives, no answer leaves
+                request = client.recv(65536)  # the request arrives, no answer leaves
+                settings = {key: os.environ.get(key) for key in CONNECT_HTTP_SETTINGS}  # the sender waits for us
+                self.dropped.append((request.decode(errors="replace").split("\r\n", 1)[0], settings))
                 client.close()
                 continue
             server = socket.create_connection(self.upstream)
@@ -64,10 +69,15 @@ def test_a_dropped_request_is_tried_again(mlflow_server, default_http_settings):
     assert proxy.connections >= 3  # the dropped request was sent again
 
 
-def test_a_server_that_never_answers_is_reported_in_seconds(default_http_settings):
+def test_a_server_that_never_answers_gets_one_check_and_three_bounded_tries(default_http_settings):
+    """What bounds the wait is counted, not timed: the liveness check's one request (no retries, ANSWER_TIMEOUT_S),
+    then MLflow's first request tried 1 + 2 times under CONNECT_HTTP_SETTINGS (at most 15 s each), not under
+    MLflow's defaults (8 tries of up to 120 s each)."""
     proxy = DroppingProxy(None, drop=0)
-    started = time.monotonic()
     with pytest.raises(UserError, match=f"tracking.uri=http://127.0.0.1:{proxy.port} cannot be opened"):
         MlflowTracker(uri=f"http://127.0.0.1:{proxy.port}", experiment="broken-server").connect()
-    assert time.monotonic() - started < 15
-    assert proxy.connections == 4  # the TCP check, then one request and two more tries
+    (check, _), *tries = proxy.dropped
+    assert check == "GET /health HTTP/1.1"  # store_checks.check_server_answers: one request, no retries
+    assert len(tries) == 3 and len({request for request, _ in tries}) == 1  # one request, sent three times
+    assert all(settings == CONNECT_HTTP_SETTINGS for _, settings in tries)
+    assert not any(key in os.environ for key in CONNECT_HTTP_SETTINGS)  # the user's (unset) settings are back

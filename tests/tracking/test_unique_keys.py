@@ -1,31 +1,30 @@
 """Parallel jobs writing the same new row at once (a sweep's first batch starts together) all get through.
 
-Each test starts real processes that wait for the same wall-clock moment, then make one MLflow write that looks
-a row up and inserts it: all find it missing, all insert it. Without `retry_unique_key_race`, all but one fail
+Each test starts real processes that wait at one start line, then make one MLflow write that looks a row up and
+inserts it: all find it missing, all insert it. Without `retry_unique_key_race`, all but one fail
 with "UNIQUE constraint failed" (SQLite; PostgreSQL says "duplicate key value violates unique constraint").
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import time
 
 import mlflow
 import pytest
 
 from embedlab_testing import REPO
 
-# argv: the store's URI. Each snippet prepares, then calls wait(): it says it is ready, reads the moment to write
-# at, and spins until then (a sleep would let the writes drift apart by more than one takes).
+# argv: the store's URI, and the file descriptor of the start line. Each snippet prepares, then calls wait(): it
+# says it is ready and blocks reading the start line, which returns in every process at once when the test closes
+# its other end (a barrier, released by one event rather than by a moment on the clock).
 WAIT = """
-import sys, time
-uri = sys.argv[1]
+import os, sys
+uri, start_line = sys.argv[1], int(sys.argv[2])
 def wait():
     print("ready", flush=True)
-    go = float(sys.stdin.readline())
-    while time.time() < go:
-        pass
+    os.read(start_line, 1)
 """
 
 LOG_DATASET = """
@@ -61,16 +60,18 @@ print(close_stale_runs(client, [experiment_id]))
 
 def race(uri: str, snippet: str, processes: int) -> None:
     """Runs `snippet` in `processes` processes that make their write at the same moment; all must succeed."""
-    command = [sys.executable, "-c", WAIT + snippet, uri]
-    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    jobs = [subprocess.Popen(command, cwd=REPO, **pipes) for _ in range(processes)]
-    ready = [job.stdout.readline().strip() == "ready" for job in jobs]  # imported MLflow, done their setup
-    go = time.time() + 0.5
-    for job in (job for job, up in zip(jobs, ready) if up):
-        job.stdin.write(f"{go}\n")
-        job.stdin.flush()
-    outputs = [job.communicate(timeout=120) for job in jobs]
+    start_line, go = os.pipe()  # the processes get the read end only: closing `go` is the one signal to all
+    command = [sys.executable, "-c", WAIT + snippet, uri, str(start_line)]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(start_line,))
+    try:
+        jobs = [subprocess.Popen(command, cwd=REPO, **pipes) for _ in range(processes)]
+        ready = [job.stdout.readline().strip() == "ready" for job in jobs]  # imported MLflow, done their setup
+    finally:
+        os.close(start_line)
+        os.close(go)  # every process waiting on the start line goes on now
+    outputs = [job.communicate(timeout=120) for job in jobs]  # a hang guard
     assert [job.returncode for job in jobs] == [0] * processes, [err[-2000:] for _, err in outputs]
+    assert all(ready)
 
 
 def new_store(tmp_path) -> tuple[str, mlflow.MlflowClient]:

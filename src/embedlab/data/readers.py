@@ -318,33 +318,30 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _refuse_non_number(value: Any, where: str, row: int, column: str, expected: str) -> None:
-    if isinstance(value, (bool, list, tuple, dict)):
-        raise UserError(
-            f"{where}: row {row} column '{column}' is a {_json_type(value)} ({value!r}); expected {expected}"
-        )
-
-
 def clean_score(value: Any, where: str, row: int, column: str) -> float:
-    _refuse_non_number(value, where, row, column, "a score in [0, 1]")
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not a number; expected a score in [0, 1]")
+    cell, expected = f"{where}: row {row} column '{column}'", "a score in [0, 1]"
+    score = _cell_number(value, cell, expected, not_a_number="is not a number")
     if math.isnan(score) or not 0.0 <= score <= 1.0:
-        raise UserError(f"{where}: row {row} column '{column}'={value!r} is outside [0, 1]; expected a score in [0, 1]")
+        raise UserError(f"{cell}={value!r} is outside [0, 1]; expected {expected}")
     return score
 
 
 def clean_label(value: Any, where: str, row: int, column: str) -> float:
-    _refuse_non_number(value, where, row, column, "a label 0 or 1")
-    try:
-        label = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not numeric; expected a label 0 or 1")
+    cell, expected = f"{where}: row {row} column '{column}'", "a label 0 or 1"
+    label = _cell_number(value, cell, expected, not_a_number="is not numeric")
     if label not in (0.0, 1.0):
-        raise UserError(f"{where}: row {row} column '{column}'={value!r} is not 0 or 1; expected a label 0 or 1")
+        raise UserError(f"{cell}={value!r} is not 0 or 1; expected {expected}")
     return label
+
+
+def _cell_number(value: Any, cell: str, expected: str, not_a_number: str) -> float:
+    """The number in a cell; one line when it is a boolean, a list or an object, or float() cannot read it."""
+    if isinstance(value, (bool, list, tuple, dict)):
+        raise UserError(f"{cell} is a {_json_type(value)} ({value!r}); expected {expected}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{cell}={value!r} {not_a_number}; expected {expected}") from None
 
 
 def read_beir(folder: str | Path, use_title: bool = True) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
