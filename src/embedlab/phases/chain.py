@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ def train_chain(
     returns the last stage's RunResult."""
     stages = dict(cfg.phase.stages)  # every stage was checked before work (embedlab.plan), not after phase 1
     results = {}
+    handed = None  # what the previous stage computed with its kept model (embedlab.phases.shared_work)
     with parent_run(cfg, run_dir) as parent:
         earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
@@ -51,12 +53,14 @@ def train_chain(
             run = earlier.get(name)
             if run is not None and run.info.status == "FINISHED":
                 log.info(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
-                results[name] = finished_stage_result(parent.client, run)
+                results[name], handed = finished_stage_result(parent.client, run), None
                 continue
             with open_dict(stage_cfg):
                 stage_cfg.resume = resume_of_stage(run)  # the killed stage continues; later ones start
             log.info(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
-            results[name] = train(stage_cfg, run_dir / name, overrides, callbacks)
+            hand_on = name != list(stages)[-1]
+            result = train(stage_cfg, run_dir / name, overrides, callbacks, earlier_work=handed, hand_on=hand_on)
+            results[name], handed = dataclasses.replace(result, work=None), result.work  # held for one stage only
         table = chain_table(results)
         log.info("\n" + table)
         parent.finish(results, table)
