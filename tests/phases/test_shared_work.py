@@ -11,14 +11,14 @@ from embedlab.hardware.device import Hardware
 FP32 = {"device": "cpu", "precision": "fp32", "threads": 1}
 
 
-def chain_overrides(tiny_model_path: str, physics_folder, folder) -> list[str]:
+def chain_overrides(tiny_model_path: str, physics_folder, folder, precision: str = "fp32") -> list[str]:
     """A tiny two-stage chain: evaluations at steps 0, 1 and 2 of each stage, no mining cache."""
     return [
         "experiment=physics_two_phase",
         f"dataset.path={physics_folder}",
         f"model.name_or_path={tiny_model_path}",
         "hardware=cpu",
-        "hardware.precision=fp32",
+        f"hardware.precision={precision}",
         "training.max_steps=2",
         "training.eval_steps=1",
         "training.batch_size=8",
@@ -33,7 +33,7 @@ def corpus_size(physics_folder) -> int:
     return len((physics_folder / "corpus.jsonl").read_text().splitlines())
 
 
-def run_chain(cli, tiny_model_path, physics_folder, folder, corpus_size, *extra):
+def run_chain(cli, tiny_model_path, physics_folder, folder, corpus_size, *extra, precision: str = "fp32"):
     """The chain run in-process; returns (stage -> MLflow run, MLflow uri, sizes of the document encodes)."""
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
@@ -48,7 +48,9 @@ def run_chain(cli, tiny_model_path, physics_folder, folder, corpus_size, *extra)
     SentenceTransformer.encode_document = counted
     try:
         result = cli.run_train(
-            *chain_overrides(tiny_model_path, physics_folder, folder), *extra, env={"MLFLOW_TRACKING_URI": uri}
+            *chain_overrides(tiny_model_path, physics_folder, folder, precision),
+            *extra,
+            env={"MLFLOW_TRACKING_URI": uri},
         )
     finally:
         SentenceTransformer.encode_document = original
@@ -69,9 +71,22 @@ TEST = [f"test_{n}" for n in RETRIEVAL]
 
 
 @pytest.fixture(scope="module")
-def chain(cli, tiny_model_path, physics_folder, corpus_size, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("shared-work")
-    return run_chain(cli, tiny_model_path, physics_folder, folder, corpus_size)
+def chains(cli, tiny_model_path, physics_folder, corpus_size, tmp_path_factory):
+    """precision -> the chain run in it (once per module)."""
+    done = {}
+
+    def chain(precision: str):
+        if precision not in done:
+            folder = tmp_path_factory.mktemp(f"shared-work-{precision}")
+            done[precision] = run_chain(cli, tiny_model_path, physics_folder, folder, corpus_size, precision=precision)
+        return done[precision]
+
+    return chain
+
+
+@pytest.fixture(scope="module")
+def chain(chains):
+    return chains("fp32")
 
 
 def test_phase2_step0_is_phase1_kept_step_and_says_so(chain):
@@ -97,8 +112,12 @@ def test_the_chain_encodes_the_corpus_four_times_fewer(chain):
     assert len(corpus_encodes) == 7
 
 
-def test_reused_numbers_equal_a_fresh_computation(chain, cli, tiny_model_path, physics_folder, tmp_path):
-    """Phase 1's kept model, loaded from its folder and scored afresh on the test split, gives phase 2's step 0."""
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_reused_numbers_equal_a_fresh_computation(precision, chains, cli, tiny_model_path, physics_folder, tmp_path):
+    """Phase 1's kept model, loaded from its folder and scored afresh on the test split, gives phase 2's step 0.
+
+    In bf16 the reused numbers were computed after training (Accelerate's autocast around the model's forward as
+    well as embedlab's), the fresh ones on a model that never trained (embedlab's alone): the same numbers."""
     from hydra import compose, initialize_config_dir
 
     from embedlab.config import to_container
@@ -106,13 +125,13 @@ def test_reused_numbers_equal_a_fresh_computation(chain, cli, tiny_model_path, p
     from embedlab.plan import plan_run
     from embedlab.training.trainer import evaluate_test
 
-    runs, uri, _ = chain
-    overrides = chain_overrides(tiny_model_path, physics_folder, tmp_path)[:-1]  # the chain's, but its run folder
+    runs, uri, _ = chains(precision)
+    overrides = chain_overrides(tiny_model_path, physics_folder, tmp_path, precision)[:-1]  # all but its folder
     with initialize_config_dir(config_dir=str(cli.REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     data = plan_run(cfg).data(to_container(cfg))
     model = load_sentence_transformer(runs["phase2"].data.params["phase.init_from"], device="cpu")
-    fresh = evaluate_test(model, data.evaluators("test"), "fp32")
+    fresh = evaluate_test(model, data.evaluators("test"), precision)
     logged = {n: v[0] for n, v in step_values(uri, runs["phase2"], TEST).items()}
     assert fresh == pytest.approx(logged, abs=1e-12)
 
@@ -121,9 +140,9 @@ def test_reused_numbers_equal_a_fresh_computation(chain, cli, tiny_model_path, p
     ("change", "reused"),
     [
         # a different max_seq_length encodes differently: nothing is reused
-        ("phase.stages.phase2.model.max_seq_length=16", None),
+        ("+phase.stages.phase2.model.max_seq_length=16", None),
         # a sampled validation corpus is another validation computation; the test split's is the same
-        ("phase.stages.phase2.training.validation_corpus_sample=3", set(TEST)),
+        ("+phase.stages.phase2.training.validation_corpus_sample=3", set(TEST)),
     ],
 )
 def test_no_reuse_where_phase2_computes_differently(
