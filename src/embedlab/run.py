@@ -106,9 +106,10 @@ def train(
     start = phase.starting_model()  # e.g. phase.init_from downloaded from MLflow; prepare() logs where it came from
     model = build(cfg.model, where="model", device=hardware.device, **start.overrides)
     context = encoding_context(hardware)  # None: nothing is shared (fp16, compile)
-    if resume is None:  # a resumed run has no step 0 to share work with
-        work = starting_work(model, context, earlier_work, on_reuse=lambda w: tracker.set_tags(reuse_tags(w)))
-        start = dataclasses.replace(start, work=work)  # e.g. mining encodes the corpus once for it and the evaluations
+    if resume is None:  # e.g. mining encodes the corpus once for itself and the evaluations; a resume has no step 0
+        on_reuse = lambda work: tracker.set_tags(reuse_tags(work))  # noqa: E731  (it tags the run that reused)
+        start = dataclasses.replace(start, work=starting_work(model, context, earlier_work, on_reuse))
+    del earlier_work  # start.work holds what this run uses of it, until its step 0 (memory: corpus embeddings)
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
         folder,
@@ -129,6 +130,7 @@ def train(
         trainer.evaluator, validation = evaluators_at_step_zero(trainer.evaluator, start.work)
         test_evaluators = data.evaluators("test")
         test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision, start.work)
+        start = dataclasses.replace(start, work=None)  # held by the step-0 evaluators alone from here
         tracker.log_metrics(test_start, step=0)
         base_weights = starting_weights(model) if selection.base_is_candidate else None
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
