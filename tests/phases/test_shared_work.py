@@ -204,15 +204,26 @@ def test_identity_changes_with_what_changes_an_encode(change, tiny_model_path):
     assert model_identity(model, context) != before
 
 
-def test_nothing_is_shared_in_fp16_or_compiled():
+@pytest.mark.parametrize(
+    ("precision", "compile", "distributed", "shared"),
+    [
+        ("fp32", False, False, True),
+        ("bf16", False, False, True),
+        ("fp16", False, False, False),
+        ("fp32", True, False, False),
+        ("fp32", False, True, False),
+    ],
+)
+def test_nothing_is_shared_in_fp16_compiled_or_ddp(precision, compile, distributed, shared):
     from embedlab.phases.shared_work import encoding_context, starting_work
 
-    fp16 = Hardware.__new__(Hardware)
-    fp16.device, fp16.precision, fp16.compile = "cuda", "fp16", False
-    compiled = Hardware.__new__(Hardware)
-    compiled.device, compiled.precision, compiled.compile = "cpu", "fp32", True
-    assert encoding_context(fp16) is None and encoding_context(compiled) is None
-    assert starting_work(object(), None, None, None) is None
+    hardware = Hardware.__new__(Hardware)  # the resolved fields alone: no device is probed
+    hardware.device, hardware.precision = "cpu", precision
+    hardware.compile, hardware.distributed = compile, distributed
+    context = encoding_context(hardware)
+    assert (context is not None) == shared
+    if not shared:
+        assert starting_work(object(), context, None, None) is None
 
 
 def test_earlier_work_is_used_only_for_the_same_model(tiny, tiny_model_path, retrieval):

@@ -53,9 +53,10 @@ def encoding_context(hardware) -> dict[str, Any] | None:
 
     fp16 (CUDA): the trainer's Accelerate wraps the model's forward in fp16 autocast once training starts, so
     `test_start` (before) and step 0 (during) differ. `hardware.compile`: the trainer compiles the model, so the
-    same two differ again.
+    same two differ again. DDP (`hardware.distributed`): the trainer's evaluations split their encodes across
+    the ranks (other batches) while the test evaluations encode on rank 0 alone.
     """
-    if hardware.precision not in ("fp32", "bf16") or hardware.compile:
+    if hardware.precision not in ("fp32", "bf16") or hardware.compile or hardware.distributed:
         return None
     import torch
 
