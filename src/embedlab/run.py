@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch or transformers; a run imports them once its data is read
     from embedlab.phases import Phase
+    from embedlab.phases.shared_work import ModelWork
     from embedlab.plan import Plan
     from embedlab.training.checkpoint import BestCheckpoint
 
@@ -42,6 +44,7 @@ class RunResult:
     model_uri: str | None
     test_start: dict[str, float] = field(default_factory=dict)  # test metrics of the starting model (step 0)
     test_best: dict[str, float] = field(default_factory=dict)  # test metrics of the best checkpoint
+    work: ModelWork | None = None  # what was computed with the kept model, for a chain's next stage (hand_on)
 
 
 def train(
@@ -51,12 +54,16 @@ def train(
     callbacks: list | None = None,
     *,
     plan: Plan,
+    earlier_work: ModelWork | None = None,
+    hand_on: bool = False,
 ) -> RunResult:
     """Train, evaluate and track one run, from composed config to the best checkpoint logged in MLflow.
 
     Always exactly one run: a chain of phases (`phase=two_phase`) is `embedlab.job.run_job`'s, which calls
     this once per stage. `plan` is what `embedlab.plan.plan_run` checked before work (run_job makes it); the data
-    it read is the run's.
+    it read is the run's. `earlier_work` is what the previous stage computed with its kept model: used where this
+    run's starting model and computation are the same (embedlab.phases.shared_work); `hand_on` returns this run's
+    kept model's work in `RunResult.work` for the next stage.
     """
     data = plan.data(to_container(cfg))
     hardware = build(cfg.hardware, where="hardware")
@@ -70,6 +77,14 @@ def train(
     if is_main_process():
         folder.enter_context(held_run_folder(run_dir))  # another live process has it (two resumes of a run): stop
     # torch and transformers from here on: the data, loss, hardware and store are checked
+    from embedlab.phases.shared_work import (
+        encoding_context,
+        evaluators_at_step_zero,
+        kept_work,
+        outputs_at,
+        reuse_tags,
+        starting_work,
+    )
     from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
     from embedlab.training.trainer import evaluate_test
@@ -87,6 +102,11 @@ def train(
     set_up_process(cfg.seed, hardware)  # seeds, threads, TF32, this rank's GPU
     start = phase.starting_model()  # e.g. phase.init_from downloaded from MLflow; prepare() logs where it came from
     model = build(cfg.model, where="model", device=hardware.device, **start.overrides)
+    context = encoding_context(hardware)  # None: nothing is shared (fp16, compile)
+    if resume is None:  # e.g. mining encodes the corpus once for itself and the evaluations; a resume has no step 0
+        on_reuse = lambda work: tracker.set_tags(reuse_tags(work))  # noqa: E731  (it tags the run that reused)
+        start = dataclasses.replace(start, work=starting_work(model, context, earlier_work, on_reuse))
+    del earlier_work  # start.work holds what this run uses of it, until its step 0 (memory: corpus embeddings)
     stop = GracefulStop()  # Ctrl-C / SIGTERM: checkpoint at the end of the step, run KILLED, exit 130 / 143
     with (
         folder,
@@ -104,8 +124,10 @@ def train(
         log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
         trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
+        trainer.evaluator, validation = evaluators_at_step_zero(trainer.evaluator, start.work)
         test_evaluators = data.evaluators("test")
-        test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision)
+        test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision, start.work)
+        start = dataclasses.replace(start, work=None)  # held by the step-0 evaluators alone from here
         tracker.log_metrics(test_start, step=0)
         base_weights = starting_weights(model) if selection.base_is_candidate else None
         trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
@@ -116,7 +138,9 @@ def train(
             return RunResult(objective=float("nan"), run_id=None, best=None, model_uri=None)
         best = select_best_checkpoint(trainer, run_dir / "best", selection, tracker.history, base_weights)
         final_step = trainer.state.global_step
-        test_best = evaluate_test(trainer.model, test_evaluators, hardware.precision)
+        origin = f"run {tracker.run_id} step {best.step}"
+        handed = kept_work(trainer.model, context, origin, outputs_at(validation, best.step)) if hand_on else None
+        test_best = evaluate_test(trainer.model, test_evaluators, hardware.precision, handed)
         if best.step or not test_start:  # at the kept model's step, where the logged model finds its metrics
             tracker.log_metrics(test_best, step=best.step)
         value = objective(tracker.history.get(best.step, {}), cfg.optimized_metric)
@@ -148,7 +172,7 @@ def train(
             experiment_id=tracker.experiment_id,
             split_sources=data.split_sources,
         )
-        return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best)
+        return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best, handed)
 
 
 def set_up_process(seed: int, hardware) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import random
 
 import numpy as np
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+from embedlab.evaluation.encoding import encode_documents
 
 
 class RetrievalEvaluator(BaseEvaluator):
@@ -56,6 +60,7 @@ class RetrievalEvaluator(BaseEvaluator):
         self.k = k
         self.batch_size = batch_size
         self.primary_metric = f"ndcg_at_{k}"
+        self._fingerprint: str | None = None
         position = {doc_id: i for i, doc_id in enumerate(self.corpus_ids)}
         by_text: dict[str, list[int]] = {}
         for i, text in enumerate(self.corpus):
@@ -77,12 +82,34 @@ class RetrievalEvaluator(BaseEvaluator):
             seed=seed,
         )
 
-    def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1, *args, **kwargs) -> dict[str, float]:
+    def __call__(
+        self,
+        model,
+        output_path=None,
+        epoch: int = -1,
+        steps: int = -1,
+        *args,
+        corpus_embeddings: np.ndarray | None = None,
+        **kwargs,
+    ) -> dict[str, float]:
+        """Metrics of `model`; `corpus_embeddings`, as sentence-transformers' evaluator takes them, are this corpus
+        already encoded with `encode_documents(model, self.corpus, self.batch_size)` (None = encode it here)."""
         # encode_query / encode_document apply a model's query and document prompts, as sentence-transformers' own
         # evaluator does; they are plain `encode` for a model without prompts
         query_emb = model.encode_query(self.queries, batch_size=self.batch_size, normalize_embeddings=True)
-        corpus_emb = model.encode_document(self.corpus, batch_size=self.batch_size, normalize_embeddings=True)
-        return self.score(np.asarray(query_emb) @ np.asarray(corpus_emb).T)
+        if corpus_embeddings is None:
+            corpus_embeddings = encode_documents(model, self.corpus, self.batch_size)
+        return self.score(np.asarray(query_emb) @ np.asarray(corpus_embeddings).T)
+
+    def fingerprint(self) -> str:
+        """sha256 of what this evaluator computes: queries, corpus, relevant docs, cut-off and batch size. Two
+        evaluators with the same fingerprint return the same metrics for the same model in the same precision."""
+        if self._fingerprint is None:
+            relevant = {q: sorted(self.relevant[q]) for q in self.query_ids}
+            parts = [type(self).__qualname__, self.query_ids, self.queries, relevant, self.corpus_ids, self.corpus]
+            parts += [self.k, self.batch_size]
+            self._fingerprint = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        return self._fingerprint
 
     def score(self, similarity: np.ndarray) -> dict[str, float]:
         """Metrics from a (queries x corpus) similarity matrix."""

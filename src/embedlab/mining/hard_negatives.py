@@ -22,12 +22,13 @@ the cross-encoder only when a margin or score filter was also set; docs/phases.m
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from embedlab.evaluation.encoding import encode_documents
 from embedlab.mining.search import search, uses_gpu
 
 
@@ -65,6 +66,7 @@ def mine_hard_negatives(
     batch_size: int = 32,
     rerank_batch_size: int = 32,
     use_gpu: bool | None = None,
+    encode_passages: Callable[[list[str]], np.ndarray] | None = None,
 ) -> MinedNegatives:
     """Find `num_negatives` hard negatives for each query of `pairs` among `corpus`.
 
@@ -84,6 +86,9 @@ def mine_hard_negatives(
         batch_size: encoding batch size.
         rerank_batch_size: cross-encoder batch size.
         use_gpu: FAISS on the GPU; None = when faiss-gpu and CUDA are present.
+        encode_passages: encodes the passages (the corpus plus the positives, de-duplicated) as
+            `embedlab.evaluation.retrieval.encode_documents(model, passages, batch_size)` does, e.g. from an
+            encoding already made (embedlab.phases.shared_work); None = that call.
 
     Returns:
         MinedNegatives. `stats` has: queries, corpus, candidates_considered, skipped_absolute_margin,
@@ -101,9 +106,10 @@ def mine_hard_negatives(
             positives[query].append(position[positive])
     max_positives = max(len(p) for p in positives.values())
 
-    corpus_embeddings = model.encode_document(
-        passages, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
+    if encode_passages is None:
+        corpus_embeddings = encode_documents(model, passages, batch_size, show_progress_bar=False)
+    else:
+        corpus_embeddings = encode_passages(passages)
     query_embeddings = model.encode_query(
         queries, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from embedlab.data.bundle import DataBundle
+    from embedlab.phases.shared_work import ModelWork
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,13 @@ class StartingModel:
         source: where it came from, as logged in `init_from.json`: ``{"init_from": as given, "path": what the
             model loads from}`` and ``"run_id"`` when an MLflow URI names a run; empty when the phase keeps
             `model.name_or_path`.
+        work: what was already computed with the loaded model (`embedlab.phases.shared_work`), set once it has
+            loaded; None when nothing may be shared.
     """
 
     overrides: dict[str, str] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
+    work: ModelWork | None = None
 
 
 class Phase(Protocol):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ def train_chain(
     returns the last stage's RunResult."""
     stages = dict(cfg.phase.stages)  # every stage was checked before work (embedlab.plan), not after phase 1
     results = {}
+    handed = []  # what the previous stage computed with its kept model (embedlab.phases.shared_work), if anything
     with parent_run(cfg, run_dir) as parent:
         earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
@@ -52,11 +54,17 @@ def train_chain(
             if run is not None and run.info.status == "FINISHED":
                 log.info(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
                 results[name] = finished_stage_result(parent.client, run)
+                handed.clear()
                 continue
             with open_dict(stage_cfg):
                 stage_cfg.resume = resume_of_stage(run)  # the killed stage continues; later ones start
             log.info(f"\n=== stage {name} ({stage_cfg.phase.name}) ===")
-            results[name] = train(stage_cfg, run_dir / name, overrides, callbacks)
+            earlier_work = handed.pop() if handed else None  # popped: the run lets go of it after its step 0
+            hand_on = name != list(stages)[-1]
+            result = train(stage_cfg, run_dir / name, overrides, callbacks, earlier_work=earlier_work, hand_on=hand_on)
+            del earlier_work
+            handed += [result.work] if result.work else []
+            results[name] = dataclasses.replace(result, work=None)
         table = chain_table(results)
         log.info("\n" + table)
         parent.finish(results, table)

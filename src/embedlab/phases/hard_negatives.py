@@ -117,7 +117,7 @@ class HardNegativesPhase:
         _, _, validation_pairs = retrieval_pairs(data, "validation")
         known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
         pairs = pairs + [pair for pair in validation_pairs if pair not in known]
-        corpus = list(data.corpus.values())
+        corpus = [data.corpus[doc_id] for doc_id in sorted(data.corpus)]  # as retrieval evaluation encodes it
         settings = asdict(self.settings())
         miner = self.mining_model(model, tracker)
         key = mining_key(weights_hash(miner), data_fingerprint(pairs, corpus), settings)
@@ -127,7 +127,7 @@ class HardNegativesPhase:
             log.info(
                 f"hard negatives: reusing cached triplets {cache.path(key)} (same model weights, data and settings)"
             )
-        mined = cached or self.mine(miner, pairs, corpus)
+        mined = cached or self.mine(miner, pairs, corpus, start.work if miner is model else None)
         if cache and cached is None:
             cache.save(key, mined, {"settings": settings, "started_from": start.source})
         if not mined.triplets:
@@ -153,10 +153,12 @@ class HardNegativesPhase:
             resolved["path"], max_seq_length=model.max_seq_length, device=str(model.device), key="phase.mine_with"
         )
 
-    def mine(self, model, pairs: list[tuple[str, str]], corpus: list[str]) -> MinedNegatives:
+    def mine(self, model, pairs: list[tuple[str, str]], corpus: list[str], work=None) -> MinedNegatives:
+        """Mine with `model`; `work` (its `ModelWork`) shares the corpus encoding with the run's evaluations."""
         from embedlab.mining.hard_negatives import mine_hard_negatives
 
         reranker = self.reranker.load(str(model.device))  # loaded (and any error raised) before encoding
+        encode = (lambda passages: work.encode_documents(model, passages, self.batch_size)) if work else None
         return mine_hard_negatives(
             model,
             pairs,
@@ -170,6 +172,7 @@ class HardNegativesPhase:
             reranker=reranker,
             batch_size=self.batch_size,
             rerank_batch_size=self.reranker.batch_size,
+            encode_passages=encode,
         )
 
     def settings(self) -> MiningSettings:

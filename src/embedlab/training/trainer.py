@@ -158,10 +158,14 @@ def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
     return evaluator
 
 
-def evaluate_test(model, evaluators: list, precision: str = "fp32") -> dict[str, float]:
-    """Run the test-split evaluators (in bf16 autocast when `precision` is bf16); metrics get a `test_` prefix."""
+def evaluate_test(model, evaluators: list, precision: str = "fp32", work=None) -> dict[str, float]:
+    """Run the test-split evaluators (in bf16 autocast when `precision` is bf16); metrics get a `test_` prefix.
+
+    `work` (an `embedlab.phases.shared_work.ModelWork` of this model) answers what was already computed with it
+    and keeps what is computed now."""
     metrics: dict[str, float] = {}
     with encoding_autocast(str(model.device.type), precision):
         for evaluator in evaluators:
-            metrics.update({f"test_{k}": v for k, v in evaluator(model).items()})
+            found = work.evaluate(evaluator, model, prefix="test_") if work is not None else evaluator(model)
+            metrics.update({f"test_{k}": v for k, v in found.items()})
     return metrics
