@@ -1,8 +1,8 @@
 """The schema's tables (embedlab.schema.groups): every key of every group refuses a wrong type and an out-of-range
 value, in one line; every shipped option passes; the choices are the libraries' own.
 
-Composed in-process with Hydra's compose API (fast); the keys are found by walking the schema tables, and each
-is fed to the real composed config of an option that has it.
+Composed once per option with Hydra's compose API (the `compose_config` fixture); the keys are found by walking
+the schema tables, and each is fed to the real composed config of an option that has it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.errors import UserError
 from embedlab.schema import check_config, check_sweeper, groups
@@ -44,11 +43,6 @@ PLACES = {
     "phase.reranker": ("phase.reranker", ["phase=hard_negatives"]),
     "loss": ("loss", ["loss=cached_mnrl"]),
 }
-
-
-def compose_with(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
 
 
 def wrong_type(rule: Rule):
@@ -92,13 +86,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(("table", "key", "kind"), CASES, ids=[f"{t or 'top'}.{k}-{kind}" for t, k, kind in CASES])
-def test_every_key_refuses_a_bad_value(table, key, kind):
+def test_every_key_refuses_a_bad_value(table, key, kind, compose_config):
     from omegaconf import OmegaConf
 
     rule = TABLES[table][key]
     value = wrong_type(rule) if kind == "type" else out_of_range(rule)
     where, overrides = PLACES[table]
-    cfg = compose_with(*overrides)
+    cfg = compose_config(*overrides)
     OmegaConf.set_struct(cfg, False)
     node = OmegaConf.select(cfg, where) if where else cfg
     node[key] = value
@@ -119,14 +113,14 @@ def test_the_walk_covers_every_table_and_many_keys():
 
 
 @pytest.mark.parametrize("option", sorted(p.stem for p in (CONF / "dataset").glob("*.yaml")))
-def test_every_shipped_option_passes_the_schema(option):
-    check_config(compose_with(f"dataset={option}"))
+def test_every_shipped_option_passes_the_schema(option, compose_config):
+    check_config(compose_config(f"dataset={option}"))
 
 
-@pytest.mark.parametrize("group", ["loss", "phase", "hardware", "sampler", "model", "experiment"])
-def test_every_shipped_option_of_a_group_passes_the_schema(group):
+@pytest.mark.parametrize("group", ["loss", "phase", "hardware", "sampler", "model", "experiment", "debug"])
+def test_every_shipped_option_of_a_group_passes_the_schema(group, compose_config):
     for path in sorted((CONF / group).glob("*.yaml")):
-        check_config(compose_with(f"{group}={path.stem}"))
+        check_config(compose_config(f"{group}={path.stem}"))
 
 
 def test_the_choices_are_the_libraries_own():

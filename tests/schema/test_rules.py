@@ -3,21 +3,11 @@ each refusal is one line, `<key>=<value> <what is wrong>; expected <what the rul
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.errors import UserError
 from embedlab.schema import check_config
 from embedlab.schema.rules import Choice, Either, Flag, Items, Number, Text, did_you_mean
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
-def compose_with(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
 
 
 @pytest.mark.parametrize(
@@ -57,24 +47,24 @@ def test_did_you_mean_names_the_close_key_or_lists_them_all():
     assert did_you_mean("zzz", ["batch_size", "lr"]) == "expected one of batch_size, lr"
 
 
-def test_unknown_key_suggests_the_close_one():
+def test_unknown_key_suggests_the_close_one(compose_config):
     with pytest.raises(
         UserError, match=r"training\.batchsize is not a key of training; did you mean training\.batch_size"
     ):
-        check_config(compose_with("+training.batchsize=8"))
+        check_config(compose_config("+training.batchsize=8"))
 
 
-def test_choice_message_lists_the_options():
+def test_choice_message_lists_the_options(compose_config):
     with pytest.raises(UserError) as error:
-        check_config(compose_with("training.scheduler=cosine_annealing"))
+        check_config(compose_config("training.scheduler=cosine_annealing"))
     assert str(error.value).startswith(
         "training.scheduler=cosine_annealing is unknown; expected one of linear, cosine,"
     )
 
 
-def test_fractions_without_validation_blame_the_fractions():
+def test_fractions_without_validation_blame_the_fractions(compose_config):
     with pytest.raises(UserError, match=r"dataset\.fractions=\[0.9,0,0.1\] leaves no validation split"):
-        check_config(compose_with("dataset.fractions=[0.9,0,0.1]"))
+        check_config(compose_config("dataset.fractions=[0.9,0,0.1]"))
 
 
 @pytest.mark.parametrize(
@@ -86,9 +76,9 @@ def test_fractions_without_validation_blame_the_fractions():
         ("[0,0.5,0.5]", r"dataset\.fractions=\[0,0.5,0.5\] leaves no train split"),
     ],
 )
-def test_fractions_are_checked_once_here(fractions, problem):
+def test_fractions_are_checked_once_here(fractions, problem, compose_config):
     with pytest.raises(UserError, match=problem):
-        check_config(compose_with(f"dataset.fractions={fractions}"))
+        check_config(compose_config(f"dataset.fractions={fractions}"))
 
 
 @pytest.mark.parametrize(
@@ -98,14 +88,14 @@ def test_fractions_are_checked_once_here(fractions, problem):
         ("num_negatives=1 phase.range_min=5 phase.range_max=5", r"phase\.range_min=5 is not below phase\.range_max=5"),
     ],
 )
-def test_the_mining_window_holds_the_negatives(window, problem):
+def test_the_mining_window_holds_the_negatives(window, problem, compose_config):
     with pytest.raises(UserError, match=problem):
-        check_config(compose_with("phase=hard_negatives", *f"phase.{window}".split()))
+        check_config(compose_config("phase=hard_negatives", *f"phase.{window}".split()))
     check_config(
-        compose_with("phase=hard_negatives", "phase.num_negatives=3", "phase.range_min=2", "phase.range_max=5")
+        compose_config("phase=hard_negatives", "phase.num_negatives=3", "phase.range_min=2", "phase.range_max=5")
     )
 
 
-def test_a_chain_stages_mining_window_is_checked_too():
+def test_a_chain_stages_mining_window_is_checked_too(compose_config):
     with pytest.raises(UserError, match=r"phase\.stages\.phase2\.phase\.num_negatives=30 does not fit the window"):
-        check_config(compose_with("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
+        check_config(compose_config("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
