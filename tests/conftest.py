@@ -1,13 +1,15 @@
-"""Shared fixtures: a tiny local model, a tiny physics-shaped folder, and an isolated MLflow store per test."""
+"""Shared fixtures: a tiny local model, a tiny physics-shaped folder, an isolated MLflow store per test, and the
+config composed once per override list."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
 import pytest
 
-from embedlab_testing import write_physics_folder
+from embedlab_testing import REPO, write_physics_folder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -60,3 +62,28 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@pytest.fixture(scope="session")
+def compose_config():
+    """`compose_config(*overrides, hydra=False)`: conf/train.yaml composed with `overrides` by Hydra's compose API,
+    as `python -m train` composes it (`hydra=True` keeps the `hydra` node, `hydra.runtime.choices` included).
+
+    Each distinct override list is composed once a session, and every call gets its own deep copy, free to change
+    (lightning-hydra-template's `cfg_train_global` and `cfg_train`). Interpolations stay unresolved in the copy, so
+    `${oc.env:...}` reads the environment of the test that resolves it. For tests that look at the config or build
+    objects from it; what only the command line shows (exit codes, the one `error:` line, Hydra's argument grammar)
+    goes through `run_train`. Hydra is initialized around each composition only, so `run_train` can start its own.
+    """
+    from hydra import compose, initialize_config_dir
+
+    composed = {}
+
+    def compose_copy(*overrides: str, hydra: bool = False):
+        key = (overrides, hydra)
+        if key not in composed:
+            with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+                composed[key] = compose("train", overrides=list(overrides), return_hydra_config=hydra)
+        return copy.deepcopy(composed[key])
+
+    return compose_copy

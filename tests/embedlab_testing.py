@@ -120,18 +120,29 @@ def run_bench(module: str, *args: str, timeout: int = 600) -> subprocess.Complet
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
-def tiny_chain_overrides(tiny_model: str, out: Path) -> list[str]:
-    """A two-stage chain shrunk to the tiny model: 2 steps per stage, mining without a margin, all under `out`."""
+def tiny_overrides(tiny_model: str, data: Path | str | None = None) -> list[str]:
+    """`debug=tiny` (conf/debug/tiny.yaml: 2 steps of 8 examples on the CPU in fp32, evaluated after each, no model
+    logged) on the tiny model, and `data` as `dataset.path` when given. A test adds what its assertions need."""
+    return ["debug=tiny", f"model.name_or_path={tiny_model}", *([f"dataset.path={data}"] if data else [])]
+
+
+def tiny_chain_overrides(tiny_model: str, out: Path, data: Path | str | None = None) -> list[str]:
+    """`tiny_overrides` for a two-stage chain: phase 2 mines without a margin, its cache under `out`."""
     return [
-        f"model.name_or_path={tiny_model}",
-        "hardware=cpu",
-        "hardware.precision=fp32",  # the same steps on every CPU (auto is bf16 where the CPU has AMX)
-        "training.max_steps=2",
-        "training.eval_steps=1",
-        "training.batch_size=8",
+        *tiny_overrides(tiny_model, data),
         "phase.stages.phase2.phase.relative_margin=null",  # the untrained tiny model scores everything alike
         f"phase.stages.phase2.phase.cache_dir={out / 'cache'}",
     ]
+
+
+def train_in(folder: Path, *overrides: str, run_dir: str = "run", cwd: Path = REPO) -> tuple[Finished, str]:
+    """`python -m train <overrides>` in-process with its MLflow store at `folder/mlflow.db` (MLFLOW_TRACKING_URI)
+    and its run folder `folder/<run_dir>`; the test fails, showing stderr, unless it exits 0. Returns the result and
+    the store's URI."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    result = run_train(*overrides, f"hydra.run.dir={folder / run_dir}", cwd=cwd, env={"MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, uri
 
 
 def linked_versions(model) -> list[tuple[str, str]]:

@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.config import build
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
 OPTIONS = [(group, f.stem) for group in GROUPS for f in sorted((CONF / group).rglob("*.yaml"))]
-
-
-def compose_with(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+# Presets that set keys of other groups (`# @package _global_`: experiment, hparams_search, debug) build nothing of
+# their own; the groups they set are built from the configs they compose.
+PRESETS = {g for g, o in OPTIONS if (CONF / g / f"{o}.yaml").read_text().startswith("# @package _global_")}
 
 
 def test_walk_finds_the_groups():
@@ -25,10 +22,10 @@ def test_walk_finds_the_groups():
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_option_composes(group, option):
-    cfg = compose_with(f"{group}={option}")
+def test_option_composes(group, option, compose_config):
+    cfg = compose_config(f"{group}={option}")
     assert cfg.seed == 42
-    if group not in ("experiment", "hparams_search"):
+    if group not in PRESETS:
         assert {"_target_", "parts", "stages"} & set(cfg[group]), f"{group}/{option}.yaml has no _target_"
 
 
@@ -81,26 +78,55 @@ def every_device(monkeypatch):
     monkeypatch.setattr(device, "_mps_available", lambda: True)
 
 
-BUILDABLE = [(g, o) for g, o in OPTIONS if g not in ("experiment", "hparams_search")]
+BUILDABLE = [(g, o) for g, o in OPTIONS if g not in PRESETS]
 
 
 @pytest.mark.parametrize(("group", "option"), BUILDABLE, ids=[f"{g}={o}" for g, o in BUILDABLE])
-def test_option_builds(group, option, tiny_model_path, tmp_path, mlflow_uri, request):
+def test_option_builds(group, option, tiny_model_path, tmp_path, mlflow_uri, request, compose_config):
     if group == "hardware":
         request.getfixturevalue("every_device")
     overrides = _data_for(option, tmp_path) if group == "dataset" else []
-    cfg = compose_with(f"{group}={option}", *overrides)
+    cfg = compose_config(f"{group}={option}", *overrides)
     built = _built(group, option, cfg, tiny_model_path, tmp_path)
     assert built is not None
     if group == "hardware":
         assert built.device == cfg.hardware.device if cfg.hardware.device != "auto" else built.device == "cuda"
 
 
-def test_model_option_loads_the_packaged_minilm():
-    cfg = compose_with("model=minilm")
+def test_model_option_loads_the_packaged_minilm(compose_config):
+    cfg = compose_config("model=minilm")
     model = build(cfg.model, where="model", device="cpu")
     assert model.get_embedding_dimension() == 384
     assert model.max_seq_length == 256
+
+
+def test_walk_finds_the_presets():
+    assert {"experiment", "hparams_search", "debug"} <= PRESETS
+
+
+TINY = [(g, o) for g, o in OPTIONS if g in ("experiment", "dataset", "phase")]
+
+
+@pytest.mark.parametrize(("group", "option"), TINY, ids=[f"debug=tiny,{g}={o}" for g, o in TINY])
+def test_debug_tiny_shrinks_every_stage_of_any_run(group, option, tmp_path, compose_config):
+    """`debug=tiny` (conf/debug/tiny.yaml) wins over any experiment, dataset or phase, in every stage of a chain:
+    the training arguments and hardware built from each stage's config are the preset's."""
+    from embedlab.phases.chain import stage_config
+    from embedlab.training.sampling import Sampling
+
+    cfg = compose_config("debug=tiny", f"{group}={option}")  # before the option: the defaults list orders them
+    stages = cfg.phase.stages.items() if "stages" in cfg.phase else [("run", None)]
+    for name, stage in stages:
+        run = cfg if stage is None else stage_config(cfg, name, stage, None, parent_run_id="parent")
+        hardware = build(run.hardware, where="hardware")
+        args = build(run.training, where="training", output_dir=tmp_path, hardware=hardware, sampling=Sampling())
+        assert (args.max_steps, args.eval_steps, args.per_device_train_batch_size) == (2, 1, 8), name
+        assert (hardware.device, hardware.precision, run.tracking.log_model) == ("cpu", "fp32", False), name
+
+
+def test_a_key_on_the_command_line_wins_over_debug_tiny(compose_config):
+    cfg = compose_config("debug=tiny", "training.max_steps=6", "hardware=cuda")
+    assert (cfg.training.max_steps, cfg.training.eval_steps, cfg.hardware.device) == (6, 1, "cuda")
 
 
 @pytest.mark.parametrize("stop", ["sigterm", "pruned", "mistake"])

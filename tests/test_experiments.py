@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from embedlab_testing import QUORA_HEADER, quora_rows, run_train, runs, write_tsv
+from embedlab_testing import QUORA_HEADER, quora_rows, runs, tiny_overrides, train_in, write_tsv
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRESETS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
@@ -23,14 +22,9 @@ RECIPES = {  # preset -> (dataset, loss, batch, epochs): the issue's table
 }
 
 
-def compose_preset(name: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=[f"experiment={name}"], return_hydra_config=True)
-
-
 @pytest.mark.parametrize("name", REFERENCE_PRESETS)
-def test_preset_composes_with_the_shared_recipe_settings(name):
-    cfg = compose_preset(name)
+def test_preset_composes_with_the_shared_recipe_settings(name, compose_config):
+    cfg = compose_config(f"experiment={name}")
     assert cfg.seed == 42
     assert cfg.training.warmup_ratio == 0.0
     assert cfg.training.scheduler == "linear"
@@ -39,39 +33,27 @@ def test_preset_composes_with_the_shared_recipe_settings(name):
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_preset_pins_its_recipe(name):
-    cfg = compose_preset(name)
+def test_preset_pins_its_recipe(name, compose_config):
+    cfg = compose_config(f"experiment={name}", hydra=True)
     dataset, loss, batch, epochs = RECIPES[name]
     assert (cfg.dataset.name, cfg.hydra.runtime.choices.loss) == (dataset, loss)
     assert (cfg.training.batch_size, cfg.training.epochs) == (batch, epochs)
 
 
-def test_ncert_social_uses_512_tokens_without_normalize():
-    cfg = compose_preset("ncert_social")
+def test_ncert_social_uses_512_tokens_without_normalize(compose_config):
+    cfg = compose_config("experiment=ncert_social")
     assert cfg.model.max_seq_length == 512
     assert cfg.model.normalize is False
 
 
 @pytest.mark.slow
 def test_single_phase_presets_run_a_few_steps(tiny_model_path, tmp_path):
-    """Each one-phase recipe, 2 steps on the tiny model (physics_two_phase has its own test in tests/phases)."""
+    """Each one-phase recipe shrunk by `debug=tiny` on the tiny model (physics_two_phase: tests/phases)."""
     quora = write_tsv(tmp_path / "quora.tsv", QUORA_HEADER, quora_rows())
     extra = {"quora_mixed": [f"dataset.path={quora}", "dataset.queries=3", "dataset.corpus=30"]}
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     for name in ("quora_mixed", "ncert_social", "word_association", "ml_concepts"):
-        result = run_train(
-            f"experiment={name}",
-            f"model.name_or_path={tiny_model_path}",
-            "model.max_seq_length=64",
-            "training.max_steps=2",
-            "training.eval_steps=2",
-            "training.batch_size=4",
-            "tracking.log_model=false",
-            f"hydra.run.dir={tmp_path / name}",
-            *extra.get(name, []),
-            env={"MLFLOW_TRACKING_URI": uri},
-        )
-        assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
+        shrunk = [*tiny_overrides(tiny_model_path), "model.max_seq_length=64", "training.eval_steps=2"]
+        _, uri = train_in(tmp_path, f"experiment={name}", *shrunk, *extra.get(name, []), run_dir=name)
     finished = {run.data.params["dataset.name"]: run for run in runs(uri)}
     assert {r.info.status for r in finished.values()} == {"FINISHED"}
     assert set(finished) == {"quora", "ncert_social", "word_association", "ml_concepts"}

@@ -16,21 +16,13 @@ from omegaconf import OmegaConf
 
 from embedlab.errors import UserError
 from embedlab.folders import check_new_run_folder, claim_folder, held_run_folder, register_run_folders
-from embedlab_testing import REPO, run_train, runs
+from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
 SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)
 
 
 def tiny_run(tiny_model_path: str, physics_folder: Path, *overrides: str) -> list[str]:
-    return [
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=2",
-        "training.eval_steps=1",
-        "training.batch_size=8",
-        "tracking.log_model=false",
-        *overrides,
-    ]
+    return [*tiny_overrides(tiny_model_path, physics_folder), *overrides]
 
 
 def test_many_processes_claiming_one_name_get_one_folder_each(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from embedlab.interrupts import signals_held
 from embedlab.training.checkpoint import COMPLETE
-from embedlab_testing import REPO, runs
+from embedlab_testing import REPO, runs, tiny_overrides
 
 STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 HELD = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
@@ -26,6 +26,11 @@ def start(*overrides: str, uri: str) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     command = [sys.executable, "-m", "train", *overrides]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def long_tiny_run(tiny_model: str, data: Path) -> list[str]:
+    """`debug=tiny` made long enough to stop in the middle: 60 steps, a checkpoint every 2."""
+    return [*tiny_overrides(tiny_model, data), "training.max_steps=60", "training.eval_steps=2"]
 
 
 def signals_blocked(process: subprocess.Popen) -> bool:
@@ -129,16 +134,7 @@ def test_a_signal_while_the_data_is_read_is_one_line(signum, code, tiny_model_pa
 @pytest.mark.slow
 def test_ctrl_c_in_training_saves_a_checkpoint_and_says_how_to_resume(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    process = start(
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=60",
-        "training.eval_steps=2",
-        "training.batch_size=8",
-        "tracking.log_model=false",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        uri=uri,
-    )
+    process = start(*long_tiny_run(tiny_model_path, physics_folder), f"hydra.run.dir={tmp_path / 'run'}", uri=uri)
     wait_until((tmp_path / "run" / "checkpoints" / "checkpoint-2" / COMPLETE).exists, process)
     returncode, stderr = stopped(process, signal.SIGINT)
     assert returncode == 130
@@ -156,12 +152,7 @@ def test_ctrl_c_in_an_optuna_trial_kills_the_sweep_and_says_how_to_continue(tiny
         "hparams_search=physics",
         f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
         "hydra.sweeper.n_trials=2",
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=60",
-        "training.eval_steps=2",
-        "training.batch_size=8",
-        "tracking.log_model=false",
+        *long_tiny_run(tiny_model_path, physics_folder),
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         uri=uri,
     )

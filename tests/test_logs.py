@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from embedlab.logs import OtherLoggers, OwnMessages
-from embedlab_testing import run_train, run_train_subprocess
+from embedlab_testing import run_train, run_train_subprocess, tiny_overrides
 
 
 def record(name: str, level: int) -> logging.LogRecord:
@@ -31,13 +31,7 @@ def test_a_mining_run_writes_its_summary_to_the_job_log_and_not_the_noise(tiny_m
     """A fresh process: FAISS is imported and MLflow's warnings fire for the first time, as in a user's run."""
     result = run_train_subprocess(
         "phase=hard_negatives",
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "hardware=cpu",
-        "hardware.precision=fp32",
-        "training.max_steps=2",
-        "training.eval_steps=1",
-        "training.batch_size=8",
+        *tiny_overrides(tiny_model_path, physics_folder),
         "phase.relative_margin=null",  # the untrained tiny model scores everything alike
         f"phase.cache_dir={tmp_path / 'cache'}",
         f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from embedlab.errors import UserError
@@ -122,19 +121,18 @@ def test_the_catalogue_names_each_case_once(files):
     assert sorted(CASES) == sorted(refusals(files))
 
 
-@pytest.fixture(scope="module")
-def composed():
-    """`compose(overrides)` -> (config without `hydra`, the groups' choices), as `python -m train` has them."""
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+@pytest.fixture
+def composed(compose_config):
+    """`composed(*overrides)` -> (config without `hydra`, the groups' choices), as `python -m train` has them."""
 
-        def make(*overrides: str, with_hydra: bool = False):
-            cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-            choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
-            plain = OmegaConf.to_container(cfg, resolve=False)
-            plain.pop("hydra")
-            return OmegaConf.create(plain), choices
+    def make(*overrides: str):
+        cfg = compose_config(*overrides, hydra=True)
+        choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+        plain = OmegaConf.to_container(cfg, resolve=False)
+        plain.pop("hydra")
+        return OmegaConf.create(plain), choices
 
-        yield make
+    return make
 
 
 def test_the_plan_names_what_each_stage_logs(composed, tiny_model_path, physics_folder, mlflow_uri):

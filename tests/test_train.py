@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from embedlab_testing import run_train, run_train_subprocess, runs
+from embedlab_testing import run_train_subprocess, runs, tiny_overrides, train_in
 
 
 def metric_steps(uri: str, run_id: str, name: str) -> dict[int, float]:
@@ -19,18 +19,13 @@ def metric_steps(uri: str, run_id: str, name: str) -> dict[int, float]:
 @pytest.fixture(scope="module")
 def tiny_run(tiny_model_path, physics_folder, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny-run")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    result = run_train(
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=4",
+    result, uri = train_in(
+        tmp,
+        *tiny_overrides(tiny_model_path, physics_folder),
+        "training.max_steps=4",  # evaluated at 0, 2, 4: a checkpoint that is not the last can be kept
         "training.eval_steps=2",
-        "training.batch_size=8",
-        "hardware.precision=fp32",  # what these steps and picks assume; auto is bf16 on an AMX CPU (tests/hardware)
-        f"hydra.run.dir={tmp / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        "tracking.log_model=true",  # the registry's version is checked below
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return result, uri, tmp / "run"
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.config import build
 from embedlab.data.splits import SPLITS
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 # The issue's minimum row counts (after exact duplicates are dropped) and each set's training part.
 BUNDLED = {
     "physics": ("pairs", 300),
@@ -20,14 +18,22 @@ BUNDLED = {
 }
 
 
-def bundled(name: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"dataset={name}"])
-    return build(cfg.dataset, where="dataset", seed=cfg.seed)
+@pytest.fixture(scope="module")
+def bundled(compose_config):
+    """`bundled(name)`: the bundled set built from its config, once per module (the tests only read it)."""
+    built = {}
+
+    def build_once(name: str):
+        if name not in built:
+            cfg = compose_config(f"dataset={name}")
+            built[name] = build(cfg.dataset, where="dataset", seed=cfg.seed)
+        return built[name]
+
+    return build_once
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
-def test_bundled_set_builds_with_disjoint_held_out_splits(name):
+def test_bundled_set_builds_with_disjoint_held_out_splits(name, bundled):
     part_name, minimum = BUNDLED[name]
     bundle = bundled(name)
     part = bundle.parts[part_name]
@@ -41,19 +47,19 @@ def test_bundled_set_builds_with_disjoint_held_out_splits(name):
     )
 
 
-def test_ncert_social_phrases_come_from_their_passage():
+def test_ncert_social_phrases_come_from_their_passage(bundled):
     part = bundled("ncert_social").parts["pairs"]
     rows = [row for s in SPLITS for row in part.splits[s]]
     assert all(row["positive"].lower() in row["anchor"].lower() for row in rows)
 
 
-def test_word_association_is_about_half_positive():
+def test_word_association_is_about_half_positive(bundled):
     part = bundled("word_association").parts["labeled"]
     labels = [row["label"] for s in SPLITS for row in part.splits[s]]
     assert 0.4 <= sum(labels) / len(labels) <= 0.6
 
 
-def test_ml_concepts_scores_are_graded():
+def test_ml_concepts_scores_are_graded(bundled):
     part = bundled("ml_concepts").parts["scored"]
     scores = [row["score"] for s in SPLITS for row in part.splits[s]]
     assert all(0.0 <= score <= 1.0 for score in scores) and len(set(scores)) > 5

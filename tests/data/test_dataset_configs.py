@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.config import build
 from embedlab.data.bundle import DataBundle
@@ -26,17 +25,16 @@ def test_walk_finds_the_options():
 
 
 @pytest.mark.parametrize("option", OPTIONS)
-def test_option_builds(option, fixture_overrides):
+def test_option_builds(option, fixture_overrides, compose_config):
     overrides = [f"dataset={option}", *fixture_overrides.get(option, [])]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose_config(*overrides)
     bundle = build(cfg.dataset, where="dataset", seed=42)
     assert isinstance(bundle, DataBundle) and bundle.name == cfg.dataset.name == option
     assert bundle.parts and all(part.splits["train"] for part in bundle.parts.values())
     bundle.check_disjoint()
 
 
-def test_local_kinds_from_the_command_line(beir_folder, write_table):
+def test_local_kinds_from_the_command_line(beir_folder, write_table, compose_config):
     rows = [{"q": f"question {i}", "a": f"answer {i}", "s": i / 19} for i in range(20)]
     table = write_table("scored.csv", rows)
     overrides = {
@@ -50,7 +48,6 @@ def test_local_kinds_from_the_command_line(beir_folder, write_table):
         "retrieval": [f"dataset.path={beir_folder}", "dataset.kind=retrieval", "dataset.use=both"],
     }
     for kind, extra in overrides.items():
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=["dataset=local", *extra])
+        cfg = compose_config("dataset=local", *extra)
         bundle = build(cfg.dataset, where="dataset", seed=42)
         assert next(iter(bundle.parts.values())).kind == ("pairs" if kind == "retrieval" else kind)

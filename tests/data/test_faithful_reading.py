@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.data.readers import read_rows
 from embedlab.data.table import load_table
 from embedlab.errors import UserError
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def test_a_field_longer_than_the_csv_default_limit_is_read(tmp_path):
@@ -41,24 +36,21 @@ def test_quoted_multiline_fields_are_still_read(tmp_path):
     assert read_rows(path)[0]["positive"] == "line one\nline two"
 
 
-def compose_with(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
-
-
 @pytest.mark.parametrize("dataset", ["word_association", "ml_concepts"])
-def test_a_bundled_dataset_brings_a_loss_that_fits_it(dataset):
-    cfg = compose_with(f"dataset={dataset}")
+def test_a_bundled_dataset_brings_a_loss_that_fits_it(dataset, compose_config):
+    cfg = compose_config(f"dataset={dataset}", hydra=True)
     assert cfg.hydra.runtime.choices.loss == "cosine"
     assert cfg.loss._target_.endswith("CosineSimilarityLoss")
     assert cfg.optimized_metric == "spearman"
 
 
-def test_an_explicit_loss_still_wins():
-    cfg = compose_with("dataset=word_association", "loss=cosent")
+def test_an_explicit_loss_still_wins(compose_config):
+    cfg = compose_config("dataset=word_association", "loss=cosent", hydra=True)
     assert cfg.hydra.runtime.choices.loss == "cosent"
-    assert compose_with("dataset=word_association", "optimized_metric=pearson").optimized_metric == "pearson"
+    assert (
+        compose_config("dataset=word_association", "optimized_metric=pearson", hydra=True).optimized_metric == "pearson"
+    )
 
 
-def test_pair_datasets_keep_mnrl():
-    assert compose_with("dataset=physics").hydra.runtime.choices.loss == "mnrl"
+def test_pair_datasets_keep_mnrl(compose_config):
+    assert compose_config("dataset=physics", hydra=True).hydra.runtime.choices.loss == "mnrl"

@@ -86,14 +86,13 @@ def test_a_sample_as_large_as_the_corpus_gives_the_full_metrics(tiny_model_path)
     assert small["ndcg_at_10"] >= full(model)["ndcg_at_10"]  # fewer distractors can only move gold docs up
 
 
-def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, tmp_path):
+def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, tmp_path, compose_config):
     from datasets import Dataset
     from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from embedlab.hardware.device import Hardware
-    from embedlab.training.arguments import training_arguments
+    from embedlab.config import build
     from embedlab.training.sampling import Sampling
     from embedlab.training.trainer import EmbeddingTrainer
 
@@ -103,13 +102,9 @@ def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, t
 
     queries, corpus, relevant = _corpus_and_queries()
     model = SentenceTransformer(tiny_model_path, device="cpu")
-    args = training_arguments(
-        tmp_path,
-        Hardware(device="cpu", precision="fp32"),
-        Sampling(),
-        max_nonfinite_steps=3,
-        validation_corpus_sample=5,
-    )
+    cfg = compose_config("debug=tiny", "training.validation_corpus_sample=5")  # as a user sets it
+    hardware = build(cfg.hardware, where="hardware")
+    args = build(cfg.training, where="training", output_dir=tmp_path, hardware=hardware, sampling=Sampling())
     evaluator = SequentialEvaluator([RetrievalEvaluator(queries, corpus, relevant)])
     rows = Dataset.from_dict({"anchor": ["a", "b"], "positive": ["c", "d"]})
     trainer = EmbeddingTrainer(

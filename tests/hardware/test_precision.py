@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedlab_testing import run_train, runs
+from embedlab_testing import runs, tiny_overrides, train_in
 
 # bf16 keeps 8 bits of mantissa: a 2-layer model's metrics on 24 queries move by at most one rank flip or so
 # (1/24 ~= 0.04 in acc@1), and its losses by well under 1%.
@@ -21,19 +21,13 @@ def two_runs(tiny_model_path, physics_folder, tmp_path_factory):
     out = {}
     for precision in ("fp32", "bf16"):
         tmp = tmp_path_factory.mktemp(f"run-{precision}")
-        uri = f"sqlite:///{tmp / 'mlflow.db'}"
-        result = run_train(
-            f"model.name_or_path={tiny_model_path}",
-            f"dataset.path={physics_folder}",
+        _, uri = train_in(
+            tmp,
+            *tiny_overrides(tiny_model_path, physics_folder),
             "training.max_steps=4",
             "training.eval_steps=2",
-            "training.batch_size=8",
-            "hardware=cpu",
             f"hardware.precision={precision}",
-            f"hydra.run.dir={tmp / 'run'}",
-            env={"MLFLOW_TRACKING_URI": uri},
         )
-        assert result.returncode == 0, result.stderr[-3000:]
         [run] = runs(uri, "physics")
         out[precision] = (run, tmp / "run")
     return out

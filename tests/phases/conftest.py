@@ -29,5 +29,6 @@ def tracker() -> RecordingTracker:
 
 @pytest.fixture(scope="session")
 def cli():
-    """The shared helpers: cli.run_train(*overrides), cli.runs(uri), cli.write_jsonl, cli.REPO."""
+    """The shared helpers: cli.run_train(*overrides), cli.train_in(folder, *overrides), cli.tiny_overrides(model, data),
+    cli.runs(uri), cli.write_jsonl, cli.REPO."""
     return embedlab_testing

@@ -12,15 +12,13 @@ from embedlab.phases.hard_negatives import resolve_init_from
 @pytest.fixture(scope="module")
 def two_phase(cli, tiny_model_path, physics_folder, tmp_path_factory):
     folder = tmp_path_factory.mktemp("two-phase")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    result = cli.run_train(
+    result, uri = cli.train_in(
+        folder,
         "experiment=physics_two_phase",
-        f"dataset.path={physics_folder}",
-        *cli.tiny_chain_overrides(tiny_model_path, folder),
-        f"hydra.run.dir={folder / 'out'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        *cli.tiny_chain_overrides(tiny_model_path, folder, physics_folder),
+        "tracking.log_model=true",  # phase 1's logged model and registered version start phase 2 below
+        run_dir="out",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     by_name = {}
     for run in cli.runs(uri):
         by_name[run.data.tags.get("embedlab.stage", "parent")] = run
@@ -85,20 +83,17 @@ def test_phase2_from_an_earlier_run(two_phase, cli, tiny_model_path, physics_fol
     )
     assert model.name.startswith("physics-mnrl_"), model.name  # named after its run, not `best_model`
     source = f"runs:/{phase1.run_id}/{model.name}"
-    result = cli.run_train(
+    result, _ = cli.train_in(
+        folder,
+        *cli.tiny_overrides(tiny_model_path, physics_folder),
         "phase=hard_negatives",
         f"phase.init_from={source}",
-        f"dataset.path={physics_folder}",
-        "hardware=cpu",
         "training.max_steps=1",
-        "training.batch_size=8",
         "phase.relative_margin=null",
         f"phase.cache_dir={folder / 'cache'}",
         "tracking.experiment=from-run",
-        f"hydra.run.dir={folder / 'again'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+        run_dir="again",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     # the same weights, data and settings as phase 2 of the chain: the mined triplets come from the cache
     assert "reusing cached triplets" in result.stdout
     (run,) = cli.runs(uri, "from-run")

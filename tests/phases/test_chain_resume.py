@@ -19,11 +19,9 @@ def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_pa
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [
         "experiment=physics_two_phase",
-        f"dataset.path={physics_folder}",
-        *cli.tiny_chain_overrides(tiny_model_path, tmp_path),
+        *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
         "++phase.stages.phase2.training.max_steps=40",
         "++phase.stages.phase2.training.eval_steps=2",
-        "tracking.log_model=false",
     ]
     first_dir = tmp_path / "first"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}

@@ -30,16 +30,7 @@ def beir_with_splits(physics_folder, tmp_path_factory):
 def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     folder, _ = beir_with_splits
     out = tmp_path_factory.mktemp("recipe")
-    uri = f"sqlite:///{out / 'mlflow.db'}"
-    result = cli.run_train(
-        "experiment=retrieval",
-        f"dataset.path={folder}",
-        *cli.tiny_chain_overrides(tiny_model_path, out),
-        "tracking.log_model=false",
-        f"hydra.run.dir={out / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result, uri = cli.train_in(out, "experiment=retrieval", *cli.tiny_chain_overrides(tiny_model_path, out, folder))
     return result, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
 
 

@@ -15,7 +15,7 @@ import pytest
 from embedlab.errors import UserError
 from embedlab.tracking.mlflow_run import MlflowTracker, credentials_to_env
 from embedlab.tracking.params import flatten, redact
-from embedlab_testing import run_train, runs
+from embedlab_testing import run_train, runs, tiny_overrides
 
 SECRET = "s3cret-Pw"
 PG_SECRET = "pg-s3cret"
@@ -54,13 +54,7 @@ def test_password_in_tracking_url_is_not_logged_or_printed(mlflow_server, tiny_m
     with_password = url.replace("http://", f"http://alice:{SECRET}@")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     result = run_train(
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "hardware=cpu",
-        "training.max_steps=2",
-        "training.eval_steps=2",
-        "training.batch_size=8",
-        "tracking.log_model=false",
+        *tiny_overrides(tiny_model_path, physics_folder),
         f"tracking.uri={with_password}",
         f"+tracking.tags.optuna=postgresql://optuna:{PG_SECRET}@db/optuna",
         f"hydra.run.dir={tmp_path / 'run'}",

@@ -13,7 +13,7 @@ import pytest
 from embedlab.errors import UserError
 from embedlab.tracking.resume import check_owner_gone
 from embedlab.tracking.stale_runs import process_started, process_tags
-from embedlab_testing import run_train, runs
+from embedlab_testing import run_train, runs, tiny_overrides
 
 
 def run_with(status: str, **tags: str):
@@ -46,9 +46,7 @@ def test_resume_by_id_of_a_live_run_is_one_line_and_leaves_it_alone(tiny_model_p
     tags = {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_started": str(process_started())}
     live = client.create_run(experiment, tags={**tags, "output_dir": str(tmp_path / "live")})  # this test's own
     result = run_train(
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=2",
+        *tiny_overrides(tiny_model_path, physics_folder),
         f"tracking.uri={uri}",
         f"resume={live.info.run_id}",
         f"hydra.run.dir={tmp_path / 'again'}",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from hydra import compose, initialize_config_dir
 from transformers import TrainerCallback
 
 from embedlab.errors import Interrupted
 from embedlab.job import run_job
 from embedlab.tracking.status import ended_with_status, status_for
-from embedlab_testing import REPO, runs
+from embedlab_testing import runs, tiny_overrides
 
 
 @pytest.mark.parametrize(
@@ -47,21 +46,16 @@ class PruneAtFirstEvaluation(TrainerCallback):
             raise optuna.TrialPruned(f"pruned at step {state.global_step}")
 
 
-def test_a_pruned_chain_trial_ends_its_stage_and_parent_runs_killed(tiny_model_path, physics_folder, tmp_path):
+def test_a_pruned_chain_trial_ends_its_stage_and_parent_runs_killed(
+    tiny_model_path, physics_folder, tmp_path, compose_config
+):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [
         "experiment=physics_two_phase",
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "hardware=cpu",
-        "training.max_steps=2",
-        "training.eval_steps=1",
-        "training.batch_size=8",
+        *tiny_overrides(tiny_model_path, physics_folder),
         f"tracking.uri={uri}",
-        "tracking.log_model=false",
     ]
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config(*overrides)
     with pytest.raises(optuna.TrialPruned):
         run_job(cfg, tmp_path / "out", overrides, callbacks=[PruneAtFirstEvaluation()])
     by_stage = {run.data.tags.get("embedlab.stage", "parent"): run for run in runs(uri)}

@@ -13,22 +13,20 @@ from pathlib import Path
 import pytest
 
 from embedlab.training.checkpoint import COMPLETE, last_complete_checkpoint, mark_complete
-from embedlab_testing import REPO, run_train, runs
+from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
 # A resumed run replays the same batches with the restored optimizer, scheduler and RNG states; what is left
 # is float summation order, so the final metrics agree to well within this (README: "Resuming").
 RESUME_TOLERANCE = 1e-4
 
 
-def tiny_overrides(tiny_model_path: str, physics_folder: Path, run_dir: Path, steps: int = 10) -> list[str]:
+def fault_run(tiny_model_path: str, physics_folder: Path, run_dir: Path, steps: int = 10) -> list[str]:
+    """`debug=tiny` for `steps` steps, a checkpoint every 2, all of them kept (resume chooses among them)."""
     return [
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
+        *tiny_overrides(tiny_model_path, physics_folder),
         f"training.max_steps={steps}",
         "training.eval_steps=2",
-        "training.batch_size=8",
         "training.save_total_limit=10",
-        "tracking.log_model=false",
         f"hydra.run.dir={run_dir}",
     ]
 
@@ -58,7 +56,7 @@ def test_kill_9_then_resume_is_one_finished_run_matching_an_uninterrupted_one(
     tiny_model_path, physics_folder, tmp_path
 ):
     uri = f"sqlite:///{tmp_path / 'killed.db'}"
-    overrides = tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run")
+    overrides = fault_run(tiny_model_path, physics_folder, tmp_path / "run")
     process = start_train(overrides, uri)
     wait_for(tmp_path / "run" / "checkpoints" / "checkpoint-4" / COMPLETE, process)
     process.send_signal(signal.SIGKILL)
@@ -78,7 +76,7 @@ def test_kill_9_then_resume_is_one_finished_run_matching_an_uninterrupted_one(
 
     clean_uri = f"sqlite:///{tmp_path / 'clean.db'}"
     clean = run_train(
-        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "clean"), env={"MLFLOW_TRACKING_URI": clean_uri}
+        *fault_run(tiny_model_path, physics_folder, tmp_path / "clean"), env={"MLFLOW_TRACKING_URI": clean_uri}
     )
     assert clean.returncode == 0, clean.stderr[-3000:]
     [reference] = runs(clean_uri)
@@ -91,7 +89,7 @@ def test_sigterm_saves_a_loadable_checkpoint_and_ends_killed(tiny_model_path, ph
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    process = start_train(tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run", steps=60), uri)
+    process = start_train(fault_run(tiny_model_path, physics_folder, tmp_path / "run", steps=60), uri)
     wait_for(tmp_path / "run" / "checkpoints" / "checkpoint-2" / COMPLETE, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
@@ -114,7 +112,7 @@ def test_stale_running_run_is_marked_failed_on_next_start(tiny_model_path, physi
     dead.wait()
     stale = client.create_run(experiment, tags={"host": socket.gethostname(), "pid": str(dead.pid)})
     result = run_train(
-        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run", steps=2), env={"MLFLOW_TRACKING_URI": uri}
+        *fault_run(tiny_model_path, physics_folder, tmp_path / "run", steps=2), env={"MLFLOW_TRACKING_URI": uri}
     )
     assert result.returncode == 0, result.stderr[-3000:]
     run = client.get_run(stale.info.run_id)
@@ -136,7 +134,7 @@ def test_partial_checkpoint_is_skipped_by_resume(tmp_path):
 def test_nan_loss_stops_the_run_with_one_line(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_train(
-        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"),
+        *fault_run(tiny_model_path, physics_folder, tmp_path / "run"),
         "loss.scale=1e39",  # the similarities times inf in float32: the loss is NaN from the first step (the schema caps training.lr at 1)
         env={"MLFLOW_TRACKING_URI": uri},
     )
@@ -150,7 +148,7 @@ def test_nan_loss_stops_the_run_with_one_line(tiny_model_path, physics_folder, t
 def test_resume_with_nothing_to_resume_says_so(tiny_model_path, physics_folder, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_train(
-        *tiny_overrides(tiny_model_path, physics_folder, tmp_path / "run"),
+        *fault_run(tiny_model_path, physics_folder, tmp_path / "run"),
         "resume=true",
         env={"MLFLOW_TRACKING_URI": uri},
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from embedlab_testing import run_train, runs
+from embedlab_testing import runs, tiny_overrides, train_in
 
 
 def write_pairs_csv(path, n: int):
@@ -34,19 +34,16 @@ def history(uri: str, run_id: str, key: str) -> dict[int, float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("rows", [12, 40])  # 1 training step at the default batch of 32, evaluation every 10
 def test_a_file_smaller_than_one_evaluation_interval_trains_and_evaluates_its_step(tiny_model_path, tmp_path, rows):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     data = write_pairs_csv(tmp_path / "small.csv", rows)
-    result = run_train(
+    result, uri = train_in(  # not debug=tiny: the default batch and evaluation interval are what is tested
+        tmp_path,
         f"model.name_or_path={tiny_model_path}",
         "dataset=local",
         f"dataset.path={data}",
         "dataset.fractions=[0.5,0.25,0.25]" if rows < 40 else "dataset.fractions=[0.8,0.1,0.1]",
         "hardware=cpu",
         "tracking.log_model=false",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     [run] = runs(uri)
     val_loss = history(uri, run.info.run_id, "val_loss")
     assert sorted(val_loss) == [0, 1]  # the starting model and the one step trained: evaluated at its step
@@ -65,27 +62,13 @@ def test_a_file_smaller_than_one_evaluation_interval_trains_and_evaluates_its_st
 
 @pytest.mark.slow
 def test_the_last_step_is_evaluated_when_it_is_not_a_multiple_of_eval_steps(tiny_model_path, physics_folder, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_train(
-        f"model.name_or_path={tiny_model_path}",
-        f"dataset.path={physics_folder}",
-        "training.max_steps=3",
-        "training.eval_steps=2",
-        "training.batch_size=8",
-        "hardware=cpu",
-        "tracking.log_model=false",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        env={"MLFLOW_TRACKING_URI": uri},
+    _, uri = train_in(
+        tmp_path, *tiny_overrides(tiny_model_path, physics_folder), "training.max_steps=3", "training.eval_steps=2"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     [run] = runs(uri)
     assert sorted(history(uri, run.info.run_id, "val_loss")) == [0, 2, 3]
-    assert (
-        sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir() if re.fullmatch(r"checkpoint-\d+", p.name))[
-            -1
-        ]
-        == "checkpoint-3"
-    )
+    checkpoints = [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()]
+    assert max(int(name.split("-")[1]) for name in checkpoints if re.fullmatch(r"checkpoint-\d+", name)) == 3
 
 
 class RecordingTracker:

@@ -28,7 +28,7 @@ SCHEDULERS = (
 # transformers' OptimizerNames that need only torch (the others need bitsandbytes, torchao, galore, ...)
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop")
 # sentence-transformers' BatchSamplers / MultiDatasetBatchSamplers values, restated: their module imports torch
-# (tests/test_schema.py keeps them equal); embedlab.training.sampling trusts these checks
+# (tests/schema/test_groups.py keeps them equal); embedlab.training.sampling trusts these checks
 BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")
 MULTI_DATASET = ("round_robin", "proportional")
 DIRECTIONS = ("maximize", "minimize")
@@ -36,7 +36,7 @@ DIRECTIONS = ("maximize", "minimize")
 
 def mlflow_model_name(name: str) -> str | None:
     """MLflow's rule for registered model names (the private mlflow.utils.validation._validate_model_name; this is
-    its one copy, and tests/test_schema.py checks that MLflow refuses what it refuses)."""
+    its one copy, and tests/schema/test_groups.py checks that MLflow refuses what it refuses)."""
     if "/" in name or ":" in name:
         return "is not a valid MLflow model name (it cannot contain '/' or ':')"
     if name == "." or name.startswith(".."):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.data.bundle import DataBundle, Part
 from embedlab.errors import UserError
@@ -32,11 +31,6 @@ def bundle(**parts: str) -> DataBundle:
     return DataBundle("toy", "memory", splits)
 
 
-def loss_cfg(option: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=[f"loss={option}"]).loss
-
-
 def data_for(cfg) -> DataBundle:
     if "parts" in cfg:
         return bundle(pairs="pairs", labeled="labeled_pairs")
@@ -45,14 +39,14 @@ def data_for(cfg) -> DataBundle:
 
 
 @pytest.mark.parametrize("option", LOSSES)
-def test_loss_trains_one_step(option, tiny_model_path, tmp_path):
+def test_loss_trains_one_step(option, tiny_model_path, tmp_path, compose_config):
     from sentence_transformers.sentence_transformer import (
         SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
 
-    cfg = loss_cfg(option)
+    cfg = compose_config(f"loss={option}").loss
     if option == "gist":
         cfg.guide.name_or_path = tiny_model_path  # the guide defaults to the base model; here the tiny one
     if option == "matryoshka":
@@ -79,27 +73,28 @@ def test_loss_trains_one_step(option, tiny_model_path, tmp_path):
     assert not next(model.parameters()).detach().equal(before), "a training step must change the weights"
 
 
-def test_mixed_keys_must_match_the_dataset():
+def test_mixed_keys_must_match_the_dataset(compose_config):
     with pytest.raises(UserError, match=r"loss=mixed trains parts \['labeled', 'pairs'\], but dataset=toy has"):
-        select_parts(loss_cfg("mixed"), bundle(pairs="pairs"), "mixed")
+        select_parts(compose_config("loss=mixed").loss, bundle(pairs="pairs"), "mixed")
 
 
-def test_loss_and_data_kind_mismatch_names_both():
+def test_loss_and_data_kind_mismatch_names_both(compose_config):
     with pytest.raises(UserError, match=r"loss=cosine needs scored_pairs or labeled_pairs data, but dataset=toy"):
-        select_parts(loss_cfg("cosine"), bundle(pairs="pairs"), "cosine")
+        select_parts(compose_config("loss=cosine").loss, bundle(pairs="pairs"), "cosine")
 
 
-def test_single_loss_on_a_two_part_dataset_trains_the_part_it_fits():
-    assert list(select_parts(loss_cfg("mnrl"), bundle(pairs="pairs", labeled="labeled_pairs"), "mnrl")) == ["pairs"]
+def test_single_loss_on_a_two_part_dataset_trains_the_part_it_fits(compose_config):
+    assert list(
+        select_parts(compose_config("loss=mnrl").loss, bundle(pairs="pairs", labeled="labeled_pairs"), "mnrl")
+    ) == ["pairs"]
 
 
-def test_mixed_scale_is_the_mnrl_scale():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["loss=mixed", "loss.scale=7"])
+def test_mixed_scale_is_the_mnrl_scale(compose_config):
+    cfg = compose_config("loss=mixed", "loss.scale=7")
     assert cfg.loss.parts.pairs.scale == 7
 
 
-def test_the_trainer_builds_each_parts_loss_with_its_model(tiny_model_path, tmp_path):
+def test_the_trainer_builds_each_parts_loss_with_its_model(tiny_model_path, tmp_path, compose_config):
     from sentence_transformers.sentence_transformer import (
         SentenceTransformer,
         SentenceTransformerTrainer,
@@ -111,7 +106,7 @@ def test_the_trainer_builds_each_parts_loss_with_its_model(tiny_model_path, tmp_
 
     data = bundle(pairs="pairs", labeled="labeled_pairs")
     gathered = Hardware(device="cpu", loss_kwargs={"gather_across_devices": True})  # what DDP adds
-    parts = gathered.configure_losses(select_parts(loss_cfg("mixed"), data, "mixed"))
+    parts = gathered.configure_losses(select_parts(compose_config("loss=mixed").loss, data, "mixed"))
     loss = trainer_loss(parts)
     assert set(loss) == {"pairs", "labeled"} and all(callable(f) for f in loss.values())  # nothing built yet
     model = SentenceTransformer(tiny_model_path, device="cpu")
@@ -125,22 +120,22 @@ def test_the_trainer_builds_each_parts_loss_with_its_model(tiny_model_path, tmp_
     assert trainer.loss["pairs"].scale == 20.0 and trainer.loss["pairs"].gather_across_devices is True
 
 
-def test_a_single_part_gives_the_trainer_one_loss_not_a_dict(tiny_model_path):
+def test_a_single_part_gives_the_trainer_one_loss_not_a_dict(tiny_model_path, compose_config):
     from sentence_transformers.sentence_transformer import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 
-    cfg = loss_cfg("matryoshka")
+    cfg = compose_config("loss=matryoshka").loss
     cfg.dims = [32, 16]
     loss = trainer_loss(select_parts(cfg, bundle(train="pairs"), "matryoshka"))
     built = loss(SentenceTransformer(tiny_model_path, device="cpu"))
     assert isinstance(built, MatryoshkaLoss) and built.matryoshka_dims == (32, 16)
 
 
-def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model_path):
+def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model_path, compose_config):
     from omegaconf import open_dict
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
-    cfg = loss_cfg("mnrl")
+    cfg = compose_config("loss=mnrl").loss
     with open_dict(cfg):
         cfg.no_such_setting = 1  # MultipleNegativesRankingLoss takes no such argument: a TypeError when built
     loss = trainer_loss(select_parts(cfg, bundle(train="pairs"), "mnrl"))

@@ -6,22 +6,19 @@ import json
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from embedlab.config import build
 from embedlab.data.physics import load_physics
 from embedlab.errors import UserError
 from embedlab.phases import StartingModel
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
-
-def phase_config(*overrides: str):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("train", overrides=["phase=hard_negatives", *overrides])
+@pytest.fixture
+def phase_config(compose_config):
+    """`phase_config(*overrides)`: the composed config of `phase=hard_negatives` with `overrides`."""
+    return lambda *overrides: compose_config("phase=hard_negatives", *overrides)
 
 
 @pytest.fixture
@@ -31,16 +28,22 @@ def tiny_model(tiny_model_path):
     return SentenceTransformer(tiny_model_path, device="cpu")
 
 
-def make_phase(cache_dir, **settings):
-    cfg = phase_config(f"phase.cache_dir={cache_dir}", "phase.relative_margin=null")
-    phase = build(cfg.phase, where="phase")
-    for key, value in settings.items():
-        setattr(phase, key, value)
-    return phase
+@pytest.fixture
+def make_phase(phase_config):
+    """`make_phase(cache_dir, **settings)`: the phase built from its config (no margin), with `settings` set."""
+
+    def make(cache_dir, **settings):
+        cfg = phase_config(f"phase.cache_dir={cache_dir}", "phase.relative_margin=null")
+        phase = build(cfg.phase, where="phase")
+        for key, value in settings.items():
+            setattr(phase, key, value)
+        return phase
+
+    return make
 
 
 def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
-    tiny_model, physics_folder, tmp_path, tracker, caplog, cli
+    tiny_model, physics_folder, tmp_path, tracker, caplog, cli, make_phase
 ):
     caplog.set_level(logging.INFO, logger="embedlab")  # the console shows embedlab's INFO and up (train.log too)
     phase = make_phase(tmp_path / "cache")
@@ -65,7 +68,7 @@ def test_cache_hits_on_the_second_run_and_misses_after_the_corpus_changes(
     assert len(list((tmp_path / "cache").glob("*.json"))) == 2
 
 
-def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_folder, tmp_path, tracker):
+def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_folder, tmp_path, tracker, make_phase):
     data = load_physics(path=str(physics_folder))
     mined = make_phase(tmp_path / "cache", num_negatives=2, range_max=5).prepare(
         data, tiny_model, StartingModel(), tracker, tmp_path
@@ -97,7 +100,7 @@ def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_f
     assert stats["search_on_gpu"] is False  # CPU: no faiss-gpu build, no CUDA device
 
 
-def test_a_missing_reranker_path_is_one_line_when_the_config_is_built():
+def test_a_missing_reranker_path_is_one_line_when_the_config_is_built(phase_config):
     cfg = phase_config("phase.reranker.model=/no/such/cross-encoder")
     with pytest.raises(UserError, match=r"phase.reranker.model=/no/such/cross-encoder does not exist"):
         build(cfg.phase, where="phase")
@@ -121,7 +124,7 @@ def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
     assert cli.runs(mlflow_uri) == []  # nothing was started, so nothing was encoded
 
 
-def test_a_window_that_cannot_hold_the_negatives_is_one_line_before_the_phase_is_built():
+def test_a_window_that_cannot_hold_the_negatives_is_one_line_before_the_phase_is_built(phase_config):
     from embedlab.schema import check_config
 
     cfg = phase_config("phase.num_negatives=3", "phase.range_min=18")
@@ -129,7 +132,7 @@ def test_a_window_that_cannot_hold_the_negatives_is_one_line_before_the_phase_is
         check_config(cfg)  # the schema's rule; the phase trusts it
 
 
-def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(monkeypatch):
+def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(monkeypatch, phase_config):
     monkeypatch.setitem(sys.modules, "faiss", None)  # what `import faiss` meets where neither extra is installed
     cfg = phase_config()
     with pytest.raises(UserError, match=r"FAISS cannot be imported .*pip install -e '\.\[cpu\]', or '\.\[gpu\]'"):
@@ -137,7 +140,7 @@ def test_without_faiss_the_phase_fails_when_built_naming_the_extras_to_install(m
 
 
 def test_mine_with_mines_with_that_model_and_keys_the_cache_by_its_weights(
-    tiny_model, tiny_model_path, physics_folder, tmp_path, tracker
+    tiny_model, tiny_model_path, physics_folder, tmp_path, tracker, phase_config, make_phase
 ):
     import copy
 
@@ -163,30 +166,32 @@ def test_mine_with_mines_with_that_model_and_keys_the_cache_by_its_weights(
     assert tracker.artifacts["mine_with.json"]["path"] == tiny_model_path
 
 
-def test_a_missing_mine_with_folder_is_one_line_when_the_config_is_built():
+def test_a_missing_mine_with_folder_is_one_line_when_the_config_is_built(phase_config):
     cfg = phase_config("phase.mine_with=/no/such/model")
     with pytest.raises(UserError, match=r"^phase.mine_with=/no/such/model is not a folder; expected a model folder"):
         build(cfg.phase, where="phase")
 
 
-def test_a_mine_with_folder_that_holds_no_model_is_one_line_when_the_config_is_built(tmp_path):
+def test_a_mine_with_folder_that_holds_no_model_is_one_line_when_the_config_is_built(tmp_path, phase_config):
     cfg = phase_config(f"phase.mine_with={tmp_path}")
     with pytest.raises(UserError, match=r"^phase.mine_with=.* does not exist or is not a model folder"):
         build(cfg.phase, where="phase")
 
 
-def test_without_init_from_the_phase_keeps_the_configured_model(tmp_path):
+def test_without_init_from_the_phase_keeps_the_configured_model(tmp_path, make_phase):
     assert make_phase(tmp_path / "cache").starting_model() == StartingModel()
 
 
-def test_a_local_init_from_is_the_models_path_and_what_the_run_records(tiny_model_path, tmp_path):
+def test_a_local_init_from_is_the_models_path_and_what_the_run_records(tiny_model_path, tmp_path, make_phase):
     phase = make_phase(tmp_path / "cache", init_from=tiny_model_path)
     start = phase.starting_model()
     assert start.overrides == {"name_or_path": tiny_model_path}
     assert start.source == {"init_from": tiny_model_path, "path": tiny_model_path}
 
 
-def test_prepare_records_the_start_it_is_given(tiny_model, tiny_model_path, physics_folder, tmp_path, tracker):
+def test_prepare_records_the_start_it_is_given(
+    tiny_model, tiny_model_path, physics_folder, tmp_path, tracker, make_phase
+):
     """What prepare logs comes from its argument: no earlier call on the phase has to have set anything."""
     start = StartingModel({"name_or_path": tiny_model_path}, {"init_from": "runs:/abc/best_model", "path": "x"})
     data = load_physics(path=str(physics_folder))

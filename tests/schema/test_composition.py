@@ -1,0 +1,70 @@
+"""Hydra's composition errors as one line (embedlab.schema.composition): each kind of error Hydra raises while
+composing, turned into what was wrong, where and what was expected. The real command's exit code and stderr for
+the same inputs are checked in tests/test_bad_inputs.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import CompactHydraException, MissingConfigException
+
+from embedlab.schema.composition import composition_error_line, one_line_composition_errors
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def hydra_refuses(*overrides: str) -> CompactHydraException:
+    """The exception Hydra's compose API raises for these overrides (the same `python -m train` gets)."""
+    with pytest.raises(CompactHydraException) as refused:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            compose(config_name="train", overrides=list(overrides))
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            ["dataset=quroa"],
+            "dataset=quroa is not an option of dataset; expected one of local, ml_concepts, ncert_social, physics, "
+            "quora, word_association; did you mean quora?",
+        ),
+        (
+            ["loss=mixed", "loss@loss.parts.labeled=cosin"],
+            "loss/cosin (in the defaults of conf/loss/mixed.yaml) is not an option of loss; expected one of angle,",
+        ),
+        (
+            ["datset=physics"],
+            "datset is not a key of the config; did you mean dataset?; to add a new key, write +datset",
+        ),
+        (["training.lrr=1e-5"], "training.lrr is not a key of training; did you mean training.lr?; to add a new key"),
+        (["training.lr=["], "training.lr=[ is not an override Hydra can read (no viable alternative at input '[')"),
+        (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
+        (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; to sweep over them add -m"),
+    ],
+)
+def test_each_composition_error_is_one_line_naming_what_and_where(overrides, line):
+    said = composition_error_line(hydra_refuses(*overrides))
+    assert said.startswith(line)
+    assert "\n" not in said
+
+
+def test_a_composition_error_exits_2_with_one_line_and_hydras_switch_is_put_back(capsys, monkeypatch):
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    error = hydra_refuses("dataset=quroa")
+    with pytest.raises(SystemExit) as exited, one_line_composition_errors():
+        assert os.environ["HYDRA_FULL_ERROR"] == "1"  # Hydra raises instead of printing its own lines
+        raise error
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {composition_error_line(error)}"]
+    assert "HYDRA_FULL_ERROR" not in os.environ
+
+
+def test_a_user_who_asks_for_hydras_full_error_gets_the_exception(monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(MissingConfigException), one_line_composition_errors():
+        raise hydra_refuses("dataset=quroa")
+    assert os.environ["HYDRA_FULL_ERROR"] == "1"

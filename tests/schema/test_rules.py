@@ -1,0 +1,101 @@
+"""The rules a value meets (embedlab.schema.rules) and the two that span keys (`check_fractions`, `check_window`):
+each refusal is one line, `<key>=<value> <what is wrong>; expected <what the rule accepts>`."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab.errors import UserError
+from embedlab.schema import check_config
+from embedlab.schema.rules import Choice, Either, Flag, Items, Number, Text, did_you_mean
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "line"),
+    [
+        (Number(integer=True, ge=1), 0, "k=0 is out of range; expected an integer >= 1"),
+        (Number(integer=True, ge=1), 1.5, "k=1.5 is not an integer; expected an integer >= 1"),
+        (Number(integer=True, ge=1), True, "k=true is not an integer; expected an integer >= 1"),
+        (Number(gt=0, le=1), float("inf"), "k=inf is not finite; expected a number in (0, 1]"),
+        (Number(integer=True, gt=0, also=(-1,)), -2, "k=-2 is out of range; expected -1 or an integer > 0"),
+        (Number(nullable=True, ge=0.5), "x", "k=x is not a number; expected null or a number >= 0.5"),
+        (Choice(options=("a", "b")), "c", "k=c is unknown; expected one of a, b"),
+        (Choice(options=("a",)), None, "k=null is missing; expected one of a"),
+        (Flag(also=("auto",)), "maybe", "k=maybe is not true or false; expected true or false or auto"),
+        (Text(), "", "k= is empty; expected a non-empty string"),
+        (Items(item=Number(), length=3), [1, 2], "k=[1,2] has the wrong length; expected 3 items, each a number"),
+        (Items(item=Number()), [1, "x"], "k[1]=x is not a number; expected a number"),
+        (Either(rules=(Flag(), Text())), [1], "k=[1] is invalid; expected true or false or a non-empty string"),
+    ],
+)
+def test_a_rule_refuses_in_one_line_saying_what_it_expects(rule, value, line):
+    with pytest.raises(UserError) as error:
+        rule("k", value)
+    assert str(error.value) == line
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [(Number(integer=True, also=(-1,), ge=1), -1), (Number(ge=0), 0), (Flag(also=("auto",)), "auto"), (Text(), 7)],
+)
+def test_a_rule_takes_what_it_says_it_expects(rule, value):
+    rule("k", value)
+
+
+def test_did_you_mean_names_the_close_key_or_lists_them_all():
+    assert did_you_mean("batchsize", ["batch_size", "lr"], "training.") == "did you mean training.batch_size?"
+    assert did_you_mean("zzz", ["batch_size", "lr"]) == "expected one of batch_size, lr"
+
+
+def test_unknown_key_suggests_the_close_one(compose_config):
+    with pytest.raises(
+        UserError, match=r"training\.batchsize is not a key of training; did you mean training\.batch_size"
+    ):
+        check_config(compose_config("+training.batchsize=8"))
+
+
+def test_choice_message_lists_the_options(compose_config):
+    with pytest.raises(UserError) as error:
+        check_config(compose_config("training.scheduler=cosine_annealing"))
+    assert str(error.value).startswith(
+        "training.scheduler=cosine_annealing is unknown; expected one of linear, cosine,"
+    )
+
+
+def test_fractions_without_validation_blame_the_fractions(compose_config):
+    with pytest.raises(UserError, match=r"dataset\.fractions=\[0.9,0,0.1\] leaves no validation split"):
+        check_config(compose_config("dataset.fractions=[0.9,0,0.1]"))
+
+
+@pytest.mark.parametrize(
+    ("fractions", "problem"),
+    [
+        ("[0.5,0.5]", r"dataset\.fractions=\[0.5,0.5\] is not three numbers"),
+        ("[0.9,0.2,-0.1]", r"dataset\.fractions=\[0.9,0.2,-0.1\] holds a value that is not a number >= 0"),
+        ("[0.8,0.1,0.2]", r"dataset\.fractions=\[0.8,0.1,0.2\] sums to 1.1"),
+        ("[0,0.5,0.5]", r"dataset\.fractions=\[0,0.5,0.5\] leaves no train split"),
+    ],
+)
+def test_fractions_are_checked_once_here(fractions, problem, compose_config):
+    with pytest.raises(UserError, match=problem):
+        check_config(compose_config(f"dataset.fractions={fractions}"))
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("num_negatives=5 phase.range_min=2 phase.range_max=5", r"phase\.num_negatives=5 does not fit the window"),
+        ("num_negatives=1 phase.range_min=5 phase.range_max=5", r"phase\.range_min=5 is not below phase\.range_max=5"),
+    ],
+)
+def test_the_mining_window_holds_the_negatives(window, problem, compose_config):
+    with pytest.raises(UserError, match=problem):
+        check_config(compose_config("phase=hard_negatives", *f"phase.{window}".split()))
+    check_config(
+        compose_config("phase=hard_negatives", "phase.num_negatives=3", "phase.range_min=2", "phase.range_max=5")
+    )
+
+
+def test_a_chain_stages_mining_window_is_checked_too(compose_config):
+    with pytest.raises(UserError, match=r"phase\.stages\.phase2\.phase\.num_negatives=30 does not fit the window"):
+        check_config(compose_config("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
