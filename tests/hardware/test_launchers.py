@@ -1,6 +1,6 @@
 """Launcher configs compose (submitit and ray without their plugins installed); the DDP output folder setting.
 
-`hydra/launcher=joblib` is run by tests/sweeps/test_optuna_sweeper.py::test_joblib_runs_trials_in_parallel_without_losing_runs.
+`hydra/launcher=joblib` is run by tests/sweeps/test_optuna_sweep.py::test_joblib_runs_trials_in_parallel_without_losing_runs.
 """
 
 from __future__ import annotations

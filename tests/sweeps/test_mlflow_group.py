@@ -46,7 +46,7 @@ def test_grid_jobs_named_by_values_parent_summary_one_champion(run_sweep, sweep_
     assert version.run_id == best.info.run_id
     assert champion(mlflow_uri).version == version.version
     assert version.tags["sweep"] == tags["sweep"] and version.tags["dataset"] == "physics"
-    # the same tags as a single run's version (tests/tracking/test_mlflow_record.py), plus the sweep's name
+    # the same tags as a single run's version (tests/tracking/test_mlflow_run.py), plus the sweep's name
     assert set(version.tags) >= {"run_id", "dataset", "loss", "base_model", "select_by", "ndcg_at_10"}
     assert version.tags["loss"] == "mnrl" and version.tags["select_by"] == "val_loss"
     assert float(version.tags["ndcg_at_10"]) == metrics["best_value"]
