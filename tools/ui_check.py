@@ -57,9 +57,8 @@ def make_runs(work: Path) -> str:
     base = [
         f"model.name_or_path={tiny_model(work / 'tiny')}",
         f"dataset.path={write_physics_folder(work / 'data')}",
-        "training.max_steps=6",
-        "training.eval_steps=2",
-        "training.batch_size=8",
+        "debug=tiny",  # 2 steps of 8, evaluated after each (conf/debug/tiny.yaml)
+        "tracking.log_model=true",  # which debug=tiny turns off: the Models tab and the registry are looked at
         "hardware.threads=1",
     ]
     commands = [
