@@ -10,6 +10,7 @@ import io
 import json
 import os
 import runpy
+import signal
 import subprocess
 import sys
 import traceback
@@ -78,6 +79,21 @@ class Finished:
     stderr: str
 
 
+@contextlib.contextmanager
+def signal_handlers_restored():
+    """SIGINT's and SIGTERM's handlers and the blocked-signal mask as they were before the block, so one in-process
+    run leaves no signal state to the next: src/train.py blocks them during its imports (a run that ends before
+    it unblocks them, e.g. `--cfg`, leaves them blocked), and an interrupted run leaves them ignored."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None) -> Finished:
     """`python -m train <overrides>`, run in this process: the same entry point (`src/train.py` as `__main__`,
     Hydra's own argument parsing and exit codes) without the ~8 s of importing torch & co again per command.
@@ -85,6 +101,7 @@ def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None) -> Fin
     out, err = io.StringIO(), io.StringIO()
     returncode = 0
     with (
+        signal_handlers_restored(),  # an interrupted run leaves SIGINT/SIGTERM ignored, as a process about to exit
         mock.patch.dict(os.environ, env or {}),
         contextlib.chdir(cwd),
         mock.patch.object(sys, "argv", ["train", *overrides]),
