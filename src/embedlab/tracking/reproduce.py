@@ -16,15 +16,16 @@ REPRODUCES_TAG = "reproduces"  # on a reproduction: the id of the run it reprodu
 PREFIX = "reproduce="
 FORCE = "reproduce_force="
 # What a sweep adds to a job's overrides (its parent run, trial, name): a reproduced job is a standalone run.
+# Any spelling: keys only a sweep or a reproduction sets, and the name (a reproduction is named after its source).
 SWEEP_KEYS = (
     "sweep.",
     "tracking.parent_run_id=",
     "tracking.tags.sweep",
     "tracking.run_name=",
-    "tracking.register=",
-    "tracking.log_model=",
     f"tracking.tags.{REPRODUCES_TAG}=",  # a reproduction of a reproduction names the run it reproduces itself
 )
+# Only as a sweep writes them (`SweepGroup.job_overrides`): a single run's own `tracking.log_model=true` is kept.
+SWEEP_WRITTEN = ("++tracking.register=", "++tracking.log_model=")
 
 
 def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
@@ -39,8 +40,17 @@ def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
         text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/overrides.txt")
     except Exception:
         raise UserError(f"reproduce={run_id}: the run has no overrides.txt artifact to rebuild it from") from None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return run, [line for line in lines if not line.lstrip("+~").startswith((*SWEEP_KEYS, "resume="))]
+    return run, own_overrides(text.splitlines())
+
+
+def own_overrides(lines: list[str]) -> list[str]:
+    """A logged run's overrides less what a sweep or a reproduction added, and less `resume=`."""
+    lines = [line.strip() for line in lines if line.strip()]
+    return [
+        line
+        for line in lines
+        if not line.lstrip("+~").startswith((*SWEEP_KEYS, "resume=")) and not line.startswith(SWEEP_WRITTEN)
+    ]
 
 
 def data_digest(overrides: list[str]) -> str:

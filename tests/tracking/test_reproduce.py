@@ -1,0 +1,21 @@
+"""`reproduce=<run id>` rebuilds a run's own command: what a sweep or an earlier reproduction added is left out,
+what the user typed is kept (`tracking.log_model=true` included)."""
+
+from __future__ import annotations
+
+from embedlab.sweeps.mlflow_group import SweepGroup
+from embedlab.tracking.reproduce import own_overrides
+
+
+def test_a_sweep_jobs_added_overrides_are_left_out(tmp_path):
+    group = SweepGroup(f"sqlite:///{tmp_path / 'mlflow.db'}", "physics", "physics-1")  # sweep_models=best
+    added = group.job_overrides(trial=3, overrides=["loss.scale=20"])  # what the sweep adds to each job
+    assert "++tracking.log_model=false" in added and "++tracking.register=false" in added
+    typed = ["loss.scale=20", "training.max_steps=4"]
+    job = [*typed, "++sweep.storage=sqlite:///x.db", "++sweep.study=s", "++sweep.trial=3", *added, "resume=true"]
+    assert own_overrides(job) == typed
+
+
+def test_a_single_runs_typed_tracking_settings_are_kept():
+    typed = ["debug=tiny", "tracking.log_model=true", "tracking.register=false"]
+    assert own_overrides([*typed, "tracking.run_name=mine", "++tracking.tags.reproduces=abc"]) == typed
