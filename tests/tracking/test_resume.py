@@ -86,3 +86,28 @@ def test_resume_true_takes_the_newest_run_with_a_checkpoint_not_a_newer_one_stop
         UserError, match=f"no unfinished run with this config has a complete checkpoint .*{made['newer']}"
     ):
         find_resume_point(client, experiment, True, "same")
+
+
+def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
+    import mlflow
+
+    from embedlab.tracking.resume import find_resume_point
+    from embedlab.training.checkpoint import COMPLETE
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e")
+    run = client.create_run(experiment, tags={"output_dir": str(tmp_path / "run")})
+    for key, value in {"training.batch_size": "8", "training.lr": "5e-5", "tracking.uri": "sqlite:///a.db"}.items():
+        client.log_param(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id, "KILLED")
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint-1"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / COMPLETE).touch()
+    same = {"training.batch_size": "8", "training.lr": "5e-5", "tracking.uri": "sqlite:///b.db"}  # moved store: fine
+    assert find_resume_point(client, experiment, run.info.run_id, "any", same).checkpoint == checkpoint
+    with pytest.raises(UserError) as refused:  # e.g. the run was a debug=tiny one and this command is not
+        find_resume_point(client, experiment, run.info.run_id, "any", {**same, "training.batch_size": "32"})
+    assert str(refused.value) == (
+        f"resume={run.info.run_id}: that run was started with other settings (training.batch_size=8, now 32); "
+        "give resume= the run's own overrides (its tag `command`), or start a new run"
+    )

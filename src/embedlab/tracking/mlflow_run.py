@@ -159,7 +159,7 @@ class MlflowTracker(Tracker):
         """The unfinished run `resume=true|<run id>` continues, or None for a new run; pass it to `run()`."""
         import mlflow
 
-        return find_resume_point(mlflow.MlflowClient(), self.experiment_id, resume, config_hash(cfg))
+        return find_resume_point(mlflow.MlflowClient(), self.experiment_id, resume, config_hash(cfg), flatten(cfg))
 
     @contextlib.contextmanager
     def run(

@@ -28,8 +28,11 @@ class ResumePoint:
     checkpoint: Path  # the last complete checkpoint
 
 
-def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> ResumePoint | None:
-    """The run to continue: `resume=true` -> the newest unfinished run with the same config; `resume=<id>`."""
+def find_resume_point(
+    client, experiment_id: str, resume: Any, digest: str, params: dict[str, str] | None = None
+) -> ResumePoint | None:
+    """The run to continue: `resume=true` -> the newest unfinished run with the same config; `resume=<id>`, which
+    must have been started with the same settings as `params` (the config flattened as a run logs it)."""
     if not resume_requested(resume):
         return None
     from embedlab.training.checkpoint import last_complete_checkpoint  # transformers: not for `resume_requested`
@@ -52,11 +55,28 @@ def find_resume_point(client, experiment_id: str, resume: Any, digest: str) -> R
     if run.info.status == "FINISHED":
         raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
     check_owner_gone(run, resume)
+    changed = changed_settings(run.data.params, params or {})
+    if changed:  # it would train on under settings its record does not show (MLflow refuses changed params)
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise UserError(
+            f"resume={resume}: that run was started with other settings ({shown}); give resume= the run's own "
+            f"overrides (its tag `command`), or start a new run"
+        )
     run_dir = Path(run.data.tags.get("output_dir", ""))
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
         raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
     return ResumePoint(run.info.run_id, run_dir, checkpoint)
+
+
+def changed_settings(logged: dict[str, str], params: dict[str, str]) -> list[str]:
+    """`training.batch_size=8, now 32` for each setting logged by a run and given again with another value; where a
+    run goes and how it is tracked (`tracking.*`, `resume`, `sweep.*`) may change."""
+    return [
+        f"{key}={logged[key]}, now {value}"
+        for key, value in sorted(params.items())
+        if key in logged and logged[key] != value and not key.startswith(("tracking.", "resume", "sweep."))
+    ]
 
 
 def resume_requested(resume: Any) -> bool:
