@@ -173,10 +173,17 @@ def test_ctrl_c_in_an_optuna_trial_kills_the_sweep_and_says_how_to_continue(tiny
 
 
 def test_a_signal_while_held_arrives_after_the_block():
-    done = []
-    with pytest.raises(KeyboardInterrupt):
+    events = []
+    # a handler and mask of the test's own: other tests in this worker's process (Ray, launchers, in-process runs)
+    # may have left another SIGINT handler or the signal blocked
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: events.append("the handler ran"))
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
         with signals_held():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # Python would run the handler here
-            done.append("the block ran to its end")
-    assert done == ["the block ran to its end"]
+            events.append("the block ran to its end")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)
+    assert events == ["the block ran to its end", "the handler ran"]
