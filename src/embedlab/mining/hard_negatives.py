@@ -87,7 +87,7 @@ def mine_hard_negatives(
         rerank_batch_size: cross-encoder batch size.
         use_gpu: FAISS on the GPU; None = when faiss-gpu and CUDA are present.
         encode_passages: encodes the passages (the corpus plus the positives, de-duplicated) as
-            `embedlab.evaluation.retrieval.encode_documents(model, passages, batch_size)` does, e.g. from an
+            `embedlab.evaluation.encoding.encode_documents(model, passages, batch_size)` does, e.g. from an
             encoding already made (embedlab.phases.shared_work); None = that call.
 
     Returns:
