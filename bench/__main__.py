@@ -50,6 +50,7 @@ def main() -> int:
         "--overhead-steps", type=int, default=Settings.overhead_steps, help="training steps of the overhead job"
     )
     parser.add_argument("--splits", type=int, default=Settings.splits, help="recipe: held-out splits (one seed each)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=(), help="recipe: these split seeds instead of 0..N-1")
     parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -67,6 +68,7 @@ def main() -> int:
         overhead_steps=args.overhead_steps,
         splits=1 if args.smoke else args.splits,
         threads=args.threads,
+        seeds=tuple(args.seeds),
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

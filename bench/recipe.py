@@ -16,6 +16,7 @@ ratio over the splits, with their spread (sd, min, max). Choices are made on the
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
@@ -90,13 +91,16 @@ def spread(values: list[float]) -> dict[str, float]:
 def run(settings: Settings) -> dict[str, Any]:
     from bench.quality import read_split, score_model, train_embedlab, train_plain
 
+    import torch
+
+    torch.set_num_threads(settings.threads)  # the plain side trains in this process: the same threads as the recipe
     folder = settings.data
     smoke = settings.smoke
     extra = ["training.max_steps=2", "training.eval_steps=1"] if smoke else []
     extra += ["phase.stages.phase2.training.max_steps=2"] if smoke else []
     root = settings.out / "recipe" / time.strftime("%Y%m%d-%H%M%S")
     splits = []
-    for seed in range(settings.splits):
+    for seed in settings.seeds or range(settings.splits):
         out = root / f"split{seed}"
         view, n_train, n_test = carve(folder, seed, out)
         corpus, queries, relevant = read_split(view, "test")
@@ -114,6 +118,7 @@ def run(settings: Settings) -> dict[str, Any]:
         row["gain"] = row["recipe_ndcg_at_10"] - row["plain_ndcg_at_10"]
         row["wall_ratio"] = row["recipe_wall_s"] / row["plain_wall_s"]
         splits.append(row)
+        (out / "row.json").write_text(json.dumps(row, indent=2, default=str), encoding="utf-8")  # kept if later splits fail
         print(f"[bench] recipe split {seed}: gain {row['gain']:+.4f}, {row['wall_ratio']:.2f}x wall", flush=True)
     return {
         "data": str(folder),

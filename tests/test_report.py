@@ -96,4 +96,7 @@ def test_the_estimate_says_what_it_was_measured_on_and_whether_a_choice_used_it(
         "validation 60 queries (carved from the training data; chose the kept step), "
         "test 47 queries (yours; held out from every choice)"
     )
-    assert evaluated_on_line({"test": (0, "rows")}, {}) == "test 0 rows (held out from every choice)"
+    no_test = {"validation": (60, "queries"), "test": (0, "rows")}  # experiment=retrieval on one qrels file
+    assert evaluated_on_line(no_test, {"validation": "made", "test": "made"}) == (
+        "validation 60 queries (carved from the training data; chose the kept step), no test split"
+    )

@@ -97,6 +97,9 @@ def evaluated_on_line(sizes: dict[str, tuple[int, str]], sources: dict[str, str]
     sweep's best job; test is read by nothing that chooses)."""
     parts = []
     for split, (count, unit) in sizes.items():
+        if not count:  # e.g. dataset.fractions=[0.9,0.1,0.0]: nothing was kept out of every choice
+            parts.append(f"no {split} split")
+            continue
         notes = [note for note in (SOURCES.get(sources.get(split, "")), ROLES.get(split)) if note]
         parts.append(f"{split} {count} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     return ", ".join(parts)

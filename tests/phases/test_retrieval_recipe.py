@@ -1,4 +1,5 @@
-"""`experiment=retrieval` on a BEIR folder with its own splits: one command, two phases, held-out validation."""
+"""`experiment=retrieval` on a BEIR folder: one command, hard negatives mined with the starting model, one phase;
+the folder's own splits used as given, and a folder with one qrels file trained on 90% with no test carve."""
 
 from __future__ import annotations
 
@@ -26,30 +27,57 @@ def beir_with_splits(physics_folder, tmp_path_factory):
     }
 
 
+def recipe_overrides(cli, tiny_model_path, out, folder) -> list[str]:
+    return [
+        *cli.tiny_overrides(tiny_model_path, folder),
+        "phase.relative_margin=null",  # the untrained tiny model scores everything alike
+        f"phase.cache_dir={out / 'cache'}",
+    ]
+
+
 @pytest.fixture(scope="module")
 def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     folder, _ = beir_with_splits
     out = tmp_path_factory.mktemp("recipe")
-    result, uri = cli.train_in(out, "experiment=retrieval", *cli.tiny_chain_overrides(tiny_model_path, out, folder))
-    return result, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+    result, uri = cli.train_in(out, "experiment=retrieval", *recipe_overrides(cli, tiny_model_path, out, folder))
+    [run] = cli.runs(uri)
+    return result, run
 
 
-def test_both_phases_use_the_folders_own_splits_and_say_so(recipe, beir_with_splits):
-    result, runs = recipe
-    assert set(runs) == {"parent", "phase1", "phase2"}
-    for stage in ("phase1", "phase2"):
-        params = runs[stage].data.params
-        assert params["dataset.splits_source"] == "train=given,validation=given,test=given"
-        assert params["eval.test_queries"] == "6"
-        assert params["eval.validation_queries"] == str(len(beir_with_splits[1]["dev"]))
-        assert runs[stage].info.status == "FINISHED"
+def test_one_phase_uses_the_folders_own_splits_and_says_so(recipe, beir_with_splits):
+    result, run = recipe
+    params = run.data.params
+    assert run.info.status == "FINISHED"
+    assert params["dataset.splits_source"] == "train=given,validation=given,test=given"
+    assert params["eval.test_queries"] == "6"
+    assert params["eval.validation_queries"] == str(len(beir_with_splits[1]["dev"]))
     assert "warning: validation" in result.stdout and "(fewer than 200)" in result.stdout
 
 
-def test_phase2_mines_with_phase1s_model_and_validates_on_dev(recipe):
-    _, runs = recipe
-    phase2 = runs["phase2"]
-    assert phase2.data.params["phase.init_from"].endswith("phase1/best")
-    assert phase2.data.params["phase.num_negatives"] == "3"  # the recipe's choice (bench/README.md)
-    assert phase2.data.metrics["mining_triplets"] > phase2.data.metrics["mining_queries"]  # more than 1 a query
-    assert {"val_loss", "ndcg_at_10", "triplet_acc"} <= set(phase2.data.metrics)
+def test_it_mines_with_the_model_it_starts_from_and_validates_on_dev(recipe):
+    _, run = recipe
+    params, metrics = run.data.params, run.data.metrics
+    assert params["phase.name"] == "hard_negatives"
+    assert params["phase.mine_with"] == "None" and params["phase.init_from"] == "None"  # the base model mines
+    assert params["phase.num_negatives"] == "1"  # the recipe's choice (bench/README.md, "Repeated splits")
+    assert metrics["mining_triplets"] >= metrics["mining_queries"] - metrics["mining_queries_without_negatives"]
+    assert {"val_loss", "ndcg_at_10", "triplet_acc"} <= set(metrics)
+
+
+def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(cli, tiny_model_path, physics_folder, tmp_path):
+    result, uri = cli.train_in(tmp_path, "experiment=retrieval", *recipe_overrides(cli, tiny_model_path, tmp_path, physics_folder))
+    [run] = cli.runs(uri)
+    params = run.data.params
+    queries = int(params["eval.validation_queries"])
+    assert params["eval.test_rows"] == "0" and not any(key.startswith("test_") for key in run.data.metrics)
+    assert int(params["mining_train_queries"] if "mining_train_queries" in params else run.data.metrics["mining_queries"]) >= 9 * queries - 9
+    assert "no test split" in result.stdout
+
+
+def test_the_two_phase_form_still_runs(cli, tiny_model_path, beir_with_splits, tmp_path):
+    folder, _ = beir_with_splits
+    _, uri = cli.train_in(tmp_path, "experiment=retrieval_two_phase", *cli.tiny_chain_overrides(tiny_model_path, tmp_path, folder))
+    runs = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+    assert set(runs) == {"parent", "phase1", "phase2"}
+    assert runs["phase2"].data.params["phase.init_from"].endswith("phase1/best")
+    assert all(run.info.status == "FINISHED" for run in runs.values())
