@@ -55,6 +55,21 @@ def test_queries_short_of_negatives_are_reported(planted):
     assert mined.stats["queries_without_negatives"] == 0
 
 
+def test_fill_short_random_keeps_every_pair_with_passages_that_are_neither_gold_nor_mined(planted):
+    model, pairs, corpus = planted
+    dropped = mine_hard_negatives(model, pairs, corpus, num_negatives=3, range_max=5, max_score=0.2)
+    assert dropped.triplets == [] and dropped.stats["queries_without_negatives"] == 1  # the pair is not trained on
+
+    mined = mine_hard_negatives(model, pairs, corpus, num_negatives=3, range_max=5, max_score=0.7, fill_short="random")
+    assert negatives(mined)[:2] == ["far", "farthest"]  # the hard ones first, as without filling
+    assert negatives(mined)[2] not in {"far", "farthest", "gold"} and mined.stats["random_negatives"] == 1
+    filled = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_max=5, max_score=0.2, fill_short="random")
+    assert len(set(negatives(filled))) == 2 and "gold" not in negatives(filled)
+    assert filled.stats["queries_without_negatives"] == 1 and filled.stats["random_negatives"] == 2
+    again = mine_hard_negatives(model, pairs, corpus, num_negatives=2, range_max=5, max_score=0.2, fill_short="random")
+    assert negatives(again) == negatives(filled)  # seeded
+
+
 class ReversingReranker:
     """Scores a passage higher the farther it is in the embedding space: the opposite order."""
 

@@ -67,6 +67,8 @@ def mine_hard_negatives(
     rerank_batch_size: int = 32,
     use_gpu: bool | None = None,
     encode_passages: Callable[[list[str]], np.ndarray] | None = None,
+    fill_short: str | None = None,
+    seed: int = 0,
 ) -> MinedNegatives:
     """Find `num_negatives` hard negatives for each query of `pairs` among `corpus`.
 
@@ -89,11 +91,16 @@ def mine_hard_negatives(
         encode_passages: encodes the passages (the corpus plus the positives, de-duplicated) as
             `embedlab.evaluation.encoding.encode_documents(model, passages, batch_size)` does, e.g. from an
             encoding already made (embedlab.phases.shared_work); None = that call.
+        fill_short: None = a query with fewer negatives than asked keeps what it has (with none, its pairs are
+            not trained on); "random" = its missing negatives are seeded random passages (not its positives,
+            not its own text), so every labeled pair still trains, with an easy negative where the window held
+            no safe hard one.
+        seed: the seed of those random passages.
 
     Returns:
         MinedNegatives. `stats` has: queries, corpus, candidates_considered, skipped_absolute_margin,
-        skipped_relative_margin, skipped_max_score, queries_short (fewer negatives than asked),
-        queries_without_negatives, triplets, mean_positive_score, mean_negative_score, reranked,
+        skipped_relative_margin, skipped_max_score, queries_short (fewer hard negatives than asked),
+        queries_without_negatives (no hard negative), random_negatives (filled by `fill_short`), triplets, mean_positive_score, mean_negative_score, reranked,
         search_on_gpu.
     """
     start = time.perf_counter()
@@ -142,20 +149,25 @@ def mine_hard_negatives(
         skipped["max_score"] = drop(scores, scores > max_score)
 
     order = np.argsort(-scores, axis=1, kind="stable")[:, :range_max][:, range_min : range_min + num_negatives]
-    triplets, found = [], []
+    triplets, found, filled = [], [], 0
+    rng = np.random.default_rng(seed)
     for q, query in enumerate(queries):
-        chosen = [i for i in order[q] if np.isfinite(scores[q, i])]
+        chosen = [(int(indices[q, i]), float(scores[q, i])) for i in order[q] if np.isfinite(scores[q, i])]
         found.append(len(chosen))
+        if fill_short == "random" and len(chosen) < num_negatives:
+            extra = random_passages(rng, len(passages), {*positives[query], position.get(query, -1), *dict(chosen)})
+            chosen += [(p, float(query_embeddings[q] @ corpus_embeddings[p])) for p in extra[: num_negatives - len(chosen)]]
+            filled += num_negatives - found[-1]
         for p, positive_score in zip(positives[query], positive_scores[q]):
             triplets += [
                 {
                     "anchor": query,
                     "positive": passages[p],
-                    "negative": passages[indices[q, i]],
+                    "negative": passages[negative],
                     "positive_score": positive_score,
-                    "negative_score": float(scores[q, i]),
+                    "negative_score": negative_score,
                 }
-                for i in chosen
+                for negative, negative_score in chosen
             ]
     done = time.perf_counter()
 
@@ -166,6 +178,7 @@ def mine_hard_negatives(
         **{f"skipped_{name}": skipped.get(name, 0) for name in ("absolute_margin", "relative_margin", "max_score")},
         "queries_short": sum(n < num_negatives for n in found),
         "queries_without_negatives": sum(n == 0 for n in found),
+        "random_negatives": filled,
         "triplets": len(triplets),
         "mean_positive_score": float(np.mean([s for row in positive_scores for s in row])),
         "mean_negative_score": float(np.mean([t["negative_score"] for t in triplets])) if triplets else float("nan"),
@@ -180,6 +193,11 @@ def mine_hard_negatives(
         "total_s": done - start,
     }
     return MinedNegatives(triplets, stats, timings)
+
+
+def random_passages(rng: np.random.Generator, count: int, excluded: set[int]) -> list[int]:
+    """Passage indices in a seeded random order, without `excluded` (a query's positives and its own text)."""
+    return [int(i) for i in rng.permutation(count) if int(i) not in excluded]
 
 
 def drop(scores: np.ndarray, mask: np.ndarray) -> int:

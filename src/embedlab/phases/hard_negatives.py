@@ -33,6 +33,7 @@ class MiningSettings:
     absolute_margin: float | None
     max_score: float | None
     reranker: str | None
+    fill_short: str | None = None
 
 
 @dataclass
@@ -59,6 +60,8 @@ class HardNegativesPhase:
         reranker: a `CrossEncoderReranker`; with a model set, it re-scores every candidate.
         batch_size: encoding batch size for mining.
         cache_dir: where mined triplets are kept between runs; None = always mine.
+        fill_short: None = a query short of safe hard negatives trains on those it has (with none, not at
+            all); "random" = seeded random passages fill its missing negatives, so every labeled pair trains.
     """
 
     name: str = "hard_negatives"
@@ -73,8 +76,11 @@ class HardNegativesPhase:
     reranker: CrossEncoderReranker = field(default_factory=CrossEncoderReranker)
     batch_size: int = 64
     cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
+    fill_short: str | None = None
 
     def __post_init__(self) -> None:
+        if self.fill_short not in (None, "random"):
+            raise UserError(f"phase.fill_short={self.fill_short}; expected null or random")
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
         name = str(self.mine_with or "")
         if name and not name.startswith(MLFLOW_SCHEMES):  # before phase 1 of a chain trains, not after
@@ -173,6 +179,7 @@ class HardNegativesPhase:
             batch_size=self.batch_size,
             rerank_batch_size=self.reranker.batch_size,
             encode_passages=encode,
+            fill_short=self.fill_short,
         )
 
     def settings(self) -> MiningSettings:
@@ -184,6 +191,7 @@ class HardNegativesPhase:
             self.absolute_margin,
             self.max_score,
             self.reranker.name_or_path,
+            self.fill_short,
         )
 
 
@@ -280,7 +288,8 @@ def mining_report(mined: MinedNegatives, cached: bool) -> str:
             f"hard negatives ({origin}): {s['triplets']} triplets for {s['queries']} queries over {s['corpus']} passages",
             f"  candidates considered {s['candidates_considered']}, skipped: relative_margin "
             f"{s['skipped_relative_margin']}, absolute_margin {s['skipped_absolute_margin']}, "
-            f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}",
+            f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}"
+            + (f", filled with {s['random_negatives']} random passages (phase.fill_short)" if s.get("random_negatives") else ""),
             f"  mean score: positives {s['mean_positive_score']:.4f}, negatives {s['mean_negative_score']:.4f}"
             f"{' (cross-encoder)' if s['reranked'] else ''}",
             f"  time: encode {t['encode_s']:.2f}s, search {t['search_s']:.3f}s, re-rank {t['rerank_s']:.2f}s, "

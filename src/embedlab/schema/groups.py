@@ -166,6 +166,7 @@ PHASES = {
         "reranker": Mapping(nullable=False),
         "batch_size": positive(),
         "cache_dir": Text(nullable=True),
+        "fill_short": Choice(options=("random",), nullable=True),
     },
 }
 # Keys that many losses share: checked wherever a loss config has them.
