@@ -51,6 +51,7 @@ def main() -> int:
     )
     parser.add_argument("--splits", type=int, default=Settings.splits, help="recipe: held-out splits (one seed each)")
     parser.add_argument("--seeds", type=int, nargs="+", default=(), help="recipe: these split seeds instead of 0..N-1")
+    parser.add_argument("--skip-base", action="store_true", help="recipe: do not score the base model per split")
     parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -69,6 +70,7 @@ def main() -> int:
         splits=1 if args.smoke else args.splits,
         threads=args.threads,
         seeds=tuple(args.seeds),
+        skip_base=args.skip_base,
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

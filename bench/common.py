@@ -31,6 +31,7 @@ class Settings:
     overhead_steps: int = 30  # the overhead job: as long as the default experiment (one epoch); evaluates every half
     splits: int = 5  # the recipe part: held-out splits carved from the training queries, one seed each
     threads: int = 1  # the recipe part: torch threads of each side
+    skip_base: bool = False  # the recipe part: do not score the base model on each split
     seeds: tuple[int, ...] = ()  # the recipe part: these split seeds instead of 0..splits-1 (two processes, two cores)
 
     @property

@@ -1,6 +1,7 @@
 """Part 8: `experiment=retrieval` against a plain sentence-transformers script, on repeated held-out splits.
 
-    python -m bench --parts recipe --data <BEIR folder> [--splits 5] [--threads 1]
+    python -m bench --parts recipe --data <BEIR folder> [--splits 5 | --seeds 0 2] [--threads 1]
+    python -m bench.recipe <row.json ...>     # one table of splits run by several processes (one per core)
 
 One carved split says little: +0.048 on one split of SciFact became -0.015 on another. So for each of `--splits`
 seeds k, this part carves a held-out test split from the folder's training queries (qrels/train.tsv, else the
@@ -114,7 +115,8 @@ def run(settings: Settings) -> dict[str, Any]:
                 row["recipe_stages"] = stages(out / side / "mlflow.db")
             row[f"{side}_wall_s"] = time.perf_counter() - start
             row[f"{side}_ndcg_at_10"] = mean_ndcg(score_model(str(path), corpus, queries, relevant))
-        row["base_ndcg_at_10"] = mean_ndcg(score_model(settings.model, corpus, queries, relevant))
+        if not settings.skip_base:  # SciFact: one more pass over 5,183 abstracts, 17 min on one thread
+            row["base_ndcg_at_10"] = mean_ndcg(score_model(settings.model, corpus, queries, relevant))
         row["gain"] = row["recipe_ndcg_at_10"] - row["plain_ndcg_at_10"]
         row["wall_ratio"] = row["recipe_wall_s"] / row["plain_wall_s"]
         splits.append(row)
@@ -132,3 +134,27 @@ def run(settings: Settings) -> dict[str, Any]:
 
 def mean_ndcg(per_query: dict[str, dict[str, float]]) -> float:
     return statistics.fmean(scores["ndcg_at_10"] for scores in per_query.values())
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: one line per split (base, plain, recipe, gain, walls and ratio), then the mean and spread."""
+    lines = [
+        "| split | test queries | base | plain | recipe | gain | plain s | recipe s | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        base = f"{r['base_ndcg_at_10']:.4f}" if "base_ndcg_at_10" in r else "-"
+        lines.append(
+            f"| {r['seed']} | {r['test_queries']} | {base} | {r['plain_ndcg_at_10']:.4f} | {r['recipe_ndcg_at_10']:.4f} "
+            f"| {r['gain']:+.4f} | {r['plain_wall_s']:.0f} | {r['recipe_wall_s']:.0f} | {r['wall_ratio']:.2f} |"
+        )
+    for name in ("gain", "wall_ratio"):
+        s = spread([r[name] for r in rows])
+        lines.append(f"\n{name}: mean {s['mean']:+.4f}, sd {s['sd']:.4f}, min {s['min']:+.4f}, max {s['max']:+.4f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(table([json.loads(Path(path).read_text(encoding="utf-8")) for path in sys.argv[1:]]))

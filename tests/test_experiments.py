@@ -10,8 +10,9 @@ from embedlab_testing import QUORA_HEADER, quora_rows, runs, tiny_overrides, tra
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PRESETS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
-# The seed's reference recipes share their settings; `retrieval` is embedlab's own (tests/phases/test_retrieval_recipe.py).
-REFERENCE_PRESETS = [name for name in PRESETS if name != "retrieval"]
+# The seed's reference recipes share their settings; `retrieval` and `retrieval_two_phase` are embedlab's own
+# (tests/phases/test_retrieval_recipe.py).
+REFERENCE_PRESETS = [name for name in PRESETS if not name.startswith("retrieval")]
 
 RECIPES = {  # preset -> (dataset, loss, batch, epochs): the table
     "quora_mixed": ("quora", "mixed", 32, 1),
