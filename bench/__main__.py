@@ -52,6 +52,7 @@ def main() -> int:
     parser.add_argument("--splits", type=int, default=Settings.splits, help="recipe: held-out splits (one seed each)")
     parser.add_argument("--seeds", type=int, nargs="+", default=(), help="recipe: these split seeds instead of 0..N-1")
     parser.add_argument("--skip-base", action="store_true", help="recipe: do not score the base model per split")
+    parser.add_argument("--recipe-overrides", nargs="+", default=(), help="recipe: overrides for a variant")
     parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -71,6 +72,7 @@ def main() -> int:
         threads=args.threads,
         seeds=tuple(args.seeds),
         skip_base=args.skip_base,
+        recipe_overrides=tuple(args.recipe_overrides),
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

@@ -160,6 +160,7 @@ def plan_stage(name: str, config: dict[str, Any], choices: dict[str, Any], seen:
         data = seen.dataset(config["dataset"], config["seed"])
         check_sampler(config["sampler"], data, select_parts(config["loss"], data, loss_name))
         phase = build(config["phase"], where="phase")  # its own checks: FAISS, mine_with
+        check_batches_kept(config["phase"], config["sampler"])
         planned = phase.planned_data(data)  # what it will train on; one line if the data lacks what it needs
         parts = select_parts(config["loss"], planned, loss_name)
         check_batch_size(config["training"]["batch_size"], parts, loss_name)
@@ -175,6 +176,23 @@ def plan_stage(name: str, config: dict[str, Any], choices: dict[str, Any], seen:
     except UserError as exc:
         raise UserError(f"{where}{exc}") from None
     return Stage(name, config, parts, metrics)
+
+
+def check_batches_kept(phase: dict[str, Any], sampler: dict[str, Any]) -> None:
+    """`phase.negatives=batches` orders its rows into batches that only `sampler=in_order` keeps (any other
+    sampler shuffles them apart), and `sampler=in_order` is only meaningful for data ordered that way."""
+    batches = phase.get("negatives") == "batches"
+    in_order = sampler.get("batch_sampler") == "in_order"
+    if batches and not in_order:
+        raise UserError(
+            f"phase.negatives=batches orders the rows into batches of neighbours, but sampler.batch_sampler="
+            f"{sampler.get('batch_sampler')} shuffles them apart; expected sampler=in_order"
+        )
+    if in_order and not batches:
+        raise UserError(
+            "sampler=in_order keeps the batches that phase=hard_negatives phase.negatives=batches makes, but "
+            f"phase={phase.get('name')} makes none; expected another sampler (e.g. sampler=no_duplicates)"
+        )
 
 
 def logged_metrics(data: DataBundle, parts: dict[str, Any]) -> list[str]:

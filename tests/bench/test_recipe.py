@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.recipe import carve, spread, training_qrels
+from bench.recipe import carve, spread, table, training_qrels
 
 from embedlab_testing import write_physics_folder
 
@@ -34,3 +34,14 @@ def test_each_seed_holds_out_a_fifth_of_the_queries_and_trains_on_the_rest(tmp_p
 
 def test_the_spread_over_splits():
     assert spread([0.01, 0.03, -0.01]) == {"mean": 0.01, "sd": 0.02, "min": -0.01, "max": 0.03}
+
+
+def test_rows_from_several_processes_make_one_table_with_the_mean_and_spread():
+    rows = [
+        {"seed": s, "test_queries": 177, "plain_ndcg_at_10": 0.90, "recipe_ndcg_at_10": 0.90 + g, "gain": g,
+         "plain_wall_s": 250.0, "recipe_wall_s": 250.0 * r, "wall_ratio": r}
+        for s, g, r in ((1, 0.03, 1.5), (0, 0.01, 2.5))
+    ]
+    lines = table(rows).splitlines()
+    assert lines[2].startswith("| 0 | 177 | - | 0.9000 | 0.9100 | +0.0100 | 250 | 625 | 2.50 |")  # by seed
+    assert "gain: mean +0.0200" in table(rows) and "wall_ratio: mean +2.0000" in table(rows)

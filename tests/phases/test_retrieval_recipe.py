@@ -1,5 +1,6 @@
-"""`experiment=retrieval` on a BEIR folder: one command, hard negatives mined with the starting model, one phase;
-the folder's own splits used as given, and a folder with one qrels file trained on 90% with no test carve."""
+"""`experiment=retrieval` on a BEIR folder: one command, hard negatives mined with the starting model, one phase
+of pairs in batches of neighbours; the folder's own splits used as given, and a folder with one qrels file trained
+on 90% with no test carve."""
 
 from __future__ import annotations
 
@@ -59,24 +60,28 @@ def test_it_mines_with_the_model_it_starts_from_and_validates_on_dev(recipe):
     params, metrics = run.data.params, run.data.metrics
     assert params["phase.name"] == "hard_negatives"
     assert params["phase.mine_with"] == "None" and params["phase.init_from"] == "None"  # the base model mines
-    assert params["phase.num_negatives"] == "1"  # the recipe's choice (bench/README.md, "Repeated splits")
-    assert metrics["mining_triplets"] >= metrics["mining_queries"] - metrics["mining_queries_without_negatives"]
-    assert {"val_loss", "ndcg_at_10", "triplet_acc"} <= set(metrics)
+    assert params["phase.negatives"] == "batches" and params["sampler.batch_sampler"] == "in_order"
+    assert params["training.base_is_candidate"] == "False"  # the recipe keeps a trained checkpoint
+    assert 0 < metrics["mining_neighbors_in_batch"] <= 1
+    assert {"val_loss", "ndcg_at_10"} <= set(metrics)
 
 
-def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(cli, tiny_model_path, physics_folder, tmp_path):
-    result, uri = cli.train_in(tmp_path, "experiment=retrieval", *recipe_overrides(cli, tiny_model_path, tmp_path, physics_folder))
+def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
+    cli, tiny_model_path, physics_folder, tmp_path
+):
+    overrides = recipe_overrides(cli, tiny_model_path, tmp_path, physics_folder)
+    result, uri = cli.train_in(tmp_path, "experiment=retrieval", *overrides)
     [run] = cli.runs(uri)
-    params = run.data.params
-    queries = int(params["eval.validation_queries"])
-    assert params["eval.test_rows"] == "0" and not any(key.startswith("test_") for key in run.data.metrics)
-    assert int(params["mining_train_queries"] if "mining_train_queries" in params else run.data.metrics["mining_queries"]) >= 9 * queries - 9
+    validation = int(run.data.params["eval.validation_queries"])
+    assert run.data.params["eval.test_rows"] == "0" and not any(k.startswith("test_") for k in run.data.metrics)
+    assert run.data.metrics["mining_queries"] >= 9 * validation  # train + validation queries: 90% + 10%
     assert "no test split" in result.stdout
 
 
 def test_the_two_phase_form_still_runs(cli, tiny_model_path, beir_with_splits, tmp_path):
     folder, _ = beir_with_splits
-    _, uri = cli.train_in(tmp_path, "experiment=retrieval_two_phase", *cli.tiny_chain_overrides(tiny_model_path, tmp_path, folder))
+    overrides = cli.tiny_chain_overrides(tiny_model_path, tmp_path, folder)
+    _, uri = cli.train_in(tmp_path, "experiment=retrieval_two_phase", *overrides)
     runs = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
     assert set(runs) == {"parent", "phase1", "phase2"}
     assert runs["phase2"].data.params["phase.init_from"].endswith("phase1/best")

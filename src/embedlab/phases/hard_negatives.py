@@ -62,6 +62,12 @@ class HardNegativesPhase:
         cache_dir: where mined triplets are kept between runs; None = always mine.
         fill_short: None = a query short of safe hard negatives trains on those it has (with none, not at
             all); "random" = seeded random passages fill its missing negatives, so every labeled pair trains.
+        negatives: "rows" = train on (query, gold passage, negative) triplets; "batches" = mine among the
+            training and validation queries' gold passages only, and train on the (query, gold passage) pairs
+            ordered so that each batch of `group_size` holds queries whose gold passages are each other's mined
+            negatives (`embedlab.mining.batches`; needs `sampler=in_order`, which keeps those batches).
+        group_size: the batch those orderings are made for: `training.batch_size`.
+        seed: the seed of the random choices (batch starts, `fill_short`'s passages).
     """
 
     name: str = "hard_negatives"
@@ -77,8 +83,13 @@ class HardNegativesPhase:
     batch_size: int = 64
     cache_dir: str | None = "~/.cache/embedlab/hard_negatives"
     fill_short: str | None = None
+    negatives: str = "rows"
+    group_size: int = 32
+    seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.negatives not in ("rows", "batches"):
+            raise UserError(f"phase.negatives={self.negatives}; expected rows or batches")
         if self.fill_short not in (None, "random"):
             raise UserError(f"phase.fill_short={self.fill_short}; expected null or random")
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
@@ -105,9 +116,10 @@ class HardNegativesPhase:
         splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
         for split in ("train", "validation"):
             _, _, pairs = retrieval_pairs(data, split)
-            splits[split] = [{"anchor": q, "positive": p, "negative": p} for q, p in pairs]
+            negative = (lambda p: {}) if self.negatives == "batches" else (lambda p: {"negative": p})
+            splits[split] = [{"anchor": q, "positive": p, **negative(p)} for q, p in pairs]
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
-        part = Part("triplets", splits, disjoint=("anchor",))
+        part = Part("pairs" if self.negatives == "batches" else "triplets", splits, disjoint=("anchor",))
         return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
 
     def prepare(self, data: DataBundle, model, start: StartingModel, tracker, run_dir: Path) -> DataBundle:
@@ -124,6 +136,8 @@ class HardNegativesPhase:
         known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
         pairs = pairs + [pair for pair in validation_pairs if pair not in known]
         corpus = [data.corpus[doc_id] for doc_id in sorted(data.corpus)]  # as retrieval evaluation encodes it
+        if self.negatives == "batches":  # only another query's gold passage can come into its batch
+            corpus = []
         settings = asdict(self.settings())
         miner = self.mining_model(model, tracker)
         key = mining_key(weights_hash(miner), data_fingerprint(pairs, corpus), settings)
@@ -142,7 +156,39 @@ class HardNegativesPhase:
                 "expected some: raise phase.range_max or loosen relative_margin / absolute_margin / max_score"
             )
         log_mining(tracker, mined, key, cached=cached is not None)
+        if self.negatives == "batches":
+            return self.neighbor_bundle(data, mined, tracker)
         return triplet_bundle(data, mined)
+
+    def neighbor_bundle(self, data: DataBundle, mined: MinedNegatives, tracker) -> DataBundle:
+        """The training pairs in batches of neighbours (`embedlab.mining.batches`), the validation pairs as
+        they are; logs `mining_neighbors_in_batch`, the share of rows that have a mined negative in their batch."""
+        from embedlab.mining.batches import neighbor_batches, neighbors_in_batch
+
+        negatives: dict[str, list[str]] = {}
+        for t in mined.triplets:  # best first, once per negative
+            if t["negative"] not in negatives.setdefault(t["anchor"], []):
+                negatives[t["anchor"]].append(t["negative"])
+        splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
+        for split in ("train", "validation"):
+            rows = retrieval_pairs(data, split)[2]
+            batches = neighbor_batches(rows, negatives, self.group_size, self.seed) if split == "train" else [list(range(len(rows)))]
+            splits[split] = [{"anchor": rows[i][0], "positive": rows[i][1]} for batch in batches for i in batch]
+            if split == "train":
+                share = neighbors_in_batch(rows, negatives, batches)
+                tracker.log_metrics({"mining_neighbors_in_batch": share}, step=0)
+                log.info(f"hard negatives: {len(batches)} batches of neighbours; {share:.0%} of the rows have a mined negative in theirs")
+        retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
+        bundle = DataBundle(
+            data.name,
+            f"{data.source} (batches of neighbours)",
+            {"hard_negatives": Part("pairs", splits, disjoint=("anchor",))},
+            data.corpus,
+            retrieval,
+            data.split_sources,
+        )
+        bundle.check_disjoint()
+        return bundle
 
     def mining_model(self, model, tracker):
         """The model that mines: the phase's own, or `mine_with` loaded beside it (same device and length)."""
@@ -180,6 +226,7 @@ class HardNegativesPhase:
             rerank_batch_size=self.reranker.batch_size,
             encode_passages=encode,
             fill_short=self.fill_short,
+            seed=self.seed,
         )
 
     def settings(self) -> MiningSettings:

@@ -29,7 +29,8 @@ SCHEDULERS = (
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop")
 # sentence-transformers' BatchSamplers / MultiDatasetBatchSamplers values, restated: their module imports torch
 # (tests/schema/test_groups.py keeps them equal); embedlab.training.sampling trusts these checks
-BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")
+BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "no_duplicates_hashed", "group_by_label")  # sentence-transformers'
+OWN_BATCH_SAMPLERS = ("in_order",)  # embedlab.training.sampling.InOrderBatchSampler
 MULTI_DATASET = ("round_robin", "proportional")
 DIRECTIONS = ("maximize", "minimize")
 
@@ -119,7 +120,7 @@ MODEL = {
     "max_seq_length": positive(nullable=True),
     "normalize": Flag(),
 }
-SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS), "multi_dataset": Choice(options=MULTI_DATASET)}
+SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS + OWN_BATCH_SAMPLERS), "multi_dataset": Choice(options=MULTI_DATASET)}
 
 _DATASET_COMMON = {
     "name": Text(),
@@ -167,6 +168,9 @@ PHASES = {
         "batch_size": positive(),
         "cache_dir": Text(nullable=True),
         "fill_short": Choice(options=("random",), nullable=True),
+        "negatives": Choice(options=("rows", "batches")),
+        "group_size": positive(),
+        "seed": Number(integer=True),
     },
 }
 # Keys that many losses share: checked wherever a loss config has them.
