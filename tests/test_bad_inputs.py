@@ -87,6 +87,12 @@ ON_PHYSICS = {
     "mining window reversed": ("phase=hard_negatives phase.range_min=30", "phase.range_min=30"),
     "resume a list": ("resume=[1,2]", "resume=[1,2]"),
     "group_by_label on pairs": ("sampler=group_by_label", "group_by_label needs a label column"),
+    "batches of neighbours shuffled": (
+        "phase=hard_negatives phase.negatives=batches",
+        "phase.negatives=batches orders the rows into batches of neighbours, but sampler.batch_sampler=no_duplicates",
+    ),
+    "in_order without batches": ("sampler=in_order", "sampler=in_order keeps the batches that phase=hard_negatives"),
+    "unknown negatives": ("phase=hard_negatives phase.negatives=triplets", "phase.negatives=triplets is unknown"),
     # model folders and tracking stores that are not there
     "hub model without the hub": ("model.name_or_path=someone/no-such-model", "is not a local folder, and"),
     "server not listening": ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),
