@@ -33,7 +33,9 @@ class Settings:
     threads: int = 1  # the recipe part: torch threads of each side
     skip_base: bool = False  # the recipe part: do not score the base model on each split
     seeds: tuple[int, ...] = ()
-    recipe_overrides: tuple[str, ...] = ()  # the recipe part: overrides added to `experiment=retrieval` (a variant)  # the recipe part: these split seeds instead of 0..splits-1 (two processes, two cores)
+    recipe_overrides: tuple[
+        str, ...
+    ] = ()  # the recipe part: overrides added to `experiment=retrieval` (a variant)  # the recipe part: these split seeds instead of 0..splits-1 (two processes, two cores)
 
     @property
     def train_data(self) -> Path:

@@ -38,8 +38,16 @@ def test_the_spread_over_splits():
 
 def test_rows_from_several_processes_make_one_table_with_the_mean_and_spread():
     rows = [
-        {"seed": s, "test_queries": 177, "plain_ndcg_at_10": 0.90, "recipe_ndcg_at_10": 0.90 + g, "gain": g,
-         "plain_wall_s": 250.0, "recipe_wall_s": 250.0 * r, "wall_ratio": r}
+        {
+            "seed": s,
+            "test_queries": 177,
+            "plain_ndcg_at_10": 0.90,
+            "recipe_ndcg_at_10": 0.90 + g,
+            "gain": g,
+            "plain_wall_s": 250.0,
+            "recipe_wall_s": 250.0 * r,
+            "wall_ratio": r,
+        }
         for s, g, r in ((1, 0.03, 1.5), (0, 0.01, 2.5))
     ]
     lines = table(rows).splitlines()

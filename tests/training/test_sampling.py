@@ -43,6 +43,7 @@ def test_in_order_keeps_each_run_of_rows_together_and_shuffles_the_runs_by_epoch
     sampler.set_epoch(2)
     orders.add(tuple(map(tuple, sampler)))
     assert len(orders) > 1  # another epoch, another order of the same batches
-    assert list(InOrderBatchSampler(data, batch_size=4, drop_last=True, seed=7)) != [] and len(
-        InOrderBatchSampler(data, batch_size=4, drop_last=True)
-    ) == 2
+    assert (
+        list(InOrderBatchSampler(data, batch_size=4, drop_last=True, seed=7)) != []
+        and len(InOrderBatchSampler(data, batch_size=4, drop_last=True)) == 2
+    )

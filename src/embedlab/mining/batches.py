@@ -72,7 +72,9 @@ def pack(indices: list[int], rows: Sequence[tuple[str, str]], size: int) -> list
     return batches
 
 
-def neighbors_in_batch(rows: Sequence[tuple[str, str]], negatives: dict[str, list[str]], batches: list[list[int]]) -> float:
+def neighbors_in_batch(
+    rows: Sequence[tuple[str, str]], negatives: dict[str, list[str]], batches: list[list[int]]
+) -> float:
     """The share of rows whose batch holds at least one of their query's mined negatives as a gold passage."""
     hits = 0
     for batch in batches:

@@ -156,7 +156,9 @@ def mine_hard_negatives(
         found.append(len(chosen))
         if fill_short == "random" and len(chosen) < num_negatives:
             extra = random_passages(rng, len(passages), {*positives[query], position.get(query, -1), *dict(chosen)})
-            chosen += [(p, float(query_embeddings[q] @ corpus_embeddings[p])) for p in extra[: num_negatives - len(chosen)]]
+            chosen += [
+                (p, float(query_embeddings[q] @ corpus_embeddings[p])) for p in extra[: num_negatives - len(chosen)]
+            ]
             filled += num_negatives - found[-1]
         for p, positive_score in zip(positives[query], positive_scores[q]):
             triplets += [

@@ -172,12 +172,18 @@ class HardNegativesPhase:
         splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
         for split in ("train", "validation"):
             rows = retrieval_pairs(data, split)[2]
-            batches = neighbor_batches(rows, negatives, self.group_size, self.seed) if split == "train" else [list(range(len(rows)))]
+            batches = (
+                neighbor_batches(rows, negatives, self.group_size, self.seed)
+                if split == "train"
+                else [list(range(len(rows)))]
+            )
             splits[split] = [{"anchor": rows[i][0], "positive": rows[i][1]} for batch in batches for i in batch]
             if split == "train":
                 share = neighbors_in_batch(rows, negatives, batches)
                 tracker.log_metrics({"mining_neighbors_in_batch": share}, step=0)
-                log.info(f"hard negatives: {len(batches)} batches of neighbours; {share:.0%} of the rows have a mined negative in theirs")
+                log.info(
+                    f"hard negatives: {len(batches)} batches of neighbours; {share:.0%} of the rows have a mined negative in theirs"
+                )
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
         bundle = DataBundle(
             data.name,
@@ -336,7 +342,11 @@ def mining_report(mined: MinedNegatives, cached: bool) -> str:
             f"  candidates considered {s['candidates_considered']}, skipped: relative_margin "
             f"{s['skipped_relative_margin']}, absolute_margin {s['skipped_absolute_margin']}, "
             f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}"
-            + (f", filled with {s['random_negatives']} random passages (phase.fill_short)" if s.get("random_negatives") else ""),
+            + (
+                f", filled with {s['random_negatives']} random passages (phase.fill_short)"
+                if s.get("random_negatives")
+                else ""
+            ),
             f"  mean score: positives {s['mean_positive_score']:.4f}, negatives {s['mean_negative_score']:.4f}"
             f"{' (cross-encoder)' if s['reranked'] else ''}",
             f"  time: encode {t['encode_s']:.2f}s, search {t['search_s']:.3f}s, re-rank {t['rerank_s']:.2f}s, "

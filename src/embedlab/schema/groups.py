@@ -120,7 +120,10 @@ MODEL = {
     "max_seq_length": positive(nullable=True),
     "normalize": Flag(),
 }
-SAMPLER = {"batch_sampler": Choice(options=BATCH_SAMPLERS + OWN_BATCH_SAMPLERS), "multi_dataset": Choice(options=MULTI_DATASET)}
+SAMPLER = {
+    "batch_sampler": Choice(options=BATCH_SAMPLERS + OWN_BATCH_SAMPLERS),
+    "multi_dataset": Choice(options=MULTI_DATASET),
+}
 
 _DATASET_COMMON = {
     "name": Text(),

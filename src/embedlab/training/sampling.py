@@ -51,6 +51,8 @@ class Sampling:
 
     def training_kwargs(self) -> dict[str, object]:
         return {
-            "batch_sampler": InOrderBatchSampler if self.batch_sampler == IN_ORDER else BatchSamplers(self.batch_sampler),
+            "batch_sampler": InOrderBatchSampler
+            if self.batch_sampler == IN_ORDER
+            else BatchSamplers(self.batch_sampler),
             "multi_dataset_batch_sampler": MultiDatasetBatchSamplers(self.multi_dataset),
         }
