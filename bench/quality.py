@@ -10,7 +10,7 @@ model is scored on here, over the whole corpus: the embedlab commands get a view
     plain     SentenceTransformerTrainer, MNRL scale 20, every training pair, 1 epoch, batch 32, lr 5e-5,
               warmup 10%, no-duplicates sampler, no validation: the script a user would write by hand
     default   python -m train dataset=local dataset.kind=retrieval dataset.path=<folder> (embedlab's defaults)
-    retrieval python -m train experiment=retrieval dataset.path=<folder> (phase 1 MNRL, mining, phase 2)
+    retrieval python -m train experiment=retrieval dataset.path=<folder> (two rounds of batches of neighbours)
 Each embedlab side runs as the real command in a subprocess; wall time is that command's, start to end.
 Metrics (ndcg@10, mrr@10, acc@1, recall@10; binary relevance, self-hits skipped) come with a 95% bootstrap
 interval over the held-out queries, and each side's difference to `plain` with a paired bootstrap interval.
@@ -167,7 +167,10 @@ def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list
     """Run the real `python -m train` command for `side` on `folder` minus its test split; returns the best model."""
     recipe = {
         "default": ["dataset=local", "dataset.kind=retrieval"],
-        "retrieval": ["experiment=retrieval", "phase.cache_dir=null"],  # every split mines anew: a user's cost
+        "retrieval": [  # every split mines anew: the cost a user pays
+            "experiment=retrieval",
+            *(f"phase.stages.{stage}.phase.cache_dir=null" for stage in ("phase1", "phase2")),
+        ],
     }[side]
     if any(o.startswith("experiment=") for o in extra):  # a variant (bench --recipe-overrides experiment=...)
         recipe = []

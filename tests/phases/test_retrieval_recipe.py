@@ -1,6 +1,6 @@
-"""`experiment=retrieval` on a BEIR folder: one command, hard negatives mined with the starting model, one phase
-of pairs in batches of neighbours; the folder's own splits used as given, and a folder with one qrels file trained
-on 90% with no test carve."""
+"""`experiment=retrieval` on a BEIR folder: one command, two rounds of pairs in batches of neighbours, each mined
+with the model the round starts from; the folder's own splits used as given, and a folder with one qrels file
+trained on 90% with no test carve."""
 
 from __future__ import annotations
 
@@ -31,9 +31,13 @@ def beir_with_splits(physics_folder, tmp_path_factory):
 def recipe_overrides(cli, tiny_model_path, out, folder) -> list[str]:
     return [
         *cli.tiny_overrides(tiny_model_path, folder),
-        "phase.relative_margin=null",  # the untrained tiny model scores everything alike
-        f"phase.cache_dir={out / 'cache'}",
+        *(f"phase.stages.{stage}.phase.relative_margin=null" for stage in ("phase1", "phase2")),  # tiny: all alike
+        *(f"phase.stages.{stage}.phase.cache_dir={out / 'cache'}" for stage in ("phase1", "phase2")),
     ]
+
+
+def stages(cli, uri) -> dict:
+    return {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +45,31 @@ def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     folder, _ = beir_with_splits
     out = tmp_path_factory.mktemp("recipe")
     result, uri = cli.train_in(out, "experiment=retrieval", *recipe_overrides(cli, tiny_model_path, out, folder))
-    [run] = cli.runs(uri)
-    return result, run
+    return result, stages(cli, uri)
 
 
-def test_one_phase_uses_the_folders_own_splits_and_says_so(recipe, beir_with_splits):
-    result, run = recipe
-    params = run.data.params
-    assert run.info.status == "FINISHED"
-    assert params["dataset.splits_source"] == "train=given,validation=given,test=given"
-    assert params["eval.test_queries"] == "6"
-    assert params["eval.validation_queries"] == str(len(beir_with_splits[1]["dev"]))
+def test_both_rounds_use_the_folders_own_splits_and_say_so(recipe, beir_with_splits):
+    result, runs = recipe
+    assert set(runs) == {"parent", "phase1", "phase2"}
+    for stage in ("phase1", "phase2"):
+        params = runs[stage].data.params
+        assert runs[stage].info.status == "FINISHED"
+        assert params["dataset.splits_source"] == "train=given,validation=given,test=given"
+        assert params["eval.test_queries"] == "6"
+        assert params["eval.validation_queries"] == str(len(beir_with_splits[1]["dev"]))
     assert "warning: validation" in result.stdout and "(fewer than 200)" in result.stdout
 
 
-def test_it_mines_with_the_model_it_starts_from_and_validates_on_dev(recipe):
-    _, run = recipe
-    params, metrics = run.data.params, run.data.metrics
-    assert params["phase.name"] == "hard_negatives"
-    assert params["phase.mine_with"] == "None" and params["phase.init_from"] == "None"  # the base model mines
-    assert params["phase.negatives"] == "batches" and params["sampler.batch_sampler"] == "in_order"
-    assert params["training.base_is_candidate"] == "False"  # the recipe keeps a trained checkpoint
-    assert 0 < metrics["mining_neighbors_in_batch"] <= 1
-    assert {"val_loss", "ndcg_at_10"} <= set(metrics)
+def test_each_round_mines_with_the_model_it_starts_from_into_batches_of_neighbours(recipe):
+    _, runs = recipe
+    first, second = runs["phase1"].data, runs["phase2"].data
+    assert first.params["phase.init_from"] == "None" and second.params["phase.init_from"].endswith("phase1/best")
+    for run in (first, second):
+        assert run.params["phase.mine_with"] == "None"  # the round's own starting model mines
+        assert run.params["phase.negatives"] == "batches" and run.params["sampler.batch_sampler"] == "in_order"
+        assert run.params["training.base_is_candidate"] == "False"  # a round keeps a trained checkpoint
+        assert 0 < run.metrics["mining_neighbors_in_batch"] <= 1
+        assert {"val_loss", "ndcg_at_10"} <= set(run.metrics)
 
 
 def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
@@ -71,7 +77,7 @@ def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
 ):
     overrides = recipe_overrides(cli, tiny_model_path, tmp_path, physics_folder)
     result, uri = cli.train_in(tmp_path, "experiment=retrieval", *overrides)
-    [run] = cli.runs(uri)
+    run = stages(cli, uri)["phase1"]
     validation = int(run.data.params["eval.validation_queries"])
     assert run.data.params["eval.test_rows"] == "0" and not any(k.startswith("test_") for k in run.data.metrics)
     assert run.data.metrics["mining_queries"] >= 9 * validation  # train + validation queries: 90% + 10%
@@ -82,7 +88,7 @@ def test_the_two_phase_form_still_runs(cli, tiny_model_path, beir_with_splits, t
     folder, _ = beir_with_splits
     overrides = cli.tiny_chain_overrides(tiny_model_path, tmp_path, folder)
     _, uri = cli.train_in(tmp_path, "experiment=retrieval_two_phase", *overrides)
-    runs = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+    runs = stages(cli, uri)
     assert set(runs) == {"parent", "phase1", "phase2"}
     assert runs["phase2"].data.params["phase.init_from"].endswith("phase1/best")
     assert all(run.info.status == "FINISHED" for run in runs.values())
