@@ -32,10 +32,8 @@ class Settings:
     splits: int = 5  # the recipe part: held-out splits carved from the training queries, one seed each
     threads: int = 1  # the recipe part: torch threads of each side
     skip_base: bool = False  # the recipe part: do not score the base model on each split
-    seeds: tuple[int, ...] = ()
-    recipe_overrides: tuple[
-        str, ...
-    ] = ()  # the recipe part: overrides added to `experiment=retrieval` (a variant)  # the recipe part: these split seeds instead of 0..splits-1 (two processes, two cores)
+    seeds: tuple[int, ...] = ()  # the recipe part: these split seeds instead of 0..splits-1 (a process per core)
+    recipe_overrides: tuple[str, ...] = ()  # the recipe part: overrides added to `experiment=retrieval` (a variant)
 
     @property
     def train_data(self) -> Path:

@@ -139,9 +139,8 @@ def run(settings: Settings) -> dict[str, Any]:
         row["gain"] = row["recipe_ndcg_at_10"] - row["plain_ndcg_at_10"]
         row["wall_ratio"] = row["recipe_wall_s"] / row["plain_wall_s"]
         splits.append(row)
-        (out / "row.json").write_text(
-            json.dumps(row, indent=2, default=str), encoding="utf-8"
-        )  # kept if later splits fail
+        # kept if a later split fails; `python -m bench.recipe` merges the rows of several processes
+        (out / "row.json").write_text(json.dumps(row, indent=2, default=str), encoding="utf-8")
         print(f"[bench] recipe split {seed}: gain {row['gain']:+.4f}, {row['wall_ratio']:.2f}x wall", flush=True)
     return {
         "data": str(folder),

@@ -88,10 +88,6 @@ class HardNegativesPhase:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.negatives not in ("rows", "batches"):
-            raise UserError(f"phase.negatives={self.negatives}; expected rows or batches")
-        if self.fill_short not in (None, "random"):
-            raise UserError(f"phase.fill_short={self.fill_short}; expected null or random")
         import_faiss()  # a missing FAISS fails here, before phase 1 of a chain trains, not at mining time
         name = str(self.mine_with or "")
         if name and not name.startswith(MLFLOW_SCHEMES):  # before phase 1 of a chain trains, not after
@@ -116,8 +112,8 @@ class HardNegativesPhase:
         splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
         for split in ("train", "validation"):
             _, _, pairs = retrieval_pairs(data, split)
-            negative = (lambda p: {}) if self.negatives == "batches" else (lambda p: {"negative": p})
-            splits[split] = [{"anchor": q, "positive": p, **negative(p)} for q, p in pairs]
+            columns = ("anchor", "positive") if self.negatives == "batches" else ("anchor", "positive", "negative")
+            splits[split] = [dict(zip(columns, (q, p, p))) for q, p in pairs]
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
         part = Part("pairs" if self.negatives == "batches" else "triplets", splits, disjoint=("anchor",))
         return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
@@ -335,18 +331,16 @@ def log_mining(tracker, mined: MinedNegatives, key: str, cached: bool) -> None:
 
 def mining_report(mined: MinedNegatives, cached: bool) -> str:
     s, t = mined.stats, mined.timings
+    filled = (
+        f", filled with {s['random_negatives']} random passages (phase.fill_short)" if s.get("random_negatives") else ""
+    )
     origin = "reused from cache; timings are from the run that mined them" if cached else "mined now"
     return "\n".join(
         [
             f"hard negatives ({origin}): {s['triplets']} triplets for {s['queries']} queries over {s['corpus']} passages",
             f"  candidates considered {s['candidates_considered']}, skipped: relative_margin "
             f"{s['skipped_relative_margin']}, absolute_margin {s['skipped_absolute_margin']}, "
-            f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}"
-            + (
-                f", filled with {s['random_negatives']} random passages (phase.fill_short)"
-                if s.get("random_negatives")
-                else ""
-            ),
+            f"max_score {s['skipped_max_score']}; queries short of negatives {s['queries_short']}{filled}",
             f"  mean score: positives {s['mean_positive_score']:.4f}, negatives {s['mean_negative_score']:.4f}"
             f"{' (cross-encoder)' if s['reranked'] else ''}",
             f"  time: encode {t['encode_s']:.2f}s, search {t['search_s']:.3f}s, re-rank {t['rerank_s']:.2f}s, "
