@@ -22,7 +22,7 @@ from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
 from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.tracking.reproduce import REPRODUCES_TAG
-from embedlab.tracking.values import named_overrides, values_name
+from embedlab.tracking.values import STAGE_TAG, named_overrides, values_name
 from embedlab.training.heap import collector_skips_existing_objects
 
 log = logging.getLogger(__name__)
@@ -224,13 +224,16 @@ DEFAULT_PHASE = "contrastive"
 def run_name(cfg: DictConfig, overrides: list[str] | None = None) -> str:
     """`physics-mnrl bs=16 scale=40 1206-101500`: dataset, loss (and phase unless the default), the values its
     overrides change, written short as sweeps name their jobs, and when it started; a reproduction adds
-    `repro-of-<run id[:8]>`. The values come first so that the runs table's narrow column shows them."""
+    `repro-of-<run id[:8]>`, and a chain's stage starts with its name (`phase2 retrieval-mnrl-hard_negatives …`,
+    as a sweep's jobs start with `j00`). The values come first so that the runs table's narrow column shows them."""
     phase = [] if cfg.phase.name == DEFAULT_PHASE else [cfg.phase.name]  # the phase is also the run's tag
     names = "-".join([cfg.dataset.name, choice("loss", cfg.loss), *phase])
     values = values_name(named_overrides(overrides or []))
-    source = cfg.tracking.tags.get(REPRODUCES_TAG) if "tags" in cfg.tracking else None
+    tags = cfg.tracking.tags if "tags" in cfg.tracking else {}
+    source = tags.get(REPRODUCES_TAG)
     reproduces = f"repro-of-{str(source)[:8]}" if source else ""
-    return " ".join(part for part in (names, values, reproduces, time.strftime("%m%d-%H%M%S")) if part)
+    stage = str(tags.get(STAGE_TAG) or "")  # a chain's stages may share a phase: the stage tells them apart
+    return " ".join(part for part in (stage, names, values, reproduces, time.strftime("%m%d-%H%M%S")) if part)
 
 
 def describe_kept_model(cfg: DictConfig, best: BestCheckpoint, metrics: dict[str, float]) -> KeptModel:

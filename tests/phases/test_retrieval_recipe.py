@@ -60,6 +60,13 @@ def test_both_rounds_use_the_folders_own_splits_and_say_so(recipe, beir_with_spl
     assert "warning: validation" in result.stdout and "(fewer than 200)" in result.stdout
 
 
+def test_the_runs_table_tells_the_rounds_apart(recipe):
+    _, runs = recipe
+    assert runs["parent"].info.run_name.startswith("retrieval-neighbour_rounds ")
+    assert runs["phase1"].info.run_name.startswith("phase1 retrieval-mnrl-hard_negatives ")
+    assert runs["phase2"].info.run_name.startswith("phase2 retrieval-mnrl-hard_negatives ")  # the same phase
+
+
 def test_each_round_mines_with_the_model_it_starts_from_into_batches_of_neighbours(recipe):
     _, runs = recipe
     first, second = runs["phase1"].data, runs["phase2"].data

@@ -33,6 +33,7 @@ from embedlab.phases.chain_resume import (
 from embedlab.report import ORDER, format_table
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
+from embedlab.tracking.values import STAGE_TAG, named_overrides, values_name
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def train_chain(
     stages = dict(cfg.phase.stages)  # every stage was checked before work (embedlab.plan), not after phase 1
     results = {}
     handed = []  # what the previous stage computed with its kept model (embedlab.phases.shared_work), if anything
-    with parent_run(cfg, run_dir) as parent:
+    with parent_run(cfg, run_dir, overrides) as parent:
         earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
             previous = results[list(results)[-1]] if results else None
@@ -78,7 +79,7 @@ def stage_config(cfg: DictConfig, name: str, stage: DictConfig, previous, parent
         stage_cfg.phase = stage.phase
         stage_cfg.merge_with({key: value for key, value in stage.items() if key != "phase"})
         stage_cfg.tracking.parent_run_id = parent_run_id
-        tags = {"embedlab.stage": name}
+        tags = {STAGE_TAG: name}
         if previous is not None:
             stage_cfg.phase.init_from = str(previous.best.path)
             tags |= {
@@ -127,7 +128,7 @@ class ParentRun:
 
 
 @contextlib.contextmanager
-def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
+def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> Iterator[ParentRun]:
     """Open the chain's parent run; it ends as `tracking.status` decides (KILLED on Ctrl-C or a pruned trial)."""
     import mlflow
 
@@ -136,7 +137,10 @@ def parent_run(cfg: DictConfig, run_dir: Path) -> Iterator[ParentRun]:
     tracker = build(cfg.tracking, where="tracking")
     tracker.connect()
     client = mlflow.MlflowClient(tracker.uri)
-    name = f"{cfg.dataset.name}-{cfg.phase.name}-{time.strftime('%m%d-%H%M%S')}"
+    values = values_name(named_overrides(overrides or []))  # named as its stages are, without the stage
+    name = " ".join(
+        part for part in (f"{cfg.dataset.name}-{cfg.phase.name}", values, time.strftime("%m%d-%H%M%S")) if part
+    )
     tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id

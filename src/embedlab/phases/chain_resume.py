@@ -15,10 +15,10 @@ from typing import Any
 from embedlab.errors import UserError
 from embedlab.tracking.kept import KEPT_STEP, kept
 from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, resume_requested, run_by_id
+from embedlab.tracking.values import STAGE_TAG
 from embedlab.training.checkpoint import last_complete_checkpoint
 
 CHAIN_HASH_TAG = "embedlab.chain_hash"
-STAGE_TAG = "embedlab.stage"
 
 
 def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):

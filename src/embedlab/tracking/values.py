@@ -15,6 +15,7 @@ SHORT_KEYS = {
     "max_steps": "steps",
     "eval_steps": "eval_every",
 }
+STAGE_TAG = "embedlab.stage"  # on a chain's stage run: its name (`phase2`), which also starts the run's name
 VALUE_TAG_PREFIX = "value."  # value.training.lr = 4.82e-5: the swept value in a form whose exponent stays visible
 
 
