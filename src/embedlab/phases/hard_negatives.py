@@ -43,7 +43,8 @@ class HardNegativesPhase:
     The triplets of the training split's queries are trained on; those of the validation split's queries
     (negatives mined the same way) give the validation loss. So phase 2 validates, and picks its checkpoint,
     on queries that neither phase 1 nor phase 2 trained on; the test split is kept as it is. The mining
-    statistics (`mining_queries`, `mining_triplets`, ...) count the training and validation queries together.
+    statistics (`mining_queries`, `mining_triplets`, ...) count the training and validation queries together
+    (with `negatives="batches"`, the training queries alone).
 
     Args:
         name: shown in run names.
@@ -62,8 +63,8 @@ class HardNegativesPhase:
         cache_dir: where mined triplets are kept between runs; None = always mine.
         fill_short: None = a query short of safe hard negatives trains on those it has (with none, not at
             all); "random" = seeded random passages fill its missing negatives, so every labeled pair trains.
-        negatives: "rows" = train on (query, gold passage, negative) triplets; "batches" = mine among the
-            training and validation queries' gold passages only, and train on the (query, gold passage) pairs
+        negatives: "rows" = train on (query, gold passage, negative) triplets; "batches" = mine for the
+            training queries among their gold passages only, and train on the (query, gold passage) pairs
             ordered so that each batch of `group_size` holds queries whose gold passages are each other's mined
             negatives (`embedlab.mining.batches`; needs `sampler=in_order`, which keeps those batches).
         group_size: the batch those orderings are made for: `training.batch_size`.
@@ -128,12 +129,11 @@ class HardNegativesPhase:
         if start.source:
             tracker.log_dict(start.source, "init_from.json")
         _, _, pairs = retrieval_pairs(data, "train")
-        _, _, validation_pairs = retrieval_pairs(data, "validation")
-        known = set(pairs)  # validation queries get negatives too: phase 2's validation loss needs triplets
-        pairs = pairs + [pair for pair in validation_pairs if pair not in known]
-        corpus = [data.corpus[doc_id] for doc_id in sorted(data.corpus)]  # as retrieval evaluation encodes it
-        if self.negatives == "batches":  # only another query's gold passage can come into its batch
-            corpus = []
+        corpus = []  # batches: the training golds only, as only another training query's gold joins its batch
+        if self.negatives == "rows":
+            known = set(pairs)  # validation queries get negatives too: the validation loss needs triplets
+            pairs = pairs + [pair for pair in retrieval_pairs(data, "validation")[2] if pair not in known]
+            corpus = [data.corpus[doc_id] for doc_id in sorted(data.corpus)]  # as retrieval evaluation encodes it
         settings = asdict(self.settings())
         miner = self.mining_model(model, tracker)
         key = mining_key(weights_hash(miner), data_fingerprint(pairs, corpus), settings)
