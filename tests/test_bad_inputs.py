@@ -72,6 +72,7 @@ ON_PHYSICS = {
     "seed not a number": ("seed=abc", "seed=abc is not an integer"),
     "logging steps 0": ("training.logging_steps=0", "training.logging_steps=0"),
     "max steps 0": ("training.max_steps=0", "training.max_steps=0"),
+    "length buckets 0": ("training.length_buckets=0", "training.length_buckets=0"),
     "eval steps fractional": ("training.eval_steps=1.5", "training.eval_steps=1.5 is not an integer"),
     "threads 0": ("hardware.threads=0", "hardware.threads=0"),
     "workers negative": ("hardware.dataloader_workers=-1", "hardware.dataloader_workers=-1"),

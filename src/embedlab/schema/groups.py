@@ -90,6 +90,7 @@ TRAINING = {
     "select_by": Text(valid=metric_name, what="val_loss, val_loss_<part>, or a validation metric such as ndcg_at_10"),
     "base_is_candidate": Flag(),
     "validation_corpus_sample": Number(integer=True, ge=1, nullable=True),
+    "length_buckets": positive(),
 }
 HARDWARE = {
     "device": Choice(options=DEVICES),

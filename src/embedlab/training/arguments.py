@@ -27,6 +27,7 @@ def training_arguments(
     logging_steps: int = 5,
     save_total_limit: int = 2,
     validation_corpus_sample: int | None = None,
+    length_buckets: int = 4,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
     eval_on_start: bool = True,
@@ -37,6 +38,9 @@ def training_arguments(
     `validation_corpus_sample`: validation retrieval ranks each query's relevant docs plus this many other docs
     (seeded, the same at every evaluation) instead of the whole corpus; null = the whole corpus. The test split
     always ranks the whole corpus.
+
+    `length_buckets`: each text column of a training batch runs as this many forwards of rows of similar length,
+    each padded to its own longest row (`embedlab.training.padding`); 1 = one forward padded to the longest.
 
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
     keeps and reloads the checkpoint that is best on `select_by`.
@@ -53,6 +57,7 @@ def training_arguments(
     return EmbeddingTrainingArguments(
         max_nonfinite_steps=max_nonfinite_steps,
         validation_corpus_sample=validation_corpus_sample,
+        length_buckets=length_buckets,
         select_by=select_by,
         base_is_candidate=base_is_candidate,
         output_dir=str(output_dir),

@@ -19,6 +19,9 @@ class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
     base_is_candidate: bool = field(
         default=True, metadata={"help": "The starting model competes with the checkpoints (kept if none beats it)."}
     )
+    length_buckets: int = field(
+        default=4, metadata={"help": "Forwards per text column of a training batch, rows of similar length each."}
+    )
     validation_corpus_sample: int | None = field(
         default=None,
         metadata={"help": "Validation retrieval ranks each query's relevant docs plus this many seeded others."},

@@ -15,6 +15,7 @@ from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
 from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
+from embedlab.training.padding import install_length_buckets
 
 
 @runtime_checkable
@@ -84,6 +85,8 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         sample = getattr(self.args, "validation_corpus_sample", None)
         if sample is not None:
             self.evaluator = with_corpus_sample(self.evaluator, sample, self.args.seed)
+        if not self.args.torch_compile:  # compiled, the groups' shapes would each compile a graph
+            install_length_buckets(self.model, self.args.length_buckets)
         self.add_callback(TrainLogCallback(tracker))
         self.add_callback(CompleteCheckpointCallback())
 
