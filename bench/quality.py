@@ -194,7 +194,15 @@ def train_embedlab(side: str, folder: Path, out: Path, threads: int, extra: list
         result = subprocess.run(command, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=bench_env())
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {result.returncode}; see {log}")
-    return next(path for path in (out / "phase2" / "best", out / "best") if path.exists())  # a chain's, or the run's
+    return kept_model(out)
+
+
+def kept_model(out: Path) -> Path:
+    """The model a `python -m train` run in `out` kept: a chain's last stage's (`<stage>/best`), else `best`."""
+    from omegaconf import OmegaConf
+
+    stages = list(OmegaConf.load(out / ".hydra" / "config.yaml").phase.get("stages") or [])
+    return out / stages[-1] / "best" if stages else out / "best"
 
 
 def named_model(item: str) -> tuple[str, Path]:

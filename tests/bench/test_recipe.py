@@ -53,3 +53,14 @@ def test_rows_from_several_processes_make_one_table_with_the_mean_and_spread():
     lines = table(rows).splitlines()
     assert lines[2].startswith("| 0 | 177 | - | 0.9000 | 0.9100 | +0.0100 | 250 | 625 | 2.50 |")  # by seed
     assert "gain: mean +0.0200" in table(rows) and "wall_ratio: mean +2.0000" in table(rows)
+
+
+def test_the_scored_model_is_the_last_stage_of_however_many_the_chain_has(tmp_path):
+    from bench.quality import kept_model
+
+    (tmp_path / ".hydra").mkdir()
+    config = tmp_path / ".hydra" / "config.yaml"
+    config.write_text("phase:\n  stages:\n    phase1: {}\n    phase2: {}\n    phase3: {}\n")
+    assert kept_model(tmp_path) == tmp_path / "phase3" / "best"  # a third round, not phase2's model
+    config.write_text("phase:\n  name: contrastive\n")
+    assert kept_model(tmp_path) == tmp_path / "best"
