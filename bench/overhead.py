@@ -4,7 +4,9 @@ Fairness: both sides train the same model on identical rows (embedlab's split, e
 plain script) with the same seed, loss, sampler, optimizer, schedule and evaluation schedule (step 0, then
 every `eval_steps`, best checkpoint loaded at the end, test metrics before and after, model saved). Our run
 also tracks everything in MLflow and logs the model: that is the overhead being measured. Runs alternate
-(ours, plain, ours, ...) and each side's loss at every step is compared, so both did the same work.
+(ours, plain, ours, ...) and each side's loss at every step is compared, so both did the same work: ours runs
+with `training.length_buckets=1` (one padded forward per column, as the plain script; with groups of similar
+length the forwards draw other dropout masks, so the curves would differ by more than float rounding).
 
 Our runs share one MLflow store, created untimed before the first of them: a user's store exists after their
 first run (`make train` makes it). What creating it costs that first run is measured on its own and reported
@@ -72,6 +74,7 @@ def run_ours(settings: Settings, steps: int, eval_steps: int, folder: Path, uri:
         f"training.max_steps={steps}",
         f"training.eval_steps={eval_steps}",
         "training.logging_steps=1",
+        "training.length_buckets=1",  # one padded forward per column, as the plain script: the same dropout draws
         f"hydra.run.dir={folder / 'run'}",
     ]
     started = time.time()
