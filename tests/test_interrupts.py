@@ -109,7 +109,7 @@ def test_a_signal_while_a_grid_checks_its_points_is_one_line(signum, code, tiny_
     wait_until(lambda: not signals_blocked(process), process)
     time.sleep(0.5)  # composing the grid, or checking its 12 points
     returncode, stderr = stopped(process, signum)
-    assert returncode == code
+    assert returncode == code, stderr[-3000:]
     assert one_line(stderr) == f"interrupted: stopped by {signal.Signals(signum).name}"
     assert not [r for r in runs(uri) if r.info.status == "RUNNING"]
 
