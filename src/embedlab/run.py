@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
 from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.tracking.reproduce import REPRODUCES_TAG
-from embedlab.tracking.values import STAGE_TAG, named_overrides, values_name
+from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, values_name
 from embedlab.training.heap import collector_skips_existing_objects
 
 log = logging.getLogger(__name__)
@@ -233,7 +232,7 @@ def run_name(cfg: DictConfig, overrides: list[str] | None = None) -> str:
     source = tags.get(REPRODUCES_TAG)
     reproduces = f"repro-of-{str(source)[:8]}" if source else ""
     stage = str(tags.get(STAGE_TAG) or "")  # a chain's stages may share a phase: the stage tells them apart
-    return " ".join(part for part in (stage, names, values, reproduces, time.strftime("%m%d-%H%M%S")) if part)
+    return timed_name(stage, names, values, reproduces)
 
 
 def describe_kept_model(cfg: DictConfig, best: BestCheckpoint, metrics: dict[str, float]) -> KeptModel:

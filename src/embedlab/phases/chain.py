@@ -16,7 +16,6 @@ import contextlib
 import copy
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from embedlab.phases.chain_resume import (
 from embedlab.report import ORDER, format_table
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
-from embedlab.tracking.values import STAGE_TAG, named_overrides, values_name
+from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, values_name
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +137,7 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
     tracker.connect()
     client = mlflow.MlflowClient(tracker.uri)
     values = values_name(named_overrides(overrides or []))  # named as its stages are, without the stage
-    name = " ".join(
-        part for part in (f"{cfg.dataset.name}-{cfg.phase.name}", values, time.strftime("%m%d-%H%M%S")) if part
-    )
+    name = timed_name(f"{cfg.dataset.name}-{cfg.phase.name}", values)
     tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 SHORT_KEYS = {
     "batch_size": "bs",
@@ -80,3 +81,8 @@ def short_value_tags(overrides: str | list[str]) -> dict[str, str]:
         for key, value in parse_overrides(overrides)
         if short_number(value) != value
     }
+
+
+def timed_name(*parts: str) -> str:
+    """The non-empty `parts` and when the run started (`1206-101500`), space-separated: every run's name ends so."""
+    return " ".join(part for part in (*parts, time.strftime("%m%d-%H%M%S")) if part)
