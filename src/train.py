@@ -56,9 +56,10 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from embedlab.errors import UserError, exit_with_error
+    from embedlab.errors import UserError, exit_with_error, raise_if_stopped
     from embedlab.job import run_job
 
+    raise_if_stopped()  # a stop signal that a library swallowed (Hydra's callbacks make errors warnings) starts no job
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own

@@ -35,12 +35,47 @@ class Interrupted(KeyboardInterrupt):
         return type(self), (self.signum, self.next_step)
 
 
+# The stop signals whose handler raised in this command, first first: `stopped_by_signal` reads it.
+_SIGNALLED: list[int] = []
+
+
+def stop_signal(signum: int) -> Interrupted:
+    """The `Interrupted` a signal handler raises for a stop signal, recorded: from then on, whatever exception ends
+    the command (or a run) is that stop, not an error (`stopped_by_signal`, `raise_if_stopped`)."""
+    _SIGNALLED.append(int(signum))
+    return Interrupted(signum)
+
+
+def stopped_by_signal() -> int | None:
+    """The first stop signal this command raised, or None.
+
+    A handler's exception is raised at whatever line the program is on, also inside a library's `try/finally`
+    that turns it into another exception on the way out: OmegaConf's `_set_item_impl` then raises
+    UnboundLocalError from its `finally`, and Hydra or a sweeper may wrap that again. So "is this exception a stop"
+    is asked of the record, not of the exception's type."""
+    return _SIGNALLED[0] if _SIGNALLED else None
+
+
+def raise_if_stopped(cause: BaseException | None = None) -> None:
+    """Raise the stop as `Interrupted` if a stop signal came: called by whoever would otherwise report `cause` as
+    an error (an `error:` line, a traceback, a FAILED trial) or go on working after a library swallowed it."""
+    signum = stopped_by_signal()
+    if signum is not None:
+        raise Interrupted(signum) from cause
+
+
+def forget_stop_signals() -> None:
+    """A new command starts with no stop recorded (tests run several in one process)."""
+    _SIGNALLED.clear()
+
+
 def exit_with_error(error: UserError | str, log: logging.Logger | None = None) -> NoReturn:
     """`error: <what was wrong>` on a line of its own on stderr (after any progress bar), and exit status 2.
 
     Inside a job, pass its `log` (an `embedlab.*` logger): the line then also lands in the job log, and reaches
     stderr unadorned through conf/hydra/job_logging/embedlab.yaml. Elsewhere (composing, a sweeper) it is printed.
     """
+    raise_if_stopped()  # a stop that a library turned into an error is a stop: `interrupted:`, not `error:`
     if log is not None:
         log.error(f"\nerror: {error}")
     else:

@@ -19,28 +19,40 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from embedlab.errors import Interrupted
+from embedlab.errors import Interrupted, forget_stop_signals, stop_signal, stopped_by_signal
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def raise_interrupted(signum: int, frame) -> None:
     """The signal handler of `python -m train` outside training."""
-    raise Interrupted(signum)
+    raise stop_signal(signum)
 
 
 @contextlib.contextmanager
 def stopped_in_one_line() -> Iterator[None]:
     """Around all of `python -m train`: a stop signal, or an `Interrupted` or `KeyboardInterrupt` that reaches
-    this block, ends the process with one line on stderr and exit status 128 + the signal's number."""
+    this block, ends the process with one line on stderr and exit status 128 + the signal's number.
+
+    So does any other exception once a stop signal has come: a library's cleanup may have turned the signal's
+    `Interrupted` into another exception on its way here (`embedlab.errors.stopped_by_signal`)."""
+    forget_stop_signals()
     previous = {s: signal.signal(s, raise_interrupted) for s in STOP_SIGNALS}
     stopped: Interrupted | None = None
     try:
         if hasattr(signal, "pthread_sigmask"):  # what src/train.py held back during its imports arrives now
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         yield
-    except KeyboardInterrupt as exc:
-        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+    except BaseException as exc:
+        signalled = stopped_by_signal()
+        if isinstance(exc, Interrupted):
+            stopped = exc
+        elif signalled is not None:  # the stop, carried here as another exception
+            stopped = Interrupted(signalled)
+        elif isinstance(exc, KeyboardInterrupt):
+            stopped = Interrupted(signal.SIGINT)
+        else:
+            raise
     finally:  # stopped: the runs are closed and the line follows, so exiting is not interrupted again
         for s, handler in previous.items():
             signal.signal(s, signal.SIG_IGN if stopped else handler)

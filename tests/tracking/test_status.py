@@ -63,3 +63,14 @@ def test_a_pruned_chain_trial_ends_its_stage_and_parent_runs_killed(
     assert by_stage["phase1"].info.status == "KILLED"
     assert by_stage["parent"].info.status == "KILLED"
     assert "pruned at step 1" in by_stage["phase1"].data.tags["embedlab.error"]
+
+
+def test_any_exception_after_a_stop_signal_ends_the_run_killed():
+    from embedlab.errors import forget_stop_signals, stop_signal
+
+    stop_signal(15)  # what the signal handler records before it raises; a library then raised something else
+    try:
+        assert status_for(RuntimeError("raised by a library's cleanup")) == "KILLED"
+    finally:
+        forget_stop_signals()
+    assert status_for(RuntimeError("out of memory")) == "FAILED"

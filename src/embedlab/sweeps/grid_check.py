@@ -15,7 +15,7 @@ from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from embedlab.errors import UserError, user_errors_exit
+from embedlab.errors import UserError, raise_if_stopped, user_errors_exit
 from embedlab.plan import Seen, plan_run
 from embedlab.schema.composition import composition_error_line
 
@@ -79,7 +79,8 @@ class CheckEveryPoint(Callback):
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
         try:
             self.check_every_point(overrides, config_name)
-        except Exception:  # noqa: BLE001  a bug in a check: Hydra would make it a warning and launch unchecked
+        except Exception as exc:  # noqa: BLE001  a bug in a check: Hydra would make it a warning and launch unchecked
+            raise_if_stopped(exc)  # or a stop signal that composing turned into another exception: a stop
             traceback.print_exc()
             sys.exit(1)
 

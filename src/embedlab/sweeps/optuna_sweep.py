@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from embedlab.config import build, to_container
-from embedlab.errors import Interrupted, UserError
+from embedlab.errors import Interrupted, UserError, raise_if_stopped, stopped_by_signal
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
@@ -119,8 +119,11 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
                 sweep_dir = Path(config.hydra.sweep.dir)
                 sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
                 OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
-    except KeyboardInterrupt as exc:  # a study goes on where it stopped when its command runs again
-        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    except BaseException as exc:  # a study goes on where it stopped when its command runs again
+        signalled = stopped_by_signal()  # also a stop that a library turned into another exception
+        if not isinstance(exc, KeyboardInterrupt) and signalled is None:
+            raise
+        signum = exc.signum if isinstance(exc, Interrupted) else signalled or signal.SIGINT
         raise Interrupted(
             signum, f"study {name} keeps its finished trials; run the same command to continue it"
         ) from None
@@ -175,10 +178,12 @@ def run_trials(
             # job folders <sweep dir>/<n> from the trial numbers: a study run again into the same hydra.sweep.dir
             # writes new folders, not over its earlier trials' models
             returns = launcher.launch(jobs, initial_job_idx=trials[0].number)
+            raise_if_stopped()  # a job that failed because a stop signal came is a stop, not a FAIL to go on from
         except BaseException as exc:
             if not worker_died(exc):
+                stopped = isinstance(exc, KeyboardInterrupt) or stopped_by_signal() is not None
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
-                    if isinstance(exc, KeyboardInterrupt):  # stopped, not failed: the next session runs another
+                    if stopped:  # stopped, not failed: the next session runs another
                         trial.set_user_attr(INTERRUPTED_ATTR, True)
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise

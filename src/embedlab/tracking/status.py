@@ -4,7 +4,8 @@ Every MLflow run embedlab opens (a training run, a chain's parent run, a sweep's
 `ended_with_status`, so the rule is written once:
 
 * FINISHED: the block ran to its end;
-* KILLED: Ctrl-C or SIGTERM (`Interrupted`, a `KeyboardInterrupt`), or a sweep's pruner (`optuna.TrialPruned`);
+* KILLED: Ctrl-C or SIGTERM (`Interrupted`, a `KeyboardInterrupt`, or any exception once a stop signal came:
+  a library may have turned the signal's exception into another), or a sweep's pruner (`optuna.TrialPruned`);
 * FAILED: any other exception.
 
 A stop signal that comes while the run is being closed waits until it is closed (`signals_held`), so a second
@@ -17,7 +18,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from embedlab.errors import Interrupted
+from embedlab.errors import Interrupted, stopped_by_signal
 from embedlab.interrupts import signals_held
 
 
@@ -25,7 +26,7 @@ def status_for(exc: BaseException | None) -> str:
     """The MLflow status of a run that ended with `exc` (None: it ended normally)."""
     if exc is None:
         return "FINISHED"
-    if isinstance(exc, (KeyboardInterrupt, Interrupted)) or _is_pruned(exc):
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)) or stopped_by_signal() is not None or _is_pruned(exc):
         return "KILLED"
     return "FAILED"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from transformers import TrainerCallback
 
-from embedlab.errors import Interrupted
+from embedlab.errors import Interrupted, stop_signal
 
 
 class GracefulStop(TrainerCallback):
@@ -29,7 +29,7 @@ class GracefulStop(TrainerCallback):
         if self.training and self.signum is None:
             self.signum = signum
             return
-        raise Interrupted(signum)
+        raise stop_signal(signum)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[GracefulStop]:
