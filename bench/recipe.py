@@ -60,7 +60,8 @@ def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
 
 
 def stages(store: Path) -> list[dict[str, Any]]:
-    """Each MLflow run of the recipe's store, oldest first: name, wall seconds, mining seconds, kept step."""
+    """Each MLflow run of the recipe's store, oldest first: name, wall seconds, mining seconds, kept step, and the
+    precision it trained in (`hardware.precision=auto` is bf16 on a CPU with bf16 units; the plain script: fp32)."""
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{store}")
@@ -75,6 +76,7 @@ def stages(store: Path) -> list[dict[str, Any]]:
                     "wall_s": (end - run.info.start_time) / 1000,
                     "mining_s": metrics.get("mining_total_s"),
                     "kept_step": metrics.get("kept_step", metrics.get("best_step")),
+                    "precision": run.data.params.get("precision"),
                 }
             )
     return out

@@ -96,7 +96,19 @@ def test_the_estimate_says_what_it_was_measured_on_and_whether_a_choice_used_it(
         "validation 60 queries (carved from the training data; chose the kept step), "
         "test 47 queries (yours; held out from every choice)"
     )
-    no_test = {"validation": (60, "queries"), "test": (0, "rows")}  # experiment=retrieval on one qrels file
+    no_test = {"validation": (60, "queries"), "test": (0, "rows")}
     assert evaluated_on_line(no_test, {"validation": "made", "test": "made"}) == (
         "validation 60 queries (carved from the training data; chose the kept step), no test split"
     )
+    # experiment=retrieval on one qrels file: each round has one trained checkpoint and the start is out
+    assert evaluated_on_line(no_test, {"validation": "made", "test": "made"}, candidates=1) == (
+        "validation 60 queries (carved from the training data; chose nothing: one candidate checkpoint), no test split"
+    )
+
+
+def test_the_candidates_are_the_evaluated_checkpoints_and_the_start_when_it_competes():
+    from embedlab.report import candidate_count
+
+    history = {0: {"val_loss": 0.4}, 3: {"val_loss": 0.3}, 5: {"train_loss": 1.0}}  # step 5: logged, not evaluated
+    assert candidate_count(history, "val_loss", base_is_candidate=True) == 2
+    assert candidate_count(history, "val_loss", base_is_candidate=False) == 1

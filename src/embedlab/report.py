@@ -91,16 +91,28 @@ ROLES = {"validation": "chose the kept step", "test": "held out from every choic
 SOURCES = {"given": "yours", "made": "carved from the training data"}
 
 
-def evaluated_on_line(sizes: dict[str, tuple[int, str]], sources: dict[str, str]) -> str:
+NO_CHOICE = "chose nothing: one candidate checkpoint"
+
+
+def candidate_count(history: dict[int, dict[str, float]], select_by: str, base_is_candidate: bool) -> int:
+    """How many models the kept one was chosen from: the trained checkpoints evaluated on `select_by`, and the
+    starting model (step 0) when it competes."""
+    trained = sum(1 for step, metrics in history.items() if step > 0 and select_by in metrics)
+    return trained + int(base_is_candidate)
+
+
+def evaluated_on_line(sizes: dict[str, tuple[int, str]], sources: dict[str, str], candidates: int = 2) -> str:
     """`validation 60 queries (carved from the training data; chose the kept step), test 47 queries (...)`: what
-    each estimate was measured on, and whether a choice also used it (validation picks the kept step and a
-    sweep's best job; test is read by nothing that chooses)."""
+    each estimate was measured on, and whether a choice also used it (validation picks the kept step among the
+    `candidates` it could keep, and a sweep's best job; test is read by nothing that chooses). With one candidate
+    (`experiment=retrieval`'s rounds: the starting model out, one trained checkpoint) validation chose nothing."""
     parts = []
     for split, (count, unit) in sizes.items():
         if not count:  # e.g. dataset.fractions=[0.9,0.1,0.0]: nothing was kept out of every choice
             parts.append(f"no {split} split")
             continue
-        notes = [note for note in (SOURCES.get(sources.get(split, "")), ROLES.get(split)) if note]
+        role = NO_CHOICE if split == "validation" and candidates < 2 else ROLES.get(split)
+        notes = [note for note in (SOURCES.get(sources.get(split, "")), role) if note]
         parts.append(f"{split} {count} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     return ", ".join(parts)
 
@@ -116,10 +128,12 @@ def print_summary(
     optimized_metric: str | None = None,
     experiment_id: str | None = None,
     split_sources: dict[str, str] | None = None,
+    base_is_candidate: bool = True,
 ) -> None:
     log.info("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric, where the queries came from, what they decided
-        log.info("evaluated on:    " + evaluated_on_line(evaluated_on, split_sources or {}))
+        candidates = candidate_count(history, best.select_by, base_is_candidate)
+        log.info("evaluated on:    " + evaluated_on_line(evaluated_on, split_sources or {}, candidates))
     log.info(f"\n{selection_line(best, history)}")
     worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
     if worse:

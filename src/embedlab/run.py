@@ -170,6 +170,7 @@ def train(
             cfg.optimized_metric,
             experiment_id=tracker.experiment_id,
             split_sources=data.split_sources,
+            base_is_candidate=bool(cfg.training.base_is_candidate),
         )
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best, handed)
 

@@ -36,6 +36,9 @@ def recipe_overrides(cli, tiny_model_path, out, folder) -> list[str]:
     ]
 
 
+RECIPE_EVAL_STEPS = 1000  # conf/experiment/retrieval.yaml (test_the_recipe_evaluates_a_round_at_its_start_and_end)
+
+
 def stages(cli, uri) -> dict:
     return {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
 
@@ -44,12 +47,15 @@ def stages(cli, uri) -> dict:
 def recipe(cli, tiny_model_path, beir_with_splits, tmp_path_factory):
     folder, _ = beir_with_splits
     out = tmp_path_factory.mktemp("recipe")
-    result, uri = cli.train_in(out, "experiment=retrieval", *recipe_overrides(cli, tiny_model_path, out, folder))
-    return result, stages(cli, uri)
+    # 3 steps a round and the recipe's cadence (debug=tiny evaluates every step): evaluated at 0 and 3 only
+    shorter_than_eval_steps = ["training.max_steps=3", f"training.eval_steps={RECIPE_EVAL_STEPS}"]
+    overrides = [*recipe_overrides(cli, tiny_model_path, out, folder), *shorter_than_eval_steps]
+    result, uri = cli.train_in(out, "experiment=retrieval", *overrides)
+    return result, stages(cli, uri), uri
 
 
 def test_both_rounds_use_the_folders_own_splits_and_say_so(recipe, beir_with_splits):
-    result, runs = recipe
+    result, runs, _ = recipe
     assert set(runs) == {"parent", "phase1", "phase2"}
     for stage in ("phase1", "phase2"):
         params = runs[stage].data.params
@@ -61,14 +67,14 @@ def test_both_rounds_use_the_folders_own_splits_and_say_so(recipe, beir_with_spl
 
 
 def test_the_runs_table_tells_the_rounds_apart(recipe):
-    _, runs = recipe
+    _, runs, _ = recipe
     assert runs["parent"].info.run_name.startswith("retrieval-neighbour_rounds ")
     assert runs["phase1"].info.run_name.startswith("phase1 retrieval-mnrl-hard_negatives ")
     assert runs["phase2"].info.run_name.startswith("phase2 retrieval-mnrl-hard_negatives ")  # the same phase
 
 
 def test_each_round_mines_with_the_model_it_starts_from_into_batches_of_neighbours(recipe):
-    _, runs = recipe
+    _, runs, _ = recipe
     first, second = runs["phase1"].data, runs["phase2"].data
     assert first.params["phase.init_from"] == "None" and second.params["phase.init_from"].endswith("phase1/best")
     for run in (first, second):
@@ -77,6 +83,23 @@ def test_each_round_mines_with_the_model_it_starts_from_into_batches_of_neighbou
         assert run.params["training.base_is_candidate"] == "False"  # a round keeps a trained checkpoint
         assert 0 < run.metrics["mining_neighbors_in_batch"] <= 1
         assert {"val_loss", "ndcg_at_10"} <= set(run.metrics)
+
+
+def test_a_round_shorter_than_eval_steps_is_evaluated_at_its_start_and_end_and_keeps_its_last_step(
+    recipe, compose_config
+):
+    import mlflow
+
+    training = compose_config("experiment=retrieval").training
+    assert (training.eval_steps, training.validation_corpus_sample) == (RECIPE_EVAL_STEPS, 200)
+    result, runs, uri = recipe
+    assert result.stdout.count("chose nothing: one candidate checkpoint") == 2  # each round's summary says so
+    client = mlflow.MlflowClient(uri)
+    for stage in ("phase1", "phase2"):
+        run = runs[stage]
+        evaluated = [m.step for m in client.get_metric_history(run.info.run_id, "ndcg_at_10")]
+        assert evaluated == [0, 3], stage  # nothing in between: with the starting model out, nothing to choose
+        assert run.data.metrics["kept_step"] == 3
 
 
 def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
