@@ -64,6 +64,19 @@ def raise_if_stopped(cause: BaseException | None = None) -> None:
         raise Interrupted(signum) from cause
 
 
+def as_stop(exc: BaseException) -> Interrupted | None:
+    """The stop `exc` ends the command with, or None when it is no stop: an `Interrupted` is itself; any exception
+    after a stop signal came is that signal's (`stopped_by_signal`); another `KeyboardInterrupt` is SIGINT's."""
+    import signal
+
+    signum = stopped_by_signal()
+    if isinstance(exc, Interrupted):
+        return exc
+    if signum is not None:
+        return Interrupted(signum)
+    return Interrupted(signal.SIGINT) if isinstance(exc, KeyboardInterrupt) else None
+
+
 def forget_stop_signals() -> None:
     """A new command starts with no stop recorded (tests run several in one process)."""
     _SIGNALLED.clear()

@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from embedlab.errors import Interrupted, forget_stop_signals, stop_signal, stopped_by_signal
+from embedlab.errors import Interrupted, as_stop, forget_stop_signals, stop_signal
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -44,14 +44,8 @@ def stopped_in_one_line() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         yield
     except BaseException as exc:
-        signalled = stopped_by_signal()
-        if isinstance(exc, Interrupted):
-            stopped = exc
-        elif signalled is not None:  # the stop, carried here as another exception
-            stopped = Interrupted(signalled)
-        elif isinstance(exc, KeyboardInterrupt):
-            stopped = Interrupted(signal.SIGINT)
-        else:
+        stopped = as_stop(exc)  # also the stop carried here as another exception
+        if stopped is None:
             raise
     finally:  # stopped: the runs are closed and the line follows, so exiting is not interrupted again
         for s, handler in previous.items():

@@ -11,7 +11,6 @@ import io
 import logging
 import math
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from embedlab.config import build, to_container
-from embedlab.errors import Interrupted, UserError, raise_if_stopped, stopped_by_signal
+from embedlab.errors import Interrupted, UserError, as_stop, raise_if_stopped
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
@@ -120,12 +119,11 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
                 sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
                 OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
     except BaseException as exc:  # a study goes on where it stopped when its command runs again
-        signalled = stopped_by_signal()  # also a stop that a library turned into another exception
-        if not isinstance(exc, KeyboardInterrupt) and signalled is None:
+        stop = as_stop(exc)  # also a stop that a library turned into another exception
+        if stop is None:
             raise
-        signum = exc.signum if isinstance(exc, Interrupted) else signalled or signal.SIGINT
         raise Interrupted(
-            signum, f"study {name} keeps its finished trials; run the same command to continue it"
+            stop.signum, f"study {name} keeps its finished trials; run the same command to continue it"
         ) from None
     print_best(summary)
 
@@ -181,7 +179,7 @@ def run_trials(
             raise_if_stopped()  # a job that failed because a stop signal came is a stop, not a FAIL to go on from
         except BaseException as exc:
             if not worker_died(exc):
-                stopped = isinstance(exc, KeyboardInterrupt) or stopped_by_signal() is not None
+                stopped = as_stop(exc) is not None
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
                     if stopped:  # stopped, not failed: the next session runs another
                         trial.set_user_attr(INTERRUPTED_ATTR, True)

@@ -18,7 +18,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from embedlab.errors import Interrupted, stopped_by_signal
+from embedlab.errors import as_stop
 from embedlab.interrupts import signals_held
 
 
@@ -26,7 +26,7 @@ def status_for(exc: BaseException | None) -> str:
     """The MLflow status of a run that ended with `exc` (None: it ended normally)."""
     if exc is None:
         return "FINISHED"
-    if isinstance(exc, (KeyboardInterrupt, Interrupted)) or stopped_by_signal() is not None or _is_pruned(exc):
+    if as_stop(exc) is not None or _is_pruned(exc):
         return "KILLED"
     return "FAILED"
 
