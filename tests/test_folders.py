@@ -15,7 +15,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from embedlab.errors import UserError
-from embedlab.folders import check_new_run_folder, claim_folder, held_run_folder, register_run_folders
+from embedlab.folders import (
+    check_new_run_folder,
+    claim_folder,
+    held_run_folder,
+    launch_stamp,
+    register_run_folders,
+)
 from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
 SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)
@@ -69,6 +75,21 @@ def test_commands_started_in_the_same_second_get_their_own_folders(frozen_clock,
     assert all(Path(folder).is_dir() for folder in folders)
 
 
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+def test_commands_started_in_the_same_second_get_their_own_names(frozen_clock, mode):
+    """MLflow's runs table shows names, not folders: a name ends with the launch stamp, whose `-N` is the folder's."""
+    from embedlab.run import run_name
+
+    names = []
+    for _ in range(3):
+        register_run_folders()
+        run_folder(mode)
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            names.append(run_name(compose("train")))
+        assert names[-1].endswith(" " + launch_stamp())
+    assert [name.rsplit(" ", 1)[1] for name in names] == ["1206-093015", "1206-093015-1", "1206-093015-2"]
+
+
 @pytest.mark.slow
 def test_real_runs_started_together_write_their_own_folders(tiny_model_path, physics_folder, tmp_path):
     """Four tiny runs at once on one fresh SQLite store, all asking for the same folder name (as four runs started
@@ -91,6 +112,7 @@ def test_real_runs_started_together_write_their_own_folders(tiny_model_path, phy
     assert [run.info.status for run in finished] == ["FINISHED"] * 4
     folders = {run.data.tags["output_dir"] for run in finished}
     assert folders == {str(tmp_path / name) for name in ("same", "same-1", "same-2", "same-3")}
+    assert len({run.info.run_name for run in finished}) == 4  # started in one second or not, four names
     assert all((Path(folder) / "best").is_dir() for folder in folders)
 
 

@@ -48,6 +48,16 @@ def claim_folder(path: str) -> str:
     raise AssertionError("unreachable")
 
 
+def launch_stamp(pattern: str = "%m%d-%H%M%S") -> str:
+    """`1206-093015`: when this command started (`${launch_time:...}`, the clock its folder is named by), and
+    `1206-093015-1` when its folder is that second's second one (`claim_folder` added `-1`). Run, chain and grid
+    names end with it: two commands started in the same second get two names, as they get two folders."""
+    from embedlab.hardware.launch import launch_time
+
+    suffixes = [Path(final).name[len(Path(path).name) :] for path, final in _claimed.items()]
+    return launch_time(pattern) + max(suffixes, default="", key=len)
+
+
 def unique_folder(path: str) -> str:
     """The resolver `${unique_folder:<path>}`: a folder no other run has, the same for all ranks of a torchrun.
 

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import re
-import time
+
+from embedlab.folders import launch_stamp
 
 SHORT_KEYS = {
     "batch_size": "bs",
@@ -84,5 +85,6 @@ def short_value_tags(overrides: str | list[str]) -> dict[str, str]:
 
 
 def timed_name(*parts: str) -> str:
-    """The non-empty `parts` and when the run started (`1206-101500`), space-separated: every run's name ends so."""
-    return " ".join(part for part in (*parts, time.strftime("%m%d-%H%M%S")) if part)
+    """The non-empty `parts` and when the run started (`1206-101500`, `1206-101500-1` for the second run started
+    in that second: `embedlab.folders.launch_stamp`), space-separated: every run's name ends so."""
+    return " ".join(part for part in (*parts, launch_stamp()) if part)

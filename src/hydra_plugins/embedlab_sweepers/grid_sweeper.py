@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from embedlab.sweeps.basic_sweeper import BasicSweeper  # Hydra's internal grid sweeper, imported there only
@@ -12,10 +10,13 @@ from embedlab.sweeps.basic_sweeper import BasicSweeper  # Hydra's internal grid 
 class EmbedlabGridSweeper(BasicSweeper):
     """`hydra/sweeper=embedlab_grid`: `python -m train -m loss=mnrl,mixed training.batch_size=16,32`.
 
-    Every job's run is a child of one parent run `sweep-grid-<time>` and carries the tag `sweep=grid-<time>`.
+    Every job's run is a child of one parent run `sweep-grid-<time>` and carries the tag `sweep=grid-<time>`; a
+    second grid started in the same second is `grid-<time>-1`, as its folder is `<time>-1`
+    (`embedlab.folders.launch_stamp`).
     """
 
     def sweep(self, arguments: list[str]):
+        from embedlab.folders import launch_stamp
         from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup, log_grid_summary
         from embedlab.tracking.status import ended_with_status
 
@@ -23,7 +24,8 @@ class EmbedlabGridSweeper(BasicSweeper):
         fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
         swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}  # as Hydra writes each job's "key=value"
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
-        name = f"grid-{time.strftime('%Y%m%d-%H%M%S')}"
+        str(self.config.hydra.sweep.dir)  # claims the sweep's folder: its `-N` in a busy second names the sweep too
+        name = f"grid-{launch_stamp('%Y%m%d-%H%M%S')}"
         tracking = job_cfg.tracking
         registered = tracking.get("registered_model_name") if tracking.get("register", True) else None
         group = SweepGroup(
