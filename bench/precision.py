@@ -7,10 +7,12 @@ run uses, with the training arguments a run builds (`embedlab.training.arguments
 run). Weights are fp32 on both sides.
 
 Training is timed as a run trains: each measurement is a fresh model trained for a few steps by
-sentence-transformers' trainer (MNRL, batch 32, physics pairs, the run's sampler, optimizer and schedule),
-without evaluation or checkpoints, and reports the trainer's own `train_runtime` per step. An earlier version
-timed a hand-written step with autocast around the forward alone, and disagreed with real runs (0.89x against
-1.3-1.6x on an AMX Xeon).
+sentence-transformers' trainer (MNRL, batch 32, physics pairs, the run's sampler, optimizer and schedule, and
+the run's `training.length_buckets` forwards per batch on both sides), without evaluation or checkpoints, and
+reports the trainer's own `train_runtime` per step. An earlier version timed a hand-written step with autocast
+around the forward alone, and disagreed with real runs (0.89x against 1.3-1.6x on an AMX Xeon); the next one
+trained both sides unbucketed, padded to each batch's longest text, and said 1.70x where a real run's steps
+were 1.44x on an AMD EPYC with AVX512-BF16 (bench/README.md, "CPU precision").
 
 Measured: MNRL training samples/s (batch 32, physics pairs), encode texts/s (the data's passages, batch 64),
 mining time (`mine_hard_negatives`), evaluation time (`RetrievalEvaluator` on the data's queries) and the
@@ -63,6 +65,7 @@ def trained_for(settings: Settings, rows: list[dict], side: str, steps: int, out
 
     from embedlab.config import build
     from embedlab.hardware.device import Hardware
+    from embedlab.training.padding import install_length_buckets
 
     torch.manual_seed(0)
     model = SentenceTransformer(settings.model, device="cpu")
@@ -81,6 +84,7 @@ def trained_for(settings: Settings, rows: list[dict], side: str, steps: int, out
         args, eval_strategy="no", save_strategy="no", load_best_model_at_end=False, eval_on_start=False
     )
     dataset = Dataset.from_list([{"anchor": r["anchor"], "positive": r["positive"]} for r in rows])
+    install_length_buckets(model, args.length_buckets)  # as a run's EmbeddingTrainer does, on both sides
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model)
     )
