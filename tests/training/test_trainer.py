@@ -98,7 +98,14 @@ def physics_trainer(tiny_model_path, physics_folder, tmp_path):
     model = SentenceTransformer(tiny_model_path, device="cpu")
     hardware = Hardware(device="cpu", precision="fp32")
     args = training_arguments(
-        tmp_path / "checkpoints", hardware, Sampling(), max_nonfinite_steps=3, max_steps=2, eval_steps=1, batch_size=8
+        tmp_path / "checkpoints",
+        hardware,
+        Sampling(),
+        max_nonfinite_steps=3,
+        length_buckets=4,
+        max_steps=2,
+        eval_steps=1,
+        batch_size=8,
     )
     tracker = RecordingTracker()
     trainer = make_trainer(model, args, data, {"pairs": MNRL}, tracker, [], "ndcg_at_10")

@@ -13,6 +13,7 @@ def training_arguments(
     hardware: Hardware,
     sampling: Sampling,
     max_nonfinite_steps: int,
+    length_buckets: int,
     seed: int = 42,
     batch_size: int = 32,
     epochs: float = 1,
@@ -27,7 +28,6 @@ def training_arguments(
     logging_steps: int = 5,
     save_total_limit: int = 2,
     validation_corpus_sample: int | None = None,
-    length_buckets: int = 4,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
     eval_on_start: bool = True,
@@ -45,7 +45,7 @@ def training_arguments(
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
     keeps and reloads the checkpoint that is best on `select_by`.
 
-    `max_nonfinite_steps` has no default here: conf/training/default.yaml states it, once.
+    `max_nonfinite_steps` and `length_buckets` have no default here: conf/training/default.yaml states them, once.
     `eval_on_start`: evaluate the starting model at step 0; a resumed run passes False (it has those metrics).
 
     The values are checked where the config is composed (`embedlab.schema`, `TRAINING`), not here."""

@@ -19,8 +19,8 @@ class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
     base_is_candidate: bool = field(
         default=True, metadata={"help": "The starting model competes with the checkpoints (kept if none beats it)."}
     )
-    length_buckets: int = field(
-        default=4, metadata={"help": "Forwards per text column of a training batch, rows of similar length each."}
+    length_buckets: int = field(  # no default, as max_nonfinite_steps
+        kw_only=True, metadata={"help": "Forwards per text column of a training batch, rows of similar length each."}
     )
     validation_corpus_sample: int | None = field(
         default=None,
