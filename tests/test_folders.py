@@ -90,6 +90,15 @@ def test_commands_started_in_the_same_second_get_their_own_names(frozen_clock, m
     assert [name.rsplit(" ", 1)[1] for name in names] == ["1206-093015", "1206-093015-1", "1206-093015-2"]
 
 
+def test_a_process_that_claimed_no_folder_names_by_the_clock_now(frozen_clock):
+    """A launcher's worker gets its job's folder with the config and runs many jobs: its launch time (here the
+    frozen second) is its first job's, so a name made there reads the clock instead."""
+    register_run_folders()
+    assert launch_stamp() != "1206-093015"
+    run_folder("run")
+    assert launch_stamp() == "1206-093015"
+
+
 @pytest.mark.slow
 def test_real_runs_started_together_write_their_own_folders(tiny_model_path, physics_folder, tmp_path):
     """Four tiny runs at once on one fresh SQLite store, all asking for the same folder name (as four runs started

@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,16 @@ def claim_folder(path: str) -> str:
 def launch_stamp(pattern: str = "%m%d-%H%M%S") -> str:
     """`1206-093015`: when this command started (`${launch_time:...}`, the clock its folder is named by), and
     `1206-093015-1` when its folder is that second's second one (`claim_folder` added `-1`). Run, chain and grid
-    names end with it: two commands started in the same second get two names, as they get two folders."""
+    names end with it: two commands started in the same second get two names, as they get two folders.
+
+    A process that claimed no folder (a job in a launcher's worker, which gets its folder with its config) reads
+    the clock now: a worker runs many jobs, and its launch time is its first job's."""
     from embedlab.hardware.launch import launch_time
 
+    if not _claimed:
+        return time.strftime(pattern)
     suffixes = [Path(final).name[len(Path(path).name) :] for path, final in _claimed.items()]
-    return launch_time(pattern) + max(suffixes, default="", key=len)
+    return launch_time(pattern) + max(suffixes, key=len)
 
 
 def unique_folder(path: str) -> str:
