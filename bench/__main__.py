@@ -54,12 +54,17 @@ def main() -> int:
     parser.add_argument("--skip-base", action="store_true", help="recipe: do not score the base model per split")
     parser.add_argument("--recipe-overrides", nargs="+", default=(), help="recipe: overrides for a variant")
     parser.add_argument("--threads", type=int, default=Settings.threads, help="recipe: torch threads per side")
+    parser.add_argument(
+        "--plain-from", type=Path, default=None, help="recipe: the plain side's score and time from these earlier rows"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
     check_data(data, args.parts)  # a missing folder or model is one line before any part runs, not a traceback per part
     check_model(args.model)
+    if args.plain_from is not None and not args.plain_from.is_dir():
+        raise UserError(f"--plain-from {args.plain_from}: not a folder; expected an earlier --out of --parts recipe")
     settings = Settings(
         model=args.model or minilm_path(),
         data=data,
@@ -73,6 +78,7 @@ def main() -> int:
         seeds=tuple(args.seeds),
         skip_base=args.skip_base,
         recipe_overrides=tuple(args.recipe_overrides),
+        plain_from=args.plain_from,
     )
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

@@ -34,6 +34,7 @@ class Settings:
     skip_base: bool = False  # the recipe part: do not score the base model on each split
     seeds: tuple[int, ...] = ()  # the recipe part: these split seeds instead of 0..splits-1 (a process per core)
     recipe_overrides: tuple[str, ...] = ()  # the recipe part: overrides added to `experiment=retrieval` (a variant)
+    plain_from: Path | None = None  # the recipe part: take the plain side from these earlier rows (bench.recipe)
 
     @property
     def train_data(self) -> Path:

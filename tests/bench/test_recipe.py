@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from bench.recipe import carve, spread, table, training_qrels
+import pytest
+from bench.recipe import carve, earlier_plain, spread, table, training_qrels
 
 from embedlab_testing import write_physics_folder
 
@@ -64,3 +66,25 @@ def test_the_scored_model_is_the_last_stage_of_however_many_the_chain_has(tmp_pa
     assert kept_model(tmp_path) == tmp_path / "phase3" / "best"  # a third round, not phase2's model
     config.write_text("phase:\n  name: contrastive\n")
     assert kept_model(tmp_path) == tmp_path / "best"
+
+
+def test_a_variant_takes_the_plain_side_of_the_same_split_of_the_same_data_from_earlier_rows(tmp_path):
+    """`--plain-from`: the plain script's score and time of split k, from the earlier run of the same folder whose
+    carve had the same counts; anything else is refused before a recipe trains."""
+    data, other = tmp_path / "sciq", tmp_path / "scifact"
+    for folder, seed, score in ((other, 3, 0.69), (data, 2, 0.94), (data, 3, 0.90)):
+        row = {"seed": seed, "data": str(folder), "train_queries": 710, "test_queries": 177}
+        row.update(plain_ndcg_at_10=score, plain_wall_s=250.0, recipe_ndcg_at_10=0.0)
+        path = tmp_path / "rows" / folder.name / "recipe" / "20261207-030000" / f"split{seed}" / "row.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(row))
+    found = earlier_plain(tmp_path / "rows", data, 3, 710, 177)
+    assert (found["plain_ndcg_at_10"], found["plain_wall_s"]) == (0.90, 250.0)
+    assert "/sciq/" in found["plain_from"] and found["plain_from"].endswith("split3/row.json")
+    with pytest.raises(FileNotFoundError, match="no split3/row.json of .* with 709 training"):
+        earlier_plain(tmp_path / "rows", data, 3, 709, 178)  # another carve
+    with pytest.raises(FileNotFoundError, match="no split4/row.json"):
+        earlier_plain(tmp_path / "rows", data, 4, 710, 177)
+    rows = [{**found, "seed": 3, "test_queries": 177, "recipe_ndcg_at_10": 0.91, "gain": 0.01, "recipe_wall_s": 300.0}]
+    rows[0]["wall_ratio"] = 1.2
+    assert "| 250 ¹ |" in table(rows) and "--plain-from" in table(rows)  # the reused time is marked
