@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from embedlab_testing import REPO, write_physics_folder
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)  # what `frozen_clock` says it is
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +90,21 @@ def compose_config():
         return copy.deepcopy(composed[key])
 
     return compose_copy
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch, tmp_path):
+    """Every command reads the same second (`SAME_SECOND`), as commands started together do; relative folders
+    land under tmp_path."""
+    from embedlab.folders import register_run_folders
+    from embedlab.hardware import launch
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return SAME_SECOND
+
+    monkeypatch.setattr(launch, "datetime", Clock)
+    monkeypatch.chdir(tmp_path)
+    yield
+    register_run_folders()  # later commands read the real clock again

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,6 @@ from embedlab.folders import (
 )
 from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
-SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)
-
 
 def tiny_run(tiny_model_path: str, physics_folder: Path, *overrides: str) -> list[str]:
     return [*tiny_overrides(tiny_model_path, physics_folder), *overrides]
@@ -35,22 +32,6 @@ def test_many_processes_claiming_one_name_get_one_folder_each(tmp_path):
     with multiprocessing.get_context("spawn").Pool(6) as pool:
         folders = pool.map(claim_folder, [str(tmp_path / "09-30-15")] * 6)
     assert sorted(Path(f).name for f in folders) == ["09-30-15", *(f"09-30-15-{n}" for n in range(1, 6))]
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch, tmp_path):
-    """Every command reads the same second; folders land under tmp_path."""
-    from embedlab.hardware import launch
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return SAME_SECOND
-
-    monkeypatch.setattr(launch, "datetime", Clock)
-    monkeypatch.chdir(tmp_path)
-    yield
-    register_run_folders()  # later tests read the real clock again
 
 
 def run_folder(mode: str = "run") -> str:

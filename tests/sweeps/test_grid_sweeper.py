@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from embedlab.folders import register_run_folders
 from embedlab_testing import run_train
 
 
@@ -29,25 +26,14 @@ def test_grid_lands_as_grouped_runs(run_sweep, sweep_runs):
     assert parent.data.tags["sweep"] in result.stdout
 
 
-def test_two_grids_started_in_the_same_second_are_two_sweeps(sweep_args, sweep_runs, tmp_path, monkeypatch):
+def test_two_grids_started_in_the_same_second_are_two_sweeps(frozen_clock, sweep_args, sweep_runs, tmp_path):
     """Their folders are `<time>` and `<time>-1`, and so are their names and `sweep` tags: filtering one sweep's
     runs by its tag never shows the other's."""
-    from embedlab.hardware import launch
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime(2026, 12, 6, 9, 30, 15)
-
-    monkeypatch.setattr(launch, "datetime", Clock)
     args = [a for a in sweep_args if not a.startswith("hydra.sweep.dir=")]
     folder = f"hydra.sweep.dir=${{unique_folder:{tmp_path / 'multirun'}}}"  # conf/train.yaml's form
-    try:
-        for _ in range(2):
-            result = run_train("-m", *args, folder, "hydra/sweeper=embedlab_grid", "training.lr=1e-4,2e-4")
-            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    finally:
-        register_run_folders()  # later commands read the real clock again
+    for _ in range(2):
+        result = run_train("-m", *args, folder, "hydra/sweeper=embedlab_grid", "training.lr=1e-4,2e-4")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     parents, children = sweep_runs()
     assert sorted(p.data.tags["sweep"] for p in parents) == ["grid-20261206-093015", "grid-20261206-093015-1"]
     for parent in parents:
