@@ -145,7 +145,8 @@ def run(settings: Settings) -> dict[str, Any]:
     root = settings.out / "recipe" / time.strftime("%Y%m%d-%H%M%S")
     seeds = settings.seeds or range(settings.splits)
     views = {seed: carve(folder, seed, root / f"split{seed}") for seed in seeds}
-    earlier = {s: earlier_plain(settings.plain_from, folder, s, *views[s][1:]) for s in seeds if settings.plain_from}
+    rows = settings.plain_from
+    earlier = {s: earlier_plain(rows, folder, s, *views[s][1:]) for s in seeds} if rows else {}
     splits = []
     for seed in seeds:
         out = root / f"split{seed}"
