@@ -80,6 +80,10 @@ def main() -> int:
         recipe_overrides=tuple(args.recipe_overrides),
         plain_from=args.plain_from,
     )
+    for name in args.parts:  # each part's own checks, before any part works
+        check = getattr(importlib.import_module(f"bench.{name}"), "check", None)
+        if check is not None:
+            check(settings)
     report = {
         "command": "python -m bench " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),

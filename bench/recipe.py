@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Settings
+from embedlab.errors import UserError
 
 HELD_OUT = 0.2
 
@@ -39,9 +40,8 @@ def training_qrels(folder: Path) -> Path:
     raise FileNotFoundError(f"{folder} has no qrels/train.tsv or qrels.tsv to carve from (found: {', '.join(found)})")
 
 
-def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
-    """A view of `folder` whose qrels/train.tsv holds 80% of the training queries and qrels/test.tsv the other
-    20%, chosen by `seed`; the corpus and queries are linked. Returns (view, train queries, test queries)."""
+def held_out(folder: Path, seed: int) -> tuple[str, dict[str, list[str]], set[str]]:
+    """The qrels header, each query's qrels rows, and the 20% of queries that seed `seed` holds out. Writes nothing."""
     lines = training_qrels(folder).read_text(encoding="utf-8").splitlines()
     header, rows = (lines[0], lines[1:]) if lines and not lines[0].split("\t")[-1].strip().isdigit() else ("", lines)
     by_query: dict[str, list[str]] = {}
@@ -49,7 +49,13 @@ def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
         by_query.setdefault(row.split("\t")[0], []).append(row)
     query_ids = sorted(by_query)
     random.Random(seed).shuffle(query_ids)
-    test = set(query_ids[: max(1, round(len(query_ids) * HELD_OUT))])
+    return header, by_query, set(query_ids[: max(1, round(len(query_ids) * HELD_OUT))])
+
+
+def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
+    """A view of `folder` whose qrels/train.tsv holds 80% of the training queries and qrels/test.tsv the other
+    20%, chosen by `seed`; the corpus and queries are linked. Returns (view, train queries, test queries)."""
+    header, by_query, test = held_out(folder, seed)
     view = out / "data"
     (view / "qrels").mkdir(parents=True, exist_ok=True)
     for name in ("corpus.jsonl", "queries.jsonl"):
@@ -58,7 +64,7 @@ def carve(folder: Path, seed: int, out: Path) -> tuple[Path, int, int]:
     for split, keep in (("train", lambda q: q not in test), ("test", lambda q: q in test)):
         kept = [row for q in sorted(by_query) if keep(q) for row in by_query[q]]
         (view / "qrels" / f"{split}.tsv").write_text("\n".join([header or "query-id\tcorpus-id\tscore", *kept]) + "\n")
-    return view, len(query_ids) - len(test), len(test)
+    return view, len(by_query) - len(test), len(test)
 
 
 def stages(store: Path) -> list[dict[str, Any]]:
@@ -118,9 +124,20 @@ def earlier_plain(rows: Path, folder: Path, seed: int, n_train: int, n_test: int
                 "plain_wall_s": row["plain_wall_s"],
                 "plain_from": str(path),
             }
-    raise FileNotFoundError(
-        f"--plain-from {rows}: no split{seed}/row.json of {folder} with {n_train} training and {n_test} test queries"
+    raise UserError(
+        f"--plain-from {rows}: no split{seed}/row.json of {folder} with {n_train} training and {n_test} test queries;"
+        " expected an earlier --out of --parts recipe on the same folder and seeds"
     )
+
+
+def check(settings: Settings) -> None:
+    """Before any part runs: each split's plain side can be found under --plain-from (a mistake there is one line,
+    not a traceback after the other parts' hours)."""
+    if settings.plain_from is None:
+        return
+    for seed in settings.seeds or range(settings.splits):
+        _, by_query, test = held_out(settings.data, seed)
+        earlier_plain(settings.plain_from, settings.data, seed, len(by_query) - len(test), len(test))
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -1,5 +1,5 @@
 """The benchmark commands check their inputs before any work: a missing folder, file or model is one `error:`
-line naming it, exit 2, no traceback (bench/common.py: check_beir_folder, check_file, check_model, exit_code)."""
+line naming it, exit 2, no traceback, before any part runs (bench/common.py: check_beir_folder, check_file, check_model, exit_code)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ def commands(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
         "bench recipe without training judgements": (
             ["bench", "--parts", "recipe", "--data", str(test_only)],
             f"--data {test_only}: has no qrels/train.tsv or qrels.tsv; expected one for --parts recipe",
+        ),
+        "bench recipe plain side not found": (
+            ["bench", "--parts", "startup", "recipe", "--data", str(physics_folder), "--plain-from", str(empty)],
+            f"--plain-from {empty}: no split0/row.json of {physics_folder}",
         ),
         "bench model": (
             ["bench", "--data", str(physics_folder), "--model", str(missing)],
@@ -65,6 +69,7 @@ NAMES = [
     "bench data",
     "bench data lacks files",
     "bench recipe without training judgements",
+    "bench recipe plain side not found",
     "bench model",
     "quality data",
     "quality split",
@@ -83,3 +88,4 @@ def test_a_missing_input_is_one_error_line_and_exit_2(cases, name):
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
     assert result.stderr.startswith("error: ") and expected in result.stderr
+    assert "[bench]" not in result.stdout  # before any part ran

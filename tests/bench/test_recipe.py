@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from bench.recipe import carve, earlier_plain, spread, table, training_qrels
 
+from embedlab.errors import UserError
 from embedlab_testing import write_physics_folder
 
 
@@ -81,9 +82,9 @@ def test_a_variant_takes_the_plain_side_of_the_same_split_of_the_same_data_from_
     found = earlier_plain(tmp_path / "rows", data, 3, 710, 177)
     assert (found["plain_ndcg_at_10"], found["plain_wall_s"]) == (0.90, 250.0)
     assert "/sciq/" in found["plain_from"] and found["plain_from"].endswith("split3/row.json")
-    with pytest.raises(FileNotFoundError, match="no split3/row.json of .* with 709 training"):
+    with pytest.raises(UserError, match="no split3/row.json of .* with 709 training"):
         earlier_plain(tmp_path / "rows", data, 3, 709, 178)  # another carve
-    with pytest.raises(FileNotFoundError, match="no split4/row.json"):
+    with pytest.raises(UserError, match="no split4/row.json"):
         earlier_plain(tmp_path / "rows", data, 4, 710, 177)
     rows = [{**found, "seed": 3, "test_queries": 177, "recipe_ndcg_at_10": 0.91, "gain": 0.01, "recipe_wall_s": 300.0}]
     rows[0]["wall_ratio"] = 1.2
