@@ -71,6 +71,18 @@ def test_commands_started_in_the_same_second_get_their_own_names(frozen_clock, m
     assert [name.rsplit(" ", 1)[1] for name in names] == ["1206-093015", "1206-093015-1", "1206-093015-2"]
 
 
+def test_a_stamp_asked_for_one_folder_takes_that_folders_suffix(frozen_clock):
+    """A grid names its sweep after its sweep folder, whichever other folder the process claimed."""
+    register_run_folders()
+    run_folder("run")  # an earlier command this second: outputs/.../09-30-15
+    register_run_folders()
+    assert run_folder("run").endswith("09-30-15-1")  # this one's run folder is the second's second
+    sweep = run_folder("sweep")  # and its sweep folder the second's first
+    assert sweep.endswith("09-30-15")
+    assert (launch_stamp(), launch_stamp(folder=sweep)) == ("1206-093015-1", "1206-093015")
+    assert launch_stamp(folder="multirun/elsewhere") != "1206-093015"  # not claimed here: the clock now
+
+
 def test_a_process_that_claimed_no_folder_names_by_the_clock_now(frozen_clock):
     """A launcher's worker gets its job's folder with the config and runs many jobs: its launch time (here the
     frozen second) is its first job's, so a name made there reads the clock instead."""

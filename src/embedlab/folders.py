@@ -49,18 +49,20 @@ def claim_folder(path: str) -> str:
     raise AssertionError("unreachable")
 
 
-def launch_stamp(pattern: str = "%m%d-%H%M%S") -> str:
+def launch_stamp(pattern: str = "%m%d-%H%M%S", folder: str | None = None) -> str:
     """`1206-093015`: when this command started (`${launch_time:...}`, the clock its folder is named by), and
     `1206-093015-1` when its folder is that second's second one (`claim_folder` added `-1`). Run, chain and grid
-    names end with it: two commands started in the same second get two names, as they get two folders.
+    names end with it: two commands started in the same second get two names, as they get two folders. `folder`:
+    the claimed folder to take the suffix from (a grid's sweep folder); by default the one this command claimed.
 
     A process that claimed no folder (a job in a launcher's worker, which gets its folder with its config) reads
     the clock now: a worker runs many jobs, and its launch time is its first job's."""
     from embedlab.hardware.launch import launch_time
 
-    if not _claimed:
+    claimed = {p: final for p, final in _claimed.items() if folder is None or final == folder}
+    if not claimed:
         return time.strftime(pattern)
-    suffixes = [Path(final).name[len(Path(path).name) :] for path, final in _claimed.items()]
+    suffixes = [Path(final).name[len(Path(path).name) :] for path, final in claimed.items()]
     return launch_time(pattern) + max(suffixes, key=len)
 
 

@@ -24,8 +24,8 @@ class EmbedlabGridSweeper(BasicSweeper):
         fixed = [a for a, o in zip(arguments, parsed, strict=True) if not o.is_sweep_override()]
         swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}  # as Hydra writes each job's "key=value"
         job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed)
-        str(self.config.hydra.sweep.dir)  # claims the sweep's folder: its `-N` in a busy second names the sweep too
-        name = f"grid-{launch_stamp('%Y%m%d-%H%M%S')}"
+        # the sweep's folder (reading it claims it): its `-N` in a busy second names the sweep too
+        name = f"grid-{launch_stamp('%Y%m%d-%H%M%S', folder=str(self.config.hydra.sweep.dir))}"
         tracking = job_cfg.tracking
         registered = tracking.get("registered_model_name") if tracking.get("register", True) else None
         group = SweepGroup(
