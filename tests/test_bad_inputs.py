@@ -108,6 +108,13 @@ ON_PHYSICS = {
     "home path unquoted": ("dataset.path=~/pairs.jsonl", "Hydra can read at character 14 ('~')"),
     "search space without -m": ("hparams_search=physics", "python -m train -m hparams_search=physics"),
     "metric with @": ("optimized_metric=ndcg@10", "did you mean ndcg_at_10?"),
+    # deleted or nulled: what a run needs, taken away on the command line
+    "group set to null": ("experiment=null", "experiment=null: a config group takes one of its options, not null"),
+    "group deleted": ("~loss", "loss is missing from the config (deleted with ~loss?)"),
+    "key deleted": ("~training.lr", "training.lr is missing from the config"),
+    "key of a chosen option deleted": ("~loss.scale", "loss.scale is missing from the config"),
+    "top key deleted": ("~seed", "seed is missing from the config"),
+    "in-memory store": ("tracking.uri=sqlite://", "is not a SQLite file MLflow keeps"),
     "misspelled nested option": (
         "loss=mixed loss@loss.parts.labeled=cosin",
         "loss/cosin (in the defaults of conf/loss/mixed.yaml) is not an option of loss",

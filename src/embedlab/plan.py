@@ -94,7 +94,7 @@ def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None 
 def checked_config(cfg: Any, choices: dict[str, Any]) -> dict[str, Any]:
     """The schema's check, with a preset's keys that the chosen option lacks said as such."""
     try:
-        return check_config(cfg)
+        return check_config(cfg, choices)
     except UserError:
         config = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else dict(cfg)
         check_preset_fits(config, choices)  # the better line when a preset's keys caused it

@@ -272,3 +272,21 @@ def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path,
     assert (
         unknown.returncode == 2 and unknown.stderr.strip() == "error: reproduce=0000: no such MLflow run in this store"
     )
+
+
+def test_a_run_that_fails_while_its_config_is_written_ends_failed_not_finished(tmp_path, monkeypatch):
+    """Everything after the run is started is inside its status guard: an artifact folder that refuses the
+    config (an immutable mlartifacts/, a full disk) leaves the run FAILED, not FINISHED as if it had trained."""
+    import mlflow
+
+    from embedlab.tracking.mlflow_run import MlflowTracker
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("Operation not permitted: mlartifacts/physics")
+
+    tracker = MlflowTracker(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="physics", register=False)
+    monkeypatch.setattr(mlflow, "log_text", refuse)
+    with pytest.raises(PermissionError), tracker.run({"training": {"lr": 1e-4}}, "a run", tmp_path / "run"):
+        pass
+    [run] = runs(tracker.uri, "physics")
+    assert run.info.status == "FAILED"

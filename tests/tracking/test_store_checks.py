@@ -68,3 +68,24 @@ def test_a_server_that_accepts_and_never_answers_is_one_line(base):
         silent.close()
     line = error_line(result)
     assert f"127.0.0.1:{port} accepts connections but does not answer an HTTP request within 5 s" in line
+
+
+def test_an_artifact_folder_that_refuses_new_files_is_refused_with_the_store(tmp_path, monkeypatch):
+    """The run's config and model go to mlartifacts/ beside a SQLite store: one that takes no new file (an
+    immutable folder, another user's) is the store's one line before work, not a traceback once the run started."""
+    import tempfile
+
+    from embedlab.errors import UserError
+    from embedlab.tracking.store_checks import check_store_reachable
+
+    (tmp_path / "mlartifacts").mkdir()
+    real = tempfile.TemporaryFile
+
+    def refusing(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).name == "mlartifacts":
+            raise PermissionError(1, "Operation not permitted")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refusing)
+    with pytest.raises(UserError, match="cannot be opened for writing .* mlartifacts/ folder this user can write"):
+        check_store_reachable(f"sqlite:///{tmp_path / 'mlflow.db'}")

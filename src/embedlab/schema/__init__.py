@@ -8,10 +8,12 @@ them: each rule is checked here and nowhere else. It raises
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.schema.groups import (
     CLOSED,
@@ -26,6 +28,7 @@ from embedlab.schema.groups import (
 )
 from embedlab.schema.rules import Rule, did_you_mean, fail, show
 
+CONF = REPO_ROOT / "conf"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 
 
@@ -158,9 +161,11 @@ def check_partial(stage: Any, where: str) -> None:
             raise UserError(f"{where}.{group} is not a config group; {did_you_mean(group, [*GROUP_NAMES, *TOP])}")
 
 
-def check_config(cfg: Any) -> dict[str, Any]:
-    """Check the composed config of one run; returns it resolved. Raises one line on the first problem."""
+def check_config(cfg: Any, choices: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check the composed config of one run (`choices`: the option chosen for each group, when known); returns it
+    resolved. Raises one line on the first problem."""
     config = resolved(cfg)
+    check_nothing_needed_is_deleted(config, choices or {})
     # groups first: a top-level key may interpolate one of theirs (optimized_metric <- dataset.optimized_metric)
     for key, value in sorted(config.items(), key=lambda item: item[0] not in GROUP_NAMES):
         if key in GROUP_NAMES:
@@ -170,6 +175,55 @@ def check_config(cfg: Any) -> dict[str, Any]:
         elif key != "hydra":
             raise UserError(f"{key} is not a key of the config; {did_you_mean(key, [*GROUP_NAMES, *TOP])}")
     return config
+
+
+def check_nothing_needed_is_deleted(config: dict[str, Any], choices: dict[str, Any]) -> None:
+    """`~loss`, `~training.lr`, `~seed`: what a run needs, deleted on the command line, is one line here, not a
+    KeyError in the code that reads it (nor a library's default used in silence). Needed: every group, `seed`
+    and `optimized_metric`, and in each group every key its chosen option sets (if not known: every key that all
+    of the group's options in conf/ set)."""
+    for group in GROUP_NAMES:
+        if not isinstance(config.get(group), dict):
+            raise UserError(
+                f"{group} is missing from the config (deleted with ~{group}?); expected {group}=<option>, one of "
+                f"{', '.join(options_of(group))}, or no {group} override for its default"
+            )
+        option = choices.get(group)
+        needed = option_keys(group, option) if option in options_of(group) else keys_every_option_sets(group)
+        missing = sorted(key for key in needed if key not in config[group])
+        if missing:
+            where = f"{group}.{missing[0]}"
+            source = f"the option {group}={option}" if option in options_of(group) else f"every {group} option"
+            raise UserError(
+                f"{where} is missing from the config (deleted with ~{where} or ~{group}?); {source} sets it; "
+                f"expected {where}=<value>, or no override for its default"
+            )
+    for key in ("seed", "optimized_metric"):
+        if key not in config:
+            raise UserError(f"{key} is missing from the config (deleted with ~{key}?); expected {key}=<value>")
+
+
+@functools.cache
+def options_of(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+@functools.cache
+def keys_every_option_sets(group: str) -> tuple[str, ...]:
+    """The top-level keys that every option of `group` in conf/ sets (`_target_`, training's every key)."""
+    keys = [option_keys(group, path.stem) for path in sorted((CONF / group).glob("*.yaml"))]
+    return tuple(sorted(set.intersection(*keys))) if keys else ()
+
+
+@functools.cache
+def option_keys(group: str, option: str) -> set[str]:
+    """An option's top-level keys, with those of the same group's options in its defaults (`- auto`)."""
+    path = CONF / group / f"{option}.yaml"
+    if not path.is_file():
+        return set()
+    spec = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    bases = [entry for entry in spec.pop("defaults", []) if isinstance(entry, str) and entry != "_self_"]
+    return set(spec).union(*(option_keys(group, base) for base in bases if "/" not in base))
 
 
 def check_sweeper(settings: dict[str, Any]) -> None:

@@ -50,6 +50,21 @@ def check_search_space_has_multirun(argv: list[str]) -> None:
         )
 
 
+def check_no_group_is_null(argv: list[str]) -> None:
+    """`experiment=null` on the command line: Hydra takes no null for a group there (a ValueError and its trace)."""
+    from embedlab.config import REPO_ROOT
+
+    for argument in argv[1:]:
+        key, sep, value = argument.lstrip("+~").partition("=")
+        group = key.split("@", 1)[0]
+        if sep and value.strip().lower() in ("null", "none") and (REPO_ROOT / "conf" / group).is_dir():
+            options = sorted(path.stem for path in (REPO_ROOT / "conf" / group).glob("*.yaml"))
+            raise UserError(
+                f"{argument}: a config group takes one of its options, not {value}; expected {group}=<option>, one"
+                f" of {', '.join(options)}, or no {group}= at all for its default"
+            )
+
+
 def composition_error_line(exc: CompactHydraException) -> str:
     """The one line for one of Hydra's composition errors."""
     message = str(exc)

@@ -178,14 +178,17 @@ class MlflowTracker(Tracker):
         run_tags = {**self._tags(run_dir, tags or {}), CONFIG_HASH_TAG: config_hash(cfg)}
         if resume is not None:
             run = mlflow.start_run(run_id=resume.run_id)
-            mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-            self.logged_steps = self._logged_steps(run.info.run_id)
         else:
             run = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name, tags=run_tags)
-            mlflow.log_params(flatten(cfg))
-            mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
         self.run_id = run.info.run_id
+        # from here on the run ends FAILED/KILLED on any error, also one while its params or config are written
         with ended_with_status(lambda status: mlflow.end_run(status=status), on_error=record_error):
+            if resume is not None:
+                mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                self.logged_steps = self._logged_steps(run.info.run_id)
+            else:
+                mlflow.log_params(flatten(cfg))
+                mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
             yield self
 
     def _logged_steps(self, run_id: str) -> dict[str, int]:

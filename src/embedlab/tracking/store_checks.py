@@ -16,6 +16,7 @@ from pathlib import Path
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind
+from embedlab.tracking.store import ARTIFACTS_FOLDER
 
 CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
 ANSWER_TIMEOUT_S = 5  # a tracking server that accepted the connection must start its answer within this
@@ -50,6 +51,11 @@ def check_store_reachable(uri: str) -> None:
     database = parts.scheme.split("+", 1)[0]
     if database in DATABASE_PORTS and parts.hostname:  # without a host: a local socket, which MLflow opens
         check_answers(uri, parts.hostname, parts.port or DATABASE_PORTS[database], f"a {database} server there")
+    if parts.scheme == "sqlite" and (not uri.startswith("sqlite:///") or uri.split("?", 1)[0] == "sqlite:///:memory:"):
+        raise UserError(  # `sqlite://` is SQLAlchemy's in-memory database: every record gone when the run ends
+            f"tracking.uri={redact(uri)} is not a SQLite file MLflow keeps; expected sqlite:///<absolute path>.db "
+            "(four slashes before /home/..., e.g. sqlite:////tmp/mlflow.db)"
+        )
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///") :].split("?", 1)[0])
         folder = path.parent
@@ -57,14 +63,17 @@ def check_store_reachable(uri: str) -> None:
             raise UserError(f"tracking.uri={redact(uri)} cannot be opened: folder {folder} does not exist")
         if path.is_dir():
             raise UserError(f"tracking.uri={redact(uri)} cannot be opened: {path} is a folder; expected a .db file")
+        artifacts = folder / ARTIFACTS_FOLDER  # where a new experiment of this store keeps its artifacts
         try:  # SQLite writes a journal next to the database: the folder itself must take new files
             tempfile.TemporaryFile(dir=folder).close()
             if path.exists():
                 path.open("r+b").close()
+            if artifacts.is_dir():
+                tempfile.TemporaryFile(dir=artifacts).close()
         except OSError as exc:
             raise UserError(
                 f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
-                "expected a folder and database file this user can write"
+                f"expected a folder, database file and {ARTIFACTS_FOLDER}/ folder this user can write"
             ) from None
         check_store_kind(path, MLFLOW, f"tracking.uri={redact(uri)}")  # not Optuna's storage; nothing written
 
