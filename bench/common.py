@@ -159,3 +159,48 @@ def exit_code(main: Callable[[], int]) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def check_counts(**flags: int | None) -> None:
+    """`--threads 0`, `--splits 0`, `--repeats -1`: one line before any work (not a torch error after imports,
+    nor a silent default)."""
+    from embedlab.errors import UserError
+
+    for flag, value in flags.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')} {value}: expected an integer >= 1")
+
+
+def check_out(path: Path, flag: str = "--out") -> None:
+    """The results folder takes a new file, before the measurements that would be written there."""
+    import tempfile
+
+    from embedlab.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise UserError(
+            f"{flag} {path}: cannot be written ({exc.strerror or exc}); expected a folder this user can write"
+        ) from None
+
+
+def check_train_overrides(overrides: list[str], *base: str) -> None:
+    """Overrides passed on to `python -m train` (a variant of a side): composed and checked by the schema here,
+    so that a typo is one line before any side trains, not a failed subprocess after the others."""
+    if not overrides:
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import CompactHydraException
+
+    from embedlab.errors import UserError
+    from embedlab.schema import check_config
+    from embedlab.schema.composition import composition_error_line
+
+    try:
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            cfg = compose("train", overrides=[*base, *overrides])
+    except CompactHydraException as exc:  # an unknown key or option, the override grammar: as `python -m train`
+        raise UserError(composition_error_line(exc)) from None
+    check_config(cfg)

@@ -34,7 +34,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, bench_env, check_beir_folder, check_file, check_model, exit_code, minilm_path
+from bench.common import (
+    REPO,
+    bench_env,
+    check_beir_folder,
+    check_counts,
+    check_file,
+    check_model,
+    check_out,
+    check_train_overrides,
+    exit_code,
+    minilm_path,
+)
+from embedlab.errors import UserError
 
 SIDES = ("base", "plain", "default", "retrieval")
 METRICS = ("ndcg_at_10", "mrr_at_10", "acc_at_1", "recall_at_10")
@@ -239,7 +251,13 @@ def main() -> int:
         for path in args.merge:
             check_file(path, "--merge", "a quality.json of an earlier run")
         for path in args.merge:
-            results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
+            try:
+                results.update(json.loads(path.read_text(encoding="utf-8"))["per_query"])
+            except (ValueError, KeyError, TypeError) as exc:  # not JSON, or JSON without per_query
+                raise UserError(
+                    f"--merge {path}: not a quality.json ({type(exc).__name__}: {str(exc)[:80]}); expected the"
+                    " quality.json of an earlier run"
+                ) from None
         order = [side for side in SIDES if side in results] + [name for name in results if name not in SIDES]
         results = {name: results[name] for name in order}
         print(summarize(results, folder, args)["table"])
@@ -247,6 +265,9 @@ def main() -> int:
     check_beir_folder(folder, ("corpus.jsonl", "queries.jsonl", f"qrels/{args.split}.tsv"))
     corpus, queries, relevant = read_split(folder, args.split)  # a missing or bad file: one line, before torch
     check_model(args.model)
+    check_counts(threads=args.threads)
+    check_out(args.out)
+    check_train_overrides(args.overrides, "dataset=local", "dataset.kind=retrieval")
     import torch
 
     torch.set_num_threads(args.threads)
