@@ -220,6 +220,15 @@ SWEEPS = {
     "storage URL": (["hydra.sweeper.storage=sqlite//x.db"], "is not a database URL"),
     "reversed interval": (["training.lr=interval(2e-4,1e-5)"], "is not a valid interval"),
     "range end that cannot run": (["training.batch_size=choice(0,16)"], "the value 0 cannot run"),
+    "parameter through the sweeper's params": (
+        ["hydra.sweeper.params.training.lr=interval(1e-5,1e-4)"],
+        "a search space's parameter is set by its own key; expected python -m train -m hparams_search=<space> "
+        "training.lr=interval(1e-5,1e-4)",
+    ),
+    "parameter through the sweeper's params, quoted": (
+        ["hydra.sweeper.params.training.lr='interval(1e-5,1e-4)'"],
+        "hparams_search=<space> training.lr=...",
+    ),
 }
 
 

@@ -74,6 +74,8 @@ def composition_error_line(exc: CompactHydraException) -> str:
         return unknown_key(exc.__cause__, message)
     if isinstance(exc, OverrideParseException):
         return unreadable_override(exc, message)
+    if message.startswith("Sweeping over Hydra's configuration") and f"'{SEARCH_SPACE}" in message:
+        return search_space_parameter(message.split(" : ", 1)[-1].strip().strip("'"))
     if message.startswith("Ambiguous value for argument"):  # `loss=mnrl,cosent` without -m
         override = message.split("'", 2)[1]
         return (
@@ -93,9 +95,24 @@ def missing_option(exc: MissingConfigException, message: str) -> str:
     return f"{what} is not an option of {group}; expected one of {', '.join(options)}{close(name, options)}"
 
 
+SEARCH_SPACE = "hydra.sweeper.params."
+
+
+def search_space_parameter(override: str) -> str:
+    """`hydra.sweeper.params.training.lr=...`: a search space's keys are dotted names (`training.lr` is one key),
+    which the override grammar cannot reach; the sweep takes the parameter as its own key instead."""
+    key, _, value = override.partition("=")
+    return (
+        f"{override.removesuffix('=...')}: a search space's parameter is set by its own key; expected python -m train -m "
+        f"hparams_search=<space> {key.removeprefix(SEARCH_SPACE)}={value.strip(chr(39)) or '...'}"
+    )
+
+
 def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> str:
     """`training.lrr=1` (no `+`): the closest key of the same node, or its keys."""
     key = str(cause.full_key)
+    if key.startswith(SEARCH_SPACE):
+        return search_space_parameter(message.split("'")[1] if message.count("'") >= 2 else f"{key}=...")
     parent, _, name = key.rpartition(".")
     known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
     add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
