@@ -121,6 +121,7 @@ ON_PHYSICS = {
     ),
 }
 IN_FILES = [  # the cases that need files written first (bad_inputs)
+    "a file where the dataset's folder goes",
     "unknown dataset key",
     "unknown quoting",
     "list cell",
@@ -210,6 +211,10 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         "truncated weights": ([f"model.name_or_path={truncated}", f"dataset.path={physics}"], "is truncated"),
         # tracking stores
         "store is a folder": ([*base, f"tracking.uri=sqlite:///{tmp}"], "is a folder"),
+        "a file where the dataset's folder goes": (
+            [f"model.name_or_path={tiny}", f"dataset.path={physics / 'pairs.jsonl'}"],
+            "pairs.jsonl: is a file; expected a folder holding pairs.jsonl",
+        ),
         "folder store": ([*base, f"tracking.uri=file://{tmp}/mlruns"], "is a folder store, which MLflow 3"),
     }
 

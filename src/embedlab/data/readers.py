@@ -20,9 +20,16 @@ BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 log = logging.getLogger(__name__)
 
 
+def _not_found(path: Path) -> UserError:
+    """A missing file; when its folder is a file (`dataset.path=<a file>` where a folder was expected), that."""
+    if path.parent.is_file():
+        return UserError(f"{path.parent}: is a file; expected a folder holding {path.name}")
+    return UserError(f"{path}: file not found")
+
+
 def _read_text(path: Path) -> str:
     if not path.exists():
-        raise UserError(f"{path}: file not found")
+        raise _not_found(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory; expected a file ({', '.join(TABLE_SUFFIXES)})")
     try:
@@ -201,7 +208,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     if not path.exists():
-        raise UserError(f"{path}: file not found")
+        raise _not_found(path)
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a broken file
