@@ -110,6 +110,7 @@ ON_PHYSICS = {
     "metric with @": ("optimized_metric=ndcg@10", "did you mean ndcg_at_10?"),
     # deleted or nulled: what a run needs, taken away on the command line
     "group set to null": ("experiment=null", "experiment=null: a config group takes one of its options, not null"),
+    "group set to NULL": ("loss=NULL", "loss=NULL: a config group takes one of its options, not NULL"),
     "group deleted": ("~loss", "loss is missing from the config (deleted with ~loss?)"),
     "key deleted": ("~training.lr", "training.lr is missing from the config"),
     "key of a chosen option deleted": ("~loss.scale", "loss.scale is missing from the config"),

@@ -57,8 +57,10 @@ def check_no_group_is_null(argv: list[str]) -> None:
     for argument in argv[1:]:
         key, sep, value = argument.lstrip("+~").partition("=")
         group = key.split("@", 1)[0]
-        if sep and value.strip().lower() in ("null", "none") and (REPO_ROOT / "conf" / group).is_dir():
-            options = sorted(path.stem for path in (REPO_ROOT / "conf" / group).glob("*.yaml"))
+        folder = REPO_ROOT / "conf" / group
+        # Hydra's grammar reads null in any case as None; `none` is a word (and pruner=none an option)
+        if sep and value.strip().lower() == "null" and folder.is_dir() and not (folder / f"{value}.yaml").exists():
+            options = sorted(path.stem for path in folder.glob("*.yaml"))
             raise UserError(
                 f"{argument}: a config group takes one of its options, not {value}; expected {group}=<option>, one"
                 f" of {', '.join(options)}, or no {group}= at all for its default"
