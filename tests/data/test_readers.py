@@ -35,6 +35,28 @@ def test_empty_file(tmp_path, name):
     assert name in one_line(exc) and "empty" in str(exc.value)
 
 
+@pytest.mark.parametrize("name", ["pipe.jsonl", "pipe.csv", "pipe.parquet"])
+def test_a_named_pipe_is_refused_instead_of_waiting_for_a_writer(tmp_path, name):
+    import os
+    import threading
+    import time
+
+    os.mkfifo(tmp_path / name)
+
+    def unblock_a_waiting_reader():  # so that a reader that opened the pipe fails this test instead of hanging it
+        for _ in range(100):
+            try:
+                os.close(os.open(tmp_path / name, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # no reader (yet)
+                time.sleep(0.1)
+
+    threading.Thread(target=unblock_a_waiting_reader, daemon=True).start()
+    with pytest.raises(UserError) as exc:
+        read_rows(tmp_path / name)
+    assert "is not a regular file (a pipe, socket or device); expected a file" in one_line(exc)
+
+
 def test_header_without_rows(tmp_path):
     (tmp_path / "header.csv").write_text("anchor,positive\n", encoding="utf-8")
     with pytest.raises(UserError) as exc:

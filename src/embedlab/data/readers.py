@@ -27,11 +27,18 @@ def _not_found(path: Path) -> UserError:
     return UserError(f"{path}: file not found")
 
 
+def _check_regular(path: Path) -> None:
+    """A named pipe, socket or device would block the read (a pipe waits for a writer forever)."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UserError(f"{path}: is not a regular file (a pipe, socket or device); expected a file")
+
+
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise _not_found(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory; expected a file ({', '.join(TABLE_SUFFIXES)})")
+    _check_regular(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -209,6 +216,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
 
     if not path.exists():
         raise _not_found(path)
+    _check_regular(path)
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a broken file
