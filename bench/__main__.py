@@ -18,7 +18,6 @@ from bench.common import (
     check_counts,
     check_model,
     check_out,
-    check_train_overrides,
     exit_code,
     machine,
     minilm_path,
@@ -68,8 +67,6 @@ def main() -> int:
     check_model(args.model)
     check_counts(repeats=args.repeats, splits=args.splits, threads=args.threads, overhead_steps=args.overhead_steps)
     check_out(args.out)
-    if "recipe" in args.parts:
-        check_train_overrides(list(args.recipe_overrides), "experiment=retrieval", "dataset.kind=retrieval")
     if args.plain_from is not None and not args.plain_from.is_dir():
         raise UserError(f"--plain-from {args.plain_from}: not a folder; expected an earlier --out of --parts recipe")
     settings = Settings(

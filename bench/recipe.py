@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Settings
+from bench.common import Settings, check_train_overrides
 from embedlab.errors import UserError
 
 HELD_OUT = 0.2
@@ -131,13 +131,15 @@ def earlier_plain(rows: Path, folder: Path, seed: int, n_train: int, n_test: int
 
 
 def check(settings: Settings) -> None:
-    """Before any part runs: each split's plain side can be found under --plain-from (a mistake there is one line,
-    not a traceback after the other parts' hours)."""
-    if settings.plain_from is None:
+    """Before any part runs (a mistake is one line, not a traceback after the other parts' hours): the variant's
+    overrides compose and pass the schema, and each split's plain side can be found under --plain-from."""
+    check_train_overrides(list(settings.recipe_overrides), "experiment=retrieval", "dataset.kind=retrieval")
+    rows = settings.plain_from
+    if rows is None:
         return
     for seed in settings.seeds or range(settings.splits):
         _, by_query, test = held_out(settings.data, seed)
-        earlier_plain(settings.plain_from, settings.data, seed, len(by_query) - len(test), len(test))
+        earlier_plain(rows, settings.data, seed, len(by_query) - len(test), len(test))
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -24,13 +24,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from embedlab.config import REPO_ROOT, build
+from embedlab.config import build
 from embedlab.data.bundle import DataBundle
 from embedlab.errors import UserError
 from embedlab.losses.selection import check_sampler, select_parts
-from embedlab.schema import GROUP_NAMES, check_config, check_group, resolved
-
-CONF = REPO_ROOT / "conf"
+from embedlab.schema import CONF, GROUP_NAMES, check_config, check_group, resolved
 
 
 @dataclass

@@ -189,11 +189,12 @@ def check_nothing_needed_is_deleted(config: dict[str, Any], choices: dict[str, A
                 f"{', '.join(options_of(group))}, or no {group} override for its default"
             )
         option = choices.get(group)
-        needed = option_keys(group, option) if option in options_of(group) else keys_every_option_sets(group)
+        known = option in options_of(group)
+        needed = option_keys(group, option) if known else keys_every_option_sets(group)
         missing = sorted(key for key in needed if key not in config[group])
         if missing:
             where = f"{group}.{missing[0]}"
-            source = f"the option {group}={option}" if option in options_of(group) else f"every {group} option"
+            source = f"the option {group}={option}" if known else f"every {group} option"
             raise UserError(
                 f"{where} is missing from the config (deleted with ~{where} or ~{group}?); {source} sets it; "
                 f"expected {where}=<value>, or no override for its default"
@@ -205,13 +206,14 @@ def check_nothing_needed_is_deleted(config: dict[str, Any], choices: dict[str, A
 
 @functools.cache
 def options_of(group: str) -> list[str]:
+    """The options of config group `group` (`hydra/sweeper/pruner` too): its YAML files in conf/."""
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
 
 
 @functools.cache
 def keys_every_option_sets(group: str) -> tuple[str, ...]:
     """The top-level keys that every option of `group` in conf/ sets (`_target_`, training's every key)."""
-    keys = [option_keys(group, path.stem) for path in sorted((CONF / group).glob("*.yaml"))]
+    keys = [option_keys(group, option) for option in options_of(group)]
     return tuple(sorted(set.intersection(*keys))) if keys else ()
 
 

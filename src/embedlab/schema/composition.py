@@ -52,15 +52,14 @@ def check_search_space_has_multirun(argv: list[str]) -> None:
 
 def check_no_group_is_null(argv: list[str]) -> None:
     """`experiment=null` on the command line: Hydra takes no null for a group there (a ValueError and its trace)."""
-    from embedlab.config import REPO_ROOT
+    from embedlab.schema import CONF, options_of
 
     for argument in argv[1:]:
         key, sep, value = argument.lstrip("+~").partition("=")
         group = key.split("@", 1)[0]
-        folder = REPO_ROOT / "conf" / group
         # Hydra's grammar reads null in any case as None; `none` is a word (and pruner=none an option)
-        if sep and value.strip().lower() == "null" and folder.is_dir() and not (folder / f"{value}.yaml").exists():
-            options = sorted(path.stem for path in folder.glob("*.yaml"))
+        if sep and value.strip().lower() == "null" and (CONF / group).is_dir() and value not in options_of(group):
+            options = options_of(group)
             raise UserError(
                 f"{argument}: a config group takes one of its options, not {value}; expected {group}=<option>, one"
                 f" of {', '.join(options)}, or no {group}= at all for its default"
@@ -104,9 +103,10 @@ def search_space_parameter(override: str) -> str:
     """`hydra.sweeper.params.training.lr=...`: a search space's keys are dotted names (`training.lr` is one key),
     which the override grammar cannot reach; the sweep takes the parameter as its own key instead."""
     key, _, value = override.partition("=")
+    value = value.strip("'") or "..."
     return (
-        f"{override.removesuffix('=...')}: a search space's parameter is set by its own key; expected python -m train -m "
-        f"hparams_search=<space> {key.removeprefix(SEARCH_SPACE)}={value.strip(chr(39)) or '...'}"
+        f"{override}: a search space's parameter is set by its own key; expected python -m train -m "
+        f"hparams_search=<space> {key.removeprefix(SEARCH_SPACE)}={value}"
     )
 
 
@@ -114,7 +114,7 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
     """`training.lrr=1` (no `+`): the closest key of the same node, or its keys."""
     key = str(cause.full_key)
     if key.startswith(SEARCH_SPACE):
-        return search_space_parameter(message.split("'")[1] if message.count("'") >= 2 else f"{key}=...")
+        return search_space_parameter(message.split("'")[1] if message.count("'") >= 2 else key)
     parent, _, name = key.rpartition(".")
     known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
     add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
