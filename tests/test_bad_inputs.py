@@ -116,6 +116,8 @@ ON_PHYSICS = {
     "key of a chosen option deleted": ("~loss.scale", "loss.scale is missing from the config"),
     "top key deleted": ("~seed", "seed is missing from the config"),
     "in-memory store": ("tracking.uri=sqlite://", "is not a SQLite file MLflow keeps"),
+    "misspelled store scheme": ("tracking.uri=sqllite:////tmp/mlflow.db", "no tracking store for the scheme 'sqllite'"),
+    "store scheme MLflow lacks": ("tracking.uri=ftp://host/mlflow", "no tracking store for the scheme 'ftp'"),
     "misspelled nested option": (
         "loss=mixed loss@loss.parts.labeled=cosin",
         "loss/cosin (in the defaults of conf/loss/mixed.yaml) is not an option of loss",

@@ -28,6 +28,15 @@ CONNECT_HTTP_SETTINGS = {
 }
 # SQLAlchemy stores MLflow opens on a server (MLflow retries a refused connection for minutes)
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+# the schemes MLflow 3 opens a tracking store for (mlflow.tracking._tracking_service.utils), besides plugins'
+MLFLOW_SCHEMES = {"http", "https", "sqlite", *DATABASE_PORTS, "databricks", "databricks-uc", "uc"}
+
+
+def plugin_schemes() -> set[str]:
+    """Schemes a tracking-store plugin registers (entry point group `mlflow.tracking_store`), read without MLflow."""
+    from importlib.metadata import entry_points
+
+    return {point.name for point in entry_points(group="mlflow.tracking_store")}
 
 
 def check_store_reachable(uri: str) -> None:
@@ -43,6 +52,11 @@ def check_store_reachable(uri: str) -> None:
         raise UserError(
             f"tracking.uri={redact(uri)} is a folder store, which MLflow 3 no longer opens; expected "
             "sqlite:///<absolute path>.db (the default: mlflow.db at the repository root) or http(s)://<server>"
+        )
+    if parts.scheme.split("+", 1)[0] not in MLFLOW_SCHEMES | plugin_schemes():  # `ftp://`, `sqllite:///`
+        raise UserError(
+            f"tracking.uri={redact(uri)}: MLflow has no tracking store for the scheme '{parts.scheme}'; expected "
+            "sqlite:///<absolute path>.db, http(s)://<server>, or postgresql://, mysql://, mssql:// <database>"
         )
     if parts.scheme in ("http", "https"):
         if any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")):
