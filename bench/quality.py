@@ -76,12 +76,29 @@ def score_model(path: str, corpus: dict[str, str], queries: dict[str, str], rele
 
 def per_query_scores(model, corpus: dict[str, str], queries: dict[str, str], relevant: dict[str, set[str]]):
     """query id -> {metric: value} for one model; a corpus entry with the query's id or text is skipped."""
+    doc_ids, query_ids = sorted(corpus), sorted(queries)
+    q = model.encode([queries[i] for i in query_ids], batch_size=64, normalize_embeddings=True)
+    d = model.encode([corpus[i] for i in doc_ids], batch_size=64, normalize_embeddings=True)
+    return ranked_scores(np.asarray(q) @ np.asarray(d).T, corpus, queries, relevant)
+
+
+def lexical_scores(corpus: dict[str, str], queries: dict[str, str], relevant: dict[str, set[str]]):
+    """`per_query_scores` of a TF-IDF ranking (scikit-learn: sublinear tf, English stop words, 1- and 2-grams, fit
+    on the corpus; settings chosen once, not tuned): the lexical reference a dense model is compared with."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    doc_ids, query_ids = sorted(corpus), sorted(queries)
+    tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english", ngram_range=(1, 2))
+    d = tfidf.fit_transform([corpus[i] for i in doc_ids])
+    q = tfidf.transform([queries[i] for i in query_ids])
+    return ranked_scores((q @ d.T).toarray(), corpus, queries, relevant)
+
+
+def ranked_scores(similarity: np.ndarray, corpus: dict[str, str], queries: dict[str, str], relevant):
+    """query id -> {metric: value} from a (sorted query ids x sorted corpus ids) similarity matrix."""
     doc_ids = sorted(corpus)
     docs = [corpus[d] for d in doc_ids]
     query_ids = sorted(queries)
-    q = model.encode([queries[i] for i in query_ids], batch_size=64, normalize_embeddings=True)
-    d = model.encode(docs, batch_size=64, normalize_embeddings=True)
-    similarity = np.asarray(q) @ np.asarray(d).T
     out = {}
     for row, query_id in enumerate(query_ids):
         scores = similarity[row].copy()

@@ -7,7 +7,7 @@ import json
 import shutil
 
 import numpy as np
-from bench.quality import bootstrap
+from bench.quality import bootstrap, lexical_scores
 
 from embedlab_testing import run_bench
 
@@ -44,6 +44,20 @@ def test_plain_script_against_the_base_model_on_a_held_out_split(tiny_model_path
     assert rescored["summary"]["again"]["ndcg_at_10"] == report["summary"]["plain"]["ndcg_at_10"]
     base_delta = report["summary"]["base"]["ndcg_at_10"]["mean"] - report["summary"]["plain"]["ndcg_at_10"]["mean"]
     assert abs(rescored["summary"]["base"]["delta_ndcg_vs_again"]["mean"] - base_delta) < 1e-9
+
+
+def test_the_lexical_reference_ranks_the_passage_sharing_the_query_words_first():
+    corpus = {
+        "d1": "Mitochondria are the powerhouse of the cell and make ATP.",
+        "d2": "Photosynthesis in chloroplasts turns light into sugar.",
+        "d3": "Tectonic plates move slowly over the mantle.",
+        "q2": "Which organelle turns light into sugar?",  # a corpus entry with a query's id: skipped, not a hit
+    }
+    queries = {"q1": "What makes ATP in the cell?", "q2": "Which organelle turns light into sugar?"}
+    relevant = {"q1": {"d1"}, "q2": {"d3"}}  # q2's gold shares none of its words
+    scores = lexical_scores(corpus, queries, relevant)
+    assert scores["q1"]["acc_at_1"] == 1.0 and scores["q1"]["ndcg_at_10"] == 1.0
+    assert scores["q2"]["acc_at_1"] == 0.0 and 0 < scores["q2"]["ndcg_at_10"] < 1  # below d2, above nothing
 
 
 def test_bootstrap_interval_narrows_with_more_queries():

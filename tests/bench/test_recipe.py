@@ -54,7 +54,9 @@ def test_rows_from_several_processes_make_one_table_with_the_mean_and_spread():
         for s, g, r in ((1, 0.03, 1.5), (0, 0.01, 2.5))
     ]
     lines = table(rows).splitlines()
-    assert lines[2].startswith("| 0 | 177 | - | 0.9000 | 0.9100 | +0.0100 | 250 | 625 | 2.50 |")  # by seed
+    assert lines[2].startswith("| 0 | 177 | - | - | 0.9000 | 0.9100 | +0.0100 | 250 | 625 | 2.50 |")  # by seed
+    rows[0]["tfidf_ndcg_at_10"] = 0.95  # the lexical reference, where the row has it
+    assert "| 1 | 177 | 0.9500 | - | 0.9000 |" in table(rows)
     assert "gain: mean +0.0200" in table(rows) and "wall_ratio: mean +2.0000" in table(rows)
 
 
