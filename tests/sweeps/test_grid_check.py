@@ -11,6 +11,7 @@ from embedlab_testing import run_train
     ("sweep", "expected"),
     [
         ("training.batch_size=range(4,4)", "training.batch_size=range(4,4) gives no values"),
+        ("training.batch_size=range(8,16,0)", "training.batch_size=range(8,16,0) has step 0"),
         ("training.lr=interval(1e-5,1e-4)", "which only an Optuna study samples"),
         ("training.lr=tag(log,interval(1e-5,1e-4))", "which only an Optuna study samples"),
         (

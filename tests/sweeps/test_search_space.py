@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -34,6 +36,21 @@ def test_command_line_value_fixes_a_searched_key():
 def test_bad_syntax_is_one_line():
     with pytest.raises(UserError, match="cannot parse 'training.lr=interval"):
         parse_search_space({"training.lr": "interval(1e-5"}, [])
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("range(5,1)", "training.batch_size=range(5,1) gives no values, so there is nothing to search"),
+        ("range(4,4)", "training.batch_size=range(4,4) gives no values"),
+        ("range(1,10,-1)", "training.batch_size=range(1,10,-1) gives no values"),
+        ("range(1,10,0)", "training.batch_size=range(1,10,0) has step 0"),
+    ],
+)
+def test_a_range_with_no_value_is_one_line(typed, expected):
+    """Each was a traceback (Hydra refuses to print a sweep; Python's range refuses step 0)."""
+    with pytest.raises(UserError, match=re.escape(expected)):
+        parse_search_space({}, [f"training.batch_size={typed}"])
 
 
 def test_study_name_is_stable_and_changes_with_the_space():

@@ -47,6 +47,8 @@ def check_grid_expressions(overrides: list[str]) -> set[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
+    from embedlab.sweeps.search_space import swept_values  # imports optuna: only where a grid is checked
+
     parsed = OverridesParser.create().parse_overrides(overrides)
     swept = set()
     for text, override in zip(overrides, parsed, strict=True):
@@ -59,8 +61,7 @@ def check_grid_expressions(overrides: list[str]) -> set[str]:
                 "(a,b,c, choice(a,b) or range(start,stop,step)), or an Optuna study (hparams_search=<preset>, "
                 "or hydra/sweeper=embedlab_optuna with hydra.sweeper.params)"
             )
-        if not list(override.sweep_iterator()):
-            raise UserError(f"{text} gives no values, so the grid has no point to run; expected at least one value")
+        swept_values(override, text, "the grid has no point to run")
     return swept
 
 

@@ -45,11 +45,8 @@ def to_distribution(override: Override) -> BaseDistribution:
     """One sweep override -> an Optuna distribution. `range` excludes its stop, as everywhere in Hydra."""
     value = override.value()
     where = override.get_key_element()
-    if isinstance(value, (ChoiceSweep, RangeSweep)) and not list(override.sweep_iterator()):
-        raise UserError(
-            f"{where}={override.get_value_element_as_str()} gives no values, so there is nothing to search; "
-            "expected at least one value"
-        )
+    if isinstance(value, (ChoiceSweep, RangeSweep)):
+        swept_values(override, override.input_line or where, "there is nothing to search")
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
     if isinstance(value, RangeSweep):
@@ -67,6 +64,20 @@ def to_distribution(override: Override) -> BaseDistribution:
             )
         return FloatDistribution(low, high, log=log)
     raise UserError(f"{where}: {override.get_value_element_as_str()} is not a choice, range or interval")
+
+
+def swept_values(override: Override, text: str, so: str) -> list:
+    """The values of a `choice`/`range` sweep as typed in `text`; one line when it gives none (`range(5,1)`,
+    `range(4,4)`) or its step is 0, which Python's `range` refuses with a traceback."""
+    if isinstance(override.value(), RangeSweep) and override.value().step == 0:
+        raise UserError(f"{text} has step 0, so {so}; expected range(start, stop, step) with a step that is not 0")
+    values = list(override.sweep_iterator())
+    if not values:
+        raise UserError(
+            f"{text} gives no values, so {so}; expected at least one value (range stops before its stop: "
+            "range(4,5) gives 4, a step below 0 needs start > stop)"
+        )
+    return values
 
 
 def trial_overrides(params: dict[str, Any]) -> list[str]:
