@@ -111,3 +111,19 @@ def test_champion_moves_only_to_a_better_model_on_the_same_dataset_and_metric(ml
     other_data = version(0.99, dataset="quora")
     said, holder = move(other_data, dataset="quora")
     assert holder == better and "not comparable" in said
+
+
+def test_a_sweep_that_ends_leaves_none_of_its_runs_running(mlflow_uri):
+    """A job in another process (joblib, submitit, Ray) torn down by Ctrl-C never ends its own run: the parent's
+    end ends it, as the sweep ended (KILLED), or FAILED under a sweep that finished."""
+    client = mlflow.MlflowClient(mlflow_uri)
+    for status, left in (("KILLED", "KILLED"), ("FINISHED", "FAILED")):
+        group = SweepGroup(mlflow_uri, "physics", f"s-{status}")
+        tag = {"mlflow.parentRunId": group.run_id}
+        running = client.create_run(group.experiment_id, tags=tag).info.run_id
+        done = client.create_run(group.experiment_id, tags=tag).info.run_id
+        client.set_terminated(done, status="FINISHED")
+        group.finish(status)
+        assert client.get_run(group.run_id).info.status == status
+        assert client.get_run(running).info.status == left
+        assert client.get_run(done).info.status == "FINISHED"

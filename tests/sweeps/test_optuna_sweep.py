@@ -35,12 +35,55 @@ def test_study_runs_and_resumes_to_the_total(optuna_sweep, study, sweep_runs, op
     trial.set_user_attr("embedlab.pid", 2**22 + 12345)  # above Linux's pid_max: never alive
 
     optuna_sweep(SMALL_SPACE, "hydra.sweeper.n_trials=5")
-    assert states(study()) == ["COMPLETE"] * 3 + ["FAIL", "COMPLETE"]  # n_trials is the total
+    # n_trials counts COMPLETE and PRUNED trials: the killed one is FAIL, and another runs in its place
+    assert states(study()) == ["COMPLETE"] * 3 + ["FAIL"] + ["COMPLETE"] * 2
     trials = study().trials
     assert trials[4].params not in [t.params for t in trials[:3]]  # the resumed sampler does not replay its draws
     (again,), children = sweep_runs()
     assert again.info.run_id == parent.info.run_id  # the same parent run, reopened
-    assert len(children) == 4
+    assert len(children) == 5
+
+
+def test_a_study_whose_trials_all_failed_fails_again_when_run_again(run_sweep, sweep_args, study, sweep_runs, tmp_path):
+    """A FAIL does not count towards n_trials: running the command again runs the trials again (and, still
+    failing, ends FAILED), instead of calling the study complete and its parent run FINISHED."""
+    from embedlab_testing import run_train
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    overrides = [
+        *sweep_args,
+        "hparams_search=physics",
+        f"hydra.sweeper.storage={storage}",
+        "++hydra.sweeper.params={loss.scale: 'choice(1e39)'}",  # every loss NaN: each trial fails in training
+        "training.epochs=1",
+        "training.lr=5e-5",
+        "training.batch_size=8",
+        "training.max_nonfinite_steps=1",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.reuse_repeats=false",
+    ]
+    for session in (1, 2):
+        result = run_train("-m", *overrides)
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert "trial(s) failed, more than hydra.sweeper.max_failure_rate=0.5" in result.stderr
+        assert states(study()) == ["FAIL"] * 2 * session
+        (parent,), _ = sweep_runs()
+        assert parent.info.status == "FAILED"
+
+
+def test_a_launcher_that_cannot_start_is_one_line_and_its_trial_runs_again(optuna_sweep, sweep_args, study, tmp_path):
+    from embedlab_testing import run_train
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    common = [*sweep_args, "hparams_search=physics", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=1"]
+    result = run_train("-m", *common, "hydra/launcher=joblib", "hydra.launcher.n_jobs=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert "could not start trial(s) [0]: ValueError: n_jobs == 0 in Parallel has no meaning" in line
+    assert states(study()) == ["FAIL"]
+    result = run_train("-m", *common)  # the same study, fixed: its one trial runs now
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert states(study()) == ["FAIL", "COMPLETE"]
 
 
 def test_aggressive_pruner_prunes_early_and_the_sweep_goes_on(optuna_sweep, study, sweep_runs, mlflow_uri):

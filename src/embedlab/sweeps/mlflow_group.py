@@ -243,6 +243,14 @@ class SweepGroup:
             self.client.log_artifacts(self.run_id, str(folder), artifact_path)
 
     def finish(self, status: str = "FINISHED") -> None:
+        """End the parent run, and first every job's run still RUNNING under it: a job in another process (joblib,
+        submitit, Ray) that a Ctrl-C or SIGTERM tore down never ended its own run. They end as the sweep does
+        (KILLED, FAILED), or FAILED under a sweep that finished, since each of its jobs had returned."""
+        left = "FAILED" if status == "FINISHED" else status
+        for run in self.children():
+            if run.info.status == "RUNNING":
+                log.warning(f"Run {run.info.run_id} ({run.info.run_name}) of this sweep was still RUNNING: {left}")
+                self.client.set_terminated(run.info.run_id, status=left)
         self.client.set_terminated(self.run_id, status=status)
 
 

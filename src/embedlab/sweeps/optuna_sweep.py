@@ -20,7 +20,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from embedlab.config import build, to_container
+from embedlab.config import build, first_line, to_container
 from embedlab.errors import Interrupted, UserError, as_stop, raise_if_stopped
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
@@ -32,7 +32,7 @@ from embedlab.tracking.status import ended_with_status
 
 log = logging.getLogger(__name__)
 REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
-INTERRUPTED_ATTR = "embedlab.interrupted"  # trial user attr: stopped by Ctrl-C / SIGTERM (FAIL, not counted)
+INTERRUPTED_ATTR = "embedlab.interrupted"  # trial user attr: stopped by Ctrl-C / SIGTERM (FAIL)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class OptunaSettings:
 
 
 def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_config, arguments: list[str]) -> None:
-    """Run (or resume) the study until it holds `n_trials` finished trials."""
+    """Run (or resume) the study until it holds `n_trials` COMPLETE or PRUNED trials."""
     space, fixed = parse_search_space(dict(settings.params or {}), arguments)
     if not space:
         raise UserError(
@@ -78,11 +78,11 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     job_cfg = load_job_config(fixed)
     check_direction(settings.direction, job_cfg.optimized_metric)  # a study maximizing val_loss picks the worst
     check_job_configs(job_cfg, space, fixed, load_job_config)  # the fixed values, every choice, each end of a range
-    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler), space)
     pruner_cfg = to_container(settings.pruner)
-    study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
     if pruner_cfg:
-        build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, not in every job
+        build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, before the study is stored
+    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler), space)
+    study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
 
     registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
     group = SweepGroup(
@@ -99,9 +99,10 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
     done = finished_trials(study)
     if len(done) >= settings.n_trials:
-        log.info(f"Study {name} is complete: {len(done)} finished trials of hydra.sweeper.n_trials={settings.n_trials}")
+        log.info(f"Study {name} is complete: {len(done)} of hydra.sweeper.n_trials={settings.n_trials} trials ended")
     log.info(
-        f"Study {name} in {redact(storage)}: {len(done)} finished, running {max(0, settings.n_trials - len(done))} more"
+        f"Study {name} in {redact(storage)}: {len(done)} complete or pruned, "
+        f"running {max(0, settings.n_trials - len(done))} more"
     )
     log.info(f"MLflow parent run {group.run_id} in {group.uri}")
     summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
@@ -159,7 +160,11 @@ def without_hydra(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
 def run_trials(
     study, storage: str, space, fixed, settings: OptunaSettings, launcher, group: SweepGroup, n_jobs: int
 ) -> None:
-    """Ask, launch and tell in batches of `n_jobs` until `n_trials` trials are finished."""
+    """Ask, launch and tell in batches of `n_jobs` until `n_trials` trials are COMPLETE or PRUNED.
+
+    A FAIL does not count (as in Optuna's `MaxTrialsCallback`): the sweep runs another in its place, up to
+    `max_failure_rate`, and a study whose trials failed, or were stopped or killed, runs them again when its
+    command runs again."""
     to_run = max(0, settings.n_trials - len(finished_trials(study)))
     budget = math.floor(settings.max_failure_rate * to_run)
     failures = 0
@@ -181,18 +186,26 @@ def run_trials(
             if not worker_died(exc):
                 stopped = as_stop(exc) is not None
                 for trial in trials:  # a crashed launcher or Ctrl-C: these trials did not finish
-                    if stopped:  # stopped, not failed: the next session runs another
+                    if stopped:
                         trial.set_user_attr(INTERRUPTED_ATTR, True)
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-                raise
+                if stopped or isinstance(exc, UserError):
+                    raise
+                launcher_name = type(launcher).__name__
+                raise UserError(  # e.g. hydra.launcher.n_jobs=0, which joblib refuses only when it starts
+                    f"the launcher ({launcher_name}) could not start trial(s) {[t.number for t in trials]}: "
+                    f"{type(exc).__name__}: {first_line(exc)}; expected hydra/launcher and hydra.launcher.* "
+                    "it accepts (the trials are FAIL and run again when the command runs again)"
+                ) from exc
             returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
         outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
         states = {number: state for number, (state, _) in outcomes.items()}
         missing = group.mark_trials(states)
         if missing:
             log.warning(f"No MLflow run found for trial(s) {missing}: check the tracking store ({group.uri})")
-        failures += sum(state == "FAIL" for state in states.values())
-        to_run -= len(trials)
+        failed = sum(state == "FAIL" for state in states.values())
+        failures += failed
+        to_run -= len(trials) - failed
         if failures > budget:
             raise UserError(
                 f"{failures} trial(s) failed, more than hydra.sweeper.max_failure_rate={settings.max_failure_rate} "
@@ -276,9 +289,8 @@ def tell_and_check_exhausted(study, trial, value: float | None, state: TrialStat
 
 
 def finished_trials(study) -> list:
-    """The trials that count towards `n_trials`: COMPLETE, PRUNED and FAIL, less those stopped by Ctrl-C/SIGTERM."""
-    ended = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    return [trial for trial in ended if not trial.user_attrs.get(INTERRUPTED_ATTR)]
+    """The trials that count towards `n_trials`: COMPLETE and PRUNED (a FAIL is run again)."""
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
 def concurrent_trials(n_jobs: int | None, config: DictConfig) -> int:

@@ -190,19 +190,21 @@ def check_study_matches_runs(
 
 
 def check_trials_and_runs(study, parent, children, n_trials: int, without_run: frozenset) -> None:
+    """`n_trials`: the setting, which counts COMPLETE and PRUNED trials; a FAIL was run again in its place."""
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
-    assert sorted(numbers) == list(range(n_trials)), numbers  # no duplicate or missing trial numbers
+    assert sorted(numbers) == list(range(len(trials))), numbers  # no duplicate or missing trial numbers
     states = {t.number: t.state.name for t in trials}
     assert set(states.values()) <= {"COMPLETE", "PRUNED", "FAIL"}, states
+    assert sum(state != "FAIL" for state in states.values()) == n_trials, states
     assert all(t.value is not None for t in trials if t.state.name == "COMPLETE")
     assert all(t.value is None for t in trials if t.state.name == "FAIL")
     by_trial = {}
     for run in children:
         by_trial.setdefault(run.data.tags["sweep_trial"], []).append(run)
-    missing = set(range(n_trials)) - {int(n) for n in by_trial}
+    missing = set(states) - {int(n) for n in by_trial}
     assert missing <= without_run and all(states[n] == "FAIL" for n in missing), (missing, states)
-    assert len(by_trial) + len(missing) == n_trials, sorted(by_trial)
+    assert len(by_trial) + len(missing) == len(trials), sorted(by_trial)
     expected = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
     for number, runs in by_trial.items():
         assert len(runs) == 1, f"trial {number} has {len(runs)} runs"
