@@ -79,5 +79,5 @@ bench: $(STAMP) ## Benchmarks -> bench/results/*.json + table; DATA=<BEIR dir> f
 	$(PY) -m bench $(if $(DATA),--data $(DATA)) $(ARGS)
 
 clean: ## Remove outputs/, multirun/ and caches (keeps mlflow.db and .venv)
-	rm -rf outputs multirun .pytest_cache .ruff_cache bench/results
+	rm -rf outputs multirun .pytest_cache .ruff_cache bench/results optuna.db.locks
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -72,3 +72,42 @@ def test_a_stored_study_resumes_only_as_it_was_made(
     assert "or another hydra.sweeper.study_name" in line
     assert len(optuna.load_study(study_name="kept", storage=optuna_storage).trials) == 1  # nothing asked
     assert sweep_runs() == ([], [])
+
+
+def test_a_stored_study_resumes_only_with_its_metric_and_fixed_overrides(sweep_args, optuna_storage, sweep_runs):
+    """A trial's value depends on the fixed overrides and the metric too: a study reopened by name with others
+    would mix two settings' values (and reuse one's value for the other's repeated point)."""
+    study = ["hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}", "hydra.sweeper.study_name=kept"]
+    first = run_train("-m", *sweep_args, *study, "hydra.sweeper.n_trials=1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    other_steps = [a.replace("training.max_steps=4", "training.max_steps=2") for a in sweep_args]
+    line = refused(
+        run_train("-m", *other_steps, *study, "hydra.sweeper.n_trials=2"),
+        "ran its trials with other fixed overrides: this command adds training.max_steps=2 and drops "
+        "training.max_steps=4; expected the study's own settings",
+    )
+    assert "or another hydra.sweeper.study_name" in line
+    refused(
+        run_train("-m", *sweep_args, *study, "optimized_metric=mrr_at_10", "hydra.sweeper.n_trials=2"),
+        "optimized ndcg_at_10, and this command optimizes mrr_at_10",
+    )
+    assert len(optuna.load_study(study_name="kept", storage=optuna_storage).trials) == 1  # nothing asked
+    resumed = run_train("-m", *sweep_args, *study, "hydra.sweeper.n_trials=2", "hardware.threads=1")  # may change
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert len(optuna.load_study(study_name="kept", storage=optuna_storage).trials) == 2
+
+
+def test_one_sweeper_per_study_in_a_sqlite_storage(sweep_args, optuna_storage, sweep_runs):
+    """Two sweepers of one study each ran n_trials (the same points) under two parent runs; the second is
+    refused while the first holds the study's lock (the OS releases it when its process ends)."""
+    import os
+
+    from embedlab.sweeps.study import one_sweeper
+
+    study = ["hparams_search=physics", f"hydra.sweeper.storage={optuna_storage}", "hydra.sweeper.study_name=busy"]
+    with one_sweeper(optuna_storage, "busy"):  # another sweeper, running
+        line = refused(run_train("-m", *sweep_args, *study), "hydra.sweeper.study_name=busy (in sqlite:")
+    assert f"is being run by sweeper pid {os.getpid()} on " in line and "expected one sweeper per study" in line
+    assert optuna.get_all_study_summaries(optuna_storage) == [] and sweep_runs() == ([], [])
+    done = run_train("-m", *sweep_args, *study, "hydra.sweeper.n_trials=1")  # the lock is free again
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -81,52 +81,56 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     pruner_cfg = to_container(settings.pruner)
     if pruner_cfg:
         build(pruner_cfg, where="hydra.sweeper.pruner")  # a bad pruner fails here, before the study is stored
-    study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler), space)
-    study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
+    with studies.one_sweeper(storage, name):
+        jobs = studies.jobs_settings(job_cfg.optimized_metric, fixed)
+        study = studies.open_study(name, storage, settings.direction, to_container(settings.sampler), space, jobs)
+        study.set_user_attr(studies.PRUNER_ATTR, pruner_cfg)
 
-    registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
-    group = SweepGroup(
-        job_cfg.tracking.get("uri"),
-        job_cfg.tracking.experiment,
-        name,
-        study.user_attrs.get(studies.PARENT_RUN_ATTR),
-        registered_model_name=registered,
-        log_model=job_cfg.tracking.get("log_model", True),
-        sweep_models=job_cfg.tracking.get("sweep_models", "best"),
-    )
-    study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
-    n_jobs = concurrent_trials(settings.n_jobs, config)
-    warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
-    done = finished_trials(study)
-    if len(done) >= settings.n_trials:
-        log.info(f"Study {name} is complete: {len(done)} of hydra.sweeper.n_trials={settings.n_trials} trials ended")
-    log.info(
-        f"Study {name} in {redact(storage)}: {len(done)} complete or pruned, "
-        f"running {max(0, settings.n_trials - len(done))} more"
-    )
-    log.info(f"MLflow parent run {group.run_id} in {group.uri}")
-    summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
-    try:
-        with ended_with_status(group.finish):  # Ctrl-C / SIGTERM: KILLED
-            try:
-                run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
-            finally:  # what the study has, even when it stopped early
-                summary.update(describe(study, space, fixed, settings, config.optimized_metric))
-                group.log_summary(summary)
-                notes = log_plots(group, study)
-                for note in notes:
-                    log.info(note)
-                sweep_dir = Path(config.hydra.sweep.dir)
-                sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
-                OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
-    except BaseException as exc:  # a study goes on where it stopped when its command runs again
-        stop = as_stop(exc)  # also a stop that a library turned into another exception
-        if stop is None:
-            raise
-        raise Interrupted(
-            stop.signum, f"study {name} keeps its finished trials; run the same command to continue it"
-        ) from None
-    print_best(summary)
+        registered = job_cfg.tracking.get("registered_model_name") if job_cfg.tracking.get("register", True) else None
+        group = SweepGroup(
+            job_cfg.tracking.get("uri"),
+            job_cfg.tracking.experiment,
+            name,
+            study.user_attrs.get(studies.PARENT_RUN_ATTR),
+            registered_model_name=registered,
+            log_model=job_cfg.tracking.get("log_model", True),
+            sweep_models=job_cfg.tracking.get("sweep_models", "best"),
+        )
+        study.set_user_attr(studies.PARENT_RUN_ATTR, group.run_id)
+        n_jobs = concurrent_trials(settings.n_jobs, config)
+        warn_if_unsafe_for_parallel(group.uri, storage, n_jobs)
+        done = finished_trials(study)
+        if len(done) >= settings.n_trials:
+            log.info(
+                f"Study {name} is complete: {len(done)} of hydra.sweeper.n_trials={settings.n_trials} trials ended"
+            )
+        log.info(
+            f"Study {name} in {redact(storage)}: {len(done)} complete or pruned, "
+            f"running {max(0, settings.n_trials - len(done))} more"
+        )
+        log.info(f"MLflow parent run {group.run_id} in {group.uri}")
+        summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
+        try:
+            with ended_with_status(group.finish):  # Ctrl-C / SIGTERM: KILLED
+                try:
+                    run_trials(study, storage, space, fixed, settings, launcher, group, n_jobs)
+                finally:  # what the study has, even when it stopped early
+                    summary.update(describe(study, space, fixed, settings, config.optimized_metric))
+                    group.log_summary(summary)
+                    notes = log_plots(group, study)
+                    for note in notes:
+                        log.info(note)
+                    sweep_dir = Path(config.hydra.sweep.dir)
+                    sweep_dir.mkdir(parents=True, exist_ok=True)  # no job ran (a complete study): Hydra made no folder
+                    OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
+        except BaseException as exc:  # a study goes on where it stopped when its command runs again
+            stop = as_stop(exc)  # also a stop that a library turned into another exception
+            if stop is None:
+                raise
+            raise Interrupted(
+                stop.signum, f"study {name} keeps its finished trials; run the same command to continue it"
+            ) from None
+        print_best(summary)
 
 
 def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_job_config) -> None:

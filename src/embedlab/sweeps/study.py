@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -23,6 +27,9 @@ OWNER_PID = "embedlab.pid"
 OWNER_STARTED = "embedlab.pid_started"  # with the pid, names the process (pids are reused); absent in old studies
 PRUNER_ATTR = "embedlab.pruner"  # study user attr: the pruner's config, rebuilt by each job
 PARENT_RUN_ATTR = "embedlab.mlflow_parent_run_id"
+JOBS_ATTR = "embedlab.jobs"  # study user attr: the jobs' optimized_metric and fixed overrides (`jobs_settings`)
+# fixed overrides a study may resume with changed: where runs are recorded and what runs them, not what they train
+RESUMABLE_WITH_OTHER = ("tracking.", "hardware.")
 
 
 def default_storage() -> str:
@@ -30,11 +37,59 @@ def default_storage() -> str:
     return f"sqlite:///{REPO_ROOT / 'optuna.db'}"
 
 
+def jobs_settings(metric: str, fixed: list[str]) -> dict[str, Any]:
+    """What a trial's value depends on besides its sampled parameters: the metric and the fixed overrides."""
+    return {"optimized_metric": metric, "fixed": sorted(o for o in fixed if not o.startswith(RESUMABLE_WITH_OTHER))}
+
+
+@contextlib.contextmanager
+def one_sweeper(storage: str, name: str) -> Iterator[None]:
+    """One sweeper process per study in a SQLite storage: an exclusive `flock` on `<db>.locks/<hash of name>.lock`,
+    held while the study runs and released by the OS if the process dies. Two sweepers of one study would each
+    run `n_trials` (the same points: the same seed and trial count seed both samplers) under two parent runs.
+    Trials side by side are `hydra.sweeper.n_jobs` or a parallel launcher. A server storage (PostgreSQL) has no
+    such lock: one command per study there is the user's to keep."""
+    if not storage.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    database = Path(storage[len("sqlite:///") :].split("?", 1)[0])
+    folder = database.parent / f"{database.name}.locks"
+    folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    with open(folder / f"{digest}.lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or "another process"
+            raise UserError(
+                f"hydra.sweeper.study_name={name} (in {redact(storage)}) is being run by {owner}; expected one "
+                "sweeper per study: wait for it to end, or run trials side by side in one command with "
+                "hydra.sweeper.n_jobs or a parallel launcher (hydra/launcher=joblib)"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"sweeper pid {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def open_study(
-    name: str, storage: str, direction: str, sampler_cfg: dict[str, Any] | None, space: dict | None = None
+    name: str,
+    storage: str,
+    direction: str,
+    sampler_cfg: dict[str, Any] | None,
+    space: dict | None = None,
+    jobs: dict[str, Any] | None = None,
 ) -> optuna.Study:
     """Create the study, or load it to resume; trials of dead sweeper processes are marked FAIL. A stored study
-    must have the `direction` and search `space` asked for now (see `check_same_study`).
+    must have the `direction`, search `space` and `jobs` settings (`jobs_settings`) asked for now (see
+    `check_same_study`).
 
     A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
     session's random draws and propose the points it has already tried.
@@ -50,6 +105,8 @@ def open_study(
             raise
         raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
     check_same_study(study, direction, space or {}, storage)
+    if jobs is not None:
+        check_same_jobs(study, jobs, storage)
     if sampler_cfg:
         sampler_cfg = dict(sampler_cfg)
         so_far = len(study.get_trials(deepcopy=False))
@@ -78,6 +135,33 @@ def check_same_study(study: optuna.Study, direction: str, space: dict, storage: 
                     f"it in {space[key]!r}; expected the study's own search space to resume it, or another "
                     "hydra.sweeper.study_name for a new study"
                 )
+
+
+def check_same_jobs(study: optuna.Study, jobs: dict[str, Any], storage: str) -> None:
+    """A stored study resumed under its name runs its trials as before: the same metric and fixed overrides
+    (`jobs_settings`), or its trials' values would mix two settings, and a value reused for repeated parameters
+    (or the best trial's command) would be another setting's. A study stored before this check takes `jobs`."""
+    stored = study.user_attrs.get(JOBS_ATTR)
+    if stored is None:
+        study.set_user_attr(JOBS_ATTR, jobs)
+        return
+    if stored == jobs:
+        return
+    where = f"hydra.sweeper.study_name={study.study_name} (in {redact(storage)})"
+    if stored["optimized_metric"] != jobs["optimized_metric"]:
+        change = f"optimized {stored['optimized_metric']}, and this command optimizes {jobs['optimized_metric']}"
+    else:
+        added = [o for o in jobs["fixed"] if o not in stored["fixed"]]
+        dropped = [o for o in stored["fixed"] if o not in jobs["fixed"]]
+        change = "ran its trials with other fixed overrides: this command " + " and ".join(
+            part
+            for part in (f"adds {' '.join(added)}" if added else "", f"drops {' '.join(dropped)}" if dropped else "")
+            if part
+        )
+    raise UserError(
+        f"{where} {change}; expected the study's own settings to resume it (tracking.* and hardware.* may change), "
+        "or another hydra.sweeper.study_name for a new study"
+    )
 
 
 def fail_orphaned_trials(study: optuna.Study) -> int:
