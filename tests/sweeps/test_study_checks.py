@@ -27,6 +27,8 @@ def refused(result, expected: str) -> str:
         (["optimized_metric=spearman"], "optimized_metric=spearman is not logged"),
         (["hydra.sweeper.direction=minimize"], "hydra.sweeper.direction=minimize with optimized_metric=ndcg_at_10"),
         (["optimized_metric=val_loss"], "expected hydra.sweeper.direction=minimize"),
+        (["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler: Error in call to target"),
+        (["hydra.sweeper.pruner.n_startup_trials=-1"], "hydra.sweeper.pruner: Error in call to target"),
     ],
 )
 def test_a_study_that_cannot_run_is_one_line_before_any_trial(

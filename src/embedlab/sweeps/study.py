@@ -94,6 +94,9 @@ def open_study(
     A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
     session's random draws and propose the points it has already tried.
     """
+    if sampler_cfg:
+        build(sampler_cfg, where="hydra.sweeper.sampler")  # a bad sampler fails before a study is stored
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines say what the sweep's own log says
     try:
         study = optuna.create_study(
             study_name=name, storage=rdb_storage(storage), direction=direction, load_if_exists=True
