@@ -41,6 +41,13 @@ def load_sentence_transformer(
             f"{key}={name_or_path} could not be loaded ({str(exc).splitlines()[0]}); "
             "expected a local model folder, or a hub id with the hub or its cache reachable"
         ) from exc
+    except RuntimeError as exc:
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        raise UserError(  # transformers prints its load report (which tensors, which shapes) above this line
+            f"{key}={name_or_path}: its weights do not have the shapes its config.json gives (the load report above "
+            "lists them); expected the weights and config.json of one model"
+        ) from exc
     if max_seq_length is not None:
         model.max_seq_length = int(max_seq_length)
     has_normalize = any(isinstance(module, Normalize) for module in model)
