@@ -128,6 +128,7 @@ IN_FILES = [  # the cases that need files written first (bad_inputs)
     "unknown dataset key",
     "unknown quoting",
     "list cell",
+    "lone surrogate",
     "object cell",
     "parquet list column",
     "stray quote, last column",
@@ -154,6 +155,9 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
     rows = [dict(r) for r in PAIRS]
     rows[2]["anchor"] = ["how", "do", "i"]
     lists = write_jsonl(tmp / "lists.jsonl", rows)
+    rows = [dict(r) for r in PAIRS]
+    rows[4]["anchor"] = "half a pair \ud800 here"  # written as JSON's \ud800 escape
+    surrogate = write_jsonl(tmp / "surrogate.jsonl", rows)
     rows = [dict(r) for r in PAIRS]
     rows[5]["positive"] = {"text": "an object"}
     objects = write_jsonl(tmp / "objects.jsonl", rows)
@@ -186,6 +190,7 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         "unknown quoting": ([*local, f"dataset.path={dup}", "dataset.quoting=maybe"], "dataset.quoting=maybe"),
         # files: cells, quotes, headers, ids, scores (the readers, before the model)
         "list cell": ([*local, f"dataset.path={lists}"], "row 3 column 'anchor' is a list"),
+        "lone surrogate": ([*local, f"dataset.path={surrogate}"], "row 5 column 'anchor' holds '\\ud800', half of"),
         "object cell": ([*local, f"dataset.path={objects}"], "row 6 column 'positive' is a object"),
         "parquet list column": ([*local, f"dataset.path={parquet}"], "column 'anchor' is a list"),
         "stray quote, last column": ([*local, f"dataset.path={stray_last}"], "line 14 column 'positive' opens"),

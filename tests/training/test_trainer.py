@@ -142,6 +142,27 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_removes_only_that_check
     assert (checkpoints / "checkpoint-1" / COMPLETE).exists()
 
 
+def test_a_full_disk_in_safetensors_is_one_line_as_well(physics_trainer, monkeypatch):
+    """safetensors reports a full disk with its own error, which is no OSError: the same one line."""
+    import transformers.modeling_utils
+    from safetensors import SafetensorError
+
+    from embedlab.errors import UserError
+
+    trainer, _, _ = physics_trainer
+    save_file = transformers.modeling_utils.safe_save_file  # what save_pretrained writes weights with
+
+    def disk_full_at_step_2(tensors, filename, *args, **kwargs):
+        if "checkpoint-2" in str(filename):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        return save_file(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", disk_full_at_step_2)
+    with pytest.raises(UserError, match=r"checkpoint-2 failed: No space left on device \(os error 28\)$"):
+        trainer.train()
+    assert sorted(p.name for p in Path(trainer.args.output_dir).glob("checkpoint-*")) == ["checkpoint-1"]
+
+
 def test_only_the_rank_that_saves_writes_the_model(physics_trainer, tmp_path, monkeypatch):
     trainer, _, _ = physics_trainer
     monkeypatch.setattr(type(trainer.args), "should_save", property(lambda self: False))  # a DDP rank other than 0

@@ -320,6 +320,13 @@ def clean_text(value: Any, where: str, row: int, column: str) -> str:
     text = str(value).strip()
     if not text:
         raise UserError(f"{where}: row {row} column '{column}' is empty; expected text")
+    try:  # JSON's "\ud800" escapes decode to lone surrogates, which no UTF-8 writer (MLflow, Arrow) accepts
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{where}: row {row} column '{column}' holds {text[exc.start]!r}, half of a UTF-16 pair (a JSON "
+            "\\u escape without its other half); expected text that is valid Unicode"
+        ) from None
     return text
 
 

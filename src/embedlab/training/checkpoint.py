@@ -67,6 +67,17 @@ class BestCheckpoint:
     base_value: float = math.nan  # select_by of the starting model (step 0)
 
 
+def write_failure(exc: Exception) -> str | None:
+    """Why a write of weights failed, when it is the disk's doing: an OSError (a full disk, no permission), or
+    safetensors' own error, which is no OSError ("Error while serializing: I/O error: No space left on device
+    (os error 28)"). None for anything else, which is a bug to show with its traceback."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
+        return str(exc).split("I/O error: ", 1)[-1]
+    return None
+
+
 def _step(path: Path) -> int:
     match = re.fullmatch(r"checkpoint-(\d+)", path.name)
     return int(match.group(1)) if match else -1
@@ -132,9 +143,12 @@ def select_best_checkpoint(
     shutil.rmtree(partial, ignore_errors=True)
     try:
         trainer.model.save(str(partial))
-    except OSError as exc:
+    except Exception as exc:
+        reason = write_failure(exc)
+        if reason is None:
+            raise
         shutil.rmtree(partial, ignore_errors=True)
-        raise UserError(f"saving the best model to {destination} failed: {exc.strerror or exc}") from None
+        raise UserError(f"saving the best model to {destination} failed: {reason}") from None
     shutil.rmtree(destination, ignore_errors=True)
     partial.rename(destination)
     val_loss = history.get(step, {}).get("val_loss", value if selection.select_by == "val_loss" else math.nan)

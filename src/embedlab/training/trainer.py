@@ -14,7 +14,12 @@ from transformers import TrainerCallback
 from embedlab.errors import UserError
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
-from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
+from embedlab.training.checkpoint import (
+    CompleteCheckpointCallback,
+    Selection,
+    check_selection_metric,
+    write_failure,
+)
 from embedlab.training.padding import install_length_buckets
 
 
@@ -144,10 +149,13 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         """
         try:
             super()._save_checkpoint(model, trial)
-        except OSError as exc:
+        except Exception as exc:
+            reason = write_failure(exc)  # an OSError, or safetensors' own I/O error
+            if reason is None:
+                raise
             partial = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
             shutil.rmtree(partial, ignore_errors=True)
-            raise UserError(f"saving checkpoint {partial} failed: {exc.strerror or exc}") from None
+            raise UserError(f"saving checkpoint {partial} failed: {reason}") from None
 
 
 def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
