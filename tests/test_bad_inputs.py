@@ -94,6 +94,15 @@ ON_PHYSICS = {
     ),
     "in_order without batches": ("sampler=in_order", "sampler=in_order keeps the batches that phase=hard_negatives"),
     "unknown negatives": ("phase=hard_negatives phase.negatives=triplets", "phase.negatives=triplets is unknown"),
+    "a stage's key on the chain": (
+        "phase=two_phase phase.num_negatives=3",
+        "phase.num_negatives is not a key of a chain of stages (it has stages, name); expected "
+        "phase.stages.phase2.phase.num_negatives=<value>",
+    ),
+    "a stage's key added to the chain": (  # it was accepted, and no stage read it
+        "phase=two_phase +phase.num_negatives=3",
+        "phase.num_negatives=3 is not a key of a chain of stages (it has name, stages), so no stage reads it",
+    ),
     # model folders and tracking stores that are not there
     "hub model without the hub": ("model.name_or_path=someone/no-such-model", "is not a local folder, and"),
     "server not listening": ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),

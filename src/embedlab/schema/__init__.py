@@ -26,7 +26,7 @@ from embedlab.schema.groups import (
     TOP,
     target_of,
 )
-from embedlab.schema.rules import Rule, did_you_mean, fail, show
+from embedlab.schema.rules import Rule, did_you_mean, fail, show, stage_with
 
 CONF = REPO_ROOT / "conf"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
@@ -88,8 +88,20 @@ def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     check_fractions(node, where)
 
 
+CHAIN_KEYS = ("name", "stages")  # conf/phase/two_phase.yaml: what a chain of stages is made of
+
+
 def check_phase(node: dict[str, Any], where: str = "phase") -> None:
     if "stages" in node:  # a chain: every stage's phase, and the keys each stage overrides
+        for key in node:
+            if key not in CHAIN_KEYS:  # `+phase.num_negatives=3` on a chain: no stage reads it
+                stage = stage_with(node, key) or "<stage>"
+                fail(
+                    f"{where}.{key}",
+                    node[key],
+                    f"is not a key of a chain of stages (it has {', '.join(CHAIN_KEYS)}), so no stage reads it",
+                    f"{where}.stages.{stage}.phase.{key}=<value>, the key of the stage that reads it",
+                )
         stages = node["stages"]
         if not isinstance(stages, dict) or not stages:
             fail(f"{where}.stages", stages, "is not a mapping of stages", "stage name: {phase: ..., <group>: ...}")

@@ -40,6 +40,16 @@ def closest(name: str, known: Sequence[str]) -> str | None:
     return match[0] if match else None
 
 
+def stage_with(chain, key: str) -> str | None:
+    """The first stage of a chain whose phase has `key` (else its first stage); None if it has no stages."""
+    try:
+        stages = chain.get("stages") or {}
+        names = [str(s) for s in stages]
+        return next((s for s in names if key in (stages[s].get("phase") or {})), names[0] if names else None)
+    except Exception:  # noqa: BLE001 - an interpolation that does not resolve: no suggestion, the plain line
+        return None
+
+
 def did_you_mean(key: str, known: Sequence[str], prefix: str = "") -> str:
     close = closest(key, known)
     return f"did you mean {prefix}{close}?" if close else f"expected one of {', '.join(known)}"
