@@ -94,6 +94,11 @@ ON_PHYSICS = {
     ),
     "in_order without batches": ("sampler=in_order", "sampler=in_order keeps the batches that phase=hard_negatives"),
     "unknown negatives": ("phase=hard_negatives phase.negatives=triplets", "phase.negatives=triplets is unknown"),
+    "mining window past the corpus": (  # it mined for minutes, every query short of negatives
+        "phase=hard_negatives phase.range_max=100000 phase.num_negatives=50000",
+        "phase.num_negatives=50000 from rank phase.range_min=0 needs 50000 passages besides each gold one, but the "
+        "corpus has",
+    ),
     "a stage's key on the chain": (
         "phase=two_phase phase.num_negatives=3",
         "phase.num_negatives is not a key of a chain of stages (it has stages, name); expected "

@@ -17,7 +17,8 @@ from embedlab.errors import Interrupted, stop_signal
 class GracefulStop(TrainerCallback):
     """Turns SIGINT/SIGTERM during training into: save a checkpoint at the end of this step, then stop.
 
-    A second signal stops at once. Outside `trainer.train()` a signal stops at once too.
+    A second signal stops at once; so does one during an evaluation's loss, at its next batch. Outside
+    `trainer.train()` a signal stops at once too.
     """
 
     def __init__(self) -> None:
@@ -48,6 +49,13 @@ class GracefulStop(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
             self.saved_step = state.global_step
+        return control
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        """A signal during an evaluation (the loss over the validation split, one batch at a time) stops at the
+        next batch: the evaluation saves nothing, and waiting for the step after it could take minutes."""
+        if self.signum is not None:
+            raise stop_signal(self.signum)
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
