@@ -187,3 +187,31 @@ def test_the_one_private_hook_is_still_where_transformers_writes_a_checkpoint():
     assert list(inspect.signature(Trainer._save_checkpoint).parameters) == ["self", "model", "trial"]
     assert "self._save_checkpoint(model, trial)" in inspect.getsource(transformers.trainer)
     assert "self.save_model(" in inspect.getsource(Trainer._save_checkpoint)  # the model through the public hook
+
+
+def test_an_optimized_metric_the_validation_split_cannot_give_stops_at_step_0(tiny_model_path, tmp_path):
+    """Labels that are all the same make a correlation nan at every step: a sweep would optimize nan and a run
+    would report `-`. The run stops at its step-0 evaluation, before any training step."""
+    from embedlab_testing import run_train
+
+    rows = [
+        "sentence1\tsentence2\tlabel",
+        *(f"first text {i} on physics\tsecond text {i} on motion\t1" for i in range(60)),
+    ]
+    (tmp_path / "same_label.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_train(
+        f"model.name_or_path={tiny_model_path}",
+        "dataset=local",
+        "dataset.kind=labeled_pairs",
+        f"dataset.path={tmp_path / 'same_label.tsv'}",
+        "loss=cosine",
+        "optimized_metric=spearman",
+        f"tracking.uri={uri}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert "optimized_metric=spearman is nan for the starting model (step 0)" in line
+    assert [r.info.status for r in runs(uri)] == ["FAILED"]
+    assert not list((tmp_path / "run").rglob("checkpoint-*"))  # no training step

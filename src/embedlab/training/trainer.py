@@ -111,7 +111,14 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
                 if isinstance(callback, EvaluationListener):  # e.g. a sweep's pruner
                     callback.on_evaluation(self.args, self.state, self.control, renamed)
             if self.optimized_metric:  # a metric that is never logged fails at step 0, not at the end
-                objective(renamed, self.optimized_metric)
+                value = objective(renamed, self.optimized_metric)
+                if self.state.global_step == 0 and math.isnan(value):  # no training step can give it a value
+                    raise UserError(
+                        f"optimized_metric={self.optimized_metric} is nan for the starting model (step 0): the "
+                        "validation split gives it no value (e.g. a correlation over labels or scores that are all "
+                        "the same); expected validation rows with varied labels or scores, or another "
+                        "optimized_metric"
+                    )
             if self.state.global_step == 0:  # likewise training.select_by, once the parts' losses are combined
                 check_selection_metric(Selection(self.args.select_by), metrics)
         return metrics
