@@ -21,7 +21,7 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,14 +163,22 @@ def check_not_held(folder: Path) -> None:
 
 def lock_or_refuse(folder: Path, lock) -> None:
     """Take the run folder's lock (open as `lock`), or one line naming the live process that holds it."""
+    take_lock_or_refuse(
+        lock,
+        lambda owner: (
+            f"the run folder {folder} is in use by {owner}; expected that run to end first "
+            "(or another folder for a new run)"
+        ),
+    )
+
+
+def take_lock_or_refuse(lock, refusal: Callable[[str], str]) -> None:
+    """An exclusive `flock` on the open file `lock` (released by the OS when the process ends), or one line,
+    `refusal(owner)`, where owner is what the process holding it wrote in the file."""
     import fcntl
 
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.seek(0)
-        owner = lock.read().strip() or "another process"
-        raise UserError(
-            f"the run folder {folder} is in use by {owner}; expected that run to end first "
-            "(or another folder for a new run)"
-        ) from None
+        raise UserError(refusal(lock.read().strip() or "another process")) from None

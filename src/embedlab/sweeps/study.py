@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from embedlab.config import REPO_ROOT, build, first_line
 from embedlab.errors import UserError
+from embedlab.folders import take_lock_or_refuse
 from embedlab.sweeps.storage import rdb_storage
 from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive, process_started
@@ -59,16 +60,14 @@ def one_sweeper(storage: str, name: str) -> Iterator[None]:
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     with open(folder / f"{digest}.lock", "a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            owner = lock.read().strip() or "another process"
-            raise UserError(
-                f"hydra.sweeper.study_name={name} (in {redact(storage)}) is being run by {owner}; expected one "
-                "sweeper per study: wait for it to end, or run trials side by side in one command with "
+        take_lock_or_refuse(
+            lock,
+            lambda owner: (
+                f"hydra.sweeper.study_name={name} (in {redact(storage)}) is being run by {owner}; "
+                "expected one sweeper per study: wait for it to end, or run trials side by side in one command with "
                 "hydra.sweeper.n_jobs or a parallel launcher (hydra/launcher=joblib)"
-            ) from None
+            ),
+        )
         lock.seek(0)
         lock.truncate()
         lock.write(f"sweeper pid {os.getpid()} on {socket.gethostname()}\n")
