@@ -39,6 +39,17 @@ class Interrupted(KeyboardInterrupt):
 _SIGNALLED: list[int] = []
 
 
+def write_failure(exc: Exception) -> str | None:
+    """Why a write of weights failed, when it is the disk's doing: an OSError (a full disk, no permission), or
+    safetensors' own error, which is no OSError ("Error while serializing: I/O error: No space left on device
+    (os error 28)"). None for anything else, which is a bug to show with its traceback."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
+        return str(exc).split("I/O error: ", 1)[-1]
+    return None
+
+
 def stop_signal(signum: int) -> Interrupted:
     """The `Interrupted` a signal handler raises for a stop signal, recorded: from then on, whatever exception ends
     the command (or a run) is that stop, not an error (`stopped_by_signal`, `raise_if_stopped`)."""

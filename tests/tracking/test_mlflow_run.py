@@ -290,3 +290,22 @@ def test_a_run_that_fails_while_its_config_is_written_ends_failed_not_finished(t
         pass
     [run] = runs(tracker.uri, "physics")
     assert run.info.status == "FAILED"
+
+
+def test_a_full_disk_while_logging_the_model_is_one_line(tiny_model_path, physics_folder, tmp_path, monkeypatch):
+    """mlflow's copy of the weights into mlartifacts/ raising ENOSPC was a traceback after training: one line, as
+    for a checkpoint, and the run FAILED."""
+    import errno
+
+    from embedlab.tracking import mlflow_run
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(mlflow_run, "log_kept_model", disk_full)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_train(*tiny(tiny_model_path, physics_folder, tmp_path / "run"), env={"MLFLOW_TRACKING_URI": uri})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert "logging the kept model to MLflow (sqlite:" in line and "failed: No space left on device" in line
+    assert [r.info.status for r in runs(uri, "physics")] == ["FAILED"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, write_failure
 
 COMPLETE = "embedlab_complete"  # written last, by rename: a checkpoint without it is partial
 
@@ -65,17 +65,6 @@ class BestCheckpoint:
     value: float = math.nan  # select_by at the kept step
     kept_base: bool = False  # no checkpoint beat the starting model on select_by: the starting model is kept
     base_value: float = math.nan  # select_by of the starting model (step 0)
-
-
-def write_failure(exc: Exception) -> str | None:
-    """Why a write of weights failed, when it is the disk's doing: an OSError (a full disk, no permission), or
-    safetensors' own error, which is no OSError ("Error while serializing: I/O error: No space left on device
-    (os error 28)"). None for anything else, which is a bug to show with its traceback."""
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    if type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
-        return str(exc).split("I/O error: ", 1)[-1]
-    return None
 
 
 def _step(path: Path) -> int:

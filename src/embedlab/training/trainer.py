@@ -11,14 +11,13 @@ from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
 from transformers import TrainerCallback
 
-from embedlab.errors import UserError
+from embedlab.errors import UserError, write_failure
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
 from embedlab.training.checkpoint import (
     CompleteCheckpointCallback,
     Selection,
     check_selection_metric,
-    write_failure,
 )
 from embedlab.training.padding import install_length_buckets
 
