@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -48,6 +48,21 @@ def write_failure(exc: Exception) -> str | None:
     if type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
         return str(exc).split("I/O error: ", 1)[-1]
     return None
+
+
+@contextmanager
+def weights_written(what: str, undo: Callable[[], None] | None = None, expected: str = "") -> Iterator[None]:
+    """A write of weights (`what`: "saving checkpoint <folder>") that the disk refuses (`write_failure`) is one line,
+    `<what> failed: <why>[; <expected>]`, after `undo` (removing a partial folder); anything else propagates."""
+    try:
+        yield
+    except Exception as exc:
+        reason = write_failure(exc)
+        if reason is None:
+            raise
+        if undo is not None:
+            undo()
+        raise UserError(f"{what} failed: {reason}{'; ' + expected if expected else ''}") from None
 
 
 def stop_signal(signum: int) -> Interrupted:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.config import REPO_ROOT
-from embedlab.errors import UserError, write_failure
+from embedlab.errors import UserError, weights_written
 from embedlab.interrupts import signals_held
 from embedlab.tracking.model_card import KeptModel
 from embedlab.tracking.params import flatten, redact
@@ -267,16 +267,11 @@ class MlflowTracker(Tracker):
         name = self.registered_model_name if self.register else None
         # Ctrl-C / SIGTERM wait: the model is logged, registered and described whole, or not at all
         with signals_held():
-            try:
+            with weights_written(  # a full disk in mlartifacts/, as for a checkpoint: one line
+                f"logging the kept model to MLflow ({redact(self.uri)})",
+                expected="expected room for it beside the store (the run folder's best/ holds the model)",
+            ):
                 info = log_kept_model(model, kept, registered_model_name=name)
-            except Exception as exc:
-                reason = write_failure(exc)  # a full disk in mlartifacts/, as for a checkpoint: one line
-                if reason is None:
-                    raise
-                raise UserError(
-                    f"logging the kept model to MLflow ({redact(self.uri)}) failed: {reason}; expected room for "
-                    "it beside the store (the run folder's best/ holds the model)"
-                ) from None
             if name and info.registered_model_version:
                 version = info.registered_model_version
                 describe_version(mlflow.MlflowClient(), name, version, self.run_id, kept)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from embedlab.errors import UserError, write_failure
+from embedlab.errors import UserError, weights_written
 
 COMPLETE = "embedlab_complete"  # written last, by rename: a checkpoint without it is partial
 
@@ -130,14 +130,8 @@ def select_best_checkpoint(
         step, value, checkpoint = 0, base_value, None
     partial = destination.with_name(destination.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with weights_written(f"saving the best model to {destination}", lambda: shutil.rmtree(partial, ignore_errors=True)):
         trainer.model.save(str(partial))
-    except Exception as exc:
-        reason = write_failure(exc)
-        if reason is None:
-            raise
-        shutil.rmtree(partial, ignore_errors=True)
-        raise UserError(f"saving the best model to {destination} failed: {reason}") from None
     shutil.rmtree(destination, ignore_errors=True)
     partial.rename(destination)
     val_loss = history.get(step, {}).get("val_loss", value if selection.select_by == "val_loss" else math.nan)

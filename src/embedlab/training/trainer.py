@@ -11,14 +11,10 @@ from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
 from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
 from transformers import TrainerCallback
 
-from embedlab.errors import UserError, write_failure
+from embedlab.errors import UserError, weights_written
 from embedlab.evaluation.objective import objective
 from embedlab.hardware.device import encoding_autocast
-from embedlab.training.checkpoint import (
-    CompleteCheckpointCallback,
-    Selection,
-    check_selection_metric,
-)
+from embedlab.training.checkpoint import CompleteCheckpointCallback, Selection, check_selection_metric
 from embedlab.training.padding import install_length_buckets
 
 
@@ -153,15 +149,9 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
         state, each written by a private method, and callbacks' `on_save` runs only after all of them succeed;
         no public hook sees a failed checkpoint write.
         """
-        try:
+        partial = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        with weights_written(f"saving checkpoint {partial}", lambda: shutil.rmtree(partial, ignore_errors=True)):
             super()._save_checkpoint(model, trial)
-        except Exception as exc:
-            reason = write_failure(exc)  # an OSError, or safetensors' own I/O error
-            if reason is None:
-                raise
-            partial = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-            shutil.rmtree(partial, ignore_errors=True)
-            raise UserError(f"saving checkpoint {partial} failed: {reason}") from None
 
 
 def with_corpus_sample(evaluator, corpus_sample: int, seed: int):
