@@ -111,22 +111,21 @@ class HardNegativesPhase:
         """Triplets for the train and validation queries, as `prepare()` returns them; their negatives are not
         known before mining, so the gold passage stands in. One line now if the data has no retrieval set."""
         splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
-        self.check_window_fits(data)
-        for split in ("train", "validation"):
-            _, _, pairs = retrieval_pairs(data, split)
+        pairs_of = {split: retrieval_pairs(data, split)[2] for split in ("train", "validation")}
+        self.check_window_fits(data, pairs_of["train"])
+        for split, pairs in pairs_of.items():
             columns = ("anchor", "positive") if self.negatives == "batches" else ("anchor", "positive", "negative")
             splits[split] = [dict(zip(columns, (q, p, p))) for q, p in pairs]
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
         part = Part("pairs" if self.negatives == "batches" else "triplets", splits, disjoint=("anchor",))
         return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
 
-    def check_window_fits(self, data: DataBundle) -> None:
+    def check_window_fits(self, data: DataBundle, train_pairs: list[tuple[str, str]]) -> None:
         """The rank window holds `num_negatives` passages besides the gold one: a window past the end of what is
         mined among (the corpus; with `negatives=batches`, the training queries' gold passages) mines no
         negatives, or fewer than asked, for every query, and made `phase.num_negatives=50000` on 244 passages a
         run of 106,522 triplets from 441 queries."""
-        _, _, pairs = retrieval_pairs(data, "train")
-        among = len({p for _, p in pairs}) if self.negatives == "batches" else len(data.corpus)
+        among = len({p for _, p in train_pairs}) if self.negatives == "batches" else len(data.corpus)
         what = "training queries' gold passages" if self.negatives == "batches" else "corpus"
         if self.range_min + self.num_negatives > among - 1:
             raise UserError(

@@ -93,8 +93,7 @@ def open_study(
     A resumed study's sampler gets `seed + number of trials so far`: with the same seed it would replay the first
     session's random draws and propose the points it has already tried.
     """
-    if sampler_cfg:
-        build(sampler_cfg, where="hydra.sweeper.sampler")  # a bad sampler fails before a study is stored
+    sampler = build(sampler_cfg, where="hydra.sweeper.sampler") if sampler_cfg else None  # before it is stored
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines say what the sweep's own log says
     try:
         study = optuna.create_study(
@@ -110,11 +109,10 @@ def open_study(
     if jobs is not None:
         check_same_jobs(study, jobs, storage)
     if sampler_cfg:
-        sampler_cfg = dict(sampler_cfg)
         so_far = len(study.get_trials(deepcopy=False))
-        if sampler_cfg.get("seed") is not None and so_far:
-            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + so_far
-        study.sampler = build(sampler_cfg, where="hydra.sweeper.sampler")
+        if sampler_cfg.get("seed") is not None and so_far:  # resumed: built again with the seed moved on
+            sampler = build({**sampler_cfg, "seed": int(sampler_cfg["seed"]) + so_far}, where="hydra.sweeper.sampler")
+        study.sampler = sampler
     fail_orphaned_trials(study)
     return study
 

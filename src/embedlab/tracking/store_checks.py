@@ -53,7 +53,8 @@ def check_store_reachable(uri: str) -> None:
             f"tracking.uri={redact(uri)} is a folder store, which MLflow 3 no longer opens; expected "
             "sqlite:///<absolute path>.db (the default: mlflow.db at the repository root) or http(s)://<server>"
         )
-    if parts.scheme.split("+", 1)[0] not in MLFLOW_SCHEMES | plugin_schemes():  # `ftp://`, `sqllite:///`
+    database = parts.scheme.split("+", 1)[0]  # `postgresql+psycopg2`: the database, then its driver
+    if database not in MLFLOW_SCHEMES | plugin_schemes():  # `ftp://`, `sqllite:///`
         raise UserError(
             f"tracking.uri={redact(uri)}: MLflow has no tracking store for the scheme '{parts.scheme}'; expected "
             "sqlite:///<absolute path>.db, http(s)://<server>, or postgresql://, mysql://, mssql:// <database>"
@@ -62,7 +63,6 @@ def check_store_reachable(uri: str) -> None:
         if any(os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")):
             return  # a proxy decides; the fail-fast request settles it
         check_server_answers(uri, parts)
-    database = parts.scheme.split("+", 1)[0]
     if database in DATABASE_PORTS and parts.hostname:  # without a host: a local socket, which MLflow opens
         check_answers(uri, parts.hostname, parts.port or DATABASE_PORTS[database], f"a {database} server there")
     if parts.scheme == "sqlite" and (not uri.startswith("sqlite:///") or uri.split("?", 1)[0] == "sqlite:///:memory:"):
