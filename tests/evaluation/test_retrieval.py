@@ -118,3 +118,21 @@ def test_the_validation_sample_reaches_the_trainers_evaluator(tiny_model_path, t
     )
     [inner] = trainer.evaluator.evaluators
     assert len(inner.corpus_ids) == 20 + 5
+
+
+def test_a_relevant_doc_is_ranked_even_with_the_querys_id_or_text():
+    # queries and passages numbered apart, each query's gold passage under its own number ("1" -> "1"), and a gold
+    # passage that repeats its query word for word: before, both were removed as self-matches and scored 0
+    corpus = {"1": "light travels at a fixed speed", "2": "sound needs a medium", "3": "what is heat"}
+    queries = {"1": "how fast is light", "2": "can sound cross a vacuum", "3": "what is heat"}
+    relevant = {"1": {"1"}, "2": {"2"}, "3": {"3"}}
+    evaluator = RetrievalEvaluator(queries, corpus, relevant)
+    similarity = np.eye(3) + 0.1
+    assert evaluator.score(similarity) == {"ndcg_at_10": 1.0, "mrr_at_10": 1.0, "acc_at_1": 1.0}
+
+
+def test_an_unlabeled_entry_with_the_querys_text_is_still_left_out():
+    corpus = {"d1": "what is heat", "d2": "heat is energy in transit", "d3": "sound needs a medium"}
+    evaluator = RetrievalEvaluator({"q": "what is heat"}, corpus, {"q": {"d2"}})
+    # the query's own text ranks first; left out, the gold passage is first
+    assert evaluator.score(np.array([[0.99, 0.5, 0.1]]))["acc_at_1"] == 1.0

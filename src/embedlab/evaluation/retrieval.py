@@ -18,8 +18,9 @@ class RetrievalEvaluator(BaseEvaluator):
 
     Metrics follow sentence-transformers' ``InformationRetrievalEvaluator`` (binary relevance, ties broken
     by ascending corpus id), with one difference: a corpus entry with the same id or the same text as the
-    query is removed from that query's ranking, as BEIR does for Quora. Without this, a query that sits in
-    the corpus finds itself first and Acc@1 collapses to 0.
+    query is removed from that query's ranking, as BEIR does for Quora, unless it is one of the query's relevant
+    docs. Without this, a query that sits in the corpus finds itself first and Acc@1 collapses to 0; with it
+    applied to relevant docs too, queries and passages numbered apart ("1" -> "1") would score 0.
 
     That difference is why this evaluator is ours while the similarity and triplet ones are the library's:
     sentence-transformers' ``InformationRetrievalEvaluator`` (6.2 and 6.3) has no way to leave a query's own entry out
@@ -65,8 +66,13 @@ class RetrievalEvaluator(BaseEvaluator):
         by_text: dict[str, list[int]] = {}
         for i, text in enumerate(self.corpus):
             by_text.setdefault(text, []).append(i)
+        # a query's own entry: the corpus entry with its text or its id, unless the user labeled it relevant to
+        # the query (queries and passages numbered apart, "1" -> "1", or a gold passage that repeats its query)
         self.self_matches = [
-            sorted(set(by_text.get(text, [])) | ({position[q]} if q in position else set()))
+            sorted(
+                (set(by_text.get(text, [])) | ({position[q]} if q in position else set()))
+                - {position[d] for d in relevant[q] if d in position}
+            )
             for q, text in zip(self.query_ids, self.queries)
         ]
 
