@@ -143,6 +143,8 @@ IN_FILES = [  # the cases that need files written first (bad_inputs)
     "unknown quoting",
     "list cell",
     "lone surrogate",
+    "key named twice",
+    "link to nowhere",
     "object cell",
     "parquet list column",
     "stray quote, last column",
@@ -172,6 +174,11 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
     rows = [dict(r) for r in PAIRS]
     rows[4]["anchor"] = "half a pair \ud800 here"  # written as JSON's \ud800 escape
     surrogate = write_jsonl(tmp / "surrogate.jsonl", rows)
+    twice = write_lines(
+        tmp / "twice.jsonl", [json.dumps(r) for r in PAIRS[:6]] + ['{"anchor": "a", "positive": "b", "positive": "c"}']
+    )
+    nowhere = tmp / "moved.jsonl"
+    nowhere.symlink_to(tmp / "gone" / "pairs.jsonl")
     rows = [dict(r) for r in PAIRS]
     rows[5]["positive"] = {"text": "an object"}
     objects = write_jsonl(tmp / "objects.jsonl", rows)
@@ -205,6 +212,8 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         # files: cells, quotes, headers, ids, scores (the readers, before the model)
         "list cell": ([*local, f"dataset.path={lists}"], "row 3 column 'anchor' is a list"),
         "lone surrogate": ([*local, f"dataset.path={surrogate}"], "row 5 column 'anchor' holds '\\ud800', half of"),
+        "key named twice": ([*local, f"dataset.path={twice}"], "line 7 names key 'positive' twice in one object"),
+        "link to nowhere": ([*local, f"dataset.path={nowhere}"], "which leads to no file (missing, or a loop)"),
         "object cell": ([*local, f"dataset.path={objects}"], "row 6 column 'positive' is a object"),
         "parquet list column": ([*local, f"dataset.path={parquet}"], "column 'anchor' is a list"),
         "stray quote, last column": ([*local, f"dataset.path={stray_last}"], "line 14 column 'positive' opens"),

@@ -330,3 +330,37 @@ def test_quoting_none_refuses_a_csv_file_it_would_cut_into_other_rows(tmp_path):
     with pytest.raises(UserError) as exc:
         read_rows(path, quoting="none")
     assert f"{path}: dataset.quoting=none reads 8 rows where the file read as CSV has 4" in one_line(exc)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "first.jsonl",
+            '{"anchor": "a", "anchor": "b", "positive": "p"}\n{"anchor": "c", "positive": "q"}\n',
+            "line 1",
+        ),
+        (
+            "later.jsonl",
+            '{"anchor": "a", "positive": "p"}\n{"anchor": "c", "positive": "q", "anchor": "d"}\n',
+            "line 2",
+        ),
+        ("one.jsonl", '{"anchor": "a", "positive": "p", "anchor": "b"}\n', "line 1"),
+        ("list.json", '[\n {"anchor": "a", "positive": "p"},\n {"anchor": "b", "anchor": "c"}\n]\n', "a row"),
+    ],
+)
+def test_a_key_named_twice_in_one_object_is_refused_not_read_as_its_last_value(tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(tmp_path / name)
+    assert f"{name}: {expected} names key 'anchor' twice in one object" in one_line(exc)
+
+
+def test_a_link_to_nowhere_says_where_it_points(tmp_path):
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")  # a loop of two links
+    (tmp_path / "moved.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    for link, target in (("a.jsonl", "b.jsonl"), ("moved.jsonl", "gone.jsonl")):
+        with pytest.raises(UserError) as exc:
+            read_rows(tmp_path / link)
+        assert f"{link}: is a link to {tmp_path / target}, which leads to no file (missing, or a loop)" in one_line(exc)

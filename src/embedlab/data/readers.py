@@ -21,10 +21,35 @@ log = logging.getLogger(__name__)
 
 
 def _not_found(path: Path) -> UserError:
-    """A missing file; when its folder is a file (`dataset.path=<a file>` where a folder was expected), that."""
+    """A missing file; when its folder is a file (`dataset.path=<a file>` where a folder was expected), that; when it
+    is a link to nowhere (a missing target or a loop of links), where the link points."""
     if path.parent.is_file():
         return UserError(f"{path.parent}: is a file; expected a folder holding {path.name}")
+    if path.is_symlink():
+        return UserError(f"{path}: is a link to {os.readlink(path)}, which leads to no file (missing, or a loop)")
     return UserError(f"{path}: file not found")
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object names one key twice: json keeps the last value and drops the other without a word."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen[key] = value
+    return seen
+
+
+def _loads(text: str) -> Any:
+    """json.loads that refuses an object naming a key twice (`_RepeatedKey`)."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _repeated_key(path: Path, where: str, exc: _RepeatedKey) -> UserError:
+    return UserError(f"{path}: {where} names key '{exc.args[0]}' twice in one object; expected each key once")
 
 
 def _check_regular(path: Path) -> None:
@@ -53,7 +78,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSON Lines file, or of a .json/.jsonl file that holds one JSON list of objects."""
     text = _read_text(path)
     try:
-        document = json.loads(text)
+        document = _loads(text)
+    except _RepeatedKey as exc:
+        if not _first_line_is_an_object(text):  # one JSON document: no line to name
+            raise _repeated_key(path, "a row", exc) from None
+        document = None  # JSON Lines: the line is named below
     except json.JSONDecodeError as exc:
         if not _first_line_is_an_object(text):  # not JSON Lines either: a broken document, e.g. a list
             raise UserError(f"{path}: line {exc.lineno} is not valid JSON ({exc.msg}); expected a list of objects")
@@ -68,7 +97,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = _loads(line)
+        except _RepeatedKey as exc:
+            raise _repeated_key(path, f"line {number}", exc) from None
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: line {number} is not valid JSON ({exc.msg}); expected one object per line")
         if not isinstance(row, dict):
