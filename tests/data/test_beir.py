@@ -155,3 +155,17 @@ def test_given_dev_and_test_evaluate_without_train_judgements(tmp_path):
     bundle = load_table("local", "retrieval", path=str(folder), use="eval")
     assert query_ids(bundle, "validation") == {f"q{i}" for i in range(10)}
     assert query_ids(bundle, "test") == {f"q{i}" for i in range(10, 20)}
+
+
+def test_two_sets_of_training_judgements_are_refused_and_qrels_tsv_beside_a_test_split_trains(tmp_path):
+    both = write_beir_splits(tmp_path / "both", {"train": range(0, 20), "test": range(30, 40)}, flat=range(0, 30))
+    with pytest.raises(UserError) as exc:
+        load_table("local", "retrieval", path=str(both))
+    assert "\n" not in str(exc.value)
+    assert f"{both}: has both qrels.tsv and qrels/train.tsv, two sets of training judgements" in str(exc.value)
+
+    beside = write_beir_splits(tmp_path / "beside", {"test": range(30, 40)}, flat=range(0, 30))
+    bundle = load_table("local", "retrieval", path=str(beside), fractions=(0.8, 0.1, 0.1))
+    assert query_ids(bundle, "test") == {f"q{i}" for i in range(30, 40)}
+    assert query_ids(bundle, "train") | query_ids(bundle, "validation") == {f"q{i}" for i in range(30)}
+    assert bundle.split_sources == {"train": "made", "validation": "made", "test": "given"}

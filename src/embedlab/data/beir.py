@@ -96,6 +96,11 @@ def _beir_files(
     given = {s: split_dir / f for s, f in BEIR_SPLIT_FILES.items() if (split_dir / f).exists()}
     if split_dir.is_dir() and not given:
         raise UserError(f"{split_dir}: has none of {', '.join(BEIR_SPLIT_FILES.values())}; expected BEIR's qrels files")
+    if "train" in given and (folder / "qrels.tsv").exists():  # which one trains? either choice would drop the other
+        raise UserError(
+            f"{folder}: has both qrels.tsv and qrels/train.tsv, two sets of training judgements; expected one "
+            "(qrels/ as BEIR gives it, or qrels.tsv alone for embedlab to split)"
+        )
     for split, path in (("validation", validation_path), ("test", test_path)):
         if path:
             given[split] = Path(path).expanduser()
