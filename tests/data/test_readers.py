@@ -314,9 +314,14 @@ def test_beir_documents_with_a_title_and_no_text_are_read(beir_folder):
         ("list.json", '[\n {"anchor": "a", "positive": "p"},\n {"anchor": "b"\n]\n', "line 4 is not valid JSON"),
         ("object.json", '{\n "data": [\n  {"anchor": "a",}\n ]\n}\n', "line 3 is not valid JSON"),
         ("rows.jsonl", '{"anchor": "a", "positive": "p"}\n{"anchor": "b",\n', "line 2 is not valid JSON"),
+        # a key named twice: json would keep the last value in silence
+        ("first.jsonl", '{"anchor": "a", "anchor": "b", "positive": "p"}\n{"anchor": "c"}\n', "line 1 names key"),
+        ("later.jsonl", '{"anchor": "a", "positive": "p"}\n{"anchor": "c", "anchor": "d"}\n', "line 2 names key"),
+        ("one.jsonl", '{"anchor": "a", "positive": "p", "anchor": "b"}\n', "line 1 names key 'anchor' twice"),
+        ("twice.json", '[\n {"anchor": "a"},\n {"anchor": "b", "anchor": "c"}\n]\n', "a row names key 'anchor' twice"),
     ],
 )
-def test_broken_json_names_the_line_where_it_breaks(tmp_path, name, text, expected):
+def test_json_that_cannot_be_read_faithfully_names_the_line(tmp_path, name, text, expected):
     (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(UserError) as exc:
         read_rows(tmp_path / name)
@@ -330,30 +335,6 @@ def test_quoting_none_refuses_a_csv_file_it_would_cut_into_other_rows(tmp_path):
     with pytest.raises(UserError) as exc:
         read_rows(path, quoting="none")
     assert f"{path}: dataset.quoting=none reads 8 rows where the file read as CSV has 4" in one_line(exc)
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "expected"),
-    [
-        (
-            "first.jsonl",
-            '{"anchor": "a", "anchor": "b", "positive": "p"}\n{"anchor": "c", "positive": "q"}\n',
-            "line 1",
-        ),
-        (
-            "later.jsonl",
-            '{"anchor": "a", "positive": "p"}\n{"anchor": "c", "positive": "q", "anchor": "d"}\n',
-            "line 2",
-        ),
-        ("one.jsonl", '{"anchor": "a", "positive": "p", "anchor": "b"}\n', "line 1"),
-        ("list.json", '[\n {"anchor": "a", "positive": "p"},\n {"anchor": "b", "anchor": "c"}\n]\n', "a row"),
-    ],
-)
-def test_a_key_named_twice_in_one_object_is_refused_not_read_as_its_last_value(tmp_path, name, text, expected):
-    (tmp_path / name).write_text(text, encoding="utf-8")
-    with pytest.raises(UserError) as exc:
-        read_rows(tmp_path / name)
-    assert f"{name}: {expected} names key 'anchor' twice in one object" in one_line(exc)
 
 
 def test_a_link_to_nowhere_says_where_it_points(tmp_path):
