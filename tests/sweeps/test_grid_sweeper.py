@@ -1,4 +1,4 @@
-"""`python -m train -m hydra/sweeper=embedlab_grid a=1,2 b=3,4`: a grid whose runs share one parent run."""
+"""`python -m train -m a=1,2 b=3,4`: a grid whose runs share one parent run (the default sweeper, embedlab_grid)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from embedlab_testing import run_train
 
 
 def test_grid_lands_as_grouped_runs(run_sweep, sweep_runs):
-    result = run_sweep("hydra/sweeper=embedlab_grid", "training.lr=1e-4,2e-4", "loss.scale=10,20")
+    result = run_sweep("training.lr=1e-4,2e-4", "loss.scale=10,20")  # the README's grid: no sweeper named
     (parent,), children = sweep_runs()
     assert len(children) == 4 and parent.info.status == "FINISHED"
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
@@ -32,7 +32,7 @@ def test_two_grids_started_in_the_same_second_are_two_sweeps(frozen_clock, sweep
     args = [a for a in sweep_args if not a.startswith("hydra.sweep.dir=")]
     folder = f"hydra.sweep.dir=${{unique_folder:{tmp_path / 'multirun'}}}"  # conf/train.yaml's form
     for _ in range(2):
-        result = run_train("-m", *args, folder, "hydra/sweeper=embedlab_grid", "training.lr=1e-4,2e-4")
+        result = run_train("-m", *args, folder, "training.lr=1e-4,2e-4")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     parents, children = sweep_runs()
     assert sorted(p.data.tags["sweep"] for p in parents) == ["grid-20261206-093015", "grid-20261206-093015-1"]
@@ -40,3 +40,13 @@ def test_two_grids_started_in_the_same_second_are_two_sweeps(frozen_clock, sweep
         own = [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
         assert len(own) == 2 and {c.data.tags["sweep"] for c in own} == {parent.data.tags["sweep"]}
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("multirun")) == ["multirun", "multirun-1"]
+
+
+def test_a_grid_is_grouped_unless_hydras_own_sweeper_is_named(compose_config):
+    def sweeper(*overrides: str) -> str:
+        return compose_config(*overrides, hydra=True).hydra.sweeper._target_.rsplit(".", 1)[-1]
+
+    assert sweeper() == "EmbedlabGridSweeper"
+    assert sweeper("hparams_search=physics") == sweeper("hparams_search=quora_mixed") == "EmbedlabOptunaSweeper"
+    assert sweeper("hydra/sweeper=basic") == "BasicSweeper"
+    assert sweeper("experiment=retrieval", "hparams_search=physics") == "EmbedlabOptunaSweeper"
