@@ -184,15 +184,23 @@ def test_a_signal_while_the_data_is_read_is_one_line(signum, code, tiny_model_pa
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_training_saves_a_checkpoint_and_says_how_to_resume(tiny_model_path, physics_folder, tmp_path):
+@pytest.mark.parametrize("eval_steps", [2, 1])
+def test_ctrl_c_in_training_saves_a_checkpoint_and_says_how_to_resume(
+    eval_steps, tiny_model_path, physics_folder, tmp_path
+):
+    """With an evaluation at every step (debug=tiny's), the step a signal lands in used to run into its evaluation,
+    stop there and save nothing: now that step is saved before its evaluation would run."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    process = start(*long_tiny_run(tiny_model_path, physics_folder), f"hydra.run.dir={tmp_path / 'run'}", uri=uri)
+    run = [*long_tiny_run(tiny_model_path, physics_folder), f"training.eval_steps={eval_steps}"]
+    process = start(*run, f"hydra.run.dir={tmp_path / 'run'}", uri=uri)
     wait_until((tmp_path / "run" / "checkpoints" / "checkpoint-2" / COMPLETE).exists, process)
-    returncode, stderr = stopped(process, signal.SIGINT)
+    returncode, stderr = stopped(process, signal.SIGINT)  # during step 3
     assert returncode == 130
-    line = last_line(stderr)
-    assert line.startswith("interrupted: stopped by SIGINT; checkpoint of step ")
-    assert line.endswith("saved; continue this run with resume=true")
+    assert (
+        last_line(stderr)
+        == "interrupted: stopped by SIGINT; checkpoint of step 3 saved; continue this run with resume=true"
+    )
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-3" / COMPLETE).exists()
     assert [r.info.status for r in runs(uri)] == ["KILLED"]
 
 

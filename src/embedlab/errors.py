@@ -65,11 +65,11 @@ def weights_written(what: str, undo: Callable[[], None] | None = None, expected:
         raise UserError(f"{what} failed: {reason}{'; ' + expected if expected else ''}") from None
 
 
-def stop_signal(signum: int) -> Interrupted:
+def stop_signal(signum: int, next_step: str = "") -> Interrupted:
     """The `Interrupted` a signal handler raises for a stop signal, recorded: from then on, whatever exception ends
     the command (or a run) is that stop, not an error (`stopped_by_signal`, `raise_if_stopped`)."""
     _SIGNALLED.append(int(signum))
-    return Interrupted(signum)
+    return Interrupted(signum, next_step)
 
 
 def stopped_by_signal() -> int | None:

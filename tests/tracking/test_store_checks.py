@@ -42,12 +42,13 @@ def test_a_tracking_uri_at_the_optuna_storage_is_one_line_and_writes_nothing(bas
 def test_an_optuna_storage_at_the_mlflow_store_is_one_line_and_writes_nothing(base, tmp_path):
     mlflow_db = tmp_path / "mlflow.db"
     prepare_store(mlflow_db, MLFLOW, "x")
-    before = digest(mlflow_db)
+    before, files = digest(mlflow_db), sorted(tmp_path.iterdir())
     sweep = ["hparams_search=physics", "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path}/s"]
     line = error_line(run_train("-m", *base, *sweep, f"hydra.sweeper.storage=sqlite:///{mlflow_db}"))
     assert f"{mlflow_db} is MLflow's tracking store, not an Optuna study storage" in line
     assert digest(mlflow_db) == before
     assert not (tmp_path / "s" / "0").exists()  # no job ran
+    assert sorted(tmp_path.iterdir()) == files  # no study lock beside it either
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:5000", "localhost:5000"])

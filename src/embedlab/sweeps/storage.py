@@ -9,6 +9,12 @@ from embedlab.tracking.sqlite_store import OPTUNA, prepare_sqlite_url
 SQLITE_WAIT_S = 20  # MLflow's SQLite store sets PRAGMA busy_timeout = 20000; Python's sqlite3 waits 5 s
 
 
+def prepare_storage(url: str) -> None:
+    """A `sqlite:` URL's file checked to be Optuna's storage (not MLflow's store), created or migrated if needed:
+    before anything is written beside it (the one-sweeper lock) or in it."""
+    prepare_sqlite_url(url, OPTUNA, f"hydra.sweeper.storage={redact(url)}")
+
+
 def rdb_storage(url: str):
     """The RDBStorage that `optuna.create_study(storage=url)` would make, but a `sqlite:` one is first checked to
     be Optuna's (not MLflow's store) and created under a lock (embedlab.tracking.sqlite_store), and it waits up
@@ -16,6 +22,6 @@ def rdb_storage(url: str):
     of failing its trial after Python's default 5 s."""
     import optuna
 
-    prepare_sqlite_url(url, OPTUNA, f"hydra.sweeper.storage={redact(url)}")
+    prepare_storage(url)
     engine_kwargs = {"connect_args": {"timeout": SQLITE_WAIT_S}} if url.startswith("sqlite:") else None
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from embedlab.config import REPO_ROOT, build, first_line
 from embedlab.errors import UserError
 from embedlab.folders import take_lock_or_refuse
-from embedlab.sweeps.storage import rdb_storage
+from embedlab.sweeps.storage import prepare_storage, rdb_storage
 from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive, process_started
 
@@ -55,6 +55,7 @@ def one_sweeper(storage: str, name: str) -> Iterator[None]:
         return
     import fcntl
 
+    prepare_storage(storage)  # MLflow's store named here, or a missing folder: one line, and no lock left beside it
     database = Path(storage[len("sqlite:///") :].split("?", 1)[0])
     folder = database.parent / f"{database.name}.locks"
     folder.mkdir(exist_ok=True)
