@@ -262,3 +262,22 @@ def test_the_command_refuses_in_one_line_naming_what_it_found(name, tiny_model_p
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
     assert all(run.info.status != "RUNNING" for run in runs(uri))
+
+
+def test_few_evaluation_rows_warn_without_speaking_of_ndcg_and_an_empty_split_is_none(write_table, rows_of):
+    """Scored pairs log a correlation: the warning said "one query can move ndcg@10" of data that has none."""
+    bundle = load_table("local", "scored_pairs", path=str(write_table("sts.jsonl", rows_of("scored_pairs", 40))))
+    warning = bundle.size_warning()
+    assert warning.startswith(
+        "warning: validation 4 rows and test 4 rows (fewer than 200): each score is measured on 4"
+    )
+    assert "ndcg" not in warning and "qrels" not in warning
+    no_test = load_table(
+        "local",
+        "scored_pairs",
+        path=str(write_table("sts2.jsonl", rows_of("scored_pairs", 40))),
+        fractions=(0.9, 0.1, 0),
+    )
+    params = no_test.params()
+    assert params["dataset.splits_source"] == "train=made,validation=made,test=none"
+    assert "eval.test_rows" not in params and params["eval.validation_rows"] == 4

@@ -109,7 +109,8 @@ def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
     result, uri = cli.train_in(tmp_path, "experiment=retrieval", *overrides)
     run = stages(cli, uri)["phase1"]
     validation = int(run.data.params["eval.validation_queries"])
-    assert run.data.params["eval.test_rows"] == "0" and not any(k.startswith("test_") for k in run.data.metrics)
+    assert run.data.params["dataset.splits_source"] == "train=made,validation=made,test=none"
+    assert not any(k.startswith(("eval.test", "test_")) for k in [*run.data.params, *run.data.metrics])
     queries = {line.split("\t")[0] for line in (physics_folder / "qrels.tsv").read_text().splitlines()[1:]}
     assert validation == round(0.1 * len(queries))
     assert run.data.metrics["mining_queries"] == len(queries) - validation  # all the rest train; only they mine

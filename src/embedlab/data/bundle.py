@@ -132,10 +132,14 @@ class DataBundle:
         return sizes
 
     def params(self) -> dict[str, Any]:
-        """Where each split came from and how large each evaluation is: MLflow params of the run."""
-        params: dict[str, Any] = {"dataset.splits_source": ",".join(f"{s}={self.split_sources[s]}" for s in SPLITS)}
-        for split, (count, unit) in self.evaluation_sizes().items():
-            params[f"eval.{split}_{unit}"] = count
+        """Where each split came from (`none`: the run has no such split) and how large each evaluation is: MLflow
+        params of the run."""
+        sizes = self.evaluation_sizes()
+        sources = {s: "none" if s in sizes and not sizes[s][0] else self.split_sources[s] for s in SPLITS}
+        params: dict[str, Any] = {"dataset.splits_source": ",".join(f"{s}={sources[s]}" for s in SPLITS)}
+        for split, (count, unit) in sizes.items():
+            if count:
+                params[f"eval.{split}_{unit}"] = count
         return params
 
     def size_warning(self, minimum: int = MIN_EVALUATION_QUERIES) -> str | None:
@@ -144,11 +148,16 @@ class DataBundle:
         small = [f"{split} {n} {unit}" for split, (n, unit) in sizes.items() if 0 < n < minimum]
         if not small:
             return None
-        fewest = min(n for n, _ in sizes.values() if n > 0)
+        fewest, unit = min((n, unit) for n, unit in sizes.values() if n > 0)
+        moves = (  # a query's ndcg@10 is between 0 and 1; a row's share of a correlation has no such bound
+            f"one query can move ndcg@10 by up to {1 / fewest:.3f}"
+            if unit == "queries"
+            else f"each score is measured on {fewest} rows"
+        )
+        where = " (or qrels/dev.tsv, qrels/test.tsv in a BEIR folder)" if unit == "queries" else ""
         return (
-            f"warning: {' and '.join(small)} (fewer than {minimum}): one query can move ndcg@10 by up to "
-            f"{1 / fewest:.3f}, so small differences may be noise; give more with dataset.validation_path= "
-            "/ dataset.test_path= (or qrels/dev.tsv, qrels/test.tsv in a BEIR folder)"
+            f"warning: {' and '.join(small)} (fewer than {minimum}): {moves}, so small differences may be noise; "
+            f"give more with dataset.validation_path= / dataset.test_path={where}"
         )
 
     def retrieval_split(self, split: str) -> tuple[dict[str, str], RetrievalSplit] | None:
