@@ -21,7 +21,7 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: help install train test test-scaleout lint format mlflow-ui mlflow-server optuna-dashboard ui-check bench clean FORCE
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sed "s|\$$(PORT)|$(PORT)|g" | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(EXTRAS_FILE)
 	@test -x $(PY) || python3 -m venv $(VENV)

@@ -91,6 +91,7 @@ def check_before_work(cfg: DictConfig, choices: dict | None = None):
 if __name__ == "__main__":
     from embedlab.schema.composition import (
         check_no_group_is_null,
+        check_one_mode,
         check_search_space_has_multirun,
         one_line_composition_errors,
     )
@@ -99,6 +100,7 @@ if __name__ == "__main__":
     # Ctrl-C / SIGTERM anywhere in here: one line, exit 130 / 143, the runs KILLED (embedlab/interrupts.py)
     with stopped_in_one_line(), one_line_composition_errors():  # `dataset=quroa`: one line, not Hydra's fifteen
         check_no_group_is_null(sys.argv)
+        check_one_mode(sys.argv)  # `-m … --cfg job`: Hydra's ValueError, a traceback
         check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
         sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
         main()

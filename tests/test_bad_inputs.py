@@ -132,6 +132,7 @@ ON_PHYSICS = {
     "in-memory store": ("tracking.uri=sqlite://", "is not a SQLite file MLflow keeps"),
     "misspelled store scheme": ("tracking.uri=sqllite:////tmp/mlflow.db", "no tracking store for the scheme 'sqllite'"),
     "store scheme MLflow lacks": ("tracking.uri=ftp://host/mlflow", "no tracking store for the scheme 'ftp'"),
+    "sweep and --cfg together": ("-m training.lr=1e-4,2e-4 --cfg job", "--cfg and --multirun together: Hydra runs one"),
     "misspelled nested option": (
         "loss=mixed loss@loss.parts.labeled=cosin",
         "loss/cosin (in the defaults of conf/loss/mixed.yaml) is not an option of loss",

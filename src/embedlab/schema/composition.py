@@ -37,6 +37,30 @@ def one_line_composition_errors() -> Iterator[None]:
         os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
+MODES = {  # Hydra's flags of which one command takes one (hydra/_internal/utils.py, `_run_hydra`)
+    "-m": "--multirun",
+    "--multirun": "--multirun",
+    "-c": "--cfg",
+    "--cfg": "--cfg",
+    "-i": "--info",
+    "--info": "--info",
+    "-r": "--run",
+    "--run": "--run",
+    "-sc": "--shell-completion",
+    "--shell-completion": "--shell-completion",
+}
+
+
+def check_one_mode(argv: list[str]) -> None:
+    """`python -m train -m a=1,2 --cfg job`: Hydra's ValueError and its traceback, exit 1."""
+    modes = sorted({MODES[a] for a in argv[1:] if a in MODES})
+    if len(modes) > 1:
+        raise UserError(
+            f"{' and '.join(modes)} together: Hydra runs one of --run, --multirun, --cfg, --info at a time; expected "
+            "one (--cfg job without -m prints the config one job composes: give it one point's values)"
+        )
+
+
 def check_search_space_has_multirun(argv: list[str]) -> None:
     """`python -m train hparams_search=physics` without `-m` would train one run and never start the study."""
     arguments = argv[1:]
