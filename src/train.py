@@ -57,6 +57,7 @@ def main(cfg: DictConfig) -> float:
     from omegaconf import open_dict
 
     from embedlab.errors import UserError, exit_with_error, raise_if_stopped
+    from embedlab.folders import discard_refused_folder
     from embedlab.job import run_job
 
     raise_if_stopped()  # a stop signal that a library swallowed (Hydra's callbacks make errors warnings) starts no job
@@ -64,6 +65,7 @@ def main(cfg: DictConfig) -> float:
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
             cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
+    plan = None
     try:
         plan = check_before_work(cfg, dict(hydra_cfg.runtime.choices))  # config, model, data, metrics, store
         callbacks = []
@@ -77,6 +79,8 @@ def main(cfg: DictConfig) -> float:
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
+        if plan is None:  # refused before work: no run started, nothing of it to keep in its folder
+            discard_refused_folder(Path(hydra_cfg.runtime.output_dir))
         exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
 
 

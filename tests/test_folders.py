@@ -118,6 +118,17 @@ def test_real_runs_started_together_write_their_own_folders(tiny_model_path, phy
     assert all((Path(folder) / "best").is_dir() for folder in folders)
 
 
+def test_a_run_refused_before_work_leaves_no_folder_unless_the_user_named_it(tmp_path):
+    """Each refused command left outputs/<date>/<time>/ with Hydra's .hydra/ and train.log: 50 in a session."""
+    for mistake in ("training.lr=abc", f"dataset=local dataset.path={tmp_path / 'missing.jsonl'}"):
+        assert run_train(*mistake.split(), cwd=tmp_path).returncode == 2
+    days = list((tmp_path / "outputs").iterdir())  # outputs/<date>/ stays: another run may be making its folder there
+    assert days and [list(day.iterdir()) for day in days] == [[] for _ in days]
+    named = tmp_path / "mine"
+    assert run_train("training.lr=abc", f"hydra.run.dir={named}", cwd=tmp_path).returncode == 2
+    assert "error: training.lr=abc is not a number" in (named / "train.log").read_text()
+
+
 @pytest.mark.parametrize("flag", ["--cfg job", "--help", "--info"])
 def test_printing_the_config_or_help_makes_no_folder(tmp_path, flag):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}

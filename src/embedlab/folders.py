@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,20 @@ def launch_stamp(pattern: str = "%m%d-%H%M%S", folder: str | None = None) -> str
         return time.strftime(pattern)
     suffixes = [Path(final).name[len(Path(path).name) :] for path, final in claimed.items()]
     return launch_time(pattern) + max(suffixes, key=len)
+
+
+HYDRA_LEFTOVERS = {".hydra", "train.log"}  # what Hydra writes into a run's folder before the run's first line
+
+
+def discard_refused_folder(folder: Path) -> None:
+    """Remove the folder this command claimed for a single run that was refused before work (a mistyped value, a
+    file it cannot read), when it holds only what Hydra wrote into it: the error line says all of it, and
+    `outputs/` would fill with a folder per refusal. A folder the user named (`hydra.run.dir=...`), or one holding
+    anything else, stays."""
+    if not folder.is_dir() or folder.resolve() not in {Path(claimed).resolve() for claimed in _claimed.values()}:
+        return
+    if {entry.name for entry in folder.iterdir()} <= HYDRA_LEFTOVERS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def unique_folder(path: str) -> str:
