@@ -152,6 +152,9 @@ def test_faiss_search_on_the_gpu_matches_the_cpu():
 def test_distributed_without_torchrun_is_one_process(monkeypatch):
     for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    hardware = Hardware(device="cpu", precision="fp32", distributed=True)  # hardware=ddp_cpu, python -m train
+    hardware = Hardware(  # hardware=ddp_cpu, python -m train
+        device="cpu", precision="fp32", distributed=True, loss_kwargs={"gather_across_devices": True}
+    )
     assert (hardware.distributed, hardware.world_size) == (False, 1)
     assert hardware.training_kwargs()["ddp_backend"] is None  # no process group to initialize
+    assert hardware.loss_kwargs == {}  # nothing to gather from: the losses would warn at every step

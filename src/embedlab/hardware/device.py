@@ -104,6 +104,8 @@ class Hardware:
         if self.distributed and not ranks.launched_by_torchrun():
             log.warning("hardware.distributed=true without torchrun: training as one process (world size 1)")
             self.distributed = False
+            # nothing to gather from: sentence-transformers would warn at every step that it cannot
+            self.loss_kwargs = {k: v for k, v in self.loss_kwargs.items() if k != "gather_across_devices"}
 
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
