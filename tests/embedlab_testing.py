@@ -279,5 +279,6 @@ def assert_refused_in_one_line(result: Finished, expected: str, uri: str) -> Non
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr[-2000:]
     assert expected in errors[0]
+    assert "expected" in errors[0] or "did you mean" in errors[0], errors[0]  # what to give instead
     store = Path(uri.removeprefix("sqlite:///"))
     assert not store.exists() or all(run.info.status != "RUNNING" for run in runs(uri))

@@ -43,7 +43,7 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
         (["training.lrr=1e-5"], "training.lrr is not a key of training; did you mean training.lr?; to add a new key"),
         (["training.lr=["], "training.lr=[ is not an override Hydra can read (no viable alternative at input '[')"),
         (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
-        (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; to sweep over them add -m"),
+        (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; expected one value: to sweep over them add -m"),
     ],
 )
 def test_each_composition_error_is_one_line_naming_what_and_where(overrides, line):

@@ -26,7 +26,9 @@ def _not_found(path: Path) -> UserError:
     if path.parent.is_file():
         return UserError(f"{path.parent}: is a file; expected a folder holding {path.name}")
     if path.is_symlink():
-        return UserError(f"{path}: is a link to {os.readlink(path)}, which leads to no file (missing, or a loop)")
+        return UserError(
+            f"{path}: is a link to {os.readlink(path)}, which leads to no file (missing, or a loop); expected a file"
+        )
     return UserError(f"{path}: file not found")
 
 

@@ -104,8 +104,8 @@ def composition_error_line(exc: CompactHydraException) -> str:
     if message.startswith("Ambiguous value for argument"):  # `loss=mnrl,cosent` without -m
         override = message.split("'", 2)[1]
         return (
-            f"{override} has several values; to sweep over them add -m, for a list write key=[a,b], for a "
-            "string with commas quote it"
+            f"{override} has several values; expected one value: to sweep over them add -m, for a list write "
+            "key=[a,b], for a string with commas quote it"
         )
     lines = [line.strip() for line in message.splitlines()]
     return "; ".join(line for line in lines if line)

@@ -151,7 +151,10 @@ def read_store(path: Path, where: str) -> StoreFile:
             # a process killed while writing left a journal that must be rolled back first, as the tool would
             names, revision = read_tables(path, "rw")
     except sqlite3.Error as exc:
-        raise UserError(f"{where} cannot be opened: {path} is not a readable SQLite database ({exc})") from None
+        raise UserError(
+            f"{where} cannot be opened: {path} is not a readable SQLite database ({exc}); expected a SQLite file, or "
+            "a path where none exists yet (the store is created there)"
+        ) from None
     own = {name for name in names if not name.startswith(("sqlite_", "alembic_", "_alembic_"))}
     return StoreFile(frozenset(own), revision)
 
