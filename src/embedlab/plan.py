@@ -54,7 +54,7 @@ class Seen:
 
     datasets: dict[str, DataBundle] = field(default_factory=dict)
     models: set[tuple[str, Any]] = field(default_factory=set)
-    stores: set[str] = field(default_factory=set)
+    stores: set[tuple[str, str | None]] = field(default_factory=set)
 
     def dataset(self, node: dict[str, Any], seed: int) -> DataBundle:
         key = json.dumps([node, seed], sort_keys=True, default=str)
@@ -243,9 +243,10 @@ def check_store(tracking: dict[str, Any], seen: Seen) -> None:
     from embedlab.tracking.store_checks import check_store_reachable
 
     store = tracking.get("uri") or default_tracking_uri()
-    if store not in seen.stores:
-        check_store_reachable(store)
-        seen.stores.add(store)
+    experiment = tracking.get("experiment")
+    if (store, experiment) not in seen.stores:
+        check_store_reachable(store, experiment)
+        seen.stores.add((store, experiment))
 
 
 def lower_is_better(metric: str) -> bool:

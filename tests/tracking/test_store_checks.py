@@ -79,14 +79,20 @@ def test_an_artifact_folder_that_refuses_new_files_is_refused_with_the_store(tmp
     from embedlab.errors import UserError
     from embedlab.tracking.store_checks import check_store_reachable
 
-    (tmp_path / "mlartifacts").mkdir()
+    (tmp_path / "mlartifacts" / "physics").mkdir(parents=True)
     real = tempfile.TemporaryFile
+    refused = {"mlartifacts"}
 
     def refusing(*args, dir=None, **kwargs):
-        if dir is not None and Path(dir).name == "mlartifacts":
+        if dir is not None and Path(dir).name in refused:
             raise PermissionError(1, "Operation not permitted")
         return real(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refusing)
-    with pytest.raises(UserError, match="cannot be opened for writing .* mlartifacts/ folder this user can write"):
-        check_store_reachable(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(UserError, match="cannot be opened for writing .* mlartifacts/ folders this user can write"):
+        check_store_reachable(uri)
+    refused = {"physics"}  # the experiment's own folder (MLflow's PermissionError trace once the model had loaded)
+    check_store_reachable(uri)  # another experiment's run writes elsewhere
+    with pytest.raises(UserError, match=f"for writing \\({tmp_path / 'mlartifacts' / 'physics'}: Operation not"):
+        check_store_reachable(uri, "physics")

@@ -133,7 +133,7 @@ class MlflowTracker(Tracker):
         import mlflow
 
         self.uri = credentials_to_env(self.uri)
-        check_store_reachable(self.uri)  # as `python -m train` did before the data
+        check_store_reachable(self.uri, self.experiment)  # as `python -m train` did before the data
         prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns

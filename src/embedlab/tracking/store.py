@@ -26,10 +26,13 @@ def artifact_location(uri: str, experiment: str) -> str | None:
     store's artifacts over every folder it was used from. A server (`http://…`) keeps its own artifact root.
     """
     db = sqlite_path(uri)
-    if db is None:
-        return None
+    return None if db is None else artifact_folder(db, experiment).resolve().as_uri()
+
+
+def artifact_folder(db: Path, experiment: str) -> Path:
+    """`<folder of db>/mlartifacts/<experiment, in letters, digits, . _ ->`: a new experiment's artifacts."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
-    return (db.parent / ARTIFACTS_FOLDER / safe).resolve().as_uri()
+    return db.parent / ARTIFACTS_FOLDER / safe
 
 
 def open_experiment(client, uri: str, name: str) -> str:

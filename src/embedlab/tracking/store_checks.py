@@ -16,7 +16,7 @@ from pathlib import Path
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
 from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind
-from embedlab.tracking.store import ARTIFACTS_FOLDER
+from embedlab.tracking.store import ARTIFACTS_FOLDER, artifact_folder
 
 CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
 ANSWER_TIMEOUT_S = 5  # a tracking server that accepted the connection must start its answer within this
@@ -39,9 +39,10 @@ def plugin_schemes() -> set[str]:
     return {point.name for point in entry_points(group="mlflow.tracking_store")}
 
 
-def check_store_reachable(uri: str) -> None:
-    """A server answers a TCP connect within seconds; a SQLite store's folder and file can be written; a folder
-    store (a path, `file:`), which MLflow 3 refuses after a long start, is refused at once."""
+def check_store_reachable(uri: str, experiment: str | None = None) -> None:
+    """A server answers a TCP connect within seconds; a SQLite store's folder and file, and the `experiment`'s
+    artifact folder beside it, can be written; a folder store (a path, `file:`), which MLflow 3 refuses after a
+    long start, is refused at once."""
     if re.match(r"^[\w.-]+:\d+(/|$)", uri):  # `127.0.0.1:5000`, `localhost:5000`: a server without its scheme
         raise UserError(
             f"tracking.uri={redact(uri)} has no scheme; expected http://{redact(uri)} for a tracking server "
@@ -77,17 +78,21 @@ def check_store_reachable(uri: str) -> None:
             raise UserError(f"tracking.uri={redact(uri)} cannot be opened: folder {folder} does not exist")
         if path.is_dir():
             raise UserError(f"tracking.uri={redact(uri)} cannot be opened: {path} is a folder; expected a .db file")
-        artifacts = folder / ARTIFACTS_FOLDER  # where a new experiment of this store keeps its artifacts
+        # where a new experiment of this store keeps its artifacts, and this run's experiment (one made by `sudo` or a
+        # container once: MLflow's PermissionError trace after the model loaded)
+        artifacts = [folder / ARTIFACTS_FOLDER, *([artifact_folder(path, experiment)] if experiment else [])]
+        where = folder
         try:  # SQLite writes a journal next to the database: the folder itself must take new files
             tempfile.TemporaryFile(dir=folder).close()
             if path.exists():
+                where = path
                 path.open("r+b").close()
-            if artifacts.is_dir():
-                tempfile.TemporaryFile(dir=artifacts).close()
+            for where in (a for a in artifacts if a.is_dir()):
+                tempfile.TemporaryFile(dir=where).close()
         except OSError as exc:
             raise UserError(
-                f"tracking.uri={redact(uri)} cannot be opened for writing ({exc.strerror or exc}); "
-                f"expected a folder, database file and {ARTIFACTS_FOLDER}/ folder this user can write"
+                f"tracking.uri={redact(uri)} cannot be opened for writing ({where}: {exc.strerror or exc}); "
+                f"expected a folder, database file and {ARTIFACTS_FOLDER}/ folders this user can write"
             ) from None
         check_store_kind(path, MLFLOW, f"tracking.uri={redact(uri)}")  # not Optuna's storage; nothing written
 
