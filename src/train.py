@@ -59,9 +59,12 @@ def main(cfg: DictConfig) -> float:
     from embedlab.errors import UserError, exit_with_error, raise_if_stopped
     from embedlab.folders import discard_refused_folder
     from embedlab.job import run_job
+    from embedlab.tracking.resume import typed_resume
 
     raise_if_stopped()  # a stop signal that a library swallowed (Hydra's callbacks make errors warnings) starts no job
     hydra_cfg = HydraConfig.get()
+    with open_dict(cfg):  # `resume=5790e106` as typed, not the number Hydra reads in it
+        cfg.resume = typed_resume(cfg.resume, list(hydra_cfg.overrides.task))
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
             cfg.tracking.tags.sweep = hydra_cfg.sweep.dir

@@ -19,3 +19,19 @@ def test_a_sweep_jobs_added_overrides_are_left_out(tmp_path):
 def test_a_single_runs_typed_tracking_settings_are_kept():
     typed = ["debug=tiny", "tracking.log_model=true", "tracking.register=false"]
     assert own_overrides([*typed, "tracking.run_name=mine", "++tracking.tags.reproduces=abc"]) == typed
+
+
+def test_reproduce_takes_a_unique_prefix_of_a_run_id(tiny_model_path, physics_folder, mlflow_uri, tmp_path):
+    import mlflow
+
+    from embedlab_testing import run_train
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    run = client.create_run(client.create_experiment("old", artifact_location=(tmp_path / "art").as_uri()))
+    client.log_text(
+        run.info.run_id, f"model.name_or_path={tiny_model_path}\ndataset.path={physics_folder}", "overrides.txt"
+    )
+    result = run_train(f"reproduce={run.info.run_id[:8]}", "reproduce_force=true", "--cfg", "job")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")
+    assert f"reproduces: {run.info.run_id}" in result.stdout

@@ -111,3 +111,62 @@ def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
         f"resume={run.info.run_id}: that run was started with other settings (training.batch_size=8, now 32); "
         "give resume= the run's own overrides (its tag `command`), or start a new run"
     )
+
+
+def runs_with_ids(client, experiment: str, ids: list[str], monkeypatch, **tags: str) -> list[str]:
+    """KILLED runs with these ids (MLflow's SQLite store names a run by `uuid.uuid4().hex`)."""
+    import uuid
+
+    made = iter(ids)
+    with monkeypatch.context() as patch:
+        patch.setattr(uuid, "uuid4", lambda: uuid.UUID(next(made)))
+        runs = [client.create_run(experiment, tags=tags) for _ in ids]
+    for run in runs:
+        client.set_terminated(run.info.run_id, "KILLED")
+    return [run.info.run_id for run in runs]
+
+
+def test_a_run_id_prefix_names_its_run_or_lists_the_runs_it_could_be(tmp_path, monkeypatch):
+    import mlflow
+
+    from embedlab.tracking.resume import run_by_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    a, b = runs_with_ids(
+        client, client.create_experiment("e"), ["5790e106a" + "0" * 23, "5790e106b" + "0" * 23], monkeypatch
+    )
+    assert run_by_id(client, "5790e106a").info.run_id == a  # unique: that run, as git takes a commit's prefix
+    assert run_by_id(client, b, "reproduce").info.run_id == b
+    with pytest.raises(UserError) as several:
+        run_by_id(client, "5790e106")
+    assert str(several.value).startswith(f"resume=5790e106 matches several MLflow runs: {a} (") and b in str(
+        several.value
+    )
+    assert str(several.value).endswith("expected more characters of one id")
+    for typed, what in [("0123456789", "an id starting with 0123456789"), ("yes", "that id")]:
+        with pytest.raises(UserError) as none:
+            run_by_id(client, typed)
+        assert str(none.value).startswith(f"resume={typed}: no MLflow run in {uri} has {what}; expected true (")
+    with pytest.raises(UserError, match="first 8 or more characters"):
+        run_by_id(client, "5790e1")  # a prefix shorter than 8 is no prefix
+
+
+def test_resume_takes_a_run_id_as_typed_not_as_the_number_hydra_reads(
+    tiny_model_path, physics_folder, tmp_path, monkeypatch
+):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("physics", artifact_location=(tmp_path / "artifacts").as_uri())
+    ids = ["5790e106" + "1" * 24, "0123e456" + "2" * 24]  # read as 5.79e+109 and 1.23e+458 (inf) by Hydra
+    for run_id in runs_with_ids(client, experiment, ids, monkeypatch, output_dir=str(tmp_path / "gone")):
+        for typed in (run_id[:8], run_id):
+            result = run_train(
+                *tiny_overrides(tiny_model_path, physics_folder), f"tracking.uri={uri}", f"resume={typed}"
+            )
+            assert result.returncode == 2, result.stderr[-2000:]
+            assert [line for line in result.stderr.splitlines() if line.strip()] == [
+                f"error: resume: run {run_id} has no complete checkpoint under {tmp_path / 'gone'}; nothing to resume"
+            ]

@@ -1,5 +1,7 @@
 """`python -m train reproduce=<run id>`: the command line of a logged run, rebuilt from its `overrides.txt`.
 
+The run is named by its id or a unique prefix of 8 or more characters (`embedlab.tracking.resume.run_by_id`).
+
 The run's overrides (less what a sweep added to nest and name it) replace `reproduce=<run id>`; other arguments on the command line are kept after them (so
 `reproduce=<id> training.max_steps=10` changes one key). It refuses, in one line, when the code (`git_commit`)
 or the data (`data_fingerprint.json`) differ from the run's, unless `reproduce_force=true` is given.
@@ -32,10 +34,9 @@ def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
     """The MLflow run and the overrides it was started with."""
     import mlflow
 
-    try:
-        run = client.get_run(run_id)
-    except Exception:  # MLflow raises its own exception type for an unknown id
-        raise UserError(f"reproduce={run_id}: no such MLflow run in this store") from None
+    from embedlab.tracking.resume import run_by_id
+
+    run = run_by_id(client, run_id, "reproduce")  # its id, or a unique prefix of it
     try:
         text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/overrides.txt")
     except Exception:
@@ -104,8 +105,8 @@ def rebuild_argv(argv: list[str]) -> list[str]:
 
     from embedlab.plan import without_search_preset
 
-    run_id = wanted[-1][len(PREFIX) :]
-    run, overrides = run_overrides(mlflow.MlflowClient(tracking_uri(rest)), run_id)
+    run, overrides = run_overrides(mlflow.MlflowClient(tracking_uri(rest)), wanted[-1][len(PREFIX) :])
+    run_id = run.info.run_id  # the full id of a prefix
     if not force:
         check_same_code_and_data(run, overrides)
     overrides = without_search_preset(overrides)  # a study's trial: what its preset set, as a single run takes it

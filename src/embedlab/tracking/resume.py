@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive
 
 CONFIG_HASH_TAG = "config_hash"
@@ -125,9 +127,48 @@ def check_owner_gone(run, resume: Any) -> None:
     )
 
 
-def run_by_id(client, resume: Any):
-    """The MLflow run named by `resume=<run id>`, or one line saying there is none."""
+RUN_ID_PREFIX = 8  # the shortest run-id prefix `resume=` and `reproduce=` take, as git takes a commit's
+RUN_ID = re.compile(r"[0-9A-Za-z-]+")  # MLflow's ids are 32 hex digits; a plugin store's may differ
+
+
+def typed_resume(value: Any, overrides: list[str]) -> Any:
+    """`resume` as the user typed it: Hydra reads `resume=5790e106` as the number 5.79e+109 and `resume=0123` as
+    123, so a run id (or its prefix) that looks like a number is taken from the override's text instead."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    typed = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("resume=")]
+    text = typed[-1].strip() if typed else str(value)
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text
+
+
+def run_by_id(client, typed: Any, key: str = "resume"):
+    """The MLflow run `<key>=<typed>` names: its full id, or a unique prefix of at least RUN_ID_PREFIX characters
+    (as git takes a commit's); one line when none or several runs of the store match."""
+    text, store = str(typed), redact(client.tracking_uri)
+    expected = (
+        f"expected {'true (the newest unfinished run of this config) or ' if key == 'resume' else ''}the id of a run "
+        f"in that store, or its first {RUN_ID_PREFIX} or more characters (the store: tracking.uri= or "
+        "$MLFLOW_TRACKING_URI)"
+    )
+    if not RUN_ID.fullmatch(text):
+        raise UserError(f"{key}={text} is not an MLflow run id (store {store}); {expected}")
     try:
-        return client.get_run(str(resume))
+        return client.get_run(text)
     except Exception:  # MLflow raises its own exception type for an unknown id
-        raise UserError(f"resume={resume}: no such MLflow run in this store") from None
+        pass
+    if len(text) < RUN_ID_PREFIX:
+        raise UserError(f"{key}={text}: no MLflow run in {store} has that id; {expected}")
+    from mlflow.entities import ViewType
+
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    like = f"attributes.run_id LIKE '{text.lower()}%'"
+    found = client.search_runs(experiments, like, run_view_type=ViewType.ALL, max_results=6) if experiments else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UserError(f"{key}={text}: no MLflow run in {store} has an id starting with {text}; {expected}")
+    shown = ", ".join(
+        f"{r.info.run_id} ({r.info.run_name}, {r.info.status})" for r in sorted(found[:5], key=lambda r: r.info.run_id)
+    )
+    more = " and more" if len(found) > 5 else ""
+    raise UserError(f"{key}={text} matches several MLflow runs: {shown}{more}; expected more characters of one id")
