@@ -85,7 +85,7 @@ def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None 
     seen = seen or Seen()
     config = checked_config(cfg, choices)
     stages = [plan_stage(name, stage, choices, seen) for name, stage in stage_configs(cfg, config)]
-    check_store(config["tracking"], seen)
+    check_store(config["tracking"], seen, config.get("resume"))
     return Plan(stages, seen)
 
 
@@ -238,11 +238,15 @@ def min_batch_size(loss: Any) -> tuple[int, str]:
     return (own, target) if own >= inner else (inner, inner_target)
 
 
-def check_store(tracking: dict[str, Any], seen: Seen) -> None:
+def check_store(tracking: dict[str, Any], seen: Seen, resume: Any = None) -> None:
+    """The tracking store can be used; with `resume=`, it exists (a misspelt name would make an empty one)."""
+    from embedlab.tracking.resume import resume_requested
     from embedlab.tracking.store import default_tracking_uri
-    from embedlab.tracking.store_checks import check_store_reachable
+    from embedlab.tracking.store_checks import check_store_exists, check_store_reachable
 
     store = tracking.get("uri") or default_tracking_uri()
+    if resume_requested(resume):
+        check_store_exists(store, f"resume={str(resume).lower() if isinstance(resume, bool) else resume}")
     experiment = tracking.get("experiment")
     if (store, experiment) not in seen.stores:
         check_store_reachable(store, experiment)

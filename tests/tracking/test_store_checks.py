@@ -96,3 +96,20 @@ def test_an_artifact_folder_that_refuses_new_files_is_refused_with_the_store(tmp
     check_store_reachable(uri)  # another experiment's run writes elsewhere
     with pytest.raises(UserError, match=f"for writing \\({tmp_path / 'mlartifacts' / 'physics'}: Operation not"):
         check_store_reachable(uri, "physics")
+
+
+def test_resume_or_reproduce_of_a_store_that_does_not_exist_is_one_line_and_creates_nothing(base, tmp_path):
+    """A misspelt store name: MLflow would create an empty store there and then find no run in it."""
+    (tmp_path / "mlflow.db").write_bytes(b"")  # the store the user meant, beside the misspelt one
+    uri = f"sqlite:///{tmp_path / 'mlfow.db'}"
+    expected = (
+        f"tracking store {uri} does not exist ({tmp_path} holds mlflow.db); expected the store the run was logged "
+        "to (tracking.uri=sqlite:///<absolute path>.db or $MLFLOW_TRACKING_URI)"
+    )
+    for command, key in [
+        (["resume=true"], "resume=true"),
+        (["reproduce=5790e106", "--cfg", "job"], "reproduce=5790e106"),
+    ]:
+        assert error_line(run_train(*base, f"tracking.uri={uri}", *command)) == f"error: {key}: {expected}"
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name != "r") == ["mlflow.db"]  # no mlfow.db, lock
+        assert not (tmp_path / "r" / "checkpoints").exists()

@@ -146,7 +146,10 @@ def test_nan_loss_stops_the_run_with_one_line(tiny_model_path, physics_folder, t
 
 
 def test_resume_with_nothing_to_resume_says_so(tiny_model_path, physics_folder, tmp_path):
+    import mlflow
+
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.MlflowClient(uri).create_experiment("physics")  # a store with the experiment, and no run in it
     result = run_train(
         *fault_run(tiny_model_path, physics_folder, tmp_path / "run"),
         "resume=true",
@@ -154,6 +157,7 @@ def test_resume_with_nothing_to_resume_says_so(tiny_model_path, physics_folder, 
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: resume=true: no unfinished run with this config in this experiment; nothing to resume"
+        f"error: resume=true: no unfinished run with this config in experiment physics of {uri}; expected a FAILED "
+        "or KILLED run started with the same config (tag config_hash) in that store, or resume=<run id>"
     )
     assert runs(uri) == []

@@ -104,8 +104,11 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     import mlflow
 
     from embedlab.plan import without_search_preset
+    from embedlab.tracking.store_checks import check_store_exists
 
-    run, overrides = run_overrides(mlflow.MlflowClient(tracking_uri(rest)), wanted[-1][len(PREFIX) :])
+    store = tracking_uri(rest)
+    check_store_exists(store, wanted[-1])  # a misspelt store: one line, no empty store made by MLflow
+    run, overrides = run_overrides(mlflow.MlflowClient(store), wanted[-1][len(PREFIX) :])
     run_id = run.info.run_id  # the full id of a prefix
     if not force:
         check_same_code_and_data(run, overrides)

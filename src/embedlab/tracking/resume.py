@@ -101,7 +101,12 @@ def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, wha
     """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
     found = unfinished_runs(client, experiment_id, tag, digest)
     if not found:
-        raise UserError(f"resume=true: no unfinished {what} with this config in this experiment; nothing to resume")
+        experiment = client.get_experiment(experiment_id).name
+        raise UserError(
+            f"resume=true: no unfinished {what} with this config in experiment {experiment} of "
+            f"{redact(client.tracking_uri)}; expected a FAILED or KILLED {what} started with the same config "
+            f"(tag {tag}) in that store, or resume=<run id>"
+        )
     return found[0]
 
 

@@ -97,6 +97,20 @@ def check_store_reachable(uri: str, experiment: str | None = None) -> None:
         check_store_kind(path, MLFLOW, f"tracking.uri={redact(uri)}")  # not Optuna's storage; nothing written
 
 
+def check_store_exists(uri: str, key: str) -> None:
+    """`resume=` and `reproduce=` read runs an existing store holds: a SQLite file that is not there (a misspelt
+    `tracking.uri`) is one line, before MLflow would create an empty store there and find no run in it."""
+    path = Path(uri[len("sqlite:///") :].split("?", 1)[0]) if uri.startswith("sqlite:///") else None
+    if path is None or path.exists() or uri.split("?", 1)[0] == "sqlite:///:memory:":
+        return  # a server's or a database server's runs are its own to find
+    nearby = sorted(p.name for p in path.parent.glob("*.db")) if path.parent.is_dir() else []
+    there = f" ({path.parent} holds {', '.join(nearby[:5])})" if nearby else ""
+    raise UserError(
+        f"{key}: tracking store {redact(uri)} does not exist{there}; expected the store the run was logged to "
+        "(tracking.uri=sqlite:///<absolute path>.db or $MLFLOW_TRACKING_URI)"
+    )
+
+
 def check_answers(uri: str, host: str | None, port: int, expected: str) -> None:
     """One line when nothing accepts a TCP connection at host:port within CONNECT_TIMEOUT_S."""
     try:
