@@ -309,3 +309,33 @@ def test_a_full_disk_while_logging_the_model_is_one_line(tiny_model_path, physic
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert "logging the kept model to MLflow (sqlite:" in line and "failed: No space left on device" in line
     assert [r.info.status for r in runs(uri, "physics")] == ["FAILED"]
+
+
+def test_a_resumed_run_moves_its_earlier_failure_to_resumed_after(tmp_path):
+    """A filter on `tags.embedlab.error` finds runs whose latest attempt failed: a run that failed (or was closed
+    after kill -9) and then finished after `resume=` carries why it stopped as `embedlab.resumed_after` only."""
+    import mlflow
+
+    from embedlab.tracking.mlflow_run import MlflowTracker
+    from embedlab.tracking.resume import ResumePoint
+
+    tracker = MlflowTracker(uri=f"sqlite:///{tmp_path}/mlflow.db", experiment="e", log_model=False)
+    with pytest.raises(KeyboardInterrupt), tracker.run({"a": 1}, "first", tmp_path):
+        raise KeyboardInterrupt("stopped by SIGINT")
+    client = mlflow.MlflowClient(tracker.uri)
+    run_id = tracker.run_id
+    client.set_tag(run_id, "embedlab.failure_reason", "process 12 on h ended without closing the run")
+    point = ResumePoint(run_id=run_id, run_dir=tmp_path, checkpoint=tmp_path / "checkpoint-1")
+    with tracker.run({"a": 1}, "ignored", tmp_path, resume=point):
+        pass
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert "embedlab.error" not in run.data.tags and "embedlab.failure_reason" not in run.data.tags
+    assert run.data.tags["embedlab.resumed_after"] == (
+        "stopped by SIGINT; process 12 on h ended without closing the run"
+    )
+    with pytest.raises(RuntimeError), tracker.run({"a": 1}, "ignored", tmp_path, resume=point):
+        raise RuntimeError("out of memory")  # a resume that fails again: its own error, the earlier kept
+    tags = client.get_run(run_id).data.tags
+    assert tags["embedlab.error"] == "out of memory"
+    assert tags["embedlab.resumed_after"].startswith("stopped by SIGINT;")

@@ -21,7 +21,7 @@ from embedlab.interrupts import signals_held
 from embedlab.tracking.model_card import KeptModel
 from embedlab.tracking.params import flatten, redact
 from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
-from embedlab.tracking.stale_runs import close_stale_runs, process_tags
+from embedlab.tracking.stale_runs import REASON_TAG, close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
 from embedlab.tracking.store_checks import bounded_http_retries, check_store_reachable
@@ -44,11 +44,31 @@ def credentials_to_env(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+ERROR_TAG = "embedlab.error"  # why the run's latest attempt failed
+RESUMED_AFTER_TAG = "embedlab.resumed_after"  # why its earlier attempts ended, once it is resumed
+
+
 def record_error(exc: BaseException) -> None:
     """The error that ended the active run, as its tag `embedlab.error` (credentials removed)."""
     import mlflow
 
-    mlflow.set_tag("embedlab.error", redact(str(exc))[:5000] or type(exc).__name__)
+    mlflow.set_tag(ERROR_TAG, redact(str(exc))[:5000] or type(exc).__name__)
+
+
+def move_failure_tags(client, run_id: str) -> None:
+    """A resumed run's earlier failure (`embedlab.error`, `embedlab.failure_reason`) moves to the tag
+    `embedlab.resumed_after`: those two describe how the run's latest attempt ended, so a filter on them finds runs
+    that failed, not one that finished after a resume. A resume that fails again sets them anew."""
+    tags = client.get_run(run_id).data.tags
+    earlier = [tags[key] for key in (ERROR_TAG, REASON_TAG) if tags.get(key)]
+    if not earlier:
+        return
+    client.set_tag(
+        run_id, RESUMED_AFTER_TAG, "; ".join([*filter(None, [tags.get(RESUMED_AFTER_TAG)]), *earlier])[-5000:]
+    )
+    for key in (ERROR_TAG, REASON_TAG):
+        if key in tags:
+            client.delete_tag(run_id, key)
 
 
 def git_commit() -> str:
@@ -185,6 +205,7 @@ class MlflowTracker(Tracker):
         with ended_with_status(lambda status: mlflow.end_run(status=status), on_error=record_error):
             if resume is not None:
                 mlflow.set_tags({**run_tags, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                move_failure_tags(mlflow.MlflowClient(), run.info.run_id)
                 self.logged_steps = self._logged_steps(run.info.run_id)
             else:
                 mlflow.log_params(flatten(cfg))
