@@ -35,3 +35,21 @@ def test_reproduce_takes_a_unique_prefix_of_a_run_id(tiny_model_path, physics_fo
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith(f"reproducing MLflow run {run.info.run_id}: python -m train model.name_or_path=")
     assert f"reproduces: {run.info.run_id}" in result.stdout
+
+
+def test_reproduce_of_a_sweeps_parent_run_names_its_best_job(mlflow_uri, tmp_path):
+    import mlflow
+
+    from embedlab_testing import run_train
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("physics", artifact_location=(tmp_path / "art").as_uri())
+    best = client.create_run(experiment, tags={"sweep": "grid-1206-101500"}).info.run_id
+    tags = {"sweep": "grid-1206-101500", "sweep_kind": "grid", "best_run_id": best, "best_command": "python -m train"}
+    parent = client.create_run(experiment, run_name="sweep-grid-1206-101500", tags=tags).info.run_id
+    result = run_train(f"reproduce={parent}", "--cfg", "job")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: reproduce={parent}: run {parent} is a sweep's parent run (grid sweep grid-1206-101500), which trains "
+        f"nothing itself; expected one of its jobs, e.g. its best: reproduce={best}"
+    ]

@@ -37,11 +37,26 @@ def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
     from embedlab.tracking.resume import run_by_id
 
     run = run_by_id(client, run_id, "reproduce")  # its id, or a unique prefix of it
+    check_not_a_sweep(run, run_id)
     try:
         text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/overrides.txt")
     except Exception:
         raise UserError(f"reproduce={run_id}: the run has no overrides.txt artifact to rebuild it from") from None
     return run, own_overrides(text.splitlines())
+
+
+def check_not_a_sweep(run, typed: str) -> None:
+    """A sweep's parent run (tag `sweep_kind`, which embedlab.sweeps.mlflow_group sets) trained nothing itself: its
+    jobs did. One line naming its best job, which is what `reproduce=` of a sweep most likely means."""
+    tags = run.data.tags
+    if "sweep_kind" not in tags:
+        return
+    best = tags.get("best_run_id")
+    example = f"e.g. its best: reproduce={best}" if best else f"the runs tagged sweep={tags.get('sweep', '<its name>')}"
+    raise UserError(
+        f"reproduce={typed}: run {run.info.run_id} is a sweep's parent run ({tags['sweep_kind']} sweep "
+        f"{tags.get('sweep', '')}), which trains nothing itself; expected one of its jobs, {example}"
+    )
 
 
 def own_overrides(lines: list[str]) -> list[str]:
