@@ -20,7 +20,7 @@ from embedlab.schema.rules import Choice, Either, Flag, Items, Number, Text, did
         (Number(integer=True, gt=0, also=(-1,)), -2, "k=-2 is out of range; expected -1 or an integer > 0"),
         (Number(nullable=True, ge=0.5), "x", "k=x is not a number; expected null or a number >= 0.5"),
         (Choice(options=("a", "b")), "c", "k=c is unknown; expected one of a, b"),
-        (Choice(options=("a",)), None, "k=null is missing; expected one of a"),
+        (Choice(options=("a",)), None, "k=null cannot be null; expected one of a"),
         (Flag(also=("auto",)), "maybe", "k=maybe is not true or false; expected true or false or auto"),
         (Text(), "", "k= is empty; expected a non-empty string"),
         (Items(item=Number(), length=3), [1, 2], "k=[1,2] has the wrong length; expected 3 items, each a number"),

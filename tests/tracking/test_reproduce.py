@@ -53,3 +53,16 @@ def test_reproduce_of_a_sweeps_parent_run_names_its_best_job(mlflow_uri, tmp_pat
         f"error: reproduce={parent}: run {parent} is a sweep's parent run (grid sweep grid-1206-101500), which trains "
         f"nothing itself; expected one of its jobs, e.g. its best: reproduce={best}"
     ]
+
+
+def test_reproduce_with_a_plus_says_to_drop_it():
+    from embedlab_testing import run_train
+
+    for typed in ("+reproduce=5790e106", "++reproduce_force=true"):
+        result = run_train(typed, "--cfg", "job")
+        assert result.returncode == 2
+        plain, plus = typed.lstrip("+"), typed[: len(typed) - len(typed.lstrip("+"))]
+        assert result.stderr.strip().splitlines() == [
+            f"error: {typed}: reproduce= and reproduce_force= are read before Hydra composes the config, not config "
+            f"keys; expected {plain} without the {plus}"
+        ]

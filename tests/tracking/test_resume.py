@@ -170,3 +170,30 @@ def test_resume_takes_a_run_id_as_typed_not_as_the_number_hydra_reads(
             assert [line for line in result.stderr.splitlines() if line.strip()] == [
                 f"error: resume: run {run_id} has no complete checkpoint under {tmp_path / 'gone'}; nothing to resume"
             ]
+
+
+def test_resume_true_when_the_run_with_this_config_is_running_says_so(tmp_path):
+    import mlflow
+
+    from embedlab.tracking.resume import CONFIG_HASH_TAG, find_resume_point
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e")
+    live = client.create_run(experiment, tags={CONFIG_HASH_TAG: "same", **process_tags()}).info.run_id  # this test's
+    with pytest.raises(UserError) as refused:
+        find_resume_point(client, experiment, True, "same")
+    assert str(refused.value) == (
+        f"resume=true: the run with this config, {live}, is still RUNNING (process {os.getpid()} on host "
+        f"{socket.gethostname()}); expected a run whose process has ended: wait for it, or stop it (Ctrl-C) and "
+        "resume then"
+    )
+    client.set_terminated(live, "KILLED")
+
+
+def test_resume_null_says_null_is_not_a_value_of_resume(tiny_model_path, physics_folder):
+    result = run_train(*tiny_overrides(tiny_model_path, physics_folder), "resume=null")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: resume=null cannot be null; expected true or false or an MLflow run id (or its first 8 or more "
+        "characters)"
+    ]

@@ -113,3 +113,18 @@ def test_resume_or_reproduce_of_a_store_that_does_not_exist_is_one_line_and_crea
         assert error_line(run_train(*base, f"tracking.uri={uri}", *command)) == f"error: {key}: {expected}"
         assert sorted(p.name for p in tmp_path.iterdir() if p.name != "r") == ["mlflow.db"]  # no mlfow.db, lock
         assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_a_database_file_path_without_scheme_says_sqlite_and_databricks_is_no_folder_store(tmp_path):
+    from embedlab.errors import UserError
+    from embedlab.tracking.store_checks import check_store_reachable
+
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    for given in (str(tmp_path / "mlflow.db"), str(tmp_path / "new.sqlite")):
+        with pytest.raises(UserError) as refused:
+            check_store_reachable(given)
+        assert str(refused.value) == (
+            f"tracking.uri={given} is a file path, not a tracking URI; expected sqlite:///{given} for a SQLite file "
+            "(sqlite:/// and its absolute path)"
+        )
+    check_store_reachable("databricks")  # MLflow's name for a Databricks workspace; its client judges it

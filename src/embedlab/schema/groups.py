@@ -68,7 +68,7 @@ METRIC = "a metric name such as ndcg_at_10"
 TOP = {
     "seed": Number(integer=True, ge=0, le=2**32 - 1),
     "optimized_metric": Text(valid=metric_name, what=METRIC),
-    "resume": Either(rules=(Flag(), Text(what="an MLflow run id"))),
+    "resume": Either(rules=(Flag(), Text(what="an MLflow run id (or its first 8 or more characters)"))),
     "sweep": Mapping(),  # set by the Optuna sweeper for its jobs
 }
 GROUP_NAMES = ("model", "dataset", "loss", "sampler", "phase", "hardware", "training", "tracking")

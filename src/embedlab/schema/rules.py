@@ -69,7 +69,7 @@ class Rule:
     def __call__(self, key: str, value: Any) -> None:
         if value is None:
             if not self.nullable:
-                fail(key, value, "is missing", self.expects())
+                fail(key, value, "cannot be null", self.expects())  # given as null, or an unset ${oc.env:...}
             return
         self.check(key, value)
 

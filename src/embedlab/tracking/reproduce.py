@@ -110,6 +110,12 @@ def tracking_uri(arguments: list[str]) -> str:
 
 def rebuild_argv(argv: list[str]) -> list[str]:
     """`[prog, reproduce=<id>, *rest]` -> `[prog, *the run's overrides, *rest]`; unchanged without `reproduce=`."""
+    for typed in argv[1:]:  # `+reproduce=<id>`: Hydra would call it no key of the config, which it is not
+        if typed[:1] in "+~" and typed.lstrip("+~").startswith((PREFIX, FORCE)):
+            raise UserError(
+                f"{typed}: reproduce= and reproduce_force= are read before Hydra composes the config, not config "
+                f"keys; expected {typed.lstrip('+~')} without the {typed[: len(typed) - len(typed.lstrip('+~'))]}"
+            )
     wanted = [a for a in argv[1:] if a.startswith(PREFIX)]
     if not wanted:
         return argv

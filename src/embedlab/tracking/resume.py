@@ -101,6 +101,7 @@ def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, wha
     """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
     found = unfinished_runs(client, experiment_id, tag, digest)
     if not found:
+        check_none_running(client, experiment_id, tag, digest, what)
         experiment = client.get_experiment(experiment_id).name
         raise UserError(
             f"resume=true: no unfinished {what} with this config in experiment {experiment} of "
@@ -108,6 +109,24 @@ def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, wha
             f"(tag {tag}) in that store, or resume=<run id>"
         )
     return found[0]
+
+
+def check_none_running(client, experiment_id: str, tag: str, digest: str, what: str) -> None:
+    """One line for `resume=true` when the run with this config is still RUNNING (`MlflowTracker.connect` closed
+    those whose process is gone): it is there, and not ours to take."""
+    live = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{tag}` = '{digest}' and attributes.status = 'RUNNING'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if live:
+        tags, run_id = live[0].data.tags, live[0].info.run_id
+        raise UserError(
+            f"resume=true: the {what} with this config, {run_id}, is still RUNNING (process {tags.get('pid', '?')} "
+            f"on host {tags.get('host', 'unknown')}); expected a {what} whose process has ended: wait for it, or "
+            "stop it (Ctrl-C) and resume then"
+        )
 
 
 def check_owner_gone(run, resume: Any) -> None:

@@ -30,6 +30,8 @@ CONNECT_HTTP_SETTINGS = {
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 # the schemes MLflow 3 opens a tracking store for (mlflow.tracking._tracking_service.utils), besides plugins'
 MLFLOW_SCHEMES = {"http", "https", "sqlite", *DATABASE_PORTS, "databricks", "databricks-uc", "uc"}
+BARE_URIS = ("databricks", "databricks-uc", "uc")  # URIs MLflow takes without `://` (a Databricks workspace)
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def plugin_schemes() -> set[str]:
@@ -49,6 +51,13 @@ def check_store_reachable(uri: str, experiment: str | None = None) -> None:
             "(or sqlite:///<absolute path>.db for a file)"
         )
     parts = urllib.parse.urlsplit(uri)
+    if uri in BARE_URIS:
+        return  # MLflow's own names for a Databricks workspace: its client answers for them
+    if not parts.scheme and (Path(uri).expanduser().is_file() or uri.endswith(SQLITE_SUFFIXES)):
+        raise UserError(  # a path to a database file: not a folder store
+            f"tracking.uri={redact(uri)} is a file path, not a tracking URI; expected "
+            f"sqlite:///{Path(uri).expanduser().absolute()} for a SQLite file (sqlite:/// and its absolute path)"
+        )
     if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and uri[1:3] in (":\\", ":/")):  # C:\ on Windows
         raise UserError(
             f"tracking.uri={redact(uri)} is a folder store, which MLflow 3 no longer opens; expected "
