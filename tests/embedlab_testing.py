@@ -11,6 +11,7 @@ import json
 import os
 import runpy
 import signal
+import struct
 import subprocess
 import sys
 import traceback
@@ -67,6 +68,20 @@ def write_physics_folder(folder: Path, copies: int = 4) -> Path:
     write_jsonl(folder / "corpus.jsonl", corpus)
     write_jsonl(folder / "queries.jsonl", queries)
     (folder / "qrels.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
+    return folder
+
+
+def write_checkpoint(folder: Path) -> Path:
+    """A complete-marked checkpoint-N folder with what the trainer writes and a resume restores (one tiny tensor)."""
+    folder.mkdir(parents=True)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 8)
+    (folder / "trainer_state.json").write_text('{"global_step": 2}')
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (folder / name).write_bytes(b"state")
+    from embedlab.training.checkpoint import COMPLETE
+
+    (folder / COMPLETE).write_text("ok\n")
     return folder
 
 

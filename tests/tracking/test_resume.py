@@ -13,7 +13,7 @@ import pytest
 from embedlab.errors import UserError
 from embedlab.tracking.resume import check_owner_gone
 from embedlab.tracking.stale_runs import process_started, process_tags
-from embedlab_testing import run_train, runs, tiny_overrides
+from embedlab_testing import run_train, runs, tiny_overrides, write_checkpoint
 
 
 def run_with(status: str, **tags: str):
@@ -76,9 +76,7 @@ def test_resume_true_takes_the_newest_run_with_a_checkpoint_not_a_newer_one_stop
         run = client.create_run(experiment, tags={CONFIG_HASH_TAG: "same", "output_dir": str(tmp_path / name)})
         client.set_terminated(run.info.run_id, "KILLED")
         made[name] = run.info.run_id
-    checkpoint = tmp_path / "older" / "checkpoints" / "checkpoint-2"
-    checkpoint.mkdir(parents=True)
-    (checkpoint / COMPLETE).touch()
+    checkpoint = write_checkpoint(tmp_path / "older" / "checkpoints" / "checkpoint-2")
     point = find_resume_point(client, experiment, True, "same")
     assert (point.run_id, point.checkpoint) == (made["older"], checkpoint)
     (checkpoint / COMPLETE).unlink()
@@ -92,7 +90,6 @@ def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
     import mlflow
 
     from embedlab.tracking.resume import find_resume_point
-    from embedlab.training.checkpoint import COMPLETE
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("e")
@@ -100,9 +97,7 @@ def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
     for key, value in {"training.batch_size": "8", "training.lr": "5e-5", "tracking.uri": "sqlite:///a.db"}.items():
         client.log_param(run.info.run_id, key, value)
     client.set_terminated(run.info.run_id, "KILLED")
-    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint-1"
-    checkpoint.mkdir(parents=True)
-    (checkpoint / COMPLETE).touch()
+    checkpoint = write_checkpoint(tmp_path / "run" / "checkpoints" / "checkpoint-1")
     same = {"training.batch_size": "8", "training.lr": "5e-5", "tracking.uri": "sqlite:///b.db"}  # moved store: fine
     assert find_resume_point(client, experiment, run.info.run_id, "any", same).checkpoint == checkpoint
     with pytest.raises(UserError) as refused:  # e.g. the run was a debug=tiny one and this command is not

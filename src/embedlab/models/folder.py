@@ -46,8 +46,8 @@ def transformer_folders(folder: Path) -> list[Path]:
         raise UserError(f"{modules}: is not valid JSON (a list of modules); expected a sentence-transformers folder")
 
 
-def check_safetensors(path: Path) -> None:
-    """The header must be readable and the tensors it lists must all lie inside the file."""
+def safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file (its header unreadable, a tensor past its end), or None."""
     size = path.stat().st_size
     try:
         with path.open("rb") as f:
@@ -59,10 +59,15 @@ def check_safetensors(path: Path) -> None:
     except (struct.error, ValueError, KeyError, TypeError, IndexError):
         end = None
     if end is None or 8 + length + end > size:
-        raise UserError(
-            f"{path}: the weights file is truncated or not safetensors ({size} bytes); "
-            "expected a complete model.safetensors (copy or download it again)"
-        )
+        return f"the weights file is truncated or not safetensors ({size} bytes)"
+    return None
+
+
+def check_safetensors(path: Path) -> None:
+    """The header must be readable and the tensors it lists must all lie inside the file."""
+    problem = safetensors_problem(path)
+    if problem:
+        raise UserError(f"{path}: {problem}; expected a complete model.safetensors (copy or download it again)")
 
 
 def check_model_folder(name_or_path: str, key: str = "model.name_or_path") -> None:

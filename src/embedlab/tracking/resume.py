@@ -37,7 +37,7 @@ def find_resume_point(
     must have been started with the same settings as `params` (the config flattened as a run logs it)."""
     if not resume_requested(resume):
         return None
-    from embedlab.training.checkpoint import last_complete_checkpoint  # transformers: not for `resume_requested`
+    from embedlab.training.checkpoint import check_resumable, last_complete_checkpoint  # transformers: not here
 
     if resume is True or resume == "true":
         # the newest unfinished run that saved a complete checkpoint: a run stopped before its first one (e.g. in
@@ -47,6 +47,7 @@ def find_resume_point(
             run_dir = Path(run.data.tags.get("output_dir", ""))
             checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
             if checkpoint is not None:
+                check_resumable(checkpoint, "resume=true")  # before the model loads: the files it restores
                 return ResumePoint(run.info.run_id, run_dir, checkpoint)
         run_dir = Path(newest.data.tags.get("output_dir", ""))
         raise UserError(
@@ -68,6 +69,7 @@ def find_resume_point(
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
         raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
+    check_resumable(checkpoint, f"resume={resume}")
     return ResumePoint(run.info.run_id, run_dir, checkpoint)
 
 

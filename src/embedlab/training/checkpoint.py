@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -85,6 +86,50 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
         return None
     done = [p for p in folder.iterdir() if _step(p) >= 0 and (p / COMPLETE).exists()]
     return max(done, key=_step, default=None)
+
+
+# What the trainer restores besides the weights (docs/faults.md): without them a resume would go on with a fresh
+# optimizer and a restarted learning-rate schedule, in silence.
+RESTORED_STATE = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """What makes a complete-marked checkpoint unfit to resume from (a file missing, empty, truncated or not
+    parsing), read from headers only, as `embedlab.models.folder` checks a model folder; None when fit."""
+    from embedlab.models.folder import WEIGHT_FILES, safetensors_problem, transformer_folders
+
+    for module in transformer_folders(checkpoint):
+        if not any((module / name).is_file() for name in WEIGHT_FILES):
+            where = "it" if module == checkpoint else f"{module.relative_to(checkpoint)}/"
+            return f"{where} has no weights (model.safetensors)"
+        for weights in sorted(module.glob("*.safetensors")):
+            problem = safetensors_problem(weights)
+            if problem:
+                return f"{weights.relative_to(checkpoint)}: {problem}"
+    for name in RESTORED_STATE:
+        path = checkpoint / name
+        if not path.is_file() or path.stat().st_size == 0:
+            return f"{name} is {'empty' if path.is_file() else 'missing'}"
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"trainer_state.json does not parse ({str(exc).splitlines()[0][:80]})"
+    return None
+
+
+def check_resumable(checkpoint: Path, key: str = "resume") -> None:
+    """One line, before the model loads, when the checkpoint a resume would continue from is damaged: which file,
+    and what to do (delete it to resume from the checkpoint before, if there is one)."""
+    problem = checkpoint_problem(checkpoint)
+    if problem is None:
+        return
+    earlier = [p for p in checkpoint.parent.iterdir() if 0 <= _step(p) < _step(checkpoint) and (p / COMPLETE).exists()]
+    before = max(earlier, key=_step, default=None)
+    then = f"to resume from {before.name}" if before else "and start a new run: it is the run's only checkpoint"
+    raise UserError(
+        f"{key}: checkpoint {checkpoint} is damaged: {problem}; expected a complete checkpoint "
+        f"(model, optimizer.pt, scheduler.pt, trainer_state.json): delete {checkpoint} {then}"
+    )
 
 
 class CompleteCheckpointCallback(TrainerCallback):
