@@ -66,3 +66,13 @@ def test_reproduce_with_a_plus_says_to_drop_it():
             f"error: {typed}: reproduce= and reproduce_force= are read before Hydra composes the config, not config "
             f"keys; expected {plain} without the {plus}"
         ]
+
+
+def test_reproduce_force_that_is_not_a_flag_is_one_line():
+    from embedlab_testing import run_train
+
+    result = run_train("reproduce=5790e106", "reproduce_force=yes", "--cfg", "job")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: reproduce_force=yes is not true or false; expected reproduce_force=true to run despite a difference"
+    ]

@@ -119,7 +119,10 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     wanted = [a for a in argv[1:] if a.startswith(PREFIX)]
     if not wanted:
         return argv
-    force = any(a in (f"{FORCE}true", f"{FORCE}True") for a in argv[1:])
+    given = [a[len(FORCE) :] for a in argv[1:] if a.startswith(FORCE)]
+    if any(value.lower() not in ("true", "false") for value in given):  # `yes` was ignored in silence
+        raise UserError(f"{FORCE}{given[-1]} is not true or false; expected {FORCE}true to run despite a difference")
+    force = bool(given) and given[-1].lower() == "true"
     rest = [a for a in argv[1:] if not a.startswith((PREFIX, FORCE))]
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr keeps to the one error line
     import mlflow
