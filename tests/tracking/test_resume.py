@@ -159,7 +159,10 @@ def test_resume_takes_a_run_id_as_typed_not_as_the_number_hydra_reads(
     for run_id in runs_with_ids(client, experiment, ids, monkeypatch, output_dir=str(tmp_path / "gone")):
         for typed in (run_id[:8], run_id):
             result = run_train(
-                *tiny_overrides(tiny_model_path, physics_folder), f"tracking.uri={uri}", f"resume={typed}"
+                *tiny_overrides(tiny_model_path, physics_folder),
+                f"tracking.uri={uri}",
+                f"resume={typed}",
+                f"hydra.run.dir={tmp_path}/{typed}",
             )
             assert result.returncode == 2, result.stderr[-2000:]
             assert [line for line in result.stderr.splitlines() if line.strip()] == [
@@ -185,8 +188,8 @@ def test_resume_true_when_the_run_with_this_config_is_running_says_so(tmp_path):
     client.set_terminated(live, "KILLED")
 
 
-def test_resume_null_says_null_is_not_a_value_of_resume(tiny_model_path, physics_folder):
-    result = run_train(*tiny_overrides(tiny_model_path, physics_folder), "resume=null")
+def test_resume_null_says_null_is_not_a_value_of_resume(tiny_model_path, physics_folder, tmp_path):
+    result = run_train(*tiny_overrides(tiny_model_path, physics_folder), "resume=null", f"hydra.run.dir={tmp_path}/r")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: resume=null cannot be null; expected true or false or an MLflow run id (or its first 8 or more "
