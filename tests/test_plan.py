@@ -32,7 +32,7 @@ def refusals(files: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
     return {
         "scored pairs with the default metric": (
             scored,
-            "optimized_metric=ndcg_at_10 is not logged; available: val_loss, spearman",
+            "optimized_metric=ndcg_at_10 is not logged; expected one of those logged: val_loss, spearman",
         ),
         "select_by a metric of other data": (
             ["training.select_by=spearman"],
@@ -75,7 +75,7 @@ def refusals(files: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
                 "loss=triplet",
                 "training.select_by=spearman",
             ],
-            "training.select_by=spearman is not logged; available: val_loss, ndcg_at_10, mrr_at_10, acc_at_1, triplet_acc",
+            "training.select_by=spearman is not logged; expected one of those logged: val_loss, ndcg_at_10, mrr_at_10, acc_at_1, triplet_acc",
         ),
     }
 

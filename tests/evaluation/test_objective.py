@@ -18,4 +18,4 @@ def test_the_objective_is_the_named_metric():
 def test_a_metric_that_was_not_logged_is_one_line_listing_those_that_were(metrics, available):
     with pytest.raises(UserError) as error:
         objective(metrics, "ndcg@10")
-    assert str(error.value) == f"optimized_metric=ndcg@10 is not logged; available: {available}"
+    assert str(error.value) == f"optimized_metric=ndcg@10 is not logged; expected one of those logged: {available}"

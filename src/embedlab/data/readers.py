@@ -29,7 +29,9 @@ def _not_found(path: Path) -> UserError:
         return UserError(
             f"{path}: is a link to {os.readlink(path)}, which leads to no file (missing, or a loop); expected a file"
         )
-    return UserError(f"{path}: file not found")
+    return UserError(
+        f"{path}: file not found; expected an existing file (a relative path is read from the current folder)"
+    )
 
 
 class _RepeatedKey(ValueError):
@@ -314,7 +316,10 @@ def read_hub(dataset_id: str, subset: str | None = None, split: str = "train", h
         dataset = load_dataset(dataset_id, subset, split=split)
     except Exception as exc:  # datasets raises ConnectionError, FileNotFoundError, ValueError, ... for the same cause
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"hub dataset {name}: not on the hub or in the local cache ({reason}){hint}") from None
+        where = (
+            hint or "; expected a dataset id on the hub, or one in the local cache (HF_HUB_OFFLINE=1 reads only that)"
+        )
+        raise UserError(f"hub dataset {name}: not on the hub or in the local cache ({reason}){where}") from None
     rows = dataset.to_list()
     if not rows:
         raise UserError(f"hub dataset {name}: has no rows; expected at least one row")

@@ -213,7 +213,7 @@ def prepare_store(path: Path, kind: StoreKind, where: str) -> None:
     if check_store_kind(path, kind, where).revision == kind.head():
         return  # ready: the common case takes no lock
     if not path.parent.is_dir():
-        raise UserError(f"{where} cannot be opened: folder {path.parent} does not exist")
+        raise UserError(f"{where} cannot be opened: folder {path.parent} does not exist; expected an existing folder")
     with store_lock(path, where):
         found = check_store_kind(path, kind, where)  # another process may have built it while this one waited
         if found.revision == kind.head():

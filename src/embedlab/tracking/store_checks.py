@@ -84,7 +84,9 @@ def check_store_reachable(uri: str, experiment: str | None = None) -> None:
         path = Path(uri[len("sqlite:///") :].split("?", 1)[0])
         folder = path.parent
         if not folder.is_dir():
-            raise UserError(f"tracking.uri={redact(uri)} cannot be opened: folder {folder} does not exist")
+            raise UserError(
+                f"tracking.uri={redact(uri)} cannot be opened: folder {folder} does not exist; expected an existing folder"
+            )
         if path.is_dir():
             raise UserError(f"tracking.uri={redact(uri)} cannot be opened: {path} is a folder; expected a .db file")
         # where a new experiment of this store keeps its artifacts, and this run's experiment (one made by `sudo` or a

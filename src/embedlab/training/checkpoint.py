@@ -53,7 +53,9 @@ def check_selection_metric(selection: Selection, metrics: dict[str, float]) -> N
     if selection.trainer_metric not in metrics:
         skipped = ("runtime", "per_second", "sequential_score")  # the trainer's timings and its evaluators' wrapper
         names = sorted(k.removeprefix("eval_") for k in metrics if not k.endswith(skipped))
-        raise UserError(f"training.select_by={selection.select_by} is not logged; available: {', '.join(names)}")
+        raise UserError(
+            f"training.select_by={selection.select_by} is not logged; expected one of those logged: {', '.join(names)}"
+        )
 
 
 @dataclass
