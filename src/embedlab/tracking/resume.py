@@ -68,7 +68,10 @@ def find_resume_point(
     run_dir = Path(run.data.tags.get("output_dir", ""))
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
-        raise UserError(f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume")
+        raise UserError(
+            f"resume: run {run.info.run_id} has no complete checkpoint under {run_dir}; nothing to resume; expected "
+            "a run that saved one (this one stopped before its first, or its folder moved): run the command anew"
+        )
     check_resumable(checkpoint, f"resume={resume}")
     return ResumePoint(run.info.run_id, run_dir, checkpoint)
 
