@@ -76,3 +76,45 @@ def test_reproduce_force_that_is_not_a_flag_is_one_line():
     assert result.stderr.strip().splitlines() == [
         "error: reproduce_force=yes is not true or false; expected reproduce_force=true to run despite a difference"
     ]
+
+
+def test_reproduce_refuses_overrides_that_compose_other_settings_today(tiny_model_path, physics_folder, mlflow_uri):
+    """Same commit, but conf/ edited since the run and not committed: its overrides would train something else."""
+    import json
+
+    import mlflow
+    from mlflow.entities import Param
+
+    from embedlab.config import to_container
+    from embedlab.tracking.mlflow_run import git_commit
+    from embedlab.tracking.params import flatten
+    from embedlab.tracking.reproduce import composed, data_digest
+    from embedlab_testing import run_train
+
+    overrides = [f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}"]
+    cfg = composed(overrides)
+    client = mlflow.MlflowClient(mlflow_uri)
+
+    def logged_run(params: dict[str, str]) -> str:
+        run_id = client.create_run(
+            client.create_experiment(f"e{len(params)}{params['training.weight_decay']}")
+        ).info.run_id
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            client.log_batch(run_id, params=items[start : start + 100])
+        client.set_tag(run_id, "git_commit", git_commit())
+        client.log_text(run_id, "\n".join(overrides), "overrides.txt")
+        client.log_text(run_id, json.dumps({"sha256": data_digest(cfg)}), "data_fingerprint.json")
+        return run_id
+
+    params = flatten(to_container(cfg))
+    same = logged_run(params)
+    assert run_train(f"reproduce={same}", "--cfg", "job").returncode == 0
+    edited = logged_run({**params, "training.weight_decay": "0.5"})  # conf/ said 0.5 when it ran
+    result = run_train(f"reproduce={edited}", "--cfg", "job")
+    assert result.returncode == 2
+    assert (
+        f"error: reproduce={edited}: its overrides compose other settings today (training.weight_decay=0.5, now "
+        f"{params['training.weight_decay']}: conf/ changed since the run, uncommitted)" in result.stderr
+    )
+    assert run_train(f"reproduce={edited}", "reproduce_force=true", "--cfg", "job").returncode == 0

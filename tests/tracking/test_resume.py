@@ -104,7 +104,7 @@ def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
         find_resume_point(client, experiment, run.info.run_id, "any", {**same, "training.batch_size": "32"})
     assert str(refused.value) == (
         f"resume={run.info.run_id}: that run was started with other settings (training.batch_size=8, now 32); "
-        "give resume= the run's own overrides (its tag `command`), or start a new run"
+        "expected the run's own overrides with resume= (its tag `command`), or a new run without it"
     )
 
 

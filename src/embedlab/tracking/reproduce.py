@@ -69,21 +69,31 @@ def own_overrides(lines: list[str]) -> list[str]:
     ]
 
 
-def data_digest(overrides: list[str]) -> str:
-    """The data fingerprint these overrides give today (the dataset is read and split; no model is loaded)."""
+def composed(overrides: list[str]):
+    """The job config these overrides compose today, as `python -m train` composes it (no Hydra node)."""
     from hydra import compose, initialize_config_dir
 
-    from embedlab.config import REPO_ROOT, build
+    from embedlab.config import REPO_ROOT
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+        return compose("train", overrides=overrides)
+
+
+def data_digest(cfg) -> str:
+    """The data fingerprint `cfg` gives today (the dataset is read and split; no model is loaded)."""
+    from embedlab.config import build
+
     return build(cfg.dataset, where="dataset", seed=cfg.seed).fingerprint()["sha256"]
 
 
 def check_same_code_and_data(run, overrides: list[str]) -> None:
+    """The run's commit, its config as its overrides compose it today, and its data: each must be the run's."""
     import mlflow
 
+    from embedlab.config import to_container
     from embedlab.tracking.mlflow_run import git_commit
+    from embedlab.tracking.params import flatten
+    from embedlab.tracking.resume import changed_settings
 
     run_id = run.info.run_id
     logged, now = run.data.tags.get("git_commit", "unknown"), git_commit()
@@ -92,12 +102,20 @@ def check_same_code_and_data(run, overrides: list[str]) -> None:
             f"reproduce={run_id}: the run was made with git commit {logged[:12]}, this checkout is {now[:12]}; "
             f"check out {logged[:12]} or add reproduce_force=true"
         )
+    cfg = composed(overrides)
+    changed = changed_settings(run.data.params, flatten(to_container(cfg)))
+    if changed:  # the commit is the run's, the config files are not: an edit not yet committed
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise UserError(
+            f"reproduce={run_id}: its overrides compose other settings today ({shown}: conf/ changed since the "
+            "run, uncommitted); expected the run's config: undo the change (git stash), or add reproduce_force=true"
+        )
     fingerprint = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/data_fingerprint.json"))
-    digest = data_digest(overrides)
+    digest = data_digest(cfg)
     if fingerprint.get("sha256") != digest:
         raise UserError(
             f"reproduce={run_id}: the data differ from the run's (sha256 {str(fingerprint.get('sha256'))[:12]} "
-            f"logged, {digest[:12]} now); add reproduce_force=true to run anyway"
+            f"logged, {digest[:12]} now); expected the run's data, or reproduce_force=true to run anyway"
         )
 
 

@@ -56,14 +56,17 @@ def find_resume_point(
         )
     run = run_by_id(client, resume)
     if run.info.status == "FINISHED":
-        raise UserError(f"resume={resume}: that run is FINISHED; nothing to resume")
+        raise UserError(
+            f"resume={resume}: that run is FINISHED; nothing to resume; expected a FAILED or KILLED run (to train "
+            f"this one again: reproduce={run.info.run_id})"
+        )
     check_owner_gone(run, resume)
     changed = changed_settings(run.data.params, params or {})
     if changed:  # it would train on under settings its record does not show (MLflow refuses changed params)
         shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise UserError(
-            f"resume={resume}: that run was started with other settings ({shown}); give resume= the run's own "
-            f"overrides (its tag `command`), or start a new run"
+            f"resume={resume}: that run was started with other settings ({shown}); expected the run's own "
+            f"overrides with resume= (its tag `command`), or a new run without it"
         )
     run_dir = Path(run.data.tags.get("output_dir", ""))
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
