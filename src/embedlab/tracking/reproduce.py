@@ -79,6 +79,17 @@ def composed(overrides: list[str]):
         return compose("train", overrides=overrides)
 
 
+def settings_of(run, cfg) -> dict:
+    """What `cfg` gives the run: the whole config, or for a chain's stage run (tag `embedlab.stage`) that stage's."""
+    from embedlab.config import to_container
+    from embedlab.plan import stage_configs
+    from embedlab.tracking.values import STAGE_TAG
+
+    config = to_container(cfg)
+    stages = dict(stage_configs(cfg, config))
+    return stages.get(run.data.tags.get(STAGE_TAG, "run"), config)
+
+
 def data_digest(cfg) -> str:
     """The data fingerprint `cfg` gives today (the dataset is read and split; no model is loaded)."""
     from embedlab.config import build
@@ -90,7 +101,6 @@ def check_same_code_and_data(run, overrides: list[str]) -> None:
     """The run's commit, its config as its overrides compose it today, and its data: each must be the run's."""
     import mlflow
 
-    from embedlab.config import to_container
     from embedlab.tracking.mlflow_run import git_commit
     from embedlab.tracking.params import flatten
     from embedlab.tracking.resume import changed_settings
@@ -103,7 +113,10 @@ def check_same_code_and_data(run, overrides: list[str]) -> None:
             f"check out {logged[:12]} or add reproduce_force=true"
         )
     cfg = composed(overrides)
-    changed = changed_settings(run.data.params, flatten(to_container(cfg)))
+    settings = flatten(settings_of(run, cfg))
+    if "embedlab.init_from_run_id" in run.data.tags:  # a later stage starts from the stage before's model
+        settings.pop("phase.init_from", None)
+    changed = changed_settings(run.data.params, settings)
     if changed:  # the commit is the run's, the config files are not: an edit not yet committed
         shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise UserError(
