@@ -107,11 +107,14 @@ def register_run_folders() -> None:
         OmegaConf.register_new_resolver("unique_folder", unique_folder, use_cache=True)
 
 
+def resume_requested(resume: Any) -> bool:
+    """Whether `resume` asks for a resume: true or a run id (false, null and the string "false" do not)."""
+    return resume not in (None, False, "false")
+
+
 def check_new_run_folder(run_dir: Path, cfg: DictConfig) -> None:
     """One line if a new run's folder (or, for a chain, a stage's) holds an earlier run's kept model or checkpoints.
     A resume (`resume=true|<run id>`) continues in its run's own folder and is not checked here."""
-    from embedlab.tracking.resume import resume_requested
-
     if resume_requested(cfg.get("resume")):
         return
     stages = list(cfg.phase.stages) if "stages" in cfg.get("phase", {}) else []

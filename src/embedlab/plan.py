@@ -240,7 +240,7 @@ def min_batch_size(loss: Any) -> tuple[int, str]:
 
 def check_store(tracking: dict[str, Any], seen: Seen, resume: Any = None) -> None:
     """The tracking store can be used; with `resume=`, it exists (a misspelt name would make an empty one)."""
-    from embedlab.tracking.resume import resume_requested
+    from embedlab.folders import resume_requested
     from embedlab.tracking.store import default_tracking_uri
     from embedlab.tracking.store_checks import check_store_exists, check_store_reachable
 

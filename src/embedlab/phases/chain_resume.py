@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.folders import resume_requested
 from embedlab.tracking.kept import KEPT_STEP, kept
-from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, resume_requested, run_by_id
+from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, run_by_id
 from embedlab.tracking.values import STAGE_TAG
 from embedlab.training.checkpoint import last_complete_checkpoint
 

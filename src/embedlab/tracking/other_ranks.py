@@ -57,7 +57,7 @@ class OtherRankTracker(Tracker):
         return None  # rank 0 opens the store
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
-        from embedlab.tracking.resume import resume_requested  # it loads transformers; embedlab.run must not yet
+        from embedlab.folders import resume_requested
 
         if resume_requested(resume):  # rank 0 would resume and this rank would not: they would hang
             raise UserError(f"resume={resume} is not supported under torchrun yet; start a new run (resume=false)")

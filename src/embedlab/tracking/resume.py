@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
+from embedlab.folders import resume_requested
 from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive
 
@@ -87,11 +88,6 @@ def changed_settings(logged: dict[str, str], params: dict[str, str]) -> list[str
         for key, value in sorted(params.items())
         if key in logged and logged[key] != value and not key.startswith(("tracking.", "resume", "sweep."))
     ]
-
-
-def resume_requested(resume: Any) -> bool:
-    """Whether `resume` asks for a resume: true or a run id (false, null and the string "false" do not)."""
-    return resume not in (None, False, "false")
 
 
 def unfinished_runs(client, experiment_id: str, tag: str, digest: str) -> list:
