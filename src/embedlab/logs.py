@@ -3,12 +3,16 @@
 embedlab's modules log their messages (`logging.getLogger(__name__)`, all under the `embedlab` logger) instead
 of printing them, so that the job log `<run dir>/train.log` holds them. On the console they look as they did
 when printed: `OwnMessages` sends them, unadorned, to stdout or (errors) stderr; `OtherLoggers` keeps every
-other library's lines in Hydra's format. Imports nothing but `logging`: Hydra builds these while it starts a job.
+other library's lines in Hydra's format. Imports nothing but the standard library: Hydra builds these while it
+starts a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 OURS = "embedlab"
 
@@ -33,3 +37,22 @@ class OtherLoggers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not is_ours(record)
+
+
+@contextlib.contextmanager
+def also_logged_in(folder: Path) -> Iterator[None]:
+    """While the block runs, the job log's lines also go to the file of that name in `folder` (appended): a resumed
+    run's own folder, whose `train.log` holds the first part of the run; Hydra's job log is the new command's."""
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    if not files or Path(files[0].baseFilename).parent.resolve() == folder.resolve():
+        yield
+        return
+    handler = logging.FileHandler(folder / Path(files[0].baseFilename).name, mode="a", encoding="utf-8")
+    handler.setFormatter(files[0].formatter)
+    handler.setLevel(files[0].level)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

@@ -15,6 +15,7 @@ from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
 from embedlab.folders import held_run_folder
 from embedlab.hardware.ranks import is_main_process
+from embedlab.logs import also_logged_in
 from embedlab.losses.selection import select_parts, trainer_loss
 from embedlab.report import print_summary
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
@@ -75,6 +76,8 @@ def train(
     folder = contextlib.ExitStack()  # one process per run folder, from here to the run's end (torchrun: rank 0's)
     if is_main_process():
         folder.enter_context(held_run_folder(run_dir))  # another live process has it (two resumes of a run): stop
+        if resume:  # the run's train.log goes on in its own folder too, not only in this command's
+            folder.enter_context(also_logged_in(run_dir))
     # torch and transformers from here on: the data, loss, hardware and store are checked
     from embedlab.phases.shared_work import (
         encoding_context,

@@ -73,6 +73,9 @@ def test_kill_9_then_resume_is_one_finished_run_matching_an_uninterrupted_one(
     assert run.info.status == "FINISHED"
     steps = history(uri, run.info.run_id, "val_loss")
     assert steps == sorted(set(steps)) == [0, 2, 4, 6, 8, 10]  # continuous, no step logged twice
+    # the run's own train.log goes on where the killed process left it, as well as the resume command's
+    for folder in (tmp_path / "run", tmp_path / "again"):
+        assert f"saved to:        {tmp_path / 'run' / 'best'}" in (folder / "train.log").read_text(), folder
 
     clean_uri = f"sqlite:///{tmp_path / 'clean.db'}"
     clean = run_train(
