@@ -42,12 +42,20 @@ class OtherLoggers(logging.Filter):
 @contextlib.contextmanager
 def also_logged_in(folder: Path) -> Iterator[None]:
     """While the block runs, the job log's lines also go to the file of that name in `folder` (appended): a resumed
-    run's own folder, whose `train.log` holds the first part of the run; Hydra's job log is the new command's."""
+    run's own folder, whose `train.log` holds the first part of the run; Hydra's job log is the new command's. A
+    chain's stage folder (`<run>/phase1`) has none of its own: the chain's, one folder up, goes on."""
     files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-    if not files or Path(files[0].baseFilename).parent.resolve() == folder.resolve():
+    if not files:
         yield
         return
-    handler = logging.FileHandler(folder / Path(files[0].baseFilename).name, mode="a", encoding="utf-8")
+    name = Path(files[0].baseFilename).name
+    log_file = (
+        folder.parent / name if not (folder / name).exists() and (folder.parent / name).exists() else folder / name
+    )
+    if log_file.resolve() == Path(files[0].baseFilename).resolve():
+        yield
+        return
+    handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
     handler.setFormatter(files[0].formatter)
     handler.setLevel(files[0].level)
     logging.getLogger().addHandler(handler)
