@@ -68,7 +68,6 @@ def main(cfg: DictConfig) -> float:
     if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
         with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
             cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
-    plan = None
     try:
         plan = check_before_work(cfg, dict(hydra_cfg.runtime.choices))  # config, model, data, metrics, store
         callbacks = []
@@ -82,8 +81,7 @@ def main(cfg: DictConfig) -> float:
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on
-        if plan is None:  # refused before work: no run started, nothing of it to keep in its folder
-            discard_refused_folder(Path(hydra_cfg.runtime.output_dir))
+        discard_refused_folder(Path(hydra_cfg.runtime.output_dir))  # refused before a run started: nothing to keep
         exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
 
 

@@ -120,7 +120,14 @@ def test_real_runs_started_together_write_their_own_folders(tiny_model_path, phy
 
 def test_a_run_refused_before_work_leaves_no_folder_unless_the_user_named_it(tmp_path):
     """Each refused command left outputs/<date>/<time>/ with Hydra's .hydra/ and train.log: 50 in a session."""
-    for mistake in ("training.lr=abc", f"dataset=local dataset.path={tmp_path / 'missing.jsonl'}"):
+    store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    mistakes = [
+        "training.lr=abc",
+        f"dataset=local dataset.path={tmp_path / 'missing.jsonl'}",
+        f"resume=true {store}",  # refused once the store is open: no run with this config to continue
+    ]
+    (tmp_path / "mlflow.db").write_bytes(b"")  # an empty store, created on first use
+    for mistake in mistakes:
         assert run_train(*mistake.split(), cwd=tmp_path).returncode == 2
     days = list((tmp_path / "outputs").iterdir())  # outputs/<date>/ stays: another run may be making its folder there
     assert days and [list(day.iterdir()) for day in days] == [[] for _ in days]

@@ -68,14 +68,22 @@ def launch_stamp(pattern: str = "%m%d-%H%M%S", folder: str | None = None) -> str
 
 
 HYDRA_LEFTOVERS = {".hydra", "train.log"}  # what Hydra writes into a run's folder before the run's first line
+_working: set[Path] = set()  # folders of this command where a run has started (`work_started`)
+
+
+def work_started(folder: Path) -> None:
+    """From here on a run records into `folder` (its MLflow run names it): a refusal no longer discards it."""
+    _working.add(folder.resolve())
 
 
 def discard_refused_folder(folder: Path) -> None:
-    """Remove the folder this command claimed for a single run that was refused before work (a mistyped value, a
-    file it cannot read), when it holds only what Hydra wrote into it: the error line says all of it, and
-    `outputs/` would fill with a folder per refusal. A folder the user named (`hydra.run.dir=...`), or one holding
-    anything else, stays."""
-    if not folder.is_dir() or folder.resolve() not in {Path(claimed).resolve() for claimed in _claimed.values()}:
+    """Remove the folder this command claimed for a single run that was refused before its work started (a mistyped
+    value, a file it cannot read, a `resume=` with nothing to resume), when it holds only what Hydra wrote into
+    it: the error line says all of it, and `outputs/` would fill with a folder per refusal. A folder the user
+    named (`hydra.run.dir=...`), one where a run started (`work_started`), or one holding anything else, stays."""
+    if not folder.is_dir() or folder.resolve() in _working:
+        return
+    if folder.resolve() not in {Path(claimed).resolve() for claimed in _claimed.values()}:
         return
     if {entry.name for entry in folder.iterdir()} <= HYDRA_LEFTOVERS:
         shutil.rmtree(folder, ignore_errors=True)

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import build, choice, to_container
 from embedlab.evaluation.objective import objective
-from embedlab.folders import held_run_folder
+from embedlab.folders import held_run_folder, work_started
 from embedlab.hardware.ranks import is_main_process
 from embedlab.logs import also_logged_in
 from embedlab.losses.selection import select_parts, trainer_loss
@@ -72,7 +72,7 @@ def train(
     tracker.connect()  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
-    run_dir = resume.run_dir if resume else run_dir
+    command_dir, run_dir = run_dir, resume.run_dir if resume else run_dir
     folder = contextlib.ExitStack()  # one process per run folder, from here to the run's end (torchrun: rank 0's)
     if is_main_process():
         folder.enter_context(held_run_folder(run_dir))  # another live process has it (two resumes of a run): stop
@@ -118,6 +118,7 @@ def train(
             config, tracker.run_name or run_name(cfg, overrides), run_dir, tags={"phase": phase.name}, resume=resume
         ),
     ):
+        work_started(command_dir)  # the run records from here: a later error keeps this command's folder and log
         log_inputs(tracker, cfg, data, hardware, overrides)
         tracker.log_params(hardware.run_params(args))  # device, precision, per-device and effective batch
         with hardware.autocast():  # bf16: mining's encodes (and a reranker) in bf16 autocast too
