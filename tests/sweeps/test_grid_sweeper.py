@@ -50,3 +50,13 @@ def test_a_grid_is_grouped_unless_hydras_own_sweeper_is_named(compose_config):
     assert sweeper("hparams_search=physics") == sweeper("hparams_search=quora_mixed") == "EmbedlabOptunaSweeper"
     assert sweeper("hydra/sweeper=basic") == "BasicSweeper"
     assert sweeper("experiment=retrieval", "hparams_search=physics") == "EmbedlabOptunaSweeper"
+
+
+def test_a_launcher_that_cannot_start_a_grid_is_one_line(sweep_args, sweep_runs):
+    """As for a study's trials: joblib refuses `n_jobs=0` only when it starts, which was a 54-line trace."""
+    result = run_train("-m", *sweep_args, "loss.scale=10,20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert "could not start the grid's jobs 0-1: ValueError: n_jobs == 0 in Parallel has no meaning" in line
+    (parent,), children = sweep_runs()
+    assert children == [] and parent.info.status == "FAILED"

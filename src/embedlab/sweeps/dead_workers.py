@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures.process import BrokenProcessPool
 
 from hydra.core.utils import JobReturn, JobStatus
 
@@ -23,11 +22,6 @@ log = logging.getLogger(__name__)
 
 class WorkerDied(RuntimeError):
     """The job's process ended before it returned (killed by a signal, or stopped with a dying pool)."""
-
-
-def worker_died(exc: BaseException) -> bool:
-    """True for a launcher error that means a job's process died (loky's `TerminatedWorkerError` is one)."""
-    return isinstance(exc, BrokenProcessPool)
 
 
 def returns_after_dead_worker(trials: list, group: SweepGroup, exc: BaseException) -> list[JobReturn]:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from embedlab.errors import UserError, stopped_by_signal
+from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
 from embedlab.sweeps.search_space import quote
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, kept
 from embedlab.tracking.mlflow_run import describe_version, log_kept_model
@@ -280,7 +282,14 @@ class GroupedLauncher:
         for number, overrides in enumerate(job_overrides, start=initial_job_idx):
             chosen = [o for o in overrides if o.split("=", 1)[0] in self.swept]
             jobs.append([*overrides, *self.group.job_overrides(overrides=chosen, job=number)])
-        return self.inner.launch(jobs, initial_job_idx)
+        try:
+            return self.inner.launch(jobs, initial_job_idx)
+        except Exception as exc:  # the launcher's own (a job's failure is in its result): not a stop, not a dead worker
+            if isinstance(exc, UserError) or stopped_by_signal() is not None or worker_died(exc):
+                raise
+            raise launcher_could_not_start(
+                exc, self.inner, f"the grid's jobs {initial_job_idx}-{initial_job_idx + len(jobs) - 1}", "none ran"
+            ) from exc
 
 
 def grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[str]) -> dict[str, Any]:

@@ -20,11 +20,12 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from embedlab.config import build, first_line, to_container
+from embedlab.config import build, to_container
 from embedlab.errors import Interrupted, UserError, as_stop, raise_if_stopped
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
-from embedlab.sweeps.dead_workers import returns_after_dead_worker, worker_died
+from embedlab.sweeps.dead_workers import returns_after_dead_worker
+from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
 from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
 from embedlab.tracking.params import redact
@@ -195,11 +196,11 @@ def run_trials(
                     study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 if stopped or isinstance(exc, UserError):
                     raise
-                launcher_name = type(launcher).__name__
-                raise UserError(  # e.g. hydra.launcher.n_jobs=0, which joblib refuses only when it starts
-                    f"the launcher ({launcher_name}) could not start trial(s) {[t.number for t in trials]}: "
-                    f"{type(exc).__name__}: {first_line(exc)}; expected hydra/launcher and hydra.launcher.* "
-                    "it accepts (the trials are FAIL and run again when the command runs again)"
+                raise launcher_could_not_start(  # e.g. hydra.launcher.n_jobs=0
+                    exc,
+                    launcher,
+                    f"trial(s) {[t.number for t in trials]}",
+                    "the trials are FAIL and run again when the command runs again",
                 ) from exc
             returns = returns_after_dead_worker(trials, group, exc)  # a killed worker ends its trial, not the sweep
         outcomes = {trial.number: tell(study, trial, ret) for trial, ret in zip(trials, returns, strict=True)}
