@@ -114,6 +114,21 @@ def test_a_signal_while_a_grid_checks_its_points_is_one_line(signum, code, tiny_
     assert not [r for r in runs(uri) if r.info.status == "RUNNING"]
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_a_grids_job_says_what_the_grid_kept(tiny_model_path, physics_folder, tmp_path):
+    """The stopped job's line said "continue this run with resume=true", which a grid's job does not take."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    grid = ["-m", *long_tiny_run(tiny_model_path, physics_folder), "loss.scale=10,20"]
+    process = start(*grid, f"hydra.sweep.dir={tmp_path / 'grid'}", uri=uri)
+    wait_until((tmp_path / "grid" / "0" / "checkpoints" / "checkpoint-2" / COMPLETE).exists, process)
+    returncode, stderr = stopped(process, signal.SIGINT)
+    assert returncode == 130, stderr[-3000:]
+    line = last_line(stderr)
+    assert line.startswith("interrupted: stopped by SIGINT; grid grid-") and "resume=true" not in line
+    assert line.endswith(": 0 of its jobs finished (their runs are kept); the same command runs every job again")
+    assert sorted(r.info.status for r in runs(uri)) == ["KILLED", "KILLED"]  # the parent and its first job
+
+
 # Where a signal lands, a library's cleanup may turn its exception into another on the way out. Each body sends the
 # signal to its own process inside such a library function, under what `python -m train` wraps every command in.
 CARRIED_AWAY = {

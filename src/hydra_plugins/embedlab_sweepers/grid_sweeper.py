@@ -16,6 +16,7 @@ class EmbedlabGridSweeper(BasicSweeper):
     """
 
     def sweep(self, arguments: list[str]):
+        from embedlab.errors import Interrupted, as_stop
         from embedlab.folders import launch_stamp
         from embedlab.sweeps.mlflow_group import GroupedLauncher, SweepGroup, log_grid_summary
         from embedlab.tracking.status import ended_with_status
@@ -45,6 +46,12 @@ class EmbedlabGridSweeper(BasicSweeper):
                     return super().sweep(arguments)
                 finally:  # the best job so far, also when a job stopped the sweep
                     summary = log_grid_summary(group, job_cfg.optimized_metric, fixed, sorted(swept))
+        except BaseException as exc:  # a stopped job said "resume=true", which a grid's job does not take alone
+            stop = as_stop(exc)
+            if stop is None:
+                raise
+            done = f"{summary.get('n_complete', 0)} of its jobs finished (their runs are kept)"
+            raise Interrupted(stop.signum, f"grid {name}: {done}; the same command runs every job again") from None
         finally:
             print(f"Sweep {name}: MLflow parent run {group.run_id} (filter runs with tags.sweep = '{name}')")
             if summary.get("best_command"):
