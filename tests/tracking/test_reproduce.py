@@ -55,6 +55,23 @@ def test_reproduce_of_a_sweeps_parent_run_names_its_best_job(mlflow_uri, tmp_pat
     ]
 
 
+def test_reproduce_of_a_chains_parent_run_names_a_stage(mlflow_uri, tmp_path):
+    import mlflow
+
+    from embedlab_testing import run_train
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("retrieval", artifact_location=(tmp_path / "art").as_uri())
+    chain = client.create_run(experiment, run_name="retrieval-neighbour_rounds 1207-101500").info.run_id
+    stage = client.create_run(experiment, tags={"mlflow.parentRunId": chain, "embedlab.stage": "phase1"}).info.run_id
+    result = run_train(f"reproduce={chain}", "--cfg", "job")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: reproduce={chain}: the run has no overrides.txt artifact to rebuild it from; expected one of its "
+        f"stages' runs, which runs the whole chain again: reproduce={stage}"
+    ]
+
+
 def test_reproduce_with_a_plus_says_to_drop_it():
     from embedlab_testing import run_train
 

@@ -35,7 +35,10 @@ def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
             "of the chain's parent run, or resume=true"
         )
     if run.info.status == "FINISHED":
-        raise UserError(f"resume={resume}: that chain is FINISHED; nothing to resume")
+        raise UserError(
+            f"resume={resume}: that chain is FINISHED; nothing to resume; expected a FAILED or KILLED chain (to train "
+            "it again: reproduce=<one of its stages' run ids>)"
+        )
     check_owner_gone(run, resume)
     return run
 

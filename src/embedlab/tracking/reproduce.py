@@ -41,7 +41,17 @@ def run_overrides(client, run_id: str) -> tuple[object, list[str]]:
     try:
         text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/overrides.txt")
     except Exception:
-        raise UserError(f"reproduce={run_id}: the run has no overrides.txt artifact to rebuild it from") from None
+        stages = client.search_runs(
+            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'", max_results=1
+        )
+        expected = (  # a chain's parent run: its stages hold the chain's overrides, and reproduce the whole chain
+            f"expected one of its stages' runs, which runs the whole chain again: reproduce={stages[0].info.run_id}"
+            if stages
+            else "expected a run that python -m train logged (it logs overrides.txt)"
+        )
+        raise UserError(
+            f"reproduce={run_id}: the run has no overrides.txt artifact to rebuild it from; {expected}"
+        ) from None
     return run, own_overrides(text.splitlines())
 
 

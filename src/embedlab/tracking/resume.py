@@ -53,7 +53,8 @@ def find_resume_point(
         run_dir = Path(newest.data.tags.get("output_dir", ""))
         raise UserError(
             f"resume=true: no unfinished run with this config has a complete checkpoint (the newest, "
-            f"{newest.info.run_id}, has none under {run_dir}); nothing to resume"
+            f"{newest.info.run_id}, has none under {run_dir}); nothing to resume; expected a run stopped after its "
+            "first checkpoint: run the command without resume= to start anew"
         )
     run = run_by_id(client, resume)
     if run.info.status == "FINISHED":

@@ -127,7 +127,8 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             raise UserError(
                 f"training loss is {value} at step {self.state.global_step + 1} "
                 f"({self.nonfinite_steps} non-finite steps in a row; training.max_nonfinite_steps="
-                f"{self.max_nonfinite_steps}); lower training.lr or check the data"
+                f"{self.max_nonfinite_steps}); expected finite losses: lower training.lr (or loss.scale), or check the "
+                "data"
             )
         return loss
 
