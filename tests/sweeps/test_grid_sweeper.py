@@ -60,3 +60,30 @@ def test_a_launcher_that_cannot_start_a_grid_is_one_line(sweep_args, sweep_runs)
     assert "could not start the grid's jobs 0-1: ValueError: n_jobs == 0 in Parallel has no meaning" in line
     (parent,), children = sweep_runs()
     assert children == [] and parent.info.status == "FAILED"
+
+
+def test_a_grid_over_a_chain_finds_its_best_job_and_logs_its_model(
+    tiny_model_path, physics_folder, mlflow_uri, tmp_path
+):
+    """Each job is a chain: its result is its last stage's (a grandchild of the grid's parent), which the grid did
+    not see: no best job, nothing logged, and both stages named like the job."""
+    import mlflow
+
+    from embedlab_testing import tiny_chain_overrides
+
+    chain = ["experiment=physics_two_phase", *tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder)]
+    result = run_train(
+        "-m", *chain, "tracking.log_model=true", "loss.scale=10,20", f"hydra.sweep.dir={tmp_path / 'multirun'}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = mlflow.MlflowClient(mlflow_uri)
+    every = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    [parent] = [r for r in every if "sweep_kind" in r.data.tags]
+    jobs = [r for r in every if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.info.run_name for r in jobs) == ["j00 scale=10", "j01 scale=20"]
+    stages = sorted(r.info.run_name for r in every if r.data.tags.get("embedlab.stage"))
+    assert stages == ["phase1 j00 scale=10", "phase1 j01 scale=20", "phase2 j00 scale=10", "phase2 j01 scale=20"]
+    best = next(r for r in jobs if r.info.run_id == parent.data.tags["best_run_id"])
+    assert "Best job j0" in result.stdout and parent.data.metrics["best_value"] == best.data.metrics["kept_ndcg_at_10"]
+    [version] = client.search_model_versions("name='embedlab-physics'")  # the best job's model, and it alone
+    assert version.run_id == best.data.tags["embedlab.kept_run_id"] == best.data.tags["embedlab.phase2_run_id"]

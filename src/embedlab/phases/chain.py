@@ -30,6 +30,7 @@ from embedlab.phases.chain_resume import (
     stage_runs,
 )
 from embedlab.report import ORDER, format_table
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_PREFIX, KEPT_RUN_TAG
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, values_name
@@ -78,6 +79,8 @@ def stage_config(cfg: DictConfig, name: str, stage: DictConfig, previous, parent
         stage_cfg.phase = stage.phase
         stage_cfg.merge_with({key: value for key, value in stage.items() if key != "phase"})
         stage_cfg.tracking.parent_run_id = parent_run_id
+        if stage_cfg.tracking.get("run_name"):  # a sweep's job: `phase1 j00 scale=10` under the chain's `j00 …`
+            stage_cfg.tracking.run_name = f"{name} {stage_cfg.tracking.run_name}"
         tags = {STAGE_TAG: name}
         if previous is not None:
             stage_cfg.phase.init_from = str(previous.best.path)
@@ -124,6 +127,17 @@ class ParentRun:
         self.client.log_text(self.run_id, table, "chain_summary.txt")
         for name, r in results.items():
             self.client.set_tag(self.run_id, f"embedlab.{name}_run_id", r.run_id)
+        # what the chain keeps is its last stage's model: its kept_* metrics and folder, where a sweep over chains
+        # (a grid's best job, the model it logs) and the runs table look for a run's result
+        kept_run = list(results.values())[-1].run_id
+        self.client.set_tag(self.run_id, KEPT_RUN_TAG, kept_run)  # where the kept model's record (and params) are
+        last = self.client.get_run(kept_run).data
+        for key, value in last.metrics.items():
+            if key.startswith(KEPT_PREFIX):
+                self.client.log_metric(self.run_id, key, value)
+        for key in (KEPT_MODEL_PATH_TAG, "optimized_metric"):
+            if key in last.tags:
+                self.client.set_tag(self.run_id, key, last.tags[key])
 
 
 @contextlib.contextmanager
@@ -137,8 +151,9 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
     tracker.connect()
     client = mlflow.MlflowClient(tracker.uri)
     values = values_name(named_overrides(overrides or []))  # named as its stages are, without the stage
-    name = timed_name(f"{cfg.dataset.name}-{cfg.phase.name}", values)
-    tags = {"phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if killed -9
+    # a sweep's job: the sweep's name for it (`j00 scale=10`) and its tags (`sweep`, `sweep_overrides`, ...)
+    name = tracker.run_name or timed_name(f"{cfg.dataset.name}-{cfg.phase.name}", values)
+    tags = {**tracker.tags, "phase": cfg.phase.name, "output_dir": str(run_dir), **process_tags()}  # stale if -9
     if tracker.parent_run_id:  # the chain itself may be a trial of a sweep
         tags["mlflow.parentRunId"] = tracker.parent_run_id
     digest = config_hash(to_container(cfg))

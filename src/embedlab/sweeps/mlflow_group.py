@@ -13,7 +13,7 @@ from typing import Any
 from embedlab.errors import UserError, stopped_by_signal
 from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
 from embedlab.sweeps.search_space import quote
-from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, kept
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_RUN_TAG, kept
 from embedlab.tracking.mlflow_run import describe_version, log_kept_model
 from embedlab.tracking.model_card import kept_model_of
 from embedlab.tracking.params import param_value, redact
@@ -170,12 +170,14 @@ class SweepGroup:
         if best is None:
             return None
         self.client.set_tag(self.run_id, "best_run_id", best.info.run_id)
-        model_id = self.best_model_id(best)
+        kept_run = best.data.tags.get(KEPT_RUN_TAG)  # a job that is a chain keeps its last stage's model
+        source = self.client.get_run(kept_run) if kept_run else best
+        model_id = self.best_model_id(source)
         if model_id is None or not self.registered_model_name:
             return None
-        name, kept_model = self.registered_model_name, kept_model_of(self.client, best)
+        name, kept_model = self.registered_model_name, kept_model_of(self.client, source)
         version = self.register(model_id, name)
-        describe_version(self.client, name, version, best.info.run_id, kept_model, {SWEEP_TAG: self.name})
+        describe_version(self.client, name, version, source.info.run_id, kept_model, {SWEEP_TAG: self.name})
         self.client.set_tag(self.run_id, "registered_model", f"models:/{name}/{version}")
         moved = self.move_champion(name, version, metric, direction, kept_model.dataset)
         self.client.set_tag(self.run_id, CHAMPION, moved)
