@@ -169,3 +169,11 @@ def test_two_sets_of_training_judgements_are_refused_and_qrels_tsv_beside_a_test
     assert query_ids(bundle, "test") == {f"q{i}" for i in range(30, 40)}
     assert query_ids(bundle, "train") | query_ids(bundle, "validation") == {f"q{i}" for i in range(30)}
     assert bundle.split_sources == {"train": "made", "validation": "made", "test": "given"}
+
+
+def test_a_beir_file_that_links_to_nothing_says_where_it_points(tmp_path):
+    folder = write_beir_splits(tmp_path / "beir", {}, flat=range(0, 30))
+    (folder / "corpus.jsonl").rename(tmp_path / "moved.jsonl")
+    (folder / "corpus.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(UserError, match=f"corpus.jsonl: is a link to {tmp_path / 'gone.jsonl'}, which leads to no"):
+        load_table("local", "retrieval", path=str(folder))

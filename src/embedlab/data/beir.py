@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle, Part, retrieval_splits
-from embedlab.data.readers import read_qrels, read_texts
+from embedlab.data.readers import not_found, read_qrels, read_texts
 from embedlab.data.splits import SPLITS, drop_exact_duplicates, split_missing
 from embedlab.errors import UserError
 
@@ -85,6 +85,9 @@ def _beir_files(
     if not folder.is_dir():
         raise UserError(f"{folder}: not a directory; expected a BEIR folder with corpus.jsonl, queries.jsonl, qrels")
     missing = [f for f in ("corpus.jsonl", "queries.jsonl") if not (folder / f).exists()]
+    for name in missing:
+        if (folder / name).is_symlink():  # a link to no file: say where it points, as for any file
+            raise not_found(folder / name)
     split_dir = folder / "qrels"
     if not split_dir.is_dir() and not (folder / "qrels.tsv").exists():
         missing.append("qrels.tsv (or qrels/{train,dev,test}.tsv)")

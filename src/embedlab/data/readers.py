@@ -20,7 +20,7 @@ BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 log = logging.getLogger(__name__)
 
 
-def _not_found(path: Path) -> UserError:
+def not_found(path: Path) -> UserError:
     """A missing file; when its folder is a file (`dataset.path=<a file>` where a folder was expected), that; when it
     is a link to nowhere (a missing target or a loop of links), where the link points."""
     if path.parent.is_file():
@@ -64,7 +64,7 @@ def _check_regular(path: Path) -> None:
 
 def _read_text(path: Path) -> str:
     if not path.exists():
-        raise _not_found(path)
+        raise not_found(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory; expected a file ({', '.join(TABLE_SUFFIXES)})")
     _check_regular(path)
@@ -250,7 +250,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     if not path.exists():
-        raise _not_found(path)
+        raise not_found(path)
     _check_regular(path)
     try:
         rows = pq.read_table(path).to_pylist()
