@@ -19,6 +19,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)  # what `frozen_clock` says it is
 
 
+@pytest.fixture(autouse=True)
+def no_mlruns_in_the_repository():
+    """An experiment made without an artifact location (MLflow's `create_experiment(name)`) keeps its artifacts in
+    ./mlruns of the current folder, the repository's under pytest; embedlab's `open_experiment` puts them beside
+    the store. A test that left mlruns/ in the repository fails here, naming itself."""
+    existed = (REPO / "mlruns").exists()
+    yield
+    assert existed or not (REPO / "mlruns").exists(), "this test wrote mlruns/ into the repository"
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory) -> str:
     """A 2-layer, 32-wide BERT sentence encoder with MiniLM's tokenizer, built locally in well under a second."""

@@ -106,6 +106,7 @@ def test_reproduce_refuses_overrides_that_compose_other_settings_today(tiny_mode
     from embedlab.tracking.mlflow_run import git_commit
     from embedlab.tracking.params import flatten
     from embedlab.tracking.reproduce import composed, data_digest
+    from embedlab.tracking.store import open_experiment
     from embedlab_testing import run_train
 
     overrides = [f"model.name_or_path={tiny_model_path}", f"dataset.path={physics_folder}"]
@@ -113,9 +114,8 @@ def test_reproduce_refuses_overrides_that_compose_other_settings_today(tiny_mode
     client = mlflow.MlflowClient(mlflow_uri)
 
     def logged_run(params: dict[str, str]) -> str:
-        run_id = client.create_run(
-            client.create_experiment(f"e{len(params)}{params['training.weight_decay']}")
-        ).info.run_id
+        experiment = open_experiment(client, mlflow_uri, f"e{len(params)}{params['training.weight_decay']}")
+        run_id = client.create_run(experiment).info.run_id  # artifacts beside the store, as a run's
         items = [Param(k, v) for k, v in params.items()]
         for start in range(0, len(items), 100):
             client.log_batch(run_id, params=items[start : start + 100])
