@@ -168,8 +168,8 @@ def plan_stage(name: str, config: dict[str, Any], choices: dict[str, Any], seen:
         for key, value in (("optimized_metric", config["optimized_metric"]), ("training.select_by", select_by)):
             if value not in metrics:
                 raise UserError(
-                    f"{key}={value} is not logged; expected one of those logged: {', '.join(metrics)} (what {described} with "
-                    f"loss={loss_name} logs at each evaluation)"
+                    f"{key}={value} is not logged; expected one of those logged: {', '.join(metrics)} (what "
+                    f"{described} with loss={loss_name} logs at each evaluation)"
                 )
     except UserError as exc:
         raise UserError(f"{where}{exc}") from None

@@ -37,7 +37,10 @@ from embedlab.errors import UserError
 HUB_ID = "sentence-transformers/quora-duplicates"
 RELEASE_URL = "https://qim.fs.quoracdn.net/quora_duplicate_questions.tsv"
 RELEASE_COLUMNS = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
-HOW_TO_PROVIDE = f"; expected the release's file: download {RELEASE_URL} and pass dataset.path=/path/to/quora_duplicate_questions.tsv"
+HOW_TO_PROVIDE = (
+    f"; expected the release's file: download {RELEASE_URL} and pass "
+    "dataset.path=/path/to/quora_duplicate_questions.tsv"
+)
 EVAL_SPLITS = ("validation", "test")
 
 log = logging.getLogger(__name__)

@@ -85,7 +85,8 @@ def check_model_folder(name_or_path: str, key: str = "model.name_or_path") -> No
     for module in transformer_folders(folder):
         if not module.is_dir():
             raise UserError(
-                f"{key}={name_or_path}: modules.json names {module}, which does not exist; expected a complete sentence-transformers folder"
+                f"{key}={name_or_path}: modules.json names {module}, which does not exist; expected a complete "
+                "sentence-transformers folder"
             )
         if not any((module / name).exists() for name in TOKENIZER_FILES):
             raise UserError(
