@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -19,6 +18,7 @@ from embedlab.errors import UserError
 from embedlab.folders import take_lock_or_refuse
 from embedlab.sweeps.storage import prepare_storage, rdb_storage
 from embedlab.tracking.params import redact
+from embedlab.tracking.sqlite_store import sqlite_file
 from embedlab.tracking.stale_runs import process_alive, process_started
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,13 @@ def one_sweeper(storage: str, name: str) -> Iterator[None]:
     run `n_trials` (the same points: the same seed and trial count seed both samplers) under two parent runs.
     Trials side by side are `hydra.sweeper.n_jobs` or a parallel launcher. A server storage (PostgreSQL) has no
     such lock: one command per study there is the user's to keep."""
-    if not storage.startswith("sqlite:///"):
+    database = sqlite_file(storage)
+    if database is None:
         yield
         return
     import fcntl
 
     prepare_storage(storage)  # MLflow's store named here, or a missing folder: one line, and no lock left beside it
-    database = Path(storage[len("sqlite:///") :].split("?", 1)[0])
     folder = database.parent / f"{database.name}.locks"
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
-from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind
+from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind, sqlite_file
 from embedlab.tracking.store import ARTIFACTS_FOLDER, artifact_folder
 
 CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
@@ -111,9 +111,9 @@ def check_store_reachable(uri: str, experiment: str | None = None) -> None:
 def check_store_exists(uri: str, key: str) -> None:
     """`resume=` and `reproduce=` read runs an existing store holds: a SQLite file that is not there (a misspelt
     `tracking.uri`) is one line, before MLflow would create an empty store there and find no run in it."""
-    path = Path(uri[len("sqlite:///") :].split("?", 1)[0]) if uri.startswith("sqlite:///") else None
-    if path is None or path.exists() or uri.split("?", 1)[0] == "sqlite:///:memory:":
-        return  # a server's or a database server's runs are its own to find
+    path = sqlite_file(uri)
+    if path is None or path.exists():
+        return  # a server's, a database server's or an in-memory store's runs are its own to find
     nearby = sorted(p.name for p in path.parent.glob("*.db")) if path.parent.is_dir() else []
     there = f" ({path.parent} holds {', '.join(nearby[:5])})" if nearby else ""
     raise UserError(

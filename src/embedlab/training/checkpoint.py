@@ -82,11 +82,13 @@ def mark_complete(checkpoint: Path) -> None:
     os.replace(partial, checkpoint / COMPLETE)
 
 
-def last_complete_checkpoint(folder: Path) -> Path | None:
-    """The highest-step checkpoint whose save finished; partial ones (killed mid-save) are skipped."""
+def last_complete_checkpoint(folder: Path, before: int | None = None) -> Path | None:
+    """The highest-step checkpoint whose save finished (below step `before`, if given); partial ones (killed
+    mid-save) are skipped."""
     if not folder.is_dir():
         return None
-    done = [p for p in folder.iterdir() if _step(p) >= 0 and (p / COMPLETE).exists()]
+    below = before if before is not None else math.inf
+    done = [p for p in folder.iterdir() if 0 <= _step(p) < below and (p / COMPLETE).exists()]
     return max(done, key=_step, default=None)
 
 
@@ -125,8 +127,7 @@ def check_resumable(checkpoint: Path, key: str = "resume") -> None:
     problem = checkpoint_problem(checkpoint)
     if problem is None:
         return
-    earlier = [p for p in checkpoint.parent.iterdir() if 0 <= _step(p) < _step(checkpoint) and (p / COMPLETE).exists()]
-    before = max(earlier, key=_step, default=None)
+    before = last_complete_checkpoint(checkpoint.parent, before=_step(checkpoint))
     then = f"to resume from {before.name}" if before else "and start a new run: it is the run's only checkpoint"
     raise UserError(
         f"{key}: checkpoint {checkpoint} is damaged: {problem}; expected a complete checkpoint "
