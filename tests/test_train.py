@@ -65,6 +65,12 @@ def test_best_checkpoint_is_lowest_val_loss_and_loads(tiny_run):
     assert run.info.run_id in result.stdout
 
 
+def test_a_finished_run_keeps_its_model_and_removes_its_resume_state(tiny_run):
+    _, _, run_dir = tiny_run
+    assert (run_dir / "best" / "model.safetensors").exists()
+    assert not (run_dir / "checkpoints").exists()  # 2 x ~265 MB for MiniLM; training.keep_checkpoints=true keeps it
+
+
 def test_artifacts_hold_config_overrides_and_fingerprint(tiny_run):
     import mlflow
 

@@ -87,7 +87,7 @@ def train(
         reuse_tags,
         starting_work,
     )
-    from embedlab.training.checkpoint import Selection, select_best_checkpoint, starting_weights
+    from embedlab.training.checkpoint import Selection, removed_when_finished, select_best_checkpoint, starting_weights
     from embedlab.training.interrupt import GracefulStop
     from embedlab.training.trainer import evaluate_test
 
@@ -176,6 +176,8 @@ def train(
             split_sources=data.split_sources,
             base_is_candidate=bool(cfg.training.base_is_candidate),
         )
+        if not args.keep_checkpoints:  # removed once the run is FINISHED: its kept model is in best/
+            folder.push(removed_when_finished(Path(args.output_dir)))
         return RunResult(value, tracker.run_id, best, model_uri, test_start, test_best, handed)
 
 

@@ -3,12 +3,13 @@ trainer state present and readable; a damaged one is one line naming it, the fil
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from embedlab.errors import UserError
-from embedlab.training.checkpoint import COMPLETE, check_resumable
+from embedlab.training.checkpoint import COMPLETE, check_resumable, removed_when_finished
 from embedlab_testing import write_checkpoint
 
 
@@ -44,3 +45,14 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_the_file_and_the_one_before(
     (earlier / COMPLETE).unlink()  # no earlier complete checkpoint: a new run is the way on
     with pytest.raises(UserError, match="and start a new run: it is the run's only checkpoint$"):
         check_resumable(last)
+
+
+def test_checkpoints_go_when_the_run_finishes_and_stay_when_it_fails(tmp_path):
+    for fails in (True, False):
+        checkpoints = tmp_path / ("failed" if fails else "finished") / "checkpoints"
+        checkpoint = write_checkpoint(checkpoints / "checkpoint-2")
+        with contextlib.suppress(RuntimeError), contextlib.ExitStack() as stack:
+            stack.push(removed_when_finished(checkpoints))
+            if fails:  # e.g. MLflow could not mark the run FINISHED: resume= still has its checkpoint
+                raise RuntimeError("the run failed")
+        assert checkpoint.exists() is fails

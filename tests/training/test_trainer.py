@@ -64,7 +64,11 @@ def test_a_file_smaller_than_one_evaluation_interval_trains_and_evaluates_its_st
 @pytest.mark.slow
 def test_the_last_step_is_evaluated_when_it_is_not_a_multiple_of_eval_steps(tiny_model_path, physics_folder, tmp_path):
     _, uri = train_in(
-        tmp_path, *tiny_overrides(tiny_model_path, physics_folder), "training.max_steps=3", "training.eval_steps=2"
+        tmp_path,
+        *tiny_overrides(tiny_model_path, physics_folder),
+        "training.max_steps=3",
+        "training.eval_steps=2",
+        "training.keep_checkpoints=true",  # a FINISHED run removes them by default
     )
     [run] = runs(uri)
     assert sorted(history(uri, run.info.run_id, "val_loss")) == [0, 2, 3]

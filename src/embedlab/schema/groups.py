@@ -86,6 +86,7 @@ TRAINING = {
     "eval_steps": positive(),
     "logging_steps": positive(),
     "save_total_limit": positive(nullable=True),
+    "keep_checkpoints": Flag(),
     "max_nonfinite_steps": positive(),
     "select_by": Text(valid=metric_name, what="val_loss, val_loss_<part>, or a validation metric such as ndcg_at_10"),
     "base_is_candidate": Flag(),

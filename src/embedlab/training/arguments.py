@@ -27,6 +27,7 @@ def training_arguments(
     eval_steps: int = 10,
     logging_steps: int = 5,
     save_total_limit: int = 2,
+    keep_checkpoints: bool = False,
     validation_corpus_sample: int | None = None,
     select_by: str = "val_loss",
     base_is_candidate: bool = True,
@@ -45,6 +46,10 @@ def training_arguments(
     `select_by` / `base_is_candidate`: which model the run keeps (`training.checkpoint.Selection`); the trainer
     keeps and reloads the checkpoint that is best on `select_by`.
 
+    `keep_checkpoints`: a run that ends FINISHED removes its `checkpoints/` folder (model, optimizer, scheduler
+    and RNG state of each saved step: what `resume=` needs, and a FINISHED run is not resumed); the kept model stays
+    in `best/`. True keeps them, as the trainer left them.
+
     `max_nonfinite_steps` and `length_buckets` have no default here: conf/training/default.yaml states them, once.
     `eval_on_start`: evaluate the starting model at step 0; a resumed run passes False (it has those metrics).
 
@@ -60,6 +65,7 @@ def training_arguments(
         length_buckets=length_buckets,
         select_by=select_by,
         base_is_candidate=base_is_candidate,
+        keep_checkpoints=keep_checkpoints,
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,

@@ -143,6 +143,17 @@ class CompleteCheckpointCallback(TrainerCallback):
             mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
 
+def removed_when_finished(folder: Path):
+    """An exit callback for `ExitStack.push`: once the run's context exits without an error (the run is FINISHED),
+    remove `folder` (its checkpoints: resume state a FINISHED run cannot use); after an error, keep it for resume."""
+
+    def remove(exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return remove
+
+
 def starting_weights(model) -> dict:
     """A CPU copy of the starting model's weights, to fall back on when no checkpoint beats it (~90 MB for MiniLM)."""
     return {key: tensor.detach().to("cpu", copy=True) for key, tensor in model.state_dict().items()}

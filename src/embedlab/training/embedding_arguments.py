@@ -19,6 +19,9 @@ class EmbeddingTrainingArguments(SentenceTransformerTrainingArguments):
     base_is_candidate: bool = field(
         default=True, metadata={"help": "The starting model competes with the checkpoints (kept if none beats it)."}
     )
+    keep_checkpoints: bool = field(
+        default=False, metadata={"help": "A FINISHED run keeps its checkpoints/ folder (removed by default)."}
+    )
     length_buckets: int = field(  # no default, as max_nonfinite_steps
         kw_only=True, metadata={"help": "Forwards per text column of a training batch, rows of similar length each."}
     )
