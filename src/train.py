@@ -96,6 +96,7 @@ def check_before_work(cfg: DictConfig, choices: dict | None = None):
 if __name__ == "__main__":
     from embedlab.schema.composition import (
         check_no_group_is_null,
+        check_no_resume_in_sweep,
         check_one_mode,
         check_search_space_has_multirun,
         one_line_composition_errors,
@@ -106,6 +107,7 @@ if __name__ == "__main__":
     with stopped_in_one_line(), one_line_composition_errors():  # `dataset=quroa`: one line, not Hydra's fifteen
         check_no_group_is_null(sys.argv)
         check_one_mode(sys.argv)  # `-m … --cfg job`: Hydra's ValueError, a traceback
+        check_no_resume_in_sweep(sys.argv)  # `-m … resume=true`: each job failed, after the sweep's parent run
         check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
         sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
         main()

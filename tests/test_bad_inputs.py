@@ -255,6 +255,7 @@ SWEEPS = {
     "no trials": (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is out of range"),
     "direction misspelled": (["hydra.sweeper.direction=maximise"], "hydra.sweeper.direction=maximise is unknown"),
     "storage URL": (["hydra.sweeper.storage=sqlite//x.db"], "is not a database URL"),
+    "resume in a study": (["resume=0123abcd"], "resume=0123abcd with -m: resume= continues one stopped run"),
     "reversed interval": (["training.lr=interval(2e-4,1e-5)"], "is not a valid interval"),
     "range end that cannot run": (["training.batch_size=choice(0,16)"], "the value 0 cannot run"),
     "parameter through the sweeper's params": (
@@ -313,6 +314,7 @@ def test_bad_sweep_is_one_line_before_any_job(name, tiny_model_path, tmp_path):
 GRIDS = {
     "loss that cannot read the data": ("loss=mnrl,cosent", "grid point 1 (loss=cosent"),
     "misspelled option": ("dataset=physics,quroa", "did you mean quora?"),
+    "resume in a grid": ("resume=true loss.scale=10,20", "resume=true with -m: resume= continues one stopped run"),
 }
 
 
@@ -320,7 +322,7 @@ GRIDS = {
 def test_a_grid_is_checked_at_every_point_before_its_first_job(name, tiny_model_path, tmp_path):
     grid, expected = GRIDS[name]
     model, folder = f"model.name_or_path={tiny_model_path}", f"hydra.sweep.dir={tmp_path / 'grid'}"
-    result = refused("-m", grid, model, folder, tmp_path=tmp_path, expected=expected)
+    result = refused("-m", *grid.split(), model, folder, tmp_path=tmp_path, expected=expected)
     assert "UserWarning" not in result.stderr  # Hydra's warning for a failed callback, with its 15-line message
     assert not (tmp_path / "grid" / "0").exists()  # the good first point did not start either
     assert not (tmp_path / "mlflow.db").exists()  # nor did any run: not even the store was made

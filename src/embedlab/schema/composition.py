@@ -61,6 +61,21 @@ def check_one_mode(argv: list[str]) -> None:
         )
 
 
+def check_no_resume_in_sweep(argv: list[str]) -> None:
+    """`python -m train -m resume=true a=1,2`: every job would look for one run to continue, after the sweep had
+    made its parent run and folders, and fail there. A sweep's jobs start anew; a stopped sweep goes on by its
+    own command (a grid runs every job again, a study continues under its name)."""
+    if not {"-m", "--multirun"} & set(argv[1:]):
+        return
+    given = [a for a in argv[1:] if a.lstrip("+").partition("=")[0] == "resume" and a.partition("=")[2] != "false"]
+    if given:
+        raise UserError(
+            f"{given[-1]} with -m: resume= continues one stopped run, and a sweep's jobs start anew; expected the "
+            "sweep's command without resume= (a grid runs every job again, an Optuna study continues where it "
+            "stopped), or python -m train resume=<one job's run id> without -m"
+        )
+
+
 def check_search_space_has_multirun(argv: list[str]) -> None:
     """`python -m train hparams_search=physics` without `-m` would train one run and never start the study."""
     arguments = argv[1:]
