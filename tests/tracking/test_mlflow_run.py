@@ -270,6 +270,7 @@ def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path,
     forced = run_train(f"reproduce={run.info.run_id}", "reproduce_force=true", "--cfg", "job")
     assert forced.returncode == 0, forced.stderr[-2000:]
     assert f"path: {physics_folder}" in forced.stdout
+    assert "reproduce_forced: git commit 0123456789ab, now " in forced.stdout  # the tag the run would carry
     unknown = run_train("reproduce=0000", "--cfg", "job")
     assert unknown.returncode == 2 and unknown.stderr.strip().startswith(
         f"error: reproduce=0000: no MLflow run in {mlflow_uri} has that id; expected the id of a run in that store"

@@ -134,4 +134,9 @@ def test_reproduce_refuses_overrides_that_compose_other_settings_today(tiny_mode
         f"error: reproduce={edited}: its overrides compose other settings today (training.weight_decay=0.5, now "
         f"{params['training.weight_decay']}: conf/ changed since the run, uncommitted)" in result.stderr
     )
-    assert run_train(f"reproduce={edited}", "reproduce_force=true", "--cfg", "job").returncode == 0
+    forced = run_train(f"reproduce={edited}", "reproduce_force=true", "--cfg", "job")
+    assert forced.returncode == 0  # and the run would say so: no faithful copy, and of what
+    differs = f"settings training.weight_decay=0.5, now {params['training.weight_decay']}"
+    assert f"reproduce_force=true: running despite {differs}" in forced.stdout
+    assert f"reproduce_forced: {differs}" in forced.stdout  # the run's tag, in the config it composes
+    assert "reproduce_forced" not in run_train(f"reproduce={same}", "reproduce_force=true", "--cfg", "job").stdout

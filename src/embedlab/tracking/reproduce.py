@@ -17,6 +17,7 @@ from embedlab.errors import UserError, user_errors_exit
 REPRODUCES_TAG = "reproduces"  # on a reproduction: the id of the run it reproduces (also in its name)
 PREFIX = "reproduce="
 FORCE = "reproduce_force="
+FORCED_TAG = "reproduce_forced"  # on a forced reproduction that differs: what differed (commit, settings, data)
 # What a sweep adds to a job's overrides (its parent run, trial, name): a reproduced job is a standalone run.
 # Any spelling: keys only a sweep or a reproduction sets, and the name (a reproduction is named after its source).
 SWEEP_KEYS = (
@@ -25,6 +26,7 @@ SWEEP_KEYS = (
     "tracking.tags.sweep",
     "tracking.run_name=",
     f"tracking.tags.{REPRODUCES_TAG}=",  # a reproduction of a reproduction names the run it reproduces itself
+    f"tracking.tags.{FORCED_TAG}=",  # ... and says itself whether it differs from it
 )
 # Only as a sweep writes them (`SweepGroup.job_overrides`): a single run's own `tracking.log_model=true` is kept.
 SWEEP_WRITTEN = ("++tracking.register=", "++tracking.log_model=")
@@ -107,8 +109,10 @@ def data_digest(cfg) -> str:
     return build(cfg.dataset, where="dataset", seed=cfg.seed).fingerprint()["sha256"]
 
 
-def check_same_code_and_data(run, overrides: list[str]) -> None:
-    """The run's commit, its config as its overrides compose it today, and its data: each must be the run's."""
+def differences(run, overrides: list[str], all_of_them: bool) -> list[tuple[str, str]]:
+    """What differs between the run and a reproduction of it today, in order: the git commit, the settings its
+    overrides compose (conf/ edited, uncommitted), the data. Each as (what the tag says, the error line); only
+    the first unless `all_of_them` (reproduce_force=true: the run's tag names them all)."""
     import mlflow
 
     from embedlab.tracking.mlflow_run import git_commit
@@ -116,30 +120,58 @@ def check_same_code_and_data(run, overrides: list[str]) -> None:
     from embedlab.tracking.resume import changed_settings
 
     run_id = run.info.run_id
+    found = []
     logged, now = run.data.tags.get("git_commit", "unknown"), git_commit()
     if logged != now or now == "unknown":
-        raise UserError(
-            f"reproduce={run_id}: the run was made with git commit {logged[:12]}, this checkout is {now[:12]}; "
-            f"check out {logged[:12]} or add reproduce_force=true"
+        found.append(
+            (
+                f"git commit {logged[:12]}, now {now[:12]}",
+                f"reproduce={run_id}: the run was made with git commit {logged[:12]}, this checkout is {now[:12]}; "
+                f"check out {logged[:12]} or add reproduce_force=true",
+            )
         )
-    cfg = composed(overrides)
+        if not all_of_them:
+            return found
+    try:
+        cfg = composed(overrides)
+    except UserError as exc:  # forced across commits: the run's overrides may not compose today
+        return [*found, (f"its overrides do not compose today: {exc}", str(exc))]
     settings = flatten(settings_of(run, cfg))
     if "embedlab.init_from_run_id" in run.data.tags:  # a later stage starts from the stage before's model
         settings.pop("phase.init_from", None)
     changed = changed_settings(run.data.params, settings)
     if changed:  # the commit is the run's, the config files are not: an edit not yet committed
         shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-        raise UserError(
-            f"reproduce={run_id}: its overrides compose other settings today ({shown}: conf/ changed since the "
-            "run, uncommitted); expected the run's config: undo the change (git stash), or add reproduce_force=true"
+        found.append(
+            (
+                f"settings {shown}",
+                f"reproduce={run_id}: its overrides compose other settings today ({shown}: conf/ changed since the "
+                "run, uncommitted); expected the run's config: undo the change (git stash), or add reproduce_force=true",
+            )
         )
-    fingerprint = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/data_fingerprint.json"))
+        if not all_of_them:
+            return found
+    try:
+        fingerprint = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/data_fingerprint.json"))
+    except mlflow.exceptions.MlflowException:  # a run stopped before it logged its inputs
+        fingerprint = {}
     digest = data_digest(cfg)
     if fingerprint.get("sha256") != digest:
-        raise UserError(
-            f"reproduce={run_id}: the data differ from the run's (sha256 {str(fingerprint.get('sha256'))[:12]} "
-            f"logged, {digest[:12]} now); expected the run's data, or reproduce_force=true to run anyway"
+        logged_digest = str(fingerprint.get("sha256", "none"))[:12]
+        found.append(
+            (
+                f"data sha256 {logged_digest}, now {digest[:12]}",
+                f"reproduce={run_id}: the data differ from the run's (sha256 {logged_digest} logged, {digest[:12]} "
+                "now); expected the run's data, or reproduce_force=true to run anyway",
+            )
         )
+    return found
+
+
+def quoted(text: str) -> str:
+    """`text` as one quoted value of Hydra's override grammar."""
+    text = text.replace("\\", "\\\\").replace("'", "\\'").replace("${", "$ {")  # no interpolation either
+    return f"'{text}'"
 
 
 def tracking_uri(arguments: list[str]) -> str:
@@ -175,11 +207,16 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     check_store_exists(store, wanted[-1])  # a misspelt store: one line, no empty store made by MLflow
     run, overrides = run_overrides(mlflow.MlflowClient(store), wanted[-1][len(PREFIX) :])
     run_id = run.info.run_id  # the full id of a prefix
-    if not force:
-        check_same_code_and_data(run, overrides)
+    differ = differences(run, overrides, all_of_them=force)
+    if differ and not force:
+        raise UserError(differ[0][1])
     overrides = without_search_preset(overrides)  # a study's trial: what its preset set, as a single run takes it
     print(f"reproducing MLflow run {run_id}: python -m train {' '.join([*overrides, *rest])}", flush=True)
-    return [argv[0], *overrides, f"++tracking.tags.{REPRODUCES_TAG}={run_id}", *rest]
+    tags = [f"++tracking.tags.{REPRODUCES_TAG}={run_id}"]
+    if differ:  # forced: the run's record says it is no faithful copy, and of what
+        print(f"reproduce_force=true: running despite {'; '.join(tag for tag, _ in differ)}", flush=True)
+        tags.append(f"++tracking.tags.{FORCED_TAG}={quoted('; '.join(tag for tag, _ in differ))}")
+    return [argv[0], *overrides, *tags, *rest]
 
 
 def reproduce_command(argv: list[str]) -> list[str]:
