@@ -69,7 +69,7 @@ def train(
     hardware = build(cfg.hardware, where="hardware")
     phase: Phase = build(cfg.phase, where="phase")
     tracker = tracker_for_this_rank(build(cfg.tracking, where="tracking"))  # torchrun: rank 0 alone tracks
-    tracker.connect()  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
+    tracker.connect(cfg.resume)  # an unusable tracking.uri fails here; runs orphaned by dead processes are closed
     config = to_container(cfg)  # resolved: what the run records, and what resume matches on
     resume = tracker.find_resume_point(cfg.resume, config)  # resume=true | <run id>
     command_dir, run_dir = run_dir, resume.run_dir if resume else run_dir

@@ -196,3 +196,28 @@ def test_resume_null_says_null_is_not_a_value_of_resume(tiny_model_path, physics
         "error: resume=null cannot be null; expected true or false or an MLflow run id (or its first 8 or more "
         "characters)"
     ]
+
+
+def test_resume_never_creates_an_experiment(tiny_model_path, physics_folder, tmp_path, monkeypatch):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    other = client.create_experiment("other", artifact_location=(tmp_path / "artifacts").as_uri())
+    [run_id] = runs_with_ids(client, other, ["a1b2c3d4" + "3" * 24], monkeypatch, output_dir=str(tmp_path / "gone"))
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    expected = {
+        "true": f"error: resume=true: {store} has no experiment physics, so no unfinished run of this config; ",
+        run_id: f"error: resume={run_id}: that run is in experiment other, and this command's experiment physics is "
+        f"not in {store}; ",
+    }
+    for typed, line in expected.items():
+        result = run_train(
+            *tiny_overrides(tiny_model_path, physics_folder),
+            f"tracking.uri={uri}",
+            f"resume={typed}",
+            f"hydra.run.dir={tmp_path}/r",
+        )
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines()[-1].startswith(line)
+        assert [e.name for e in client.search_experiments()] == ["other", "Default"]  # physics not created

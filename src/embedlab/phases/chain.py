@@ -148,7 +148,7 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
     from embedlab.tracking.stale_runs import process_tags
 
     tracker = build(cfg.tracking, where="tracking")
-    tracker.connect()
+    tracker.connect(cfg.get("resume"))
     client = mlflow.MlflowClient(tracker.uri)
     values = values_name(named_overrides(overrides or []))  # named as its stages are, without the stage
     # a sweep's job: the sweep's name for it (`j00 scale=10`) and its tags (`sweep`, `sweep_overrides`, ...)

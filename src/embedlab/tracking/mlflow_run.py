@@ -17,10 +17,17 @@ from typing import Any
 
 from embedlab.config import REPO_ROOT
 from embedlab.errors import UserError, weights_written
+from embedlab.folders import resume_requested
 from embedlab.interrupts import signals_held
 from embedlab.tracking.model_card import KeptModel
 from embedlab.tracking.params import flatten, redact
-from embedlab.tracking.resume import CONFIG_HASH_TAG, ResumePoint, config_hash, find_resume_point
+from embedlab.tracking.resume import (
+    CONFIG_HASH_TAG,
+    ResumePoint,
+    check_experiment_to_resume,
+    config_hash,
+    find_resume_point,
+)
 from embedlab.tracking.stale_runs import REASON_TAG, close_stale_runs, process_tags
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
@@ -142,8 +149,9 @@ class MlflowTracker(Tracker):
         self.history: dict[int, dict[str, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    def connect(self) -> None:
-        """Open the store and the experiment (once); one line within seconds if the URI cannot be used.
+    def connect(self, resume: Any = False) -> None:
+        """Open the store and the experiment (once); one line within seconds if the URI cannot be used. With
+        `resume=` requested, an experiment the store lacks is one line, not created (check_experiment_to_resume).
 
         Checked before any model loads (the registered model's name is the schema's): that a server answers (no retries, a
         short timeout), that a SQLite store's folder and file can be written, and one write to the store.
@@ -156,6 +164,9 @@ class MlflowTracker(Tracker):
         check_store_reachable(self.uri, self.experiment)  # as `python -m train` did before the data
         prepare_tracking_store(self.uri)  # created or migrated under a lock, renamed into place when complete
         mlflow.set_tracking_uri(self.uri)
+        if resume_requested(resume):
+            with bounded_http_retries():
+                check_experiment_to_resume(mlflow.MlflowClient(), self.experiment, resume)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
             with bounded_http_retries():
                 experiment = mlflow.set_experiment(

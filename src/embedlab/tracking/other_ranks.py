@@ -53,7 +53,7 @@ class OtherRankTracker(Tracker):
     def run_name(self) -> str | None:
         return self._tracker.run_name
 
-    def connect(self) -> None:
+    def connect(self, resume: Any = False) -> None:
         return None  # rank 0 opens the store
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:

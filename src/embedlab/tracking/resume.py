@@ -102,6 +102,26 @@ def unfinished_runs(client, experiment_id: str, tag: str, digest: str) -> list:
     return [run for run in found if run.info.status != "RUNNING"]  # a live run is not ours to take
 
 
+def check_experiment_to_resume(client, name: str, resume: Any) -> None:
+    """`resume=` never creates an experiment: one that the store lacks holds no run to resume (MLflow would create
+    it, left empty in the store and the UI, before the refusal)."""
+    if client.get_experiment_by_name(name) is not None:
+        return
+    store = redact(client.tracking_uri)
+    if resume is True or str(resume).lower() == "true":
+        raise UserError(
+            f"resume=true: {store} has no experiment {name}, so no unfinished run of this config; expected the "
+            "store and experiment the run was logged to (tracking.uri, tracking.experiment), or the command "
+            "without resume= to start anew"
+        )
+    run = run_by_id(client, resume)  # one line when no run has that id
+    logged = client.get_experiment(run.info.experiment_id).name
+    raise UserError(
+        f"resume={resume}: that run is in experiment {logged}, and this command's experiment {name} is not in "
+        f"{store}; expected the run's own overrides with resume= (its tag `command`)"
+    )
+
+
 def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
     """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
     found = unfinished_runs(client, experiment_id, tag, digest)

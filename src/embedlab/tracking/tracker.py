@@ -35,8 +35,9 @@ class Tracker(Protocol):
     run_id: str | None
     history: dict[int, dict[str, float]]
 
-    def connect(self) -> None:
-        """Open the store and the experiment; one line within seconds when it cannot be used."""
+    def connect(self, resume: Any = False) -> None:
+        """Open the store and the experiment; one line within seconds when it cannot be used. With `resume=`
+        requested, an experiment missing from the store is one line, not created (nothing in it to resume)."""
 
     def find_resume_point(self, resume: Any, cfg: dict[str, Any]) -> ResumePoint | None:
         """The unfinished run `resume=true|<run id>` continues, or None for a new run."""
