@@ -87,7 +87,14 @@ def train(
         reuse_tags,
         starting_work,
     )
-    from embedlab.training.checkpoint import Selection, removed_when_finished, select_best_checkpoint, starting_weights
+    from embedlab.training.checkpoint import (
+        Selection,
+        removed_when_finished,
+        restore_the_end,
+        select_best_checkpoint,
+        starting_weights,
+        trained_to_the_end,
+    )
     from embedlab.training.interrupt import GracefulStop
     from embedlab.training.trainer import evaluate_test
 
@@ -133,7 +140,10 @@ def train(
         start = dataclasses.replace(start, work=None)  # held by the step-0 evaluators alone from here
         tracker.log_metrics(test_start, step=0)
         base_weights = starting_weights(model) if selection.base_is_candidate else None
-        trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
+        if resume and trained_to_the_end(resume.checkpoint):  # stopped after its last step: nothing to train
+            restore_the_end(trainer, resume.checkpoint)
+        else:
+            trainer.train(resume_from_checkpoint=str(resume.checkpoint) if resume else None)  # evaluates step 0 first
         for callback in [stop, *(callbacks or [])]:  # stopped early by Ctrl-C / SIGTERM, or by a sweep's pruner?
             if hasattr(callback, "raise_if_stopped"):
                 callback.raise_if_stopped()

@@ -88,6 +88,43 @@ def test_kill_9_then_resume_is_one_finished_run_matching_an_uninterrupted_one(
 
 
 @pytest.mark.slow
+def test_a_run_stopped_after_its_last_checkpoint_resumes_without_training_a_step_more(
+    tiny_model_path, physics_folder, tmp_path
+):
+    from safetensors.torch import load_file
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    overrides = [
+        *fault_run(tiny_model_path, physics_folder, tmp_path / "run", steps=4),
+        "training.keep_checkpoints=true",
+        "training.base_is_candidate=false",
+    ]
+    assert run_train(*overrides, env={"MLFLOW_TRACKING_URI": uri}).returncode == 0
+    [run] = runs(uri)  # as if stopped in its test evaluation, after checkpoint-4 (the last) was saved
+    import mlflow
+
+    mlflow.MlflowClient(uri).set_terminated(run.info.run_id, "KILLED")
+    resumed = run_train(
+        *overrides[:-3],
+        "training.keep_checkpoints=true",
+        "training.base_is_candidate=false",
+        f"hydra.run.dir={tmp_path / 'again'}",
+        "resume=true",
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    [run] = runs(uri)
+    assert run.info.status == "FINISHED"
+    # transformers resumed at the last step trains one more, at learning rate 0, and evaluates it as step 5
+    assert sorted(set(history(uri, run.info.run_id, "val_loss"))) == [0, 2, 4]
+    assert not (tmp_path / "run" / "checkpoints" / "checkpoint-5").exists()
+    kept = int(run.data.metrics["kept_step"])
+    best = load_file(tmp_path / "run" / "best" / "model.safetensors")  # the kept checkpoint's weights, reloaded
+    source = load_file(tmp_path / "run" / "checkpoints" / f"checkpoint-{kept}" / "model.safetensors")
+    assert all((best[name] == source[name]).all() for name in source)
+
+
+@pytest.mark.slow
 def test_sigterm_saves_a_loadable_checkpoint_and_ends_killed(tiny_model_path, physics_folder, tmp_path):
     from sentence_transformers.sentence_transformer import SentenceTransformer
 

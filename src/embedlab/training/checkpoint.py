@@ -143,6 +143,24 @@ class CompleteCheckpointCallback(TrainerCallback):
             mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
 
+def trained_to_the_end(checkpoint: Path) -> bool:
+    """The checkpoint is of the run's last step (a run stopped after it, in its test evaluation or while its model
+    was logged). Resumed from it, transformers would train one more step, at learning rate 0, and evaluate it."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return state.get("global_step", 0) >= state.get("max_steps", math.inf) > 0
+
+
+def restore_the_end(trainer, checkpoint: Path) -> None:
+    """What `trainer.train()` leaves at its end, from a checkpoint of the last step: its state (the evaluations,
+    the best checkpoint), and the best checkpoint's weights in the model (load_best_model_at_end)."""
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+    from transformers import TrainerState
+
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint or str(checkpoint)
+    trainer.model.load_state_dict(SentenceTransformer(best, device="cpu").state_dict())
+
+
 def removed_when_finished(folder: Path):
     """An exit callback for `ExitStack.push`: once the run's context exits without an error (the run is FINISHED),
     remove `folder` (its checkpoints: resume state a FINISHED run cannot use); after an error, keep it for resume."""
