@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from embedlab.config import REPO_ROOT
+from embedlab.tracking.sqlite_store import sqlite_file
 
 ARTIFACTS_FOLDER = "mlartifacts"  # the folder `make mlflow-server` gives --artifacts-destination
 
@@ -14,18 +15,13 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
 
 
-def sqlite_path(uri: str) -> Path | None:
-    """`sqlite:////abs/mlflow.db` -> /abs/mlflow.db; None for any other store."""
-    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
-
-
 def artifact_location(uri: str, experiment: str) -> str | None:
     """`file://<folder of the db>/mlartifacts/<experiment>` for a SQLite store; None (the store's own) otherwise.
 
     MLflow's default for a database store is `./mlruns` of whatever folder a command starts in, which scatters a
     store's artifacts over every folder it was used from. A server (`http://…`) keeps its own artifact root.
     """
-    db = sqlite_path(uri)
+    db = sqlite_file(uri)
     return None if db is None else artifact_folder(db, experiment).resolve().as_uri()
 
 
@@ -77,7 +73,7 @@ def ui_command(uri: str, experiment_id: str | None = None) -> str:
 
 def print_ui_addresses(uri: str, port: int) -> None:
     """One line per experiment of a SQLite store: its runs table in the UI `make mlflow-ui` starts."""
-    db = sqlite_path(uri)
+    db = sqlite_file(uri)
     if db is None or not db.is_file():
         return
     import mlflow
