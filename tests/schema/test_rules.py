@@ -99,3 +99,37 @@ def test_the_mining_window_holds_the_negatives(window, problem, compose_config):
 def test_a_chain_stages_mining_window_is_checked_too(compose_config):
     with pytest.raises(UserError, match=r"phase\.stages\.phase2\.phase\.num_negatives=30 does not fit the window"):
         check_config(compose_config("phase=two_phase", "phase.stages.phase2.phase.num_negatives=30"))
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (  # the `+` form Hydra's own line suggests for a misspelt stage: a stage with no phase option
+            "+phase.stages.phse2.phase.num_negatives=2",
+            "phase.stages.phse2 has no phase option of its own (a stage made by +phase.stages.phse2.<key>=...?); "
+            "did you mean phase.stages.phase2?; expected a key of a stage this chain has (phase1, phase2), or a new "
+            "stage's phase chosen first with +phase@phase.stages.phse2.phase=<option> (one of contrastive, "
+            "hard_negatives)",
+        ),
+        ("+phase.stages.phase3.training.epochs=2", "phase.stages.phase3 has no phase option of its own"),
+        (
+            "phase@phase.stages.phase2.phase=two_phase",
+            "phase.stages.phase2.phase is a chain of stages itself; expected "
+            "phase@phase.stages.phase2.phase=<option>, one of contrastive, hard_negatives",
+        ),
+        (
+            "phase.stages.phase2.phase=hard_negatives",
+            "phase.stages.phase2.phase=hard_negatives is not a config group; expected "
+            "phase@phase.stages.phase2.phase=<option> or phase.stages.phase2.phase.<key>=...",
+        ),
+    ],
+)
+def test_a_chain_stage_without_a_phase_option_is_one_line(override, line, compose_config):
+    """Such a stage was a KeyError or an AttributeError trace in the plan, after the stages before it were read."""
+    with pytest.raises(UserError) as error:
+        check_config(compose_config("experiment=physics_two_phase", override))
+    assert str(error.value).startswith(line) and "\n" not in str(error.value)
+
+
+def test_a_new_stage_with_its_phase_option_passes(compose_config):
+    check_config(compose_config("phase=two_phase", "+phase@phase.stages.phase3.phase=contrastive"))

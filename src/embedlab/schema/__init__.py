@@ -26,7 +26,7 @@ from embedlab.schema.groups import (
     TOP,
     target_of,
 )
-from embedlab.schema.rules import Rule, did_you_mean, fail, show, stage_with
+from embedlab.schema.rules import Rule, closest, did_you_mean, fail, show, stage_with
 
 CONF = REPO_ROOT / "conf"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
@@ -107,6 +107,7 @@ def check_phase(node: dict[str, Any], where: str = "phase") -> None:
             fail(f"{where}.stages", stages, "is not a mapping of stages", "stage name: {phase: ..., <group>: ...}")
         for name, stage in stages.items():
             check_partial(stage, f"{where}.stages.{name}")
+            check_stage_phase(stage, name, list(stages), where)
         return
     rules = PHASES.get(target_of(node) or "")
     if rules is None:
@@ -115,6 +116,27 @@ def check_phase(node: dict[str, Any], where: str = "phase") -> None:
     if isinstance(node.get("reranker"), dict):
         check_keys(node["reranker"], RERANKER, f"{where}.reranker")
     check_window(node, where)
+
+
+def check_stage_phase(stage: dict[str, Any], name: str, names: list[str], where: str = "phase") -> None:
+    """A chain's stage trains with its own phase option: a stage made by `+phase.stages.<typo>.<key>=...`, or
+    one whose phase lost its `_target_`, has none (the plan and the chain would fail on it with a traceback)."""
+    phase = stage.get("phase")
+    if isinstance(phase, dict) and "_target_" in phase:
+        return
+    if isinstance(phase, dict) and "stages" in phase:
+        raise UserError(
+            f"{where}.stages.{name}.phase is a chain of stages itself; expected "
+            f"phase@{where}.stages.{name}.phase=<option>, one of {', '.join(stage_phases())}"
+        )
+    others = [n for n in names if n != name]
+    match = closest(name, others)
+    stages = f"did you mean {where}.stages.{match}?; " if match else ""
+    raise UserError(
+        f"{where}.stages.{name} has no phase option of its own (a stage made by +{where}.stages.{name}.<key>=...?); "
+        f"{stages}expected a key of a stage this chain has ({', '.join(others) or 'no other'}), or a new stage's "
+        f"phase chosen first with +phase@{where}.stages.{name}.phase=<option> (one of {', '.join(stage_phases())})"
+    )
 
 
 def check_window(phase: dict[str, Any], where: str = "phase") -> None:
@@ -150,7 +172,8 @@ def check_loss(node: Any, where: str = "loss") -> None:
 def check_group(group: str, node: Any, where: str) -> None:
     """One group's node (also a stage's partial override of it)."""
     if not isinstance(node, dict):
-        raise UserError(f"{where}={show(node)} is not a config group; expected {group}=<option> or {where}.<key>=...")
+        pick = group if where == group else f"{group}@{where}"  # a stage's group: Hydra's package syntax
+        raise UserError(f"{where}={show(node)} is not a config group; expected {pick}=<option> or {where}.<key>=...")
     if group in CLOSED:
         check_keys(node, CLOSED[group], where)
     elif group == "dataset":
@@ -220,6 +243,11 @@ def check_nothing_needed_is_deleted(config: dict[str, Any], choices: dict[str, A
 def options_of(group: str) -> list[str]:
     """The options of config group `group` (`hydra/sweeper/pruner` too): its YAML files in conf/."""
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def stage_phases() -> list[str]:
+    """The phase options a chain's stage can take: those that are not chains themselves."""
+    return [option for option in options_of("phase") if "stages" not in option_keys("phase", option)]
 
 
 @functools.cache
