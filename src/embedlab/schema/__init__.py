@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from embedlab.config import REPO_ROOT
+from embedlab.config import META_KEYS, REPO_ROOT
 from embedlab.errors import UserError
 from embedlab.schema.groups import (
     CLOSED,
@@ -27,6 +27,7 @@ from embedlab.schema.groups import (
     target_of,
 )
 from embedlab.schema.rules import Rule, closest, did_you_mean, fail, show, stage_with
+from embedlab.schema.signatures import keyword_arguments
 
 CONF = REPO_ROOT / "conf"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
@@ -161,12 +162,29 @@ def check_loss(node: Any, where: str = "loss") -> None:
     if not isinstance(node, dict):
         return
     check_keys(node, LOSS_COMMON, where, closed=False)
+    check_arguments(node, where)
     for key, value in node.items():
         if key == "parts" and isinstance(value, dict):
             for name, part in value.items():
                 check_loss(part, f"{where}.parts.{name}")
         elif isinstance(value, dict) and "_target_" in value:
             check_loss(value, f"{where}.{key}")
+
+
+def check_arguments(node: dict[str, Any], where: str) -> None:
+    """Each key of an open node (a loss) is an argument its `_target_` takes, read from the target's source
+    (`signatures.py`): `+loss.scal=2` is refused here, not as a TypeError once the model has loaded."""
+    target = target_of(node)
+    takes = keyword_arguments(target) if isinstance(target, str) else None
+    if takes is None:
+        return
+    for key in node:
+        if key not in takes and key not in HYDRA_KEYS and key not in META_KEYS and key != "parts":
+            known = sorted(takes - {"model"})
+            name = target.rpartition(".")[2]
+            raise UserError(
+                f"{where}.{key} is not an argument of {name} ({target}); {did_you_mean(key, known, f'{where}.')}"
+            )
 
 
 def check_group(group: str, node: Any, where: str) -> None:
