@@ -142,3 +142,14 @@ def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model
     with pytest.raises(UserError, match=r"^loss\.train: .*no_such_setting") as failure:
         loss(SentenceTransformer(tiny_model_path, device="cpu"))
     assert "\n" not in str(failure.value)
+
+
+def test_a_part_that_is_not_a_single_loss_is_named(compose_config):
+    """`loss@loss.parts.labeled=mixed` said `needs  data` (the nested mixed names no data kinds)."""
+    cfg = compose_config("loss=mixed", "loss@loss.parts.labeled=mixed").loss
+    with pytest.raises(UserError) as error:
+        select_parts(cfg, bundle(pairs="pairs", labeled="labeled_pairs"), "mixed")
+    assert str(error.value) == (
+        "loss=mixed part 'labeled' is not a single loss (it names no data_kinds); expected "
+        "loss@loss.parts.labeled=<a loss for labeled_pairs>, e.g. cosine"
+    )

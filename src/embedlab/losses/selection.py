@@ -35,6 +35,11 @@ def select_parts(loss_cfg: Any, data: DataBundle, loss_name: str) -> dict[str, d
                 f"{sorted(have)}; expected a dataset with all of them (e.g. dataset=quora)"
             )
         for name, part_loss in wanted.items():
+            if not _kinds(part_loss):  # `loss@loss.parts.labeled=mixed`: parts of its own, no data_kinds
+                raise UserError(
+                    f"loss={loss_name} part '{name}' is not a single loss (it names no data_kinds); expected "
+                    f"loss@loss.parts.{name}=<a loss for {have[name]}>, e.g. {_suggest(have[name])}"
+                )
             if have[name] not in _kinds(part_loss):
                 raise UserError(
                     f"loss={loss_name} part '{name}' needs {' or '.join(_kinds(part_loss))} data, "
