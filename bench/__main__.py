@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import time
@@ -13,11 +12,13 @@ from pathlib import Path
 from bench.common import (
     BUNDLED_PHYSICS,
     REPO,
+    ArgumentParser,
     Settings,
     check_beir_folder,
     check_counts,
     check_model,
     check_out,
+    check_seeds,
     exit_code,
     machine,
     minilm_path,
@@ -42,7 +43,7 @@ def check_data(data: Path, parts: list[str]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--data", type=Path, default=BUNDLED_PHYSICS, help="BEIR folder (default: bundled physics)")
     parser.add_argument("--model", default=None, help="model folder (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=DEFAULT_PARTS)
@@ -60,12 +61,15 @@ def main() -> int:
         "--plain-from", type=Path, default=None, help="recipe: the plain side's score and time from these earlier rows"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: proves the parts run")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "bench" / "results", help="results folder (default: bench/results)"
+    )
     args = parser.parse_args()
     data = args.data.expanduser().resolve()
     check_data(data, args.parts)  # a missing folder or model is one line before any part runs, not a traceback per part
     check_model(args.model)
     check_counts(repeats=args.repeats, splits=args.splits, threads=args.threads, overhead_steps=args.overhead_steps)
+    check_seeds(args.seeds)
     check_out(args.out)
     if args.plain_from is not None and not args.plain_from.is_dir():
         raise UserError(f"--plain-from {args.plain_from}: not a folder; expected an earlier --out of --parts recipe")

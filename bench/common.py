@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -12,10 +13,18 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_PHYSICS = REPO / "src" / "embedlab" / "data" / "bundled" / "physics"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser for the benchmark commands, whose refusals (`--parts foo`, `--repeats abc`, a missing
+    value) are one `error:` line, exit 2, as every other bad input of theirs (argparse prints its usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message}; expected the arguments that {self.prog} --help lists\n")
 
 
 @dataclass
@@ -129,7 +138,8 @@ def check_beir_folder(folder: Path, files: tuple[str, ...] = (), flag: str = "--
 
     expected = f"a BEIR folder with {', '.join(files)}" if files else "a folder"
     if not folder.is_dir():
-        raise UserError(f"{flag} {folder}: no such folder; expected {expected}")
+        what = "is a file, not a folder" if folder.exists() else "no such folder"
+        raise UserError(f"{flag} {folder}: {what}; expected {expected}")
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         raise UserError(f"{flag} {folder}: lacks {', '.join(missing)}; expected {expected}")
@@ -169,6 +179,19 @@ def check_counts(**flags: int | None) -> None:
     for flag, value in flags.items():
         if value is not None and value < 1:
             raise UserError(f"--{flag.replace('_', '-')} {value}: expected an integer >= 1")
+
+
+def check_seeds(seeds: tuple[int, ...] | list[int], flag: str = "--seeds") -> None:
+    """Split seeds are numpy's (0 to 2^32-1) and name a folder each (`split<seed>`): a negative one failed its
+    part after the plain side had loaded, and a repeated one carved the same split twice into one folder."""
+    from embedlab.errors import UserError
+
+    for seed in seeds:
+        if not 0 <= seed <= 2**32 - 1:
+            raise UserError(f"{flag} {seed}: out of range; expected integers from 0 to 2^32-1")
+    repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if repeated:
+        raise UserError(f"{flag} {' '.join(map(str, seeds))}: repeats {repeated[0]}; expected distinct seeds")
 
 
 def check_out(path: Path, flag: str = "--out") -> None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from bench.common import (
     REPO,
+    ArgumentParser,
     bench_env,
     check_beir_folder,
     check_counts,
@@ -246,7 +247,7 @@ def named_model(item: str) -> tuple[str, Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="BEIR folder with qrels/train.tsv, qrels/test.tsv")
     parser.add_argument("--model", default=None, help="starting model (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))

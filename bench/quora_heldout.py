@@ -21,7 +21,6 @@ to the base with a paired interval) and writes JSON to --out.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, check_file, check_model, exit_code, minilm_path
+from bench.common import REPO, ArgumentParser, check_file, check_model, exit_code, minilm_path
 from bench.quality import bootstrap, per_query_scores, train_plain_pairs
 
 
@@ -66,7 +65,7 @@ def stsb_spearman(model, path: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quora_heldout", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m bench.quora_heldout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="the Quora release TSV (or the shared sample)")
     parser.add_argument("--stsb", type=Path, required=True, help="STS-B dev.jsonl (sentence1, sentence2, score)")
     parser.add_argument("--models", nargs="*", default=["base"], help="'base' or model folders (e.g. a run's best/)")

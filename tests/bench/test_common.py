@@ -84,6 +84,26 @@ def commands(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
             ["bench.quora_heldout", "--data", str(missing), "--stsb", str(missing)],
             f"--data {missing}: no such file; expected the Quora release TSV",
         ),
+        "bench unknown part": (["bench", "--parts", "foo"], "python -m bench: argument --parts: invalid choice: 'foo'"),
+        "bench parts without a value": (["bench", "--parts"], "argument --parts: expected at least one argument"),
+        "bench repeats not a number": (["bench", "--repeats", "abc"], "argument --repeats: invalid int value: 'abc'"),
+        "quality unknown side": (
+            ["bench.quality", "--data", str(missing), "--sides", "foo"],
+            "python -m bench.quality: argument --sides: invalid choice: 'foo'",
+        ),
+        "quora without its files": (["bench.quora_heldout"], "the following arguments are required: --data, --stsb"),
+        "bench data is a file": (
+            ["bench", "--data", str(physics_folder / "qrels.tsv")],
+            f"--data {physics_folder / 'qrels.tsv'}: is a file, not a folder; expected a BEIR folder",
+        ),
+        "bench negative seed": (
+            ["bench", "--parts", "recipe", "--data", str(physics_folder), "--seeds", "-1"],
+            "--seeds -1: out of range; expected integers from 0 to 2^32-1",
+        ),
+        "bench repeated seed": (
+            ["bench", "--parts", "recipe", "--data", str(physics_folder), "--seeds", "1", "1"],
+            "--seeds 1 1: repeats 1; expected distinct seeds",
+        ),
         "quora model": (
             [
                 "bench.quora_heldout",
@@ -124,6 +144,14 @@ NAMES = [
     "quality merge",
     "quora data",
     "quora model",
+    "bench unknown part",  # argparse's refusals: its usage over several lines, then `python -m bench: error: ...`
+    "bench parts without a value",
+    "bench repeats not a number",
+    "quality unknown side",
+    "quora without its files",
+    "bench data is a file",  # said "no such folder"
+    "bench negative seed",  # a ValueError traceback in the recipe part, after the plain side loaded
+    "bench repeated seed",  # carved the same split twice into one folder
 ]
 
 
