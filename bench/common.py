@@ -175,10 +175,17 @@ def check_counts(**flags: int | None) -> None:
     """`--threads 0`, `--splits 0`, `--repeats -1`: one line before any work (not a torch error after imports,
     nor a silent default)."""
     from embedlab.errors import UserError
+    from embedlab.hardware.device import usable_cores
 
     for flag, value in flags.items():
         if value is not None and value < 1:
             raise UserError(f"--{flag.replace('_', '-')} {value}: expected an integer >= 1")
+    threads = flags.get("threads")
+    if threads is not None and threads > usable_cores():  # python -m train refuses it too (embedlab.plan)
+        raise UserError(
+            f"--threads {threads}: more than the {usable_cores()} cores this process may use; expected an integer "
+            f"from 1 to {usable_cores()}"
+        )
 
 
 def check_seeds(seeds: tuple[int, ...] | list[int], flag: str = "--seeds") -> None:

@@ -9,6 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from embedlab.errors import UserError
+from embedlab.hardware.device import usable_cores
 from embedlab_testing import REPO, run_train, runs, write_jsonl
 
 
@@ -67,6 +68,10 @@ def refusals(files: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
             ["experiment=quora_mixed", "dataset=ncert_social"],
             "experiment=quora_mixed is made for dataset=quora and sets dataset.pairs, dataset.labeled",
         ),
+        "more threads than cores": (  # each step of debug=tiny took 198 s instead of 3 s on 2 cores
+            [f"hardware.threads={usable_cores() + 1}"],
+            f"hardware.threads={usable_cores() + 1} is more than the {usable_cores()} cores this process may use",
+        ),
         "triplets file, select_by a metric of scored pairs": (
             [
                 "dataset=local",
@@ -92,6 +97,7 @@ CASES = [
     "wrapped in-batch loss on a batch of one",
     "preset made for another dataset",
     "triplets file, select_by a metric of scored pairs",
+    "more threads than cores",
 ]
 
 

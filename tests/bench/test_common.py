@@ -104,6 +104,10 @@ def commands(tmp_path, physics_folder) -> dict[str, tuple[list[str], str]]:
             ["bench", "--parts", "recipe", "--data", str(physics_folder), "--seeds", "1", "1"],
             "--seeds 1 1: repeats 1; expected distinct seeds",
         ),
+        "bench more threads than cores": (
+            ["bench", "--parts", "recipe", "--data", str(physics_folder), "--threads", "1000"],
+            "--threads 1000: more than the",
+        ),
         "quora model": (
             [
                 "bench.quora_heldout",
@@ -152,6 +156,7 @@ NAMES = [
     "bench data is a file",  # said "no such folder"
     "bench negative seed",  # a ValueError traceback in the recipe part, after the plain side loaded
     "bench repeated seed",  # carved the same split twice into one folder
+    "bench more threads than cores",  # python -m train refuses it (tests/test_plan.py)
 ]
 
 
