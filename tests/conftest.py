@@ -20,13 +20,15 @@ SAME_SECOND = datetime(2026, 12, 6, 9, 30, 15)  # what `frozen_clock` says it is
 
 
 @pytest.fixture(autouse=True)
-def no_mlruns_in_the_repository():
+def no_run_folders_in_the_repository():
     """An experiment made without an artifact location (MLflow's `create_experiment(name)`) keeps its artifacts in
     ./mlruns of the current folder, the repository's under pytest; embedlab's `open_experiment` puts them beside
     the store. A test that left mlruns/ in the repository fails here, naming itself."""
-    existed = (REPO / "mlruns").exists()
+    leftovers = ("mlruns", "outputs", "multirun")  # and a run's folders: a test runs in a folder of its own
+    existed = {name for name in leftovers if (REPO / name).exists()}
     yield
-    assert existed or not (REPO / "mlruns").exists(), "this test wrote mlruns/ into the repository"
+    wrote = [name for name in leftovers if name not in existed and (REPO / name).exists()]
+    assert not wrote, f"this test wrote {', '.join(wrote)}/ into the repository"
 
 
 @pytest.fixture(scope="session")

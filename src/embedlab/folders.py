@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import socket
@@ -39,15 +38,17 @@ _claimed: dict[str, str] = {}  # path asked for -> folder claimed, by this comma
 def claim_folder(path: str) -> str:
     """Create `path`, or the first of `path-1`, `path-2`, ... that does not exist yet; return its name."""
     base = Path(path)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for number in itertools.count():
+    number = 0
+    while True:
         candidate = base if number == 0 else base.with_name(f"{base.name}-{number}")
         try:
-            candidate.mkdir()
+            candidate.mkdir(parents=True)  # its parents too: a refused command removes them when it left them empty
         except FileExistsError:
+            number += 1
+        except FileNotFoundError:  # a parent removed by a refused command between two of mkdir's steps: again
             continue
-        return str(candidate)
-    raise AssertionError("unreachable")
+        else:
+            return str(candidate)
 
 
 def launch_stamp(pattern: str = "%m%d-%H%M%S", folder: str | None = None) -> str:
@@ -87,6 +88,12 @@ def discard_refused_folder(folder: Path) -> None:
         return
     if {entry.name for entry in folder.iterdir()} <= HYDRA_LEFTOVERS:
         shutil.rmtree(folder, ignore_errors=True)
+        asked = next(Path(path) for path, claimed in _claimed.items() if Path(claimed).resolve() == folder.resolve())
+        for parent in [] if asked.is_absolute() else list(asked.parents)[:-1]:  # outputs/<date>, outputs: if empty
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (another run's folder), or gone
+                break
 
 
 def unique_folder(path: str) -> str:
