@@ -117,6 +117,11 @@ ON_PHYSICS = {
     "misspelled option": ("dataset=quroa", "dataset=quroa is not an option of dataset; expected"),
     "misspelled group": ("datset=physics", "datset is not a key of the config; did you mean dataset?"),
     "misspelled key without +": ("training.lrr=1e-5", "did you mean training.lr?"),
+    "+ on a key the config has": (
+        "+hardware.compile=true",
+        "+hardware.compile=true: hardware.compile is already in the config, and + adds a key the config lacks; "
+        "expected hardware.compile=true",
+    ),
     "override grammar": ("training.lr=[", "no viable alternative at input '['"),
     "several values without -m": ("loss=mnrl,cosent", "to sweep over them add -m"),
     "home path unquoted": ("dataset.path=~/pairs.jsonl", "Hydra can read at character 14 ('~')"),

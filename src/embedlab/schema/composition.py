@@ -10,6 +10,7 @@ before. Imports nothing heavy.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -122,8 +123,21 @@ def composition_error_line(exc: CompactHydraException) -> str:
             f"{override} has several values; expected one value: to sweep over them add -m, for a list write "
             "key=[a,b], for a string with commas quote it"
         )
+    if message.startswith("Could not append to config. An item is already at"):  # `+hardware.compile=true`
+        return key_already_there(message)
     lines = [line.strip() for line in message.splitlines()]
     return "; ".join(line for line in lines if line)
+
+
+def key_already_there(message: str) -> str:
+    """`+hardware.compile=true`: `+` adds a key the config lacks; this one it has."""
+    key = message.split("'", 2)[1]
+    plain = re.search(r"remove \+ prefix: '([^']*)'", message)
+    typed = plain.group(1) if plain else f"{key}=<value>"
+    return (
+        f"+{typed}: {key} is already in the config, and + adds a key the config lacks; expected {typed} (or "
+        f"++{typed}, which adds or overrides)"
+    )
 
 
 def missing_option(exc: MissingConfigException, message: str) -> str:
