@@ -133,7 +133,9 @@ def train(
         tracker.log_datasets(data)  # the rows actually used, after the phase's mining: the UI's Dataset column
         log_evaluation_sizes(tracker, data)  # given vs made splits, queries per evaluation, a warning if few
         parts = hardware.configure_losses(select_parts(cfg.loss, data, choice("loss", cfg.loss)))  # DDP: gather
-        trainer = make_trainer(model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric)
+        trainer = make_trainer(
+            model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric, "parts" in cfg.loss
+        )
         trainer.evaluator, validation = evaluators_at_step_zero(trainer.evaluator, start.work)
         test_evaluators = data.evaluators("test")
         test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision, start.work)
@@ -218,13 +220,15 @@ def log_evaluation_sizes(tracker, data) -> None:
         log.warning(warning)
 
 
-def make_trainer(model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str):
+def make_trainer(
+    model, args, data, parts: dict, tracker, callbacks: list | None, optimized_metric: str, mixed: bool = False
+):
     from embedlab.training.trainer import EmbeddingTrainer
 
     return EmbeddingTrainer(
         model=model,
         args=args,
-        loss=trainer_loss(parts),  # the trainer builds each part's loss with the model
+        loss=trainer_loss(parts, mixed),  # the trainer builds each part's loss with the model
         tracker=tracker,
         train_dataset=data.datasets("train", list(parts)),
         eval_dataset=data.datasets("validation", list(parts)),

@@ -131,7 +131,7 @@ def test_a_single_part_gives_the_trainer_one_loss_not_a_dict(tiny_model_path, co
     assert isinstance(built, MatryoshkaLoss) and built.matryoshka_dims == (32, 16)
 
 
-def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model_path, compose_config):
+def test_a_loss_that_refuses_its_settings_is_one_line_naming_its_key(tiny_model_path, compose_config):
     from omegaconf import open_dict
     from sentence_transformers.sentence_transformer import SentenceTransformer
 
@@ -139,9 +139,15 @@ def test_a_loss_that_refuses_its_settings_is_one_line_naming_the_part(tiny_model
     with open_dict(cfg):
         cfg.no_such_setting = 1  # MultipleNegativesRankingLoss takes no such argument: a TypeError when built
     loss = trainer_loss(select_parts(cfg, bundle(train="pairs"), "mnrl"))
-    with pytest.raises(UserError, match=r"^loss\.train: .*no_such_setting") as failure:
+    with pytest.raises(UserError, match=r"^loss: .*no_such_setting") as failure:  # the key, not the data's part
         loss(SentenceTransformer(tiny_model_path, device="cpu"))
     assert "\n" not in str(failure.value)
+    mixed = compose_config("loss=mixed").loss
+    with open_dict(mixed):
+        mixed.parts.labeled.no_such_setting = 1
+    parts = trainer_loss(select_parts(mixed, bundle(pairs="pairs", labeled="labeled_pairs"), "mixed"), mixed=True)
+    with pytest.raises(UserError, match=r"^loss\.parts\.labeled: .*no_such_setting"):
+        parts["labeled"](SentenceTransformer(tiny_model_path, device="cpu"))
 
 
 def test_a_part_that_is_not_a_single_loss_is_named(compose_config):

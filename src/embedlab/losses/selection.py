@@ -84,13 +84,16 @@ def check_sampler(sampler_cfg: Any, data: DataBundle, parts: dict[str, Any]) -> 
         )
 
 
-def trainer_loss(selected: dict[str, dict[str, Any]]) -> Callable | dict[str, Callable]:
+def trainer_loss(selected: dict[str, dict[str, Any]], mixed: bool = False) -> Callable | dict[str, Callable]:
     """The trainer's `loss=`: one function of the model for a single part, else a dict of them by part name.
 
     The trainer calls each with the model it trains (`prepare_loss`); `build` turns an impossible value (e.g. a
-    guide model that does not load) into one line naming the loss and part.
+    guide model that does not load) into one line naming the key it comes from: `loss`, or a mixed loss's
+    `loss.parts.<part>` (`mixed`: the parts are the loss config's own, not the data's a single loss trains on).
     """
-    losses = {name: partial(_build_loss, cfg, f"loss.{name}") for name, cfg in selected.items()}
+    losses = {
+        name: partial(_build_loss, cfg, f"loss.parts.{name}" if mixed else "loss") for name, cfg in selected.items()
+    }
     return next(iter(losses.values())) if len(losses) == 1 else losses
 
 
