@@ -84,11 +84,13 @@ def discard_refused_folder(folder: Path) -> None:
     named (`hydra.run.dir=...`), one where a run started (`work_started`), or one holding anything else, stays."""
     if not folder.is_dir() or folder.resolve() in _working:
         return
-    if folder.resolve() not in {Path(claimed).resolve() for claimed in _claimed.values()}:
+    asked = next(
+        (Path(path) for path, claimed in _claimed.items() if Path(claimed).resolve() == folder.resolve()), None
+    )
+    if asked is None:  # not a folder this command claimed
         return
     if {entry.name for entry in folder.iterdir()} <= HYDRA_LEFTOVERS:
         shutil.rmtree(folder, ignore_errors=True)
-        asked = next(Path(path) for path, claimed in _claimed.items() if Path(claimed).resolve() == folder.resolve())
         for parent in [] if asked.is_absolute() else list(asked.parents)[:-1]:  # outputs/<date>, outputs: if empty
             try:
                 parent.rmdir()

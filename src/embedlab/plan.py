@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from embedlab.config import build
 from embedlab.data.bundle import DataBundle
 from embedlab.errors import UserError
-from embedlab.hardware.device import usable_cores
+from embedlab.hardware.device import cores_per_rank, usable_cores
 from embedlab.hardware.ranks import launched_by_torchrun, local_world_size
 from embedlab.losses.selection import check_sampler, select_parts
 from embedlab.schema import CONF, GROUP_NAMES, check_config, check_group, resolved
@@ -186,7 +186,7 @@ def check_threads(hardware: dict[str, Any]) -> None:
     if not isinstance(threads, int) or isinstance(threads, bool):
         return  # auto: the cores, worked out by embedlab.hardware.device
     ranks_here = local_world_size() if launched_by_torchrun() else 1
-    cores = max(1, usable_cores() // ranks_here)
+    cores = cores_per_rank(ranks_here)
     if threads > cores:
         shared = f", shared by {ranks_here} ranks" if ranks_here > 1 else ""
         raise UserError(

@@ -25,6 +25,11 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def cores_per_rank(ranks_here: int) -> int:
+    """The cores each of the `ranks_here` processes torchrun starts on this machine may use (at least 1)."""
+    return max(1, usable_cores() // ranks_here)
+
+
 def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """Whether this CPU computes bf16 matmuls in hardware: AMX (`amx_bf16`) or AVX512-BF16 (`avx512_bf16`).
 
@@ -125,8 +130,7 @@ class Hardware:
         if self.pin_memory == "auto":
             self.pin_memory = self.device == "cuda"
         if self.threads == "auto":
-            local = ranks.local_world_size() if self.distributed else 1
-            self.threads = max(1, usable_cores() // local)
+            self.threads = cores_per_rank(ranks.local_world_size() if self.distributed else 1)
 
     def _check_cuda(self, torch) -> None:
         if not torch.cuda.is_available():
