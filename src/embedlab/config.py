@@ -93,6 +93,12 @@ def build(node: Any, where: str = "config", **kwargs: Any) -> Any:
         raise UserError(f"{where}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
+def quote(value: str) -> str:
+    """A value for a Hydra override, quoted so that URLs and spaces survive the grammar (inside quotes only a quote
+    is escaped: a backslash elsewhere stays as it is)."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 def first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else type(exc).__name__

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from embedlab.config import quote
 from embedlab.errors import UserError, stopped_by_signal
 from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
-from embedlab.sweeps.search_space import quote
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_RUN_TAG, kept
 from embedlab.tracking.mlflow_run import describe_version, log_kept_model
 from embedlab.tracking.model_card import kept_model_of

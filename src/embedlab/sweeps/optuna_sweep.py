@@ -20,14 +20,14 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from embedlab.config import build, to_container
+from embedlab.config import build, quote, to_container
 from embedlab.errors import Interrupted, UserError, as_stop, raise_if_stopped
 from embedlab.plan import check_direction
 from embedlab.sweeps import study as studies
 from embedlab.sweeps.dead_workers import returns_after_dead_worker
 from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
-from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, quote, trial_overrides
+from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, trial_overrides
 from embedlab.tracking.params import redact
 from embedlab.tracking.status import ended_with_status
 

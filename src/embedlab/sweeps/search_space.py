@@ -92,11 +92,6 @@ def default_study_name(preset: str | None, space: dict[str, BaseDistribution], f
     return f"{preset or 'study'}-{digest}"
 
 
-def quote(value: str) -> str:
-    """A value for a Hydra override, quoted so that URLs and spaces survive the grammar."""
-    return "'" + value.replace("'", "\\'") + "'"
-
-
 def command(overrides: list[str]) -> str:
     """The shell command that runs one configuration (a search preset replaced by what it sets: that runs)."""
     from embedlab.plan import without_search_preset

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from embedlab.config import quote
 from embedlab.errors import UserError, user_errors_exit
 
 REPRODUCES_TAG = "reproduces"  # on a reproduction: the id of the run it reproduces (also in its name)
@@ -168,10 +169,9 @@ def differences(run, overrides: list[str], all_of_them: bool) -> list[tuple[str,
     return found
 
 
-def quoted(text: str) -> str:
-    """`text` as one quoted value of Hydra's override grammar."""
-    text = text.replace("\\", "\\\\").replace("'", "\\'").replace("${", "$ {")  # no interpolation either
-    return f"'{text}'"
+def what_differs(differ: list[tuple[str, str]]) -> str:
+    """Each difference, `; `-separated: what the forced run prints and its tag holds."""
+    return "; ".join(tag for tag, _ in differ)
 
 
 def tracking_uri(arguments: list[str]) -> str:
@@ -214,8 +214,9 @@ def rebuild_argv(argv: list[str]) -> list[str]:
     print(f"reproducing MLflow run {run_id}: python -m train {' '.join([*overrides, *rest])}", flush=True)
     tags = [f"++tracking.tags.{REPRODUCES_TAG}={run_id}"]
     if differ:  # forced: the run's record says it is no faithful copy, and of what
-        print(f"reproduce_force=true: running despite {'; '.join(tag for tag, _ in differ)}", flush=True)
-        tags.append(f"++tracking.tags.{FORCED_TAG}={quoted('; '.join(tag for tag, _ in differ))}")
+        print(f"reproduce_force=true: running despite {what_differs(differ)}", flush=True)
+        text = what_differs(differ).replace("${", "$ {")  # OmegaConf would read `${...}` as an interpolation
+        tags.append(f"++tracking.tags.{FORCED_TAG}={quote(text)}")
     return [argv[0], *overrides, *tags, *rest]
 
 
