@@ -20,6 +20,8 @@ from embedlab.folders import (
     held_run_folder,
     launch_stamp,
     register_run_folders,
+    resume_newest,
+    resume_requested,
 )
 from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
@@ -239,3 +241,20 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(kind, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: hydra.run.dir={folder} cannot be used as a run folder")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "requested", "newest"),
+    [
+        (None, False, False),
+        (False, False, False),
+        ("false", False, False),
+        (True, True, True),
+        ("true", True, True),
+        ("True", True, True),
+        ("0123abcd", True, False),
+    ],
+)
+def test_resume_values_read_one_way_everywhere(given, requested, newest):
+    # `resume=true` (Hydra's bool, or the quoted string) asks for the newest unfinished run; any other value is an id
+    assert (resume_requested(given), resume_newest(given)) == (requested, newest)

@@ -129,6 +129,11 @@ def resume_requested(resume: Any) -> bool:
     return resume not in (None, False, "false")
 
 
+def resume_newest(resume: Any) -> bool:
+    """Whether `resume` asks for the newest unfinished run of this config (`resume=true`), not a run by its id."""
+    return resume is True or str(resume).lower() == "true"
+
+
 def check_new_run_folder(run_dir: Path, cfg: DictConfig) -> None:
     """One line if a new run's folder (or, for a chain, a stage's) holds an earlier run's kept model or checkpoints.
     A resume (`resume=true|<run id>`) continues in its run's own folder and is not checked here."""

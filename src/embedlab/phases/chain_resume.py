@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
-from embedlab.folders import resume_requested
+from embedlab.folders import resume_newest, resume_requested
 from embedlab.tracking.kept import KEPT_STEP, kept
 from embedlab.tracking.resume import check_owner_gone, newest_unfinished_run, run_by_id
 from embedlab.tracking.values import STAGE_TAG
@@ -26,7 +26,7 @@ def find_chain_parent(client, experiment_id: str, resume: Any, digest: str):
     """The chain's parent run to reopen for `resume` (true or a run id); None when not resuming."""
     if not resume_requested(resume):
         return None
-    if resume is True or resume == "true":
+    if resume_newest(resume):
         return newest_unfinished_run(client, experiment_id, CHAIN_HASH_TAG, digest, "chain")
     run = run_by_id(client, resume)
     if CHAIN_HASH_TAG not in run.data.tags:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UserError
-from embedlab.folders import resume_requested
+from embedlab.folders import resume_newest, resume_requested
 from embedlab.tracking.params import redact
 from embedlab.tracking.stale_runs import process_alive
 
@@ -40,7 +40,7 @@ def find_resume_point(
         return None
     from embedlab.training.checkpoint import check_resumable, last_complete_checkpoint  # transformers: not here
 
-    if resume is True or resume == "true":
+    if resume_newest(resume):
         # the newest unfinished run that saved a complete checkpoint: a run stopped before its first one (e.g. in
         # its step-0 evaluation) has nothing to continue, and must not hide an older run that has
         newest = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
@@ -108,7 +108,7 @@ def check_experiment_to_resume(client, name: str, resume: Any) -> None:
     if client.get_experiment_by_name(name) is not None:
         return
     store = redact(client.tracking_uri)
-    if resume is True or str(resume).lower() == "true":
+    if resume_newest(resume):
         raise UserError(
             f"resume=true: {store} has no experiment {name}, so no unfinished run of this config; expected the "
             "store and experiment the run was logged to (tracking.uri, tracking.experiment), or the command "
