@@ -101,12 +101,13 @@ ON_PHYSICS = {
     ),
     "a stage's key on the chain": (
         "phase=two_phase phase.num_negatives=3",
-        "phase.num_negatives is not a key of a chain of stages (it has stages, name); expected "
-        "phase.stages.phase2.phase.num_negatives=<value>",
+        "phase.num_negatives is not a key of a chain of stages (it has stages, name), so no stage reads it; "
+        "expected phase.stages.phase2.phase.num_negatives=<value>",
     ),
     "a stage's key added to the chain": (  # it was accepted, and no stage read it
         "phase=two_phase +phase.num_negatives=3",
-        "phase.num_negatives=3 is not a key of a chain of stages (it has name, stages), so no stage reads it",
+        "phase.num_negatives=3 is not a key of a chain of stages (it has name, stages), so no stage reads it; "
+        "expected phase.stages.phase2.phase.num_negatives=<value>",
     ),
     # model folders and tracking stores that are not there
     "hub model without the hub": ("model.name_or_path=someone/no-such-model", "is not a local folder, and"),

@@ -26,7 +26,7 @@ from embedlab.schema.groups import (
     TOP,
     target_of,
 )
-from embedlab.schema.rules import Rule, closest, did_you_mean, fail, show, stage_with
+from embedlab.schema.rules import Rule, closest, did_you_mean, fail, not_a_chain_key, show, stage_with
 from embedlab.schema.signatures import keyword_arguments
 
 CONF = REPO_ROOT / "conf"
@@ -97,12 +97,7 @@ def check_phase(node: dict[str, Any], where: str = "phase") -> None:
         for key in node:
             if key not in CHAIN_KEYS:  # `+phase.num_negatives=3` on a chain: no stage reads it
                 stage = stage_with(node, key) or "<stage>"
-                fail(
-                    f"{where}.{key}",
-                    node[key],
-                    f"is not a key of a chain of stages (it has {', '.join(CHAIN_KEYS)}), so no stage reads it",
-                    f"{where}.stages.{stage}.phase.{key}=<value>, the key of the stage that reads it",
-                )
+                raise UserError(not_a_chain_key(f"{where}.{key}={show(node[key])}", where, key, stage, CHAIN_KEYS))
         stages = node["stages"]
         if not isinstance(stages, dict) or not stages:
             fail(f"{where}.stages", stages, "is not a mapping of stages", "stage name: {phase: ..., <group>: ...}")

@@ -18,7 +18,7 @@ from hydra.errors import CompactHydraException, MissingConfigException, Override
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from embedlab.errors import UserError, exit_with_error
-from embedlab.schema.rules import closest, stage_with
+from embedlab.schema.rules import closest, not_a_chain_key, stage_with
 
 
 @contextmanager
@@ -172,10 +172,7 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
     known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
     stage = stage_with(cause.parent_node, name) if "stages" in known else None
     if stage:  # `phase.num_negatives=3` on a chain: each stage has its own phase
-        return (
-            f"{key} is not a key of a chain of stages (it has {', '.join(known)}); expected "
-            f"{parent}.stages.{stage}.phase.{name}=<value>, the key of the stage that reads it"
-        )
+        return not_a_chain_key(key, parent, name, stage, known)
     add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
     guess = close(name, known, f"{parent}." if parent else "") or (
         f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"

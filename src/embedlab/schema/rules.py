@@ -50,6 +50,15 @@ def stage_with(chain, key: str) -> str | None:
         return None
 
 
+def not_a_chain_key(given: str, where: str, key: str, stage: str, keys: Sequence[str]) -> str:
+    """`phase.num_negatives=3` (or `+phase...`) on a chain: the key belongs to a stage's phase; one wording for
+    the override Hydra refuses and the key the schema finds."""
+    return (
+        f"{given} is not a key of a chain of stages (it has {', '.join(keys)}), so no stage reads it; expected "
+        f"{where}.stages.{stage}.phase.{key}=<value>, the key of the stage that reads it"
+    )
+
+
 def did_you_mean(key: str, known: Sequence[str], prefix: str = "") -> str:
     close = closest(key, known)
     return f"did you mean {prefix}{close}?" if close else f"expected one of {', '.join(known)}"
