@@ -52,7 +52,7 @@ def also_logged_in(folder: Path) -> Iterator[None]:
     log_file = (
         folder.parent / name if not (folder / name).exists() and (folder.parent / name).exists() else folder / name
     )
-    if log_file.resolve() == Path(files[0].baseFilename).resolve():
+    if any(log_file.resolve() == Path(h.baseFilename).resolve() for h in files):  # already written (a chain's)
         yield
         return
     handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")

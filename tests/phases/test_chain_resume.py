@@ -14,28 +14,33 @@ import pytest
 from embedlab.training.checkpoint import COMPLETE
 
 
+def stopped_chain(cli, tmp_path, overrides: list[str], marker: str) -> tuple[str, dict]:
+    """Start the chain in `tmp_path/first`, SIGTERM it once `marker` (a path under that folder) exists; the store's
+    URI and its runs by stage (`parent` for the chain's own)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first_dir = tmp_path / "first"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    command = [sys.executable, "-m", "train", *overrides, f"hydra.run.dir={first_dir}"]
+    with subprocess.Popen(command, cwd=cli.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as chain:
+        deadline = time.monotonic() + 600
+        while not (first_dir / marker).exists():
+            assert chain.poll() is None and time.monotonic() < deadline, chain.stderr.read()[-3000:]
+            time.sleep(0.05)
+        chain.send_signal(signal.SIGTERM)  # checkpoint at the end of the step, runs KILLED
+        chain.communicate(timeout=300)
+    assert chain.returncode == 143
+    return uri, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+
+
 @pytest.mark.slow
 def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_path, physics_folder, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [
         "experiment=physics_two_phase",
         *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
         "++phase.stages.phase2.training.max_steps=40",
         "++phase.stages.phase2.training.eval_steps=2",
     ]
-    first_dir = tmp_path / "first"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    command = [sys.executable, "-m", "train", *overrides, f"hydra.run.dir={first_dir}"]
-    with subprocess.Popen(command, cwd=cli.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as chain:
-        marker = first_dir / "phase2" / "checkpoints" / "checkpoint-2" / COMPLETE
-        deadline = time.monotonic() + 600
-        while not marker.exists():
-            assert chain.poll() is None and time.monotonic() < deadline, chain.stderr.read()[-3000:]
-            time.sleep(0.05)
-        chain.send_signal(signal.SIGTERM)  # checkpoint at the end of the step, runs KILLED
-        chain.communicate(timeout=300)
-    assert chain.returncode == 143
-    before = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+    uri, before = stopped_chain(cli, tmp_path, overrides, f"phase2/checkpoints/checkpoint-2/{COMPLETE}")
     assert before["parent"].info.status == before["phase2"].info.status == "KILLED"
     assert before["phase1"].info.status == "FINISHED"
 
@@ -54,3 +59,30 @@ def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_pa
     assert steps == sorted(set(steps)) and steps[-1] == 40  # continued from its checkpoint, no step logged twice
     assert "phase1_test_ndcg_at_10" in by_stage["parent"].data.metrics  # the chain table, phase 1 rebuilt from MLflow
     assert by_stage["parent"].data.tags["embedlab.phase2_run_id"] == before["phase2"].info.run_id
+
+
+@pytest.mark.slow
+def test_a_chain_stopped_in_phase1_goes_on_in_its_first_folder(cli, tiny_model_path, physics_folder, tmp_path):
+    # the resuming command has a folder of its own (Hydra's); the stages, and the chain's train.log, are the first's
+    overrides = [
+        "experiment=physics_two_phase",
+        *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
+        "++phase.stages.phase1.training.max_steps=8",
+        "++phase.stages.phase1.training.eval_steps=2",
+    ]
+    uri, before = stopped_chain(cli, tmp_path, overrides, f"phase1/checkpoints/checkpoint-2/{COMPLETE}")
+    assert before["phase1"].info.status == "KILLED" and "phase2" not in before
+
+    again = cli.run_train(
+        *overrides, f"hydra.run.dir={tmp_path / 'again'}", "resume=true", env={"MLFLOW_TRACKING_URI": uri}
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    by_stage = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
+    assert by_stage["phase1"].info.run_id == before["phase1"].info.run_id
+    assert by_stage["phase2"].data.tags["output_dir"] == str(tmp_path / "first" / "phase2")
+    assert (tmp_path / "first" / "phase2" / "best").is_dir() and not (tmp_path / "again" / "phase2").exists()
+    chain_log = (tmp_path / "first" / "train.log").read_text()
+    assert chain_log.count(f"resuming chain run {before['parent'].info.run_id}") == 1
+    resumed = chain_log.split("resuming chain run")[1].splitlines()  # phase 1's resumed run logs there too
+    assert "=== stage phase2 (hard_negatives) ===" in resumed
+    assert not [a for a, b in zip(resumed, resumed[1:], strict=False) if a.strip() and a == b]  # each line once

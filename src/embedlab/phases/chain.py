@@ -22,6 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
+from embedlab.logs import also_logged_in
 from embedlab.phases.chain_resume import (
     CHAIN_HASH_TAG,
     find_chain_parent,
@@ -46,7 +47,14 @@ def train_chain(
     stages = dict(cfg.phase.stages)  # every stage was checked before work (embedlab.plan), not after phase 1
     results = {}
     handed = []  # what the previous stage computed with its kept model (embedlab.phases.shared_work), if anything
-    with parent_run(cfg, run_dir, overrides) as parent:
+    with (
+        parent_run(cfg, run_dir, overrides) as parent,
+        # a resumed chain's stages go on in its first command's folder, and so does its train.log
+        also_logged_in(parent.run_dir) if parent.resumed else contextlib.nullcontext(),
+    ):
+        if parent.resumed:
+            log.info(f"resuming chain run {parent.run_id} in {parent.run_dir}")
+        run_dir = parent.run_dir
         earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
             previous = results[list(results)[-1]] if results else None
@@ -113,8 +121,9 @@ def chain_table(results: dict) -> str:
 class ParentRun:
     """The chain's own MLflow run: no training, the stages nest under it, and it gets the comparison table."""
 
-    def __init__(self, client, run_id: str, experiment_id: str | None = None, resumed: bool = False) -> None:
+    def __init__(self, client, run_id: str, run_dir: Path, experiment_id: str | None = None, resumed: bool = False):
         self.client, self.run_id, self.experiment_id, self.resumed = client, run_id, experiment_id, resumed
+        self.run_dir = run_dir  # where the stages' folders are: the first command's, for a resumed chain
 
     def stage_runs(self) -> dict:
         """Stage name -> its newest run under this parent; empty for a chain that was not resumed."""
@@ -160,7 +169,7 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
     run = find_chain_parent(client, tracker.experiment_id, cfg.get("resume"), digest)
     resumed = run is not None
     if resumed:
-        log.info(f"resuming chain run {run.info.run_id}")
+        run_dir = chain_folder(run, run_dir)
         client.update_run(run.info.run_id, status="RUNNING")
         for key, value in process_tags().items():
             client.set_tag(run.info.run_id, key, value)
@@ -169,4 +178,14 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
         client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
         client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
     with ended_with_status(lambda status: client.set_terminated(run.info.run_id, status=status)):
-        yield ParentRun(client, run.info.run_id, tracker.experiment_id, resumed=resumed)
+        yield ParentRun(client, run.info.run_id, run_dir, tracker.experiment_id, resumed=resumed)
+
+
+def chain_folder(run, command_dir: Path) -> Path:
+    """The folder a resumed chain's stages go on in: the one its first command made (tag `output_dir`), as a
+    resumed run goes on in its own; this command's when that folder is gone (moved or deleted)."""
+    first = Path(run.data.tags.get("output_dir", ""))
+    if run.data.tags.get("output_dir") and first.is_dir():
+        return first
+    log.warning(f"the chain's folder {first} is gone; its stages that had not finished run under {command_dir}")
+    return command_dir
