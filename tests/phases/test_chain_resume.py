@@ -14,9 +14,20 @@ import pytest
 from embedlab.training.checkpoint import COMPLETE
 
 
-def stopped_chain(cli, tmp_path, overrides: list[str], marker: str) -> tuple[str, dict]:
-    """Start the chain in `tmp_path/first`, SIGTERM it once `marker` (a path under that folder) exists; the store's
-    URI and its runs by stage (`parent` for the chain's own)."""
+def chain_overrides(cli, tiny_model_path, physics_folder, tmp_path, stage: str, max_steps: int) -> list[str]:
+    """The tiny physics chain, with `stage` long enough (evaluated every 2 steps) to be stopped in."""
+    return [
+        "experiment=physics_two_phase",
+        *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
+        f"++phase.stages.{stage}.training.max_steps={max_steps}",
+        f"++phase.stages.{stage}.training.eval_steps=2",
+    ]
+
+
+def stopped_chain(cli, tmp_path, overrides: list[str], stage: str) -> tuple[str, dict]:
+    """Start the chain in `tmp_path/first`, SIGTERM it once `stage` has a complete checkpoint 2; the store's URI
+    and its runs by stage (`parent` for the chain's own)."""
+    marker = f"{stage}/checkpoints/checkpoint-2/{COMPLETE}"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     first_dir = tmp_path / "first"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
@@ -32,22 +43,23 @@ def stopped_chain(cli, tmp_path, overrides: list[str], marker: str) -> tuple[str
     return uri, {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
 
 
-@pytest.mark.slow
-def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_path, physics_folder, tmp_path):
-    overrides = [
-        "experiment=physics_two_phase",
-        *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
-        "++phase.stages.phase2.training.max_steps=40",
-        "++phase.stages.phase2.training.eval_steps=2",
-    ]
-    uri, before = stopped_chain(cli, tmp_path, overrides, f"phase2/checkpoints/checkpoint-2/{COMPLETE}")
-    assert before["parent"].info.status == before["phase2"].info.status == "KILLED"
-    assert before["phase1"].info.status == "FINISHED"
-
+def resumed_chain(cli, tmp_path, overrides: list[str], uri: str):
+    """`resume=true` from a folder of its own (`tmp_path/again`), as a new command gets from Hydra."""
     again = cli.run_train(
         *overrides, f"hydra.run.dir={tmp_path / 'again'}", "resume=true", env={"MLFLOW_TRACKING_URI": uri}
     )
     assert again.returncode == 0, again.stderr[-3000:]
+    return again
+
+
+@pytest.mark.slow
+def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_path, physics_folder, tmp_path):
+    overrides = chain_overrides(cli, tiny_model_path, physics_folder, tmp_path, "phase2", max_steps=40)
+    uri, before = stopped_chain(cli, tmp_path, overrides, "phase2")
+    assert before["parent"].info.status == before["phase2"].info.status == "KILLED"
+    assert before["phase1"].info.status == "FINISHED"
+
+    again = resumed_chain(cli, tmp_path, overrides, uri)
     assert f"stage phase1: FINISHED in run {before['phase1'].info.run_id}, not run again" in again.stdout
     after = cli.runs(uri)
     assert len(after) == 3  # no new parent, no second phase-1 or phase-2 run
@@ -64,19 +76,11 @@ def test_a_chain_stopped_in_phase2_resumes_into_the_same_runs(cli, tiny_model_pa
 @pytest.mark.slow
 def test_a_chain_stopped_in_phase1_goes_on_in_its_first_folder(cli, tiny_model_path, physics_folder, tmp_path):
     # the resuming command has a folder of its own (Hydra's); the stages, and the chain's train.log, are the first's
-    overrides = [
-        "experiment=physics_two_phase",
-        *cli.tiny_chain_overrides(tiny_model_path, tmp_path, physics_folder),
-        "++phase.stages.phase1.training.max_steps=8",
-        "++phase.stages.phase1.training.eval_steps=2",
-    ]
-    uri, before = stopped_chain(cli, tmp_path, overrides, f"phase1/checkpoints/checkpoint-2/{COMPLETE}")
+    overrides = chain_overrides(cli, tiny_model_path, physics_folder, tmp_path, "phase1", max_steps=8)
+    uri, before = stopped_chain(cli, tmp_path, overrides, "phase1")
     assert before["phase1"].info.status == "KILLED" and "phase2" not in before
 
-    again = cli.run_train(
-        *overrides, f"hydra.run.dir={tmp_path / 'again'}", "resume=true", env={"MLFLOW_TRACKING_URI": uri}
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
+    resumed_chain(cli, tmp_path, overrides, uri)
     by_stage = {run.data.tags.get("embedlab.stage", "parent"): run for run in cli.runs(uri)}
     assert by_stage["phase1"].info.run_id == before["phase1"].info.run_id
     assert by_stage["phase2"].data.tags["output_dir"] == str(tmp_path / "first" / "phase2")
