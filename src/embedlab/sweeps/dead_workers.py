@@ -2,7 +2,7 @@
 
 joblib's process pool raises `TerminatedWorkerError` for the whole batch when one worker dies, and stops the
 batch's other workers with it. The jobs' MLflow runs say what each got to: a FINISHED run logged its objective
-(`best_<optimized_metric>`), a KILLED one was stopped by the pruner, and one still RUNNING was cut short. The
+(`kept_<optimized_metric>`), a KILLED one was stopped by the pruner, and one still RUNNING was cut short. The
 sweeper turns that into the batch's job returns and tells the study as usual: no finished work is lost, a cut job
 is FAIL in Optuna and FAILED in MLflow (tag `embedlab.error`), and the next batch gets a fresh pool.
 """
