@@ -95,6 +95,19 @@ def test_reproduce_force_that_is_not_a_flag_is_one_line():
     ]
 
 
+def test_reproduce_force_without_reproduce_is_one_line():
+    """Hydra called it no key of the config and advised +reproduce_force=true, which is refused in turn."""
+    from embedlab_testing import run_train
+
+    for typed in ("reproduce_force=true", "reproduce_force=yes"):
+        result = run_train(typed, "--cfg", "job")
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"error: {typed} without reproduce=<run id>: it lets a reproduction run despite a difference; expected "
+            f"reproduce=<run id> {typed}, or no reproduce_force= for a new run"
+        ]
+
+
 def test_reproduce_refuses_overrides_that_compose_other_settings_today(tiny_model_path, physics_folder, mlflow_uri):
     """Same commit, but conf/ edited since the run and not committed: its overrides would train something else."""
     import json

@@ -190,9 +190,14 @@ def rebuild_argv(argv: list[str]) -> list[str]:
                 f"keys; expected {typed.lstrip('+~')} without the {typed[: len(typed) - len(typed.lstrip('+~'))]}"
             )
     wanted = [a for a in argv[1:] if a.startswith(PREFIX)]
+    given = [a[len(FORCE) :] for a in argv[1:] if a.startswith(FORCE)]
+    if not wanted and given:  # Hydra would call it no key of the config and suggest +reproduce_force=, refused above
+        raise UserError(
+            f"{FORCE}{given[-1]} without reproduce=<run id>: it lets a reproduction run despite a difference; "
+            f"expected reproduce=<run id> {FORCE}{given[-1]}, or no {FORCE} for a new run"
+        )
     if not wanted:
         return argv
-    given = [a[len(FORCE) :] for a in argv[1:] if a.startswith(FORCE)]
     if any(value.lower() not in ("true", "false") for value in given):  # `yes` was ignored in silence
         raise UserError(f"{FORCE}{given[-1]} is not true or false; expected {FORCE}true to run despite a difference")
     force = bool(given) and given[-1].lower() == "true"
