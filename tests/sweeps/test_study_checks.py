@@ -113,3 +113,17 @@ def test_one_sweeper_per_study_in_a_sqlite_storage(sweep_args, optuna_storage, s
     assert optuna.get_all_study_summaries(optuna_storage) == [] and sweep_runs() == ([], [])
     done = run_train("-m", *sweep_args, *study, "hydra.sweeper.n_trials=1")  # the lock is free again
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_study_storage_named_at_the_mlflow_store_is_refused_before_either_is_made(sweep_args, mlflow_uri):
+    """One file for both: the sweeper made it Optuna's storage, then refused it as MLflow's store, and left it so
+    that every later run on that store was refused too."""
+    from embedlab.tracking.sqlite_store import sqlite_file
+
+    database = sqlite_file(mlflow_uri)
+    line = refused(
+        run_train("-m", *sweep_args, "hparams_search=physics", f"hydra.sweeper.storage={mlflow_uri}"),
+        f"hydra.sweeper.storage={mlflow_uri} is the file of the MLflow store tracking.uri={mlflow_uri}",
+    )
+    assert f"expected a file of its own for each: Optuna's study storage (e.g. sqlite:///{database.parent}" in line
+    assert not database.exists()

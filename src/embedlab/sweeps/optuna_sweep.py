@@ -28,8 +28,10 @@ from embedlab.sweeps.dead_workers import returns_after_dead_worker
 from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
 from embedlab.sweeps.mlflow_group import SweepGroup, log_plots
 from embedlab.sweeps.search_space import command, default_study_name, parse_search_space, trial_overrides
+from embedlab.sweeps.storage import check_apart_from_tracking
 from embedlab.tracking.params import redact
 from embedlab.tracking.status import ended_with_status
+from embedlab.tracking.store import default_tracking_uri
 
 log = logging.getLogger(__name__)
 REPEAT_OF_ATTR = "embedlab.repeat_of"  # trial user attr: the earlier trial whose value a repeat reused
@@ -77,6 +79,7 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
     )
     storage = settings.storage or studies.default_storage()
     job_cfg = load_job_config(fixed)
+    check_apart_from_tracking(storage, job_cfg.tracking.get("uri") or default_tracking_uri())  # before either is made
     check_direction(settings.direction, job_cfg.optimized_metric)  # a study maximizing val_loss picks the worst
     check_job_configs(job_cfg, space, fixed, load_job_config)  # the fixed values, every choice, each end of a range
     pruner_cfg = to_container(settings.pruner)
