@@ -81,6 +81,14 @@ def test_fractions_are_checked_once_here(fractions, problem, compose_config):
         check_config(compose_config(f"dataset.fractions={fractions}"))
 
 
+@pytest.mark.parametrize("use", ["eval", "train"])
+def test_use_is_read_for_a_retrieval_folder_only(use, compose_config):
+    """A file of pairs is read whole for training: `use=eval` on it trained anyway, without a word."""
+    with pytest.raises(UserError, match=rf"dataset\.use={use} is read only for dataset\.kind=retrieval .*kind=pairs"):
+        check_config(compose_config("dataset=local", f"dataset.use={use}"))
+    check_config(compose_config("dataset=local", "dataset.kind=retrieval", f"dataset.use={use}"))
+
+
 @pytest.mark.parametrize(
     ("window", "problem"),
     [

@@ -86,7 +86,21 @@ def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     rules = DATASETS.get(target_of(node) or "")
     if rules is not None:
         check_keys({k: v for k, v in node.items() if k != "fractions"}, rules, where)
+    check_use(node, where)
     check_fractions(node, where)
+
+
+def check_use(dataset: dict[str, Any], where: str = "dataset") -> None:
+    """`use` says what a retrieval folder is for; a file of pairs, triplets or scored or labeled pairs is read
+    whole for training, so `use=eval` there trained anyway, and `use=train` evaluated anyway, without a word."""
+    use, kind = dataset.get("use", "both"), dataset.get("kind", "retrieval")
+    if use != "both" and kind != "retrieval":
+        fail(
+            f"{where}.use",
+            use,
+            f"is read only for {where}.kind=retrieval (a BEIR folder), and this is {where}.kind={kind}",
+            f"{where}.kind=retrieval with it, or no {where}.use for kind {kind}",
+        )
 
 
 CHAIN_KEYS = ("name", "stages")  # conf/phase/two_phase.yaml: what a chain of stages is made of
