@@ -44,6 +44,17 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
         (["training.lr=["], "training.lr=[ is not an override Hydra can read (no viable alternative at input '[')"),
         (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
         (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; expected one value: to sweep over them add -m"),
+        (
+            ["training.lr=interval(1e-5,1e-4)"],
+            "training.lr=interval(1e-5,1e-4) is a sweep over several values, which a single run cannot take; expected "
+            "one value (training.lr=<value>), or -m before it to sweep: python -m train -m training.lr=interval(",
+        ),
+        (["training.batch_size=choice(8,16)"], "training.batch_size=choice(8,16) is a sweep over several values"),
+        (["loss=glob(mn*)"], "loss=glob(mn*) is a sweep over several values"),
+        (
+            ["hydra.sweeper.params.training.lr=interval(1,2)"],
+            "hydra.sweeper.params.training.lr=interval(1,2): a search space's parameter is set by its own key",
+        ),
     ],
 )
 def test_each_composition_error_is_one_line_naming_what_and_where(overrides, line):

@@ -123,6 +123,8 @@ def composition_error_line(exc: CompactHydraException) -> str:
             f"{override} has several values; expected one value: to sweep over them add -m, for a list write "
             "key=[a,b], for a string with commas quote it"
         )
+    if message.startswith("Sweep parameters '") and message.endswith("requires --multirun"):
+        return sweep_without_multirun(message.split("'", 2)[1])  # `training.lr=interval(1e-5,1e-4)` without -m
     if message.startswith("Could not append to config. An item is already at"):  # `+hardware.compile=true`
         return key_already_there(message)
     lines = [line.strip() for line in message.splitlines()]
@@ -160,6 +162,18 @@ def search_space_parameter(override: str) -> str:
     return (
         f"{override}: a search space's parameter is set by its own key; expected python -m train -m "
         f"hparams_search=<space> {key.removeprefix(SEARCH_SPACE)}={value}"
+    )
+
+
+def sweep_without_multirun(override: str) -> str:
+    """`training.lr=choice(1e-5,2e-5)` (or `range`, `interval`, `glob`, ...) without -m: a sweep's values, which a
+    single run cannot take; Hydra says only "Sweep parameters '...' requires --multirun"."""
+    key = override.partition("=")[0]
+    if key.lstrip("+~").startswith(SEARCH_SPACE):
+        return search_space_parameter(override)
+    return (
+        f"{override} is a sweep over several values, which a single run cannot take; expected one value "
+        f"({key}=<value>), or -m before it to sweep: python -m train -m {override}"
     )
 
 
