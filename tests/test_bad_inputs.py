@@ -321,6 +321,14 @@ GRIDS = {
     "loss that cannot read the data": ("loss=mnrl,cosent", "grid point 1 (loss=cosent"),
     "misspelled option": ("dataset=physics,quroa", "did you mean quora?"),
     "resume in a grid": ("resume=true loss.scale=10,20", "resume=true with -m: resume= continues one stopped run"),
+    "Optuna setting on a grid": (
+        "hydra.sweeper.n_trials=3 loss.scale=10,20",
+        "hydra.sweeper.n_trials is a setting of the Optuna sweeper, but this command's sweeper is the grid",
+    ),
+    "Optuna setting added to a grid": (  # what Hydra's advice for the one above, a +, gave: the grid's TypeError
+        "+hydra.sweeper.n_trials=3 loss.scale=10,20",
+        "hydra.sweeper.n_trials is a setting of the Optuna sweeper, but this command's sweeper is the grid",
+    ),
 }
 
 

@@ -52,6 +52,16 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
         (["training.batch_size=choice(8,16)"], "training.batch_size=choice(8,16) is a sweep over several values"),
         (["loss=glob(mn*)"], "loss=glob(mn*) is a sweep over several values"),
         (
+            ["hydra.sweeper.n_trials=30"],
+            "hydra.sweeper.n_trials is a setting of the Optuna sweeper, but this command's sweeper is the grid (its "
+            "settings: max_batch_size, params); expected -m hparams_search=<preset> (physics, quora_mixed) with it",
+        ),
+        (["hydra/sweeper/pruner=none"], "hydra/sweeper/pruner is a setting of the Optuna sweeper, but this command's"),
+        (
+            ["hparams_search=physics", "hydra.sweeper.n_trails=30"],
+            "hydra.sweeper.n_trails is not a setting of this command's sweeper; expected one of ",
+        ),
+        (
             ["hydra.sweeper.params.training.lr=interval(1,2)"],
             "hydra.sweeper.params.training.lr=interval(1,2): a search space's parameter is set by its own key",
         ),

@@ -125,6 +125,13 @@ def composition_error_line(exc: CompactHydraException) -> str:
         )
     if message.startswith("Sweep parameters '") and message.endswith("requires --multirun"):
         return sweep_without_multirun(message.split("'", 2)[1])  # `training.lr=interval(1e-5,1e-4)` without -m
+    # the Optuna sweeper's settings or groups on the grid: `+hydra.sweeper.n_trials=30` (the grid's TypeError),
+    # `hydra/sweeper/pruner=none` (not in the grid's defaults list)
+    setting = re.search(r"unexpected keyword argument '(\w+)'.*full_key: hydra\.sweeper\s*$", message, re.S)
+    group = re.match(r"Could not override 'hydra/sweeper/(\w+)'", message)
+    if setting or group:
+        typed = f"hydra.sweeper.{setting.group(1)}" if setting else f"hydra/sweeper/{group.group(1)}"
+        return not_this_sweepers_setting(typed, list(GRID_SETTINGS))
     if message.startswith("Could not append to config. An item is already at"):  # `+hardware.compile=true`
         return key_already_there(message)
     lines = [line.strip() for line in message.splitlines()]
@@ -184,6 +191,8 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
         return search_space_parameter(message.split("'")[1] if message.count("'") >= 2 else key)
     parent, _, name = key.rpartition(".")
     known = [str(k) for k in (cause.parent_node or {}) if not str(k).startswith("_") and str(k) != "hydra"]
+    if parent == "hydra.sweeper":
+        return not_this_sweepers_setting(key, known)
     stage = stage_with(cause.parent_node, name) if "stages" in known else None
     if stage:  # `phase.num_negatives=3` on a chain: each stage has its own phase
         return not_a_chain_key(key, parent, name, stage, known)
@@ -192,6 +201,28 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
         f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"
     )
     return f"{key} is not a key of {parent or 'the config'}{guess}; to add a new key, write {add}"
+
+
+GRID_SETTINGS = ("max_batch_size", "params")  # Hydra's BasicSweeper.__init__, and so conf/hydra/sweeper/embedlab_grid
+
+
+def not_this_sweepers_setting(key: str, known: list[str]) -> str:
+    """`hydra.sweeper.n_trials=30` without `hparams_search=`: the grid sweeper, which has no such setting, is the
+    one chosen; Hydra's advice to add it with `+` ends in the grid sweeper's TypeError."""
+    from embedlab.schema import options_of
+    from embedlab.schema.groups import SWEEPER
+
+    name = re.split(r"[./]", key)[-1]
+    if name not in SWEEPER:
+        return (
+            f"{key} is not a setting of this command's sweeper; expected one of {', '.join(known)}"
+            f"{close(name, [*known, *SWEEPER], 'hydra.sweeper.')}"
+        )
+    return (
+        f"{key} is a setting of the Optuna sweeper, but this command's sweeper is the grid (its settings: "
+        f"{', '.join(known)}); expected -m hparams_search=<preset> ({', '.join(options_of('hparams_search'))}) "
+        "with it, which selects the Optuna sweeper"
+    )
 
 
 def unreadable_override(exc: OverrideParseException, message: str) -> str:
