@@ -59,25 +59,25 @@ def main(cfg: DictConfig) -> float:
     from embedlab.errors import UserError, exit_with_error, raise_if_stopped
     from embedlab.folders import discard_refused_folder
     from embedlab.job import run_job
+    from embedlab.schema.composition import task_overrides
     from embedlab.tracking.resume import typed_resume
 
     raise_if_stopped()  # a stop signal that a library swallowed (Hydra's callbacks make errors warnings) starts no job
     hydra_cfg = HydraConfig.get()
-    with open_dict(cfg):  # `resume=5790e106` as typed, not the number Hydra reads in it
-        cfg.resume = typed_resume(cfg.resume, list(hydra_cfg.overrides.task))
-    if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
-        with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
-            cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
     try:
+        overrides = task_overrides(hydra_cfg.overrides.task)  # `${oc.env:DATA}` with DATA unset: one line
+        with open_dict(cfg):  # `resume=5790e106` as typed, not the number Hydra reads in it
+            cfg.resume = typed_resume(cfg.resume, overrides)
+        if hydra_cfg.mode == RunMode.MULTIRUN and "sweep" not in cfg.tracking.tags:
+            with open_dict(cfg):  # jobs of one grid sweep share a tag; the Optuna sweeper sets its own
+                cfg.tracking.tags.sweep = hydra_cfg.sweep.dir
         plan = check_before_work(cfg, dict(hydra_cfg.runtime.choices))  # config, model, data, metrics, store
         callbacks = []
         if cfg.get("sweep"):  # launched by the Optuna sweeper: report to its trial, stop when pruned
             from embedlab.sweeps.trial import trial_callbacks
 
             callbacks = trial_callbacks(cfg)
-        return run_job(
-            cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task), callbacks=callbacks, plan=plan
-        ).objective
+        return run_job(cfg, Path(hydra_cfg.runtime.output_dir), overrides, callbacks=callbacks, plan=plan).objective
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed and goes on

@@ -70,6 +70,11 @@ ON_PHYSICS = {
     "misspelled key": ("+training.batchsize=8", "did you mean training.batch_size?"),
     "negative seed": ("seed=-1", "seed=-1 is out of range"),
     "seed not a number": ("seed=abc", "seed=abc is not an integer"),
+    "environment variable not set": (  # a traceback, exit 1, when the run read its overrides
+        "dataset.path=${oc.env:EMBEDLAB_UNSET_DATA}",
+        "dataset.path=${oc.env:EMBEDLAB_UNSET_DATA}: Environment variable 'EMBEDLAB_UNSET_DATA' not found; expected",
+    ),
+    "interpolation of no key": ("training.lr=${training.lrr}", "Interpolation key 'training.lrr' not found"),
     "logging steps 0": ("training.logging_steps=0", "training.logging_steps=0"),
     "max steps 0": ("training.max_steps=0", "training.max_steps=0"),
     "length buckets 0": ("training.length_buckets=0", "training.length_buckets=0"),
@@ -321,6 +326,10 @@ GRIDS = {
     "loss that cannot read the data": ("loss=mnrl,cosent", "grid point 1 (loss=cosent"),
     "misspelled option": ("dataset=physics,quroa", "did you mean quora?"),
     "resume in a grid": ("resume=true loss.scale=10,20", "resume=true with -m: resume= continues one stopped run"),
+    "environment variable not set in a grid": (  # the check was skipped, with a warning, and the jobs failed
+        "seed=${oc.env:EMBEDLAB_UNSET_SEED} loss.scale=10,20",
+        "seed=${oc.env:EMBEDLAB_UNSET_SEED}: Environment variable 'EMBEDLAB_UNSET_SEED' not found; expected",
+    ),
     "Optuna setting on a grid": (
         "hydra.sweeper.n_trials=3 loss.scale=10,20",
         "hydra.sweeper.n_trials is a setting of the Optuna sweeper, but this command's sweeper is the grid",

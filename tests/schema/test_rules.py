@@ -81,6 +81,15 @@ def test_fractions_are_checked_once_here(fractions, problem, compose_config):
         check_config(compose_config(f"dataset.fractions={fractions}"))
 
 
+def test_an_interpolation_that_cannot_be_resolved_names_its_key_and_value(compose_config):
+    with pytest.raises(UserError) as error:
+        check_config(compose_config("seed=${oc.env:EMBEDLAB_UNSET_SEED}"))
+    assert str(error.value).startswith(
+        "seed=${oc.env:EMBEDLAB_UNSET_SEED}: Environment variable 'EMBEDLAB_UNSET_SEED' not found; expected an "
+        "interpolation that resolves"
+    )
+
+
 @pytest.mark.parametrize("use", ["eval", "train"])
 def test_use_is_read_for_a_retrieval_folder_only(use, compose_config):
     """A file of pairs is read whole for training: `use=eval` on it trained anyway, without a word."""

@@ -26,7 +26,17 @@ from embedlab.schema.groups import (
     TOP,
     target_of,
 )
-from embedlab.schema.rules import Rule, closest, did_you_mean, fail, not_a_chain_key, show, stage_with
+from embedlab.schema.rules import (
+    UNRESOLVED,
+    Rule,
+    closest,
+    did_you_mean,
+    fail,
+    not_a_chain_key,
+    show,
+    stage_with,
+    why_unresolved,
+)
 from embedlab.schema.signatures import keyword_arguments
 
 CONF = REPO_ROOT / "conf"
@@ -42,7 +52,20 @@ def resolved(cfg: Any) -> dict[str, Any]:
     except UserError:
         raise
     except Exception as exc:  # omegaconf's InterpolationResolutionError & co, or a resolver's own error
-        raise UserError(f"config: {str(exc).splitlines()[0]}") from None
+        key = getattr(exc, "full_key", None)
+        raw = typed_value(cfg, key) if key else None
+        where = f"{key}={raw}" if raw is not None else key or "config"
+        raise UserError(f"{where}: {why_unresolved(exc)}; {UNRESOLVED}") from None
+
+
+def typed_value(cfg: DictConfig, key: str) -> Any:
+    """The value at dotted `key` as written, its interpolation unresolved (None where there is none)."""
+    node: Any = OmegaConf.to_container(cfg, resolve=False)
+    for part in str(key).split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, str) else None
 
 
 def check_keys(node: dict[str, Any], rules: dict[str, Rule], where: str, closed: bool = True) -> None:

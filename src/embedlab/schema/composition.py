@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+from omegaconf import ListConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, InterpolationResolutionError
 
 from embedlab.errors import UserError, exit_with_error
-from embedlab.schema.rules import closest, not_a_chain_key, stage_with
+from embedlab.schema.rules import UNRESOLVED, closest, not_a_chain_key, stage_with, why_unresolved
 
 
 @contextmanager
@@ -104,6 +105,22 @@ def check_no_group_is_null(argv: list[str]) -> None:
                 f"{argument}: a config group takes one of its options, not {value}; expected {group}=<option>, one"
                 f" of {', '.join(options)}, or no {group}= at all for its default"
             )
+
+
+def task_overrides(overrides: ListConfig | None) -> list[str]:
+    """The command line's overrides (`hydra.overrides.task`) as a job sees them, interpolations resolved. One whose
+    interpolation cannot be resolved (`dataset.path=${oc.env:DATA}` with DATA unset) is one line naming it: Hydra
+    composes it without resolving, and reading it was a traceback (a run) or a grid launched unchecked."""
+    if overrides is None:
+        return []
+    typed = OmegaConf.to_container(overrides, resolve=False)
+    resolved = []
+    for index, text in enumerate(typed):
+        try:
+            resolved.append(overrides[index])
+        except InterpolationResolutionError as exc:
+            raise UserError(f"{text}: {why_unresolved(exc)}; {UNRESOLVED}") from None
+    return resolved
 
 
 def composition_error_line(exc: CompactHydraException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,16 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(show(v) for v in value) + "]"
     return str(value)
+
+
+UNRESOLVED = "expected an interpolation that resolves (a set environment variable, a key the config has) or a value"
+
+
+def why_unresolved(exc: Exception) -> str:
+    """OmegaConf's error for an interpolation that cannot be resolved, as its reason alone: `Environment variable
+    'DATA' not found`, `Interpolation key 'training.nope' not found`."""
+    first = str(exc).splitlines()[0].strip() if str(exc) else type(exc).__name__
+    return re.sub(r"^\w+ raised while resolving interpolation: ", "", first).strip('"')
 
 
 def _num(bound: float) -> str:

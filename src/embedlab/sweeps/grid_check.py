@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from embedlab.errors import UserError, raise_if_stopped, user_errors_exit
 from embedlab.plan import Seen, plan_run
-from embedlab.schema.composition import composition_error_line
+from embedlab.schema.composition import composition_error_line, task_overrides
 
 
 def grid_points(overrides: list[str]) -> list[list[str]]:
@@ -77,8 +77,9 @@ class CheckEveryPoint(Callback):
         if "optuna" in sweeper.lower():
             return
         config_name = OmegaConf.select(config, "hydra.job.config_name", default="train")
-        overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
         try:
+            with user_errors_exit():  # an interpolation that cannot be resolved: one line, before the sweep starts
+                overrides = task_overrides(OmegaConf.select(config, "hydra.overrides.task", default=None))
             self.check_every_point(overrides, config_name)
         except Exception as exc:  # noqa: BLE001  a bug in a check: Hydra would make it a warning and launch unchecked
             raise_if_stopped(exc)  # or a stop signal that composing turned into another exception: a stop
