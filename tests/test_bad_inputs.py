@@ -15,6 +15,7 @@ import pytest
 
 from embedlab_testing import (
     HEAVY_MODULES,
+    REPO,
     Finished,
     assert_refused_in_one_line,
     run_train,
@@ -360,3 +361,13 @@ def test_hydra_full_error_still_gives_hydras_own_trace(tmp_path):
 def test_the_catalogue_has_at_least_40_new_cases(cases):
     assert set(CASE_NAMES) == set(cases)
     assert len(CASE_NAMES) + len(SWEEPS) + len(GRIDS) >= 40
+
+
+def test_docs_count_the_catalogue_as_it_is():
+    """docs/errors.md says how many cases run here; it said 56, 5 and 2 while there were 78, 8 and 3."""
+    import re
+
+    text = " ".join((REPO / "docs" / "errors.md").read_text(encoding="utf-8").split())
+    said = re.search(r"for (\d+) bad inputs, (\d+) bad sweeps and (\d+) bad grids", text)
+    assert said, "docs/errors.md no longer counts tests/test_bad_inputs.py's cases"
+    assert tuple(map(int, said.groups())) == (len(CASE_NAMES), len(SWEEPS), len(GRIDS))
