@@ -15,6 +15,22 @@ def test_init_from_is_the_model_to_load():
     assert ContrastivePhase(init_from="some/folder").starting_model().overrides == {"name_or_path": "some/folder"}
 
 
+def test_init_from_an_mlflow_uri_is_downloaded(tmp_path, monkeypatch):
+    """`phase.init_from=runs:/…` (or the `models:/…` a run's summary prints) was taken for a hub id here."""
+    import mlflow
+
+    logged = tmp_path / "logged"
+    (logged / "model.sentence_transformer").mkdir(parents=True)
+    asked = []
+    monkeypatch.setattr(
+        mlflow.artifacts, "download_artifacts", lambda artifact_uri: asked.append(artifact_uri) or logged
+    )
+    start = ContrastivePhase(init_from="runs:/0123abcd/physics-mnrl").starting_model()
+    assert asked == ["runs:/0123abcd/physics-mnrl"]
+    assert start.overrides == {"name_or_path": str(logged / "model.sentence_transformer")}
+    assert start.source["run_id"] == "0123abcd"
+
+
 def test_prepare_trains_on_the_data_as_it_is(tmp_path):
     data = DataBundle("toy", "memory", {})
     assert ContrastivePhase().prepare(data, None, StartingModel(), None, tmp_path) is data

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from embedlab.errors import UserError
+
 if TYPE_CHECKING:
     from embedlab.data.bundle import DataBundle
     from embedlab.phases.shared_work import ModelWork
@@ -27,6 +29,44 @@ class StartingModel:
     overrides: dict[str, str] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     work: ModelWork | None = None
+
+
+MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
+
+
+def start_from(init_from: str | None) -> StartingModel:
+    """A phase's `init_from` as the model to load: none keeps `model.name_or_path`; a folder or hub id is loaded
+    as given; an MLflow URI (`runs:/…`, `models:/…`) is downloaded from the tracking store first."""
+    if not init_from:
+        return StartingModel()
+    source = resolve_init_from(str(init_from))
+    return StartingModel({"name_or_path": source["path"]}, source)
+
+
+def resolve_init_from(init_from: str, key: str = "phase.init_from") -> dict[str, str]:
+    """A local folder for `init_from` (or `mine_with`: `key`); MLflow URIs (`runs:/…`, `models:/…`) are downloaded from the tracking store.
+
+    Returns:
+        {"init_from": as given, "path": what the model loads from, and "run_id" when the URI names a run}.
+    """
+    if not init_from.startswith(MLFLOW_SCHEMES):
+        return {"init_from": init_from, "path": init_from}
+    import mlflow
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init_from))
+    except Exception as exc:  # MLflow raises many types for a missing run, model or version
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"{key}={init_from} could not be downloaded from MLflow ({reason[:200]}); "
+            "expected models:/<name>/<version>, models:/<model id> or runs:/<run_id>/<logged model name> "
+            "in the store tracking.uri points to"
+        ) from None
+    flavour = local / "model.sentence_transformer"  # where MLflow's sentence_transformers flavour saves it
+    resolved = {"init_from": init_from, "path": str(flavour if flavour.is_dir() else local)}
+    if init_from.startswith("runs:/"):
+        resolved["run_id"] = init_from[len("runs:/") :].split("/", 1)[0]
+    return resolved
 
 
 class Phase(Protocol):

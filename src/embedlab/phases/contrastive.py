@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle
-from embedlab.phases import StartingModel
+from embedlab.phases import StartingModel, start_from
 
 
 @dataclass
@@ -15,14 +15,14 @@ class ContrastivePhase:
 
     Args:
         name: shown in run names.
-        init_from: start from this model instead of `model.name_or_path` (a path or hub id).
+        init_from: start from this model instead of `model.name_or_path` (a path, hub id or MLflow URI).
     """
 
     name: str = "contrastive"
     init_from: str | None = None
 
     def starting_model(self) -> StartingModel:
-        return StartingModel({"name_or_path": self.init_from}) if self.init_from else StartingModel()
+        return start_from(self.init_from)
 
     def planned_data(self, data: DataBundle) -> DataBundle:
         return data

@@ -15,11 +15,9 @@ from embedlab.mining.hard_negatives import MinedNegatives
 from embedlab.mining.reranker import CrossEncoderReranker
 from embedlab.mining.search import import_faiss
 from embedlab.models.folder import check_model_folder, looks_local
-from embedlab.phases import StartingModel
+from embedlab.phases import MLFLOW_SCHEMES, StartingModel, resolve_init_from, start_from
 
 log = logging.getLogger(__name__)
-
-MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
 
 @dataclass
@@ -102,10 +100,7 @@ class HardNegativesPhase:
 
     def starting_model(self) -> StartingModel:
         """`init_from` as a local folder (an MLflow URI is downloaded), or no overrides without one."""
-        if not self.init_from:
-            return StartingModel()
-        source = resolve_init_from(str(self.init_from))
-        return StartingModel({"name_or_path": source["path"]}, source)
+        return start_from(self.init_from)
 
     def planned_data(self, data: DataBundle) -> DataBundle:
         """Triplets for the train and validation queries, as `prepare()` returns them; their negatives are not
@@ -257,32 +252,6 @@ class HardNegativesPhase:
             self.reranker.name_or_path,
             self.fill_short,
         )
-
-
-def resolve_init_from(init_from: str, key: str = "phase.init_from") -> dict[str, str]:
-    """A local folder for `init_from` (or `mine_with`: `key`); MLflow URIs (`runs:/…`, `models:/…`) are downloaded from the tracking store.
-
-    Returns:
-        {"init_from": as given, "path": what the model loads from, and "run_id" when the URI names a run}.
-    """
-    if not init_from.startswith(MLFLOW_SCHEMES):
-        return {"init_from": init_from, "path": init_from}
-    import mlflow
-
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=init_from))
-    except Exception as exc:  # MLflow raises many types for a missing run, model or version
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"{key}={init_from} could not be downloaded from MLflow ({reason[:200]}); "
-            "expected models:/<name>/<version>, models:/<model id> or runs:/<run_id>/<logged model name> "
-            "in the store tracking.uri points to"
-        ) from None
-    flavour = local / "model.sentence_transformer"  # where MLflow's sentence_transformers flavour saves it
-    resolved = {"init_from": init_from, "path": str(flavour if flavour.is_dir() else local)}
-    if init_from.startswith("runs:/"):
-        resolved["run_id"] = init_from[len("runs:/") :].split("/", 1)[0]
-    return resolved
 
 
 def retrieval_pairs(data: DataBundle, split: str) -> tuple[dict[str, str], dict[str, set[str]], list[tuple[str, str]]]:
