@@ -90,12 +90,38 @@ def test_an_interpolation_that_cannot_be_resolved_names_its_key_and_value(compos
     )
 
 
-@pytest.mark.parametrize("use", ["eval", "train"])
-def test_use_is_read_for_a_retrieval_folder_only(use, compose_config):
-    """A file of pairs is read whole for training: `use=eval` on it trained anyway, without a word."""
-    with pytest.raises(UserError, match=rf"dataset\.use={use} is read only for dataset\.kind=retrieval .*kind=pairs"):
-        check_config(compose_config("dataset=local", f"dataset.use={use}"))
-    check_config(compose_config("dataset=local", "dataset.kind=retrieval", f"dataset.use={use}"))
+@pytest.mark.parametrize(
+    ("setting", "problem", "where_it_is_read"),
+    [
+        (
+            "dataset.use=eval",
+            r"dataset\.use=eval is read only for dataset\.kind=retrieval .*kind=pairs",
+            "dataset.kind=retrieval",
+        ),
+        ("dataset.use=train", r"dataset\.use=train is read only for dataset\.kind=retrieval", "dataset.kind=retrieval"),
+        (
+            "dataset.subset=pair",
+            r"dataset\.subset=pair is read only for dataset\.hub .*no hub is set",
+            "dataset.hub=a/b",
+        ),
+        ("dataset.hub_split=test", r"dataset\.hub_split=test is read only for dataset\.hub", "dataset.hub=a/b"),
+        ("dataset.quoting=none", r"dataset\.quoting=none is read only for a \.csv or \.tsv file", "dataset.path=x.TSV"),
+        (
+            "dataset.columns.anchor=question",
+            r"dataset\.columns\.anchor=question is not read for a BEIR folder",
+            "dataset.kind=pairs",
+        ),
+    ],
+)
+def test_a_setting_the_datas_kind_or_source_does_not_read_is_one_line(
+    setting, problem, where_it_is_read, compose_config
+):
+    """`use=eval` on a file of pairs trained anyway, `subset` without a hub, `quoting` on a .jsonl file and
+    `columns` on a BEIR folder were ignored without a word; each is accepted where it is read."""
+    kind = "dataset.kind=retrieval" if "columns" in setting else "dataset.kind=pairs"
+    with pytest.raises(UserError, match=problem):
+        check_config(compose_config("dataset=local", "dataset.path=x.jsonl", kind, setting))
+    check_config(compose_config("dataset=local", "dataset.path=x.jsonl", kind, setting, where_it_is_read))
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from embedlab.schema.groups import (
     PHASES,
     RERANKER,
     SWEEPER,
+    TABLE,
     TOP,
     target_of,
 )
@@ -109,20 +110,40 @@ def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     rules = DATASETS.get(target_of(node) or "")
     if rules is not None:
         check_keys({k: v for k, v in node.items() if k != "fractions"}, rules, where)
-    check_use(node, where)
+    if rules is TABLE:
+        check_unread(node, where)
     check_fractions(node, where)
 
 
-def check_use(dataset: dict[str, Any], where: str = "dataset") -> None:
-    """`use` says what a retrieval folder is for; a file of pairs, triplets or scored or labeled pairs is read
-    whole for training, so `use=eval` there trained anyway, and `use=train` evaluated anyway, without a word."""
-    use, kind = dataset.get("use", "both"), dataset.get("kind", "retrieval")
-    if use != "both" and kind != "retrieval":
+DELIMITED = (".csv", ".tsv")  # the files `quoting` is read for (embedlab.data.readers.read_rows)
+
+
+def check_unread(dataset: dict[str, Any], where: str = "dataset") -> None:
+    """One line for a setting of `dataset=local` that its kind and source do not read, at a value other than its
+    default: `use=eval` on a file of pairs trained anyway, `subset` without `hub`, `quoting` on a .jsonl file or a
+    BEIR folder, `columns.*` on a BEIR folder (its fields are fixed) were all ignored without a word."""
+    kind, hub = dataset.get("kind"), dataset.get("hub")
+    files = [str(dataset.get(key) or "") for key in ("path", "validation_path", "test_path")]
+    delimited = kind != "retrieval" and not hub and any(f.lower().endswith(DELIMITED) for f in files)
+    source = f"{where}.hub={hub}" if hub else f"{where}.path={dataset.get('path')}"
+    unread = [  # key, its default, whether it is read here, what reads it, what this dataset is instead
+        ("use", "both", kind == "retrieval", f"{where}.kind=retrieval (a BEIR folder)", f"{where}.kind={kind}"),
+        ("subset", None, bool(hub), f"{where}.hub (a Hugging Face dataset's subset)", "no hub is set"),
+        ("hub_split", "train", bool(hub), f"{where}.hub (the split of it to read)", "no hub is set"),
+        ("quoting", "csv", delimited, "a .csv or .tsv file (not kind=retrieval)", f"{where}.kind={kind}, {source}"),
+    ]
+    for key, default, read, read_for, instead in unread:
+        if dataset.get(key, default) != default and not read:
+            problem = f"is read only for {read_for}, and here {instead}"
+            fail(f"{where}.{key}", dataset[key], problem, f"no {where}.{key}, or {read_for}")
+    columns = {k: v for k, v in (dataset.get("columns") or {}).items() if v is not None}
+    if columns and kind == "retrieval":  # a BEIR folder's fields are fixed: _id, title, text, query-id, corpus-id
+        key = next(iter(columns))
         fail(
-            f"{where}.use",
-            use,
-            f"is read only for {where}.kind=retrieval (a BEIR folder), and this is {where}.kind={kind}",
-            f"{where}.kind=retrieval with it, or no {where}.use for kind {kind}",
+            f"{where}.columns.{key}",
+            columns[key],
+            "is not read for a BEIR folder (kind=retrieval), whose fields are fixed",
+            f"a BEIR folder as it is (corpus.jsonl, queries.jsonl, qrels/), or no {where}.columns",
         )
 
 
