@@ -191,6 +191,7 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         driver.set_page_load_timeout(60)
         try:
+            close_the_assistant(driver, port)
             for name, fragment, expect in pages(uri):
                 print(f"opening {fragment}", flush=True)
                 driver.get(f"http://127.0.0.1:{port}/{fragment}")
@@ -207,6 +208,27 @@ def screenshots(uri: str, out: Path, wait: float) -> list[Path]:
         os.killpg(server.pid, signal.SIGTERM)  # `mlflow ui` runs uvicorn and a job runner as children
         server.wait(timeout=30)
     return saved
+
+
+CLOSE_THE_PANEL = """
+const right = [...document.querySelectorAll('button[aria-label="Close"]')]
+    .filter(b => b.getBoundingClientRect().x > 0.6 * window.innerWidth);
+right.forEach(b => b.click());
+return localStorage.getItem('mlflow.assistant.panelOpen_v1');
+"""
+
+
+def close_the_assistant(driver, port: int) -> None:
+    """MLflow 3.18 opens its Assistant panel on a browser's first visit, over a quarter of every page; its × (a
+    "Close" button on the right) closes it and the browser remembers that (local storage). Pressed here as a user
+    presses it, so that the pages get their width. MLflow 3.17 has no such panel in this view: nothing to press."""
+    driver.get(f"http://127.0.0.1:{port}/#/")
+    rendered(driver, "Experiments", timeout=120)
+    for _ in range(15):
+        if driver.execute_script(CLOSE_THE_PANEL) == "false":
+            return
+        time.sleep(1)
+    print("  no MLflow Assistant panel closed (none shown, or its Close button has moved)", flush=True)
 
 
 def main() -> None:
