@@ -273,7 +273,8 @@ def test_reproduce_refuses_other_code_in_one_line_unless_forced(tiny_model_path,
     assert "reproduce_forced: git commit 0123456789ab, now " in forced.stdout  # the tag the run would carry
     unknown = run_train("reproduce=0000", "--cfg", "job")
     assert unknown.returncode == 2 and unknown.stderr.strip().startswith(
-        f"error: reproduce=0000: no MLflow run in {mlflow_uri} has that id; expected the id of a run in that store"
+        f"error: reproduce=0000: no MLflow run in {mlflow_uri} has that id (4 characters: too few to look it up as "
+        "the start of one); expected the id of a run in that store"
     )
 
 

@@ -206,7 +206,8 @@ def run_by_id(client, typed: Any, key: str = "resume"):
     except Exception:  # MLflow raises its own exception type for an unknown id
         pass
     if len(text) < RUN_ID_PREFIX:
-        raise UserError(f"{key}={text}: no MLflow run in {store} has that id; {expected}")
+        short = f" ({len(text)} characters: too few to look it up as the start of one)"
+        raise UserError(f"{key}={text}: no MLflow run in {store} has that id{short}; {expected}")
     from mlflow.entities import ViewType
 
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
