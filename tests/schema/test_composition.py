@@ -45,9 +45,10 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
         (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
         (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; expected one value: to sweep over them add -m"),
         (
-            ["training.lr=interval(1e-5,1e-4)"],
-            "training.lr=interval(1e-5,1e-4) is a sweep over several values, which a single run cannot take; expected "
-            "one value (training.lr=<value>), or -m before it to sweep: python -m train -m training.lr=interval(",
+            ["training.lr=interval(1e-5,1e-4)"],  # which -m alone (the grid) would refuse in turn
+            "training.lr=interval(1e-5,1e-4) is a range of real numbers, which a single run cannot take and only an "
+            "Optuna study samples; expected one value (training.lr=<value>), or a study over it: python -m train -m "
+            "hparams_search=<preset> training.lr=interval(1e-5,1e-4) (it joins the preset's search space)",
         ),
         (["training.batch_size=choice(8,16)"], "training.batch_size=choice(8,16) is a sweep over several values"),
         (["loss=glob(mn*)"], "loss=glob(mn*) is a sweep over several values"),

@@ -192,9 +192,18 @@ def search_space_parameter(override: str) -> str:
 def sweep_without_multirun(override: str) -> str:
     """`training.lr=choice(1e-5,2e-5)` (or `range`, `interval`, `glob`, ...) without -m: a sweep's values, which a
     single run cannot take; Hydra says only "Sweep parameters '...' requires --multirun"."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
     key = override.partition("=")[0]
     if key.lstrip("+~").startswith(SEARCH_SPACE):
         return search_space_parameter(override)
+    if isinstance(OverridesParser.create().parse_override(override).value(), IntervalSweep):  # -m alone: the grid
+        return (
+            f"{override} is a range of real numbers, which a single run cannot take and only an Optuna study samples; "
+            f"expected one value ({key}=<value>), or a study over it: python -m train -m hparams_search=<preset> "
+            f"{override} (it joins the preset's search space)"
+        )
     return (
         f"{override} is a sweep over several values, which a single run cannot take; expected one value "
         f"({key}=<value>), or -m before it to sweep: python -m train -m {override}"
