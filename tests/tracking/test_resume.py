@@ -139,7 +139,8 @@ def test_a_run_id_prefix_names_its_run_or_lists_the_runs_it_could_be(tmp_path, m
         several.value
     )
     assert str(several.value).endswith("expected more characters of one id")
-    for typed, what in [("0123456789", "an id starting with 0123456789"), ("yes", "that id")]:
+    too_few = "that id (3 characters: too few to look it up as the start of one)"
+    for typed, what in [("0123456789", "an id starting with 0123456789"), ("yes", too_few)]:
         with pytest.raises(UserError) as none:
             run_by_id(client, typed)
         assert str(none.value).startswith(f"resume={typed}: no MLflow run in {uri} has {what}; expected true (")
