@@ -81,3 +81,33 @@ def test_a_server_that_never_answers_gets_one_check_and_three_bounded_tries(defa
     assert len(tries) == 3 and len({request for request, _ in tries}) == 1  # one request, sent three times
     assert all(settings == CONNECT_HTTP_SETTINGS for _, settings in tries)
     assert not any(key in os.environ for key in CONNECT_HTTP_SETTINGS)  # the user's (unset) settings are back
+
+
+def test_a_store_that_does_not_open_is_its_one_line_without_mlflows_log(tmp_path, monkeypatch, capsys):
+    """MLflow's own log lines while the store is opened are shown when it opens and dropped when it does not: the
+    error line says why (`tracking.uri=databricks` printed MLflow's WARNING about its SDK's credentials first)."""
+    import logging
+
+    import mlflow
+
+    from embedlab.errors import UserError
+    from embedlab.tracking.mlflow_run import MlflowTracker
+
+    def refused(**kwargs):
+        logging.getLogger("mlflow.utils.databricks_utils").warning("Failed to create databricks SDK client")
+        raise ValueError("no credentials")
+
+    monkeypatch.setattr(mlflow, "set_experiment", refused)
+    with pytest.raises(UserError, match="cannot be opened: no credentials"):
+        MlflowTracker(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="x").connect()
+    assert "databricks" not in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def opened(**kwargs):
+        logging.getLogger("mlflow.store").warning("a warning of a store that opens")
+        return real(**kwargs)
+
+    real = mlflow.set_experiment
+    monkeypatch.setattr(mlflow, "set_experiment", opened)
+    MlflowTracker(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="x").connect()
+    assert "a warning of a store that opens" in capsys.readouterr().err  # shown once the store opens

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import re
 import subprocess
@@ -106,6 +107,22 @@ def logged_model_name(run_name: str | None, kept: KeptModel) -> str:
     return name[:250]
 
 
+@contextlib.contextmanager
+def log_kept_until_it_opens(name: str = "mlflow") -> Iterator[None]:
+    """MLflow's own log lines while a store is opened: shown once it opens, dropped when it does not, where the one
+    error line says why (`tracking.uri=databricks` printed a WARNING about its SDK's credentials before it)."""
+    logger = logging.getLogger(name)
+    handlers, propagate = logger.handlers[:], logger.propagate
+    kept = logging.handlers.BufferingHandler(capacity=10_000)
+    logger.handlers, logger.propagate = [kept], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = handlers, propagate
+    for record in kept.buffer:  # it opened
+        logger.handle(record)
+
+
 class MlflowTracker(Tracker):
     """Tracks one run in MLflow (an `embedlab.tracking.tracker.Tracker`).
 
@@ -168,7 +185,7 @@ class MlflowTracker(Tracker):
             with bounded_http_retries():
                 check_experiment_to_resume(mlflow.MlflowClient(), self.experiment, resume)
         try:  # a new experiment on a SQLite store keeps its artifacts beside the store, not in ./mlruns
-            with bounded_http_retries():
+            with bounded_http_retries(), log_kept_until_it_opens():
                 experiment = mlflow.set_experiment(
                     experiment_id=open_experiment(mlflow.MlflowClient(), self.uri, self.experiment)
                 )
