@@ -261,6 +261,9 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+DELIMITERS = {".csv": ",", ".tsv": "\t"}  # the files read as delimited text, where `quoting` applies
+
+
 def read_rows(path: str | Path, quoting: str = "csv") -> list[dict[str, Any]]:
     """Rows of a JSONL, CSV, TSV or Parquet file as dicts; the format follows the file extension.
 
@@ -275,10 +278,8 @@ def read_rows(path: str | Path, quoting: str = "csv") -> list[dict[str, Any]]:
         raise UserError(_directory_message(path))
     if suffix in (".jsonl", ".json"):
         return _read_jsonl(path)
-    if suffix == ".csv":
-        return _read_delimited(path, ",", quoting)
-    if suffix == ".tsv":
-        return _read_delimited(path, "\t", quoting)
+    if suffix in DELIMITERS:
+        return _read_delimited(path, DELIMITERS[suffix], quoting)
     if suffix == ".parquet":
         return _read_parquet(path)
     raise UserError(f"{path}: unsupported file extension '{suffix}'; expected one of {', '.join(TABLE_SUFFIXES)}")

@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from embedlab.config import META_KEYS, REPO_ROOT
+from embedlab.data.readers import DELIMITERS
 from embedlab.errors import UserError
 from embedlab.schema.groups import (
     CLOSED,
@@ -115,16 +116,13 @@ def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     check_fractions(node, where)
 
 
-DELIMITED = (".csv", ".tsv")  # the files `quoting` is read for (embedlab.data.readers.read_rows)
-
-
 def check_unread(dataset: dict[str, Any], where: str = "dataset") -> None:
     """One line for a setting of `dataset=local` that its kind and source do not read, at a value other than its
     default: `use=eval` on a file of pairs trained anyway, `subset` without `hub`, `quoting` on a .jsonl file or a
     BEIR folder, `columns.*` on a BEIR folder (its fields are fixed) were all ignored without a word."""
     kind, hub = dataset.get("kind"), dataset.get("hub")
     files = [str(dataset.get(key) or "") for key in ("path", "validation_path", "test_path")]
-    delimited = kind != "retrieval" and not hub and any(f.lower().endswith(DELIMITED) for f in files)
+    delimited = kind != "retrieval" and not hub and any(f.lower().endswith(tuple(DELIMITERS)) for f in files)
     source = f"{where}.hub={hub}" if hub else f"{where}.path={dataset.get('path')}"
     unread = [  # key, its default, whether it is read here, what reads it, what this dataset is instead
         ("use", "both", kind == "retrieval", f"{where}.kind=retrieval (a BEIR folder)", f"{where}.kind={kind}"),
