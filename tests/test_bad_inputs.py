@@ -227,7 +227,7 @@ def bad_inputs(tmp: Path, tiny: str) -> dict[str, tuple[list[str], str]]:
         "lone surrogate": ([*local, f"dataset.path={surrogate}"], "row 5 column 'anchor' holds '\\ud800', half of"),
         "key named twice": ([*local, f"dataset.path={twice}"], "line 7 names key 'positive' twice in one object"),
         "link to nowhere": ([*local, f"dataset.path={nowhere}"], "which leads to no file (missing, or a loop)"),
-        "object cell": ([*local, f"dataset.path={objects}"], "row 6 column 'positive' is a object"),
+        "object cell": ([*local, f"dataset.path={objects}"], "row 6 column 'positive' is an object"),
         "parquet list column": ([*local, f"dataset.path={parquet}"], "column 'anchor' is a list"),
         "stray quote, last column": ([*local, f"dataset.path={stray_last}"], "line 14 column 'positive' opens"),
         "stray quote, first column": ([*local, f"dataset.path={stray_first}"], "dataset.quoting=none"),

@@ -113,6 +113,18 @@ def test_broken_json_line_and_extra_csv_fields(tmp_path):
     assert "wide.csv: line 3 has 3 fields, more than the header's 2" in one_line(exc)
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [("3", "a number"), ('"text"', "a string"), ("null", "null"), ("[1]", "a list"), ("true", "a boolean")],
+)
+def test_a_jsonl_line_that_is_no_object_says_what_it_is_in_jsons_words(line, said, tmp_path):
+    # it said "is a int", "is a str", "is a NoneType"
+    (tmp_path / "odd.jsonl").write_text(f'{{"anchor": "a", "positive": "b"}}\n{line}\n', encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_rows(tmp_path / "odd.jsonl")
+    assert f"odd.jsonl: line 2 is {said}; expected a JSON object" in one_line(exc)
+
+
 def test_json_array_of_non_objects(tmp_path):
     (tmp_path / "list.json").write_text(json.dumps([{"anchor": "a"}, ["b"]]), encoding="utf-8")
     with pytest.raises(UserError, match="list.json: item 2 is a list; expected a JSON object"):
@@ -266,7 +278,7 @@ def test_quoting_none_refuses_quoted_line_breaks_instead_of_reading_fragments(tm
             {"version": 2, "rows": {"anchor": "a"}},
             "holds a JSON object (keys 'version', 'rows') where a list of rows belongs",
         ),
-        ("just text", "holds a JSON str"),
+        ("just text", 'holds JSON that is a string ("just text"), not a list of rows'),
     ],
 )
 @pytest.mark.parametrize("indent", [None, 2])

@@ -107,7 +107,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: line {number} is not valid JSON ({exc.msg}); expected one object per line")
         if not isinstance(row, dict):
-            raise UserError(f"{path}: line {number} is a {_json_type(row)}; expected a JSON object")
+            raise UserError(f"{path}: line {number} is {_json_type(row)}; expected a JSON object")
         rows.append(row)
     return rows
 
@@ -136,7 +136,7 @@ def _is_list_of_objects(value: Any) -> bool:
 def _describe_json(document: Any) -> str:
     """What a JSON file holds instead of a list of rows, e.g. `holds a JSON object (keys 'data', 'version'), ...`."""
     if not isinstance(document, dict):
-        return f"holds a JSON {_json_type(document)} ({json.dumps(document)[:40]}), not a list of rows"
+        return f"holds JSON that is {_json_type(document)} ({json.dumps(document)[:40]}), not a list of rows"
     keys = ", ".join(f"'{key}'" for key in list(document)[:5]) + (", ..." if len(document) > 5 else "")
     found = f"holds a JSON object (keys {keys}) where a list of rows belongs" if document else "holds an empty object"
     lists = [key for key, value in document.items() if _is_list_of_objects(value)]
@@ -146,7 +146,7 @@ def _describe_json(document: Any) -> str:
 def _check_json_list(path: Path, rows: list[Any]) -> list[dict[str, Any]]:
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
-            raise UserError(f"{path}: item {number} is a {_json_type(row)}; expected a JSON object")
+            raise UserError(f"{path}: item {number} is {_json_type(row)}; expected a JSON object")
     if not rows:
         raise UserError(f"{path}: file is an empty list; expected at least one row")
     return rows
@@ -354,7 +354,7 @@ def clean_text(value: Any, where: str, row: int, column: str) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         shown = json.dumps(value, default=str)[:60]
         raise UserError(
-            f"{where}: row {row} column '{column}' is a {_json_type(value)} ({shown}); expected text (a string)"
+            f"{where}: row {row} column '{column}' is {_json_type(value)} ({shown}); expected text (a string)"
         )
     text = str(value).strip()
     if not text:
@@ -370,13 +370,19 @@ def clean_text(value: Any, where: str, row: int, column: str) -> str:
 
 
 def _json_type(value: Any) -> str:
+    """What a parsed value is, with its article, in JSON's words: `an object`, `a list`, `a number`, `null`."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(value, dict):
-        return "object"
+        return "an object"
     if isinstance(value, (list, tuple)):
-        return "list"
-    return type(value).__name__
+        return "a list"
+    if isinstance(value, (int, float)):
+        return "a number"
+    name = "string" if isinstance(value, str) else type(value).__name__  # parquet: bytes, a timestamp, ...
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def clean_score(value: Any, where: str, row: int, column: str) -> float:
@@ -398,7 +404,7 @@ def clean_label(value: Any, where: str, row: int, column: str) -> float:
 def _cell_number(value: Any, cell: str, expected: str, not_a_number: str) -> float:
     """The number in a cell; one line when it is a boolean, a list or an object, or float() cannot read it."""
     if isinstance(value, (bool, list, tuple, dict)):
-        raise UserError(f"{cell} is a {_json_type(value)} ({value!r}); expected {expected}")
+        raise UserError(f"{cell} is {_json_type(value)} ({value!r}); expected {expected}")
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -165,6 +165,7 @@ def _check_every_split_has_rows(splits: dict[str, list], fractions: Sequence[flo
     if empty:
         rows = sum(len(rows) for rows in splits.values())
         raise UserError(
-            f"{where}: {rows} distinct rows leave the {empty[0]} split empty with dataset.fractions={list(fractions)}; "
+            f"{where}: {rows} distinct {'row leaves' if rows == 1 else 'rows leave'} the {empty[0]} split empty with "
+            f"dataset.fractions={list(fractions)}; "
             "expected more rows (rows that share a text stay in one split) or a larger fraction"
         )
