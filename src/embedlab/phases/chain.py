@@ -184,8 +184,8 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
 def chain_folder(run, command_dir: Path) -> Path:
     """The folder a resumed chain's stages go on in: the one its first command made (tag `output_dir`), as a
     resumed run goes on in its own; this command's when that folder is gone (moved or deleted)."""
-    first = Path(run.data.tags.get("output_dir", ""))
-    if run.data.tags.get("output_dir") and first.is_dir():
-        return first
+    first = run.data.tags.get("output_dir")
+    if first and Path(first).is_dir():
+        return Path(first)
     log.warning(f"the chain's folder {first} is gone; its stages that had not finished run under {command_dir}")
     return command_dir
