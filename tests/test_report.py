@@ -104,6 +104,11 @@ def test_the_estimate_says_what_it_was_measured_on_and_whether_a_choice_used_it(
     assert evaluated_on_line(no_test, {"validation": "made", "test": "made"}, candidates=1) == (
         "validation 60 queries (carved from the training data; chose nothing: one candidate checkpoint), no test split"
     )
+    # dataset.train_on_validation (the recipe's last round): validation trained too, so it is no held-out estimate
+    assert evaluated_on_line(no_test, {"validation": "made"}, candidates=1, validation_trains=True) == (
+        "validation 60 queries (carved from the training data; also trained on (dataset.train_on_validation): it "
+        "measures fit, not held-out quality; chose nothing: one candidate checkpoint), no test split"
+    )
 
 
 def test_the_candidates_are_the_evaluated_checkpoints_and_the_start_when_it_competes():

@@ -92,6 +92,7 @@ SOURCES = {"given": "yours", "made": "carved from the training data"}
 
 
 NO_CHOICE = "chose nothing: one candidate checkpoint"
+TRAINED_ON = "also trained on (dataset.train_on_validation): it measures fit, not held-out quality"
 
 
 def candidate_count(history: dict[int, dict[str, float]], select_by: str, base_is_candidate: bool) -> int:
@@ -101,18 +102,22 @@ def candidate_count(history: dict[int, dict[str, float]], select_by: str, base_i
     return trained + int(base_is_candidate)
 
 
-def evaluated_on_line(sizes: dict[str, tuple[int, str]], sources: dict[str, str], candidates: int = 2) -> str:
+def evaluated_on_line(
+    sizes: dict[str, tuple[int, str]], sources: dict[str, str], candidates: int = 2, validation_trains: bool = False
+) -> str:
     """`validation 60 queries (carved from the training data; chose the kept step), test 47 queries (...)`: what
     each estimate was measured on, and whether a choice also used it (validation picks the kept step among the
     `candidates` it could keep, and a sweep's best job; test is read by nothing that chooses). With one candidate
-    (`experiment=retrieval`'s rounds: the starting model out, one trained checkpoint) validation chose nothing."""
+    (`experiment=retrieval`'s rounds: the starting model out, one trained checkpoint) validation chose nothing;
+    with `dataset.train_on_validation` (the recipe's last round) it also trained, so it measures fit."""
     parts = []
     for split, (count, unit) in sizes.items():
         if not count:  # e.g. dataset.fractions=[0.9,0.1,0.0]: nothing was kept out of every choice
             parts.append(f"no {split} split")
             continue
         role = NO_CHOICE if split == "validation" and candidates < 2 else ROLES.get(split)
-        notes = [note for note in (SOURCES.get(sources.get(split, "")), role) if note]
+        trained = TRAINED_ON if split == "validation" and validation_trains else None
+        notes = [note for note in (SOURCES.get(sources.get(split, "")), trained, role) if note]
         parts.append(f"{split} {count} {unit}" + (f" ({'; '.join(notes)})" if notes else ""))
     return ", ".join(parts)
 
@@ -129,11 +134,13 @@ def print_summary(
     experiment_id: str | None = None,
     split_sources: dict[str, str] | None = None,
     base_is_candidate: bool = True,
+    validation_trains: bool = False,
 ) -> None:
     log.info("\n" + summary_table(history, best, final_step))
     if evaluated_on:  # how far one query moves a metric, where the queries came from, what they decided
         candidates = candidate_count(history, best.select_by, base_is_candidate)
-        log.info("evaluated on:    " + evaluated_on_line(evaluated_on, split_sources or {}, candidates))
+        line = evaluated_on_line(evaluated_on, split_sources or {}, candidates, validation_trains)
+        log.info("evaluated on:    " + line)
     log.info(f"\n{selection_line(best, history)}")
     worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
     if worse:

@@ -187,6 +187,7 @@ def train(
             experiment_id=tracker.experiment_id,
             split_sources=data.split_sources,
             base_is_candidate=bool(cfg.training.base_is_candidate),
+            validation_trains=data.validation_trains,
         )
         if not args.keep_checkpoints:  # removed once the run is FINISHED: its kept model is in best/
             folder.push(removed_when_finished(Path(args.output_dir)))

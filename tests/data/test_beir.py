@@ -177,3 +177,37 @@ def test_a_beir_file_that_links_to_nothing_says_where_it_points(tmp_path):
     (folder / "corpus.jsonl").symlink_to(tmp_path / "gone.jsonl")
     with pytest.raises(UserError, match=f"corpus.jsonl: is a link to {tmp_path / 'gone.jsonl'}, which leads to no"):
         load_table("local", "retrieval", path=str(folder))
+
+
+def test_train_on_validation_trains_on_every_labeled_pair_outside_test_and_still_evaluates_validation(
+    tmp_path, write_table, rows_of
+):
+    folder = write_beir_splits(tmp_path / "beir", {"train": range(0, 20), "dev": range(20, 25), "test": range(25, 30)})
+    bundle = load_table("local", "retrieval", path=str(folder), train_on_validation=True)
+    assert bundle.validation_trains
+    assert query_ids(bundle, "train") == {f"q{i}" for i in range(25)}  # what mining mines for
+    assert query_ids(bundle, "validation") == {f"q{i}" for i in range(20, 25)}  # still evaluated
+    assert query_ids(bundle, "test") == {f"q{i}" for i in range(25, 30)}  # never trains
+    pairs = bundle.parts["pairs"].splits
+    assert len(pairs["train"]) == 25 and pairs["validation"] == pairs["train"][20:]
+    assert bundle.fingerprint()["validation_trains"] is True
+    assert "validation_trains" not in load_table("local", "retrieval", path=str(folder)).fingerprint()
+
+    rows = rows_of("pairs", 30)  # a file of pairs: the carved validation rows train too, test stays apart
+    table = load_table("local", "pairs", path=str(write_table("all.jsonl", rows)), train_on_validation=True)
+    splits = table.parts["pairs"].splits
+    assert splits["validation"] and all(row in splits["train"] for row in splits["validation"])
+    assert not any(row in splits["train"] for row in splits["test"])
+
+
+def test_train_on_validation_lets_train_hold_validation_but_never_test():
+    from embedlab.data.bundle import DataBundle, Part
+
+    row, other = {"anchor": "a", "positive": "b"}, {"anchor": "c", "positive": "d"}
+    shared = Part("pairs", {"train": [row, other], "validation": [row], "test": []})
+    DataBundle("d", "s", {"pairs": shared}, validation_trains=True).check_disjoint()  # what it makes
+    with pytest.raises(UserError, match="appears in both train and validation"):
+        DataBundle("d", "s", {"pairs": shared}).check_disjoint()
+    for leak in ({"train": [row], "validation": [], "test": [row]}, {"train": [], "validation": [row], "test": [row]}):
+        with pytest.raises(UserError, match="and test splits"):
+            DataBundle("d", "s", {"pairs": Part("pairs", leak)}, validation_trains=True).check_disjoint()

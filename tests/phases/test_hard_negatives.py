@@ -100,6 +100,21 @@ def test_phase2_validates_on_the_datasets_held_out_queries(tiny_model, physics_f
     assert stats["search_on_gpu"] is False  # CPU: no faiss-gpu build, no CUDA device
 
 
+@pytest.mark.parametrize("negatives", ["rows", "batches"])
+def test_with_train_on_validation_the_validation_queries_train_and_still_validate(
+    negatives, tiny_model, physics_folder, tmp_path, tracker, make_phase
+):
+    """`dataset.train_on_validation` (the recipe's last round): mining mines for the validation queries as
+    training queries, and they keep their place in validation; test queries never train."""
+    data = load_physics(path=str(physics_folder)).with_validation_training()
+    phase = make_phase(tmp_path / "cache", num_negatives=2, range_max=5, negatives=negatives)
+    part = phase.prepare(data, tiny_model, StartingModel(), tracker, tmp_path).parts["hard_negatives"]
+    validation = set(data.retrieval["validation"].queries.values())
+    trained = {row["anchor"] for row in part.splits["train"]}
+    assert validation <= trained and validation == {row["anchor"] for row in part.splits["validation"]}
+    assert not trained & set(data.retrieval["test"].queries.values()) and not part.splits["test"]
+
+
 def test_a_missing_reranker_path_is_one_line_when_the_config_is_built(phase_config):
     cfg = phase_config("phase.reranker.model=/no/such/cross-encoder")
     with pytest.raises(UserError, match=r"phase.reranker.model=/no/such/cross-encoder does not exist"):

@@ -124,6 +124,13 @@ def test_a_setting_the_datas_kind_or_source_does_not_read_is_one_line(
     check_config(compose_config("dataset=local", "dataset.path=x.jsonl", kind, setting, where_it_is_read))
 
 
+def test_train_on_validation_where_nothing_trains_is_one_line(compose_config):
+    folder = ("dataset=local", "dataset.path=beir", "dataset.kind=retrieval", "dataset.train_on_validation=true")
+    with pytest.raises(UserError, match=r"dataset\.train_on_validation=true is read only for data that trains"):
+        check_config(compose_config(*folder, "dataset.use=eval"))
+    check_config(compose_config(*folder, "dataset.use=train"))
+
+
 @pytest.mark.parametrize(
     ("window", "problem"),
     [

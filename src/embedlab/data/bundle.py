@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from embedlab.data.splits import SPLITS, check_disjoint
@@ -84,6 +84,8 @@ class DataBundle:
         retrieval: retrieval queries and relevant docs per split; derived from `pairs` when absent.
         split_sources: split name -> ``"given"`` (the dataset's own split or a `validation_path` / `test_path`
             file) or ``"made"`` (dealt out by embedlab); logged as the param `dataset.splits_source`.
+        validation_trains: the validation split's rows (and retrieval queries) also train
+            (`dataset.train_on_validation`, `with_validation_training`): validation then measures fit.
     """
 
     name: str
@@ -92,13 +94,37 @@ class DataBundle:
     corpus: dict[str, str] = field(default_factory=dict)
     retrieval: dict[str, RetrievalSplit] = field(default_factory=dict)
     split_sources: dict[str, str] = field(default_factory=lambda: {split: "made" for split in SPLITS})
+    validation_trains: bool = False
 
     def check_disjoint(self) -> None:
-        """No text of a training part, or of a retrieval query, may sit in two splits."""
-        for name, part in self.parts.items():
-            check_disjoint(part.splits, part.texts, f"dataset={self.name} part '{name}'")
+        """No text of a training part, or of a retrieval query, may sit in two splits (train and validation
+        may share theirs when validation also trains, but test is apart from both)."""
         queries = {split: list(r.queries.values()) for split, r in self.retrieval.items()}
-        check_disjoint(queries, lambda text: (text,), f"dataset={self.name} retrieval queries")
+        checks = [(f"part '{name}'", part.splits, part.texts) for name, part in self.parts.items()]
+        checks.append(("retrieval queries", queries, lambda text: (text,)))
+        apart = [("validation",), ("train",)] if self.validation_trains else [()]
+        for what, splits, texts in checks:
+            for left_out in apart:
+                kept = {split: rows for split, rows in splits.items() if split not in left_out}
+                check_disjoint(kept, texts, f"dataset={self.name} {what}")
+
+    def with_validation_training(self) -> DataBundle:
+        """This bundle with the validation split's rows added to train, and its retrieval queries to the train
+        queries (what mining mines for): the model learns from every labeled pair outside test, and validation,
+        evaluated as before, then measures how well the model fits data it trained on, not held-out quality."""
+        parts = {
+            name: replace(part, splits={**part.splits, "train": part.splits["train"] + part.splits["validation"]})
+            for name, part in self.parts.items()
+        }
+        retrieval = dict(self.retrieval)
+        if "train" in retrieval and "validation" in retrieval:
+            train, validation = retrieval["train"], retrieval["validation"]
+            retrieval["train"] = RetrievalSplit(
+                {**train.queries, **validation.queries}, {**train.relevant, **validation.relevant}
+            )
+        bundle = replace(self, parts=parts, retrieval=retrieval, validation_trains=True)
+        bundle.check_disjoint()
+        return bundle
 
     def fingerprint(self) -> dict[str, Any]:
         """Content hash and row counts per split: what MLflow records about the data."""
@@ -118,7 +144,8 @@ class DataBundle:
                 digest.update(json.dumps([split, query_id, r.queries[query_id], sorted(r.relevant[query_id])]).encode())
         if self.corpus:
             counts["corpus"] = {"all": len(self.corpus)}
-        return {"dataset": self.name, "source": self.source, "sha256": digest.hexdigest(), "rows": counts}
+        found = {"dataset": self.name, "source": self.source, "sha256": digest.hexdigest(), "rows": counts}
+        return found | ({"validation_trains": True} if self.validation_trains else {})
 
     def evaluation_sizes(self) -> dict[str, tuple[int, str]]:
         """Per evaluation split: how many queries its retrieval evaluation ranks (else rows of its first part)."""

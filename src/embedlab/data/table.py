@@ -39,6 +39,7 @@ def load_table(
     validation_path: str | None = None,
     test_path: str | None = None,
     quoting: str = "csv",
+    train_on_validation: bool = False,
 ) -> DataBundle:
     """Read, check and split one dataset of a single kind.
 
@@ -62,6 +63,8 @@ def load_table(
         test_path: likewise for the test split.
         quoting: for CSV/TSV files: ``csv`` (fields may be quoted, as the csv module writes them) or ``none``
             (quote characters are part of the text; for files with stray quotes).
+        train_on_validation: the validation split's rows also train, after the splits are made
+            (`DataBundle.with_validation_training`): validation then measures fit, not held-out quality.
 
     Example:
         ``python -m train dataset=local dataset.path=qa.csv dataset.columns.anchor=question
@@ -74,7 +77,8 @@ def load_table(
     if kind == "retrieval":
         if hub:
             raise UserError(f"dataset.hub={hub} with kind=retrieval is not supported; expected a BEIR folder in path")
-        return load_beir(name, _source_path(name, path), use, fractions, seed, validation_path, test_path)
+        bundle = load_beir(name, _source_path(name, path), use, fractions, seed, validation_path, test_path)
+        return bundle.with_validation_training() if train_on_validation else bundle
     if hub:
         source = hub + (f" ({subset})" if subset else "")
         raw = read_hub(hub, subset, hub_split)
@@ -94,7 +98,7 @@ def load_table(
     _check_every_split_has_rows(splits, made, source)
     bundle = DataBundle(name, source, {PART_NAMES[kind]: Part(kind, splits)}, split_sources=sources)
     bundle.check_disjoint()
-    return bundle
+    return bundle.with_validation_training() if train_on_validation else bundle
 
 
 def _read_given(path: str, kind: str, columns: Mapping[str, str], quoting: str) -> list[dict[str, str | float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from embedlab.data.bundle import DataBundle, Part
@@ -113,7 +113,7 @@ class HardNegativesPhase:
             splits[split] = [dict(zip(columns, (q, p, p))) for q, p in pairs]
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
         part = Part("pairs" if self.negatives == "batches" else "triplets", splits, disjoint=("anchor",))
-        return DataBundle(data.name, data.source, {"hard_negatives": part}, data.corpus, retrieval, data.split_sources)
+        return replace(data, parts={"hard_negatives": part}, retrieval=retrieval)
 
     def check_window_fits(self, data: DataBundle, train_pairs: list[tuple[str, str]]) -> None:
         """The rank window holds `num_negatives` passages besides the gold one: a window past the end of what is
@@ -191,13 +191,9 @@ class HardNegativesPhase:
                     f"hard negatives: {len(batches)} batches of neighbours; {share:.0%} of the rows have a mined negative in theirs"
                 )
         retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
-        bundle = DataBundle(
-            data.name,
-            f"{data.source} (batches of neighbours)",
-            {"hard_negatives": Part("pairs", splits, disjoint=("anchor",))},
-            data.corpus,
-            retrieval,
-            data.split_sources,
+        part = Part("pairs", splits, disjoint=("anchor",))
+        bundle = replace(
+            data, source=f"{data.source} (batches of neighbours)", parts={"hard_negatives": part}, retrieval=retrieval
         )
         bundle.check_disjoint()
         return bundle
@@ -279,22 +275,18 @@ def triplet_bundle(data: DataBundle, mined: MinedNegatives) -> DataBundle:
     The retrieval splits are the dataset's own, so phase 2's validation ranks the corpus for the same
     held-out queries phase 1 validated on; the test split is kept.
     """
-    split_of = {}
+    splits_of: dict[str, list[str]] = {}  # a validation query that also trains (train_on_validation) is in both
     for split in ("train", "validation"):
-        split_of.update({text: split for text in retrieval_pairs(data, split)[0].values()})
+        for text in retrieval_pairs(data, split)[0].values():
+            splits_of.setdefault(text, []).append(split)
     splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}
     for t in mined.triplets:
-        if t["anchor"] in split_of:
-            splits[split_of[t["anchor"]]].append({k: t[k] for k in ("anchor", "positive", "negative")})
+        for split in splits_of.get(t["anchor"], []):
+            splits[split].append({k: t[k] for k in ("anchor", "positive", "negative")})
     retrieval = {split: data.retrieval[split] for split in SPLITS if split in data.retrieval}
     part = Part("triplets", splits, disjoint=("anchor",))
-    bundle = DataBundle(
-        data.name,
-        f"{data.source} (hard negatives)",
-        {"hard_negatives": part},
-        data.corpus,
-        retrieval,
-        data.split_sources,
+    bundle = replace(
+        data, source=f"{data.source} (hard negatives)", parts={"hard_negatives": part}, retrieval=retrieval
     )
     bundle.check_disjoint()
     return bundle

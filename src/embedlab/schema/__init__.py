@@ -129,6 +129,13 @@ def check_unread(dataset: dict[str, Any], where: str = "dataset") -> None:
         ("subset", None, bool(hub), f"{where}.hub (a Hugging Face dataset's subset)", "no hub is set"),
         ("hub_split", "train", bool(hub), f"{where}.hub (the split of it to read)", "no hub is set"),
         ("quoting", "csv", delimited, "a .csv or .tsv file (not kind=retrieval)", f"{where}.kind={kind}, {source}"),
+        (
+            "train_on_validation",
+            False,
+            dataset.get("use", "both") != "eval" or kind != "retrieval",
+            f"data that trains (not {where}.use=eval)",
+            f"{where}.use=eval",
+        ),
     ]
     for key, default, read, read_for, instead in unread:
         if dataset.get(key, default) != default and not read:

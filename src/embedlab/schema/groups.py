@@ -142,6 +142,7 @@ TABLE = {
     "columns": Mapping(),
     "use": Choice(options=("both", "train", "eval")),
     "quoting": Choice(options=("csv", "none")),
+    "train_on_validation": Flag(),
     "validation_path": Text(nullable=True, what="a file or qrels TSV used as the validation split"),
     "test_path": Text(nullable=True, what="a file or qrels TSV used as the test split"),
 }
