@@ -154,6 +154,37 @@ def test_a_chain_stages_mining_window_is_checked_too(compose_config):
 @pytest.mark.parametrize(
     ("override", "line"),
     [
+        (
+            "++phase.stages.phase2.dataset.train_on_validaton=true",
+            "phase.stages.phase2.dataset.train_on_validaton is not a key of phase.stages.phase2.dataset; did you "
+            "mean phase.stages.phase2.dataset.train_on_validation?",
+        ),
+        (
+            "++phase.stages.phase2.dataset.train_on_validation=maybe",
+            "phase.stages.phase2.dataset.train_on_validation=maybe is not true or false",
+        ),
+        ("++phase.stages.phase2.dataset.quoting=none", "phase.stages.phase2.dataset.quoting=none is read only for"),
+        (
+            "++phase.stages.phase2.loss.scal=3",
+            "phase.stages.phase2.loss.scal is not an argument of MultipleNegativesRankingLoss",
+        ),
+    ],
+)
+def test_a_chain_stages_dataset_and_loss_keys_meet_the_rules_of_the_option_they_override(
+    override, line, compose_config
+):
+    """A stage's partial `dataset` or `loss` has no `_target_` of its own: its keys went unchecked, and phase 1
+    trained before phase 2's data or loss failed on them (or ignored them)."""
+    folder = ("experiment=retrieval", "dataset.path=beir")
+    with pytest.raises(UserError) as error:
+        check_config(compose_config(*folder, override))
+    assert str(error.value).startswith(line) and "\n" not in str(error.value)
+    check_config(compose_config(*folder, "++phase.stages.phase2.dataset.train_on_validation=true"))
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
         (  # the `+` form Hydra's own line suggests for a misspelt stage: a stage with no phase option
             "+phase.stages.phse2.phase.num_negatives=2",
             "phase.stages.phse2 has no phase option of its own (a stage made by +phase.stages.phse2.<key>=...?); "

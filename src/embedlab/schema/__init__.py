@@ -285,7 +285,22 @@ def check_config(cfg: Any, choices: dict[str, Any] | None = None) -> dict[str, A
             TOP[key](key, value)
         elif key != "hydra":
             raise UserError(f"{key} is not a key of the config; {did_you_mean(key, [*GROUP_NAMES, *TOP])}")
+    check_stage_overrides(config)
     return config
+
+
+def check_stage_overrides(config: dict[str, Any]) -> None:
+    """A chain stage's `dataset` or `loss` keys without a `_target_` of their own override the chain's option:
+    checked merged over it, as the stage will run, once the chain's own groups have passed. Alone they had no
+    `_target_` to name their rules, so `++phase.stages.phase2.dataset.train_on_validation=maybe` or a
+    `dataset.quoting` that a BEIR folder does not read passed, and phase 1 trained before phase 2 met them."""
+    stages = config.get("phase", {}).get("stages") if isinstance(config.get("phase"), dict) else None
+    for name, stage in (stages or {}).items():
+        for group in ("dataset", "loss"):
+            node, chain = stage.get(group), config.get(group)
+            if isinstance(node, dict) and isinstance(chain, dict) and "_target_" not in node:
+                merged = OmegaConf.to_container(OmegaConf.merge(chain, node))
+                check_group(group, merged, f"phase.stages.{name}.{group}")
 
 
 def check_nothing_needed_is_deleted(config: dict[str, Any], choices: dict[str, Any]) -> None:
