@@ -163,7 +163,8 @@ def train(
             {KEPT_STEP: best.step, kept("val_loss"): best.val_loss, kept(cfg.optimized_metric): value},
             step=final_step,
         )
-        kept_model = describe_kept_model(cfg, best, {**tracker.history.get(best.step, {}), **test_best})
+        metrics = {**tracker.history.get(best.step, {}), **test_best}
+        kept_model = describe_kept_model(cfg, best, metrics, validation_trains=data.validation_trains)
         fill_card(trainer.model, kept_model)  # base model, dataset, the kept step's validation and test results
         write_card(trainer.model, best.path)  # the kept folder's README.md: what a sweep logs from it says the same
         tracker.set_tags(
@@ -257,7 +258,9 @@ def run_name(cfg: DictConfig, overrides: list[str] | None = None) -> str:
     return timed_name(stage, names, values, reproduces)
 
 
-def describe_kept_model(cfg: DictConfig, best: BestCheckpoint, metrics: dict[str, float]) -> KeptModel:
+def describe_kept_model(
+    cfg: DictConfig, best: BestCheckpoint, metrics: dict[str, float], validation_trains: bool = False
+) -> KeptModel:
     """The kept model as its card and registered version describe it: base model, dataset, step, metrics."""
     name_or_path = str(cfg.model.name_or_path)
     return KeptModel(
@@ -269,4 +272,5 @@ def describe_kept_model(cfg: DictConfig, best: BestCheckpoint, metrics: dict[str
         metrics=metrics,
         select_by=best.select_by,
         language=model_language(name_or_path),
+        validation_trains=validation_trains,
     )

@@ -191,6 +191,7 @@ def test_train_on_validation_trains_on_every_labeled_pair_outside_test_and_still
     pairs = bundle.parts["pairs"].splits
     assert len(pairs["train"]) == 25 and pairs["validation"] == pairs["train"][20:]
     assert bundle.fingerprint()["validation_trains"] is True
+    assert bundle.params()["dataset.splits_source"] == "train=given,validation=given+trained,test=given"
     assert "validation_trains" not in load_table("local", "retrieval", path=str(folder)).fingerprint()
 
     rows = rows_of("pairs", 30)  # a file of pairs: the carved validation rows train too, test stays apart

