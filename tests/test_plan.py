@@ -165,6 +165,18 @@ def test_a_stage_is_planned_with_its_own_overrides(composed, tiny_model_path, ph
         plan_run(*composed(*chain, "+phase.stages.phase2.training.select_by=spearman"))
 
 
+def test_a_sweep_chooses_on_validation_that_did_not_train(composed, tiny_model_path, physics_folder, mlflow_uri):
+    """`dataset.train_on_validation` is fine in one run; a sweep would choose among its jobs by their fit."""
+    from embedlab.plan import plan_run
+
+    run = [f"model.name_or_path={tiny_model_path}", "dataset=local", "dataset.kind=retrieval"]
+    run += [f"dataset.path={physics_folder}", "dataset.train_on_validation=true"]
+    plan_run(*composed(*run))
+    with pytest.raises(UserError, match=r"^dataset.train_on_validation=true in a sweep: validation pairs would also"):
+        plan_run(*composed(*run), sweep=True)
+    plan_run(*composed(*run[:-1]), sweep=True)
+
+
 def test_a_mixed_loss_logs_each_part_loss(composed, tiny_model_path, tmp_path, mlflow_uri):
     from embedlab.plan import plan_run
     from embedlab_testing import QUORA_HEADER, quora_rows, write_tsv

@@ -75,21 +75,40 @@ class Plan:
         return self.seen.dataset(config["dataset"], config["seed"])
 
 
-def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None = None) -> Plan:
+def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None = None, sweep: bool = False) -> Plan:
     """Check one run (or chain) from its composed config, before any work; raises one line on the first problem.
 
     Args:
         cfg: the composed config (without the `hydra` node, or with it: it is not checked).
         choices: the option chosen for each config group (`hydra.runtime.choices`), for messages and presets.
         seen: what earlier points of the same sweep already read and checked.
+        sweep: a job of a grid or a study, which the sweep chooses among by its validation numbers.
     """
     choices = {k: v for k, v in (choices or {}).items() if v is not None}
     seen = seen or Seen()
     config = checked_config(cfg, choices)
     check_threads(config["hardware"])
     stages = [plan_stage(name, stage, choices, seen) for name, stage in stage_configs(cfg, config)]
+    if sweep:
+        check_chosen_on_held_out(config, stages)
     check_store(config["tracking"], seen, config.get("resume"))
     return Plan(stages, seen)
+
+
+def check_chosen_on_held_out(config: dict[str, Any], stages: list[Stage]) -> None:
+    """A sweep chooses among its jobs by validation numbers (each job's `kept_<metric>`, a trial's value, what the
+    pruner reads at each evaluation): a stage whose validation pairs also train (`dataset.train_on_validation`,
+    experiment=retrieval's round 2) would have it choose by how well a job fits pairs it trained on."""
+    trains = [stage.name for stage in stages if stage.config["dataset"].get("train_on_validation")]
+    if not trains:
+        return
+    on_chain = bool(config["dataset"].get("train_on_validation")) or trains == ["run"]
+    key = "dataset.train_on_validation" if on_chain else f"phase.stages.{trains[0]}.dataset.train_on_validation"
+    raise UserError(
+        f"{key}=true in a sweep: validation pairs would also train, and the sweep would choose its best job by "
+        f"how well it fits them; expected {key}=false while sweeping (validation held out), then the chosen "
+        "settings in one run with it"
+    )
 
 
 def checked_config(cfg: Any, choices: dict[str, Any]) -> dict[str, Any]:

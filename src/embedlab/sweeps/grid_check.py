@@ -38,7 +38,7 @@ def check_point(point: list[str], config_name: str, seen: Seen) -> None:
     choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     with_hydra = OmegaConf.to_container(cfg, resolve=False)
     with_hydra.pop("hydra", None)
-    plan_run(OmegaConf.create(with_hydra), choices, seen)
+    plan_run(OmegaConf.create(with_hydra), choices, seen, sweep=True)
 
 
 def check_grid_expressions(overrides: list[str]) -> set[str]:

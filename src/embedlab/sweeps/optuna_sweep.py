@@ -145,7 +145,7 @@ def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_j
     from embedlab.plan import Seen, plan_run
 
     seen = Seen()
-    plan_run(*without_hydra(job_cfg), seen)
+    plan_run(*without_hydra(job_cfg), seen, sweep=True)
     for key, distribution in space.items():
         if isinstance(distribution, CategoricalDistribution):
             values = list(distribution.choices)
@@ -153,7 +153,7 @@ def check_job_configs(job_cfg: DictConfig, space: dict, fixed: list[str], load_j
             values = [distribution.low, distribution.high]
         for value in values:
             try:
-                plan_run(*without_hydra(load_job_config([*fixed, *trial_overrides({key: value})])), seen)
+                plan_run(*without_hydra(load_job_config([*fixed, *trial_overrides({key: value})])), seen, sweep=True)
             except UserError as exc:
                 raise UserError(f"hydra.sweeper.params.{key}: the value {value} cannot run: {exc}") from None
 
