@@ -60,7 +60,8 @@ def test_both_rounds_use_the_folders_own_splits_and_say_so(recipe, beir_with_spl
     for stage in ("phase1", "phase2"):
         params = runs[stage].data.params
         assert runs[stage].info.status == "FINISHED"
-        assert params["dataset.splits_source"] == "train=given,validation=given,test=given"
+        trained = "+trained" if stage == "phase2" else ""  # round 2 trains on the validation queries too
+        assert params["dataset.splits_source"] == f"train=given,validation=given{trained},test=given"
         assert params["eval.test_queries"] == "6"
         assert params["eval.validation_queries"] == str(len(beir_with_splits[1]["dev"]))
     assert "warning: validation" in result.stdout and "(fewer than 200)" in result.stdout
@@ -115,6 +116,11 @@ def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
     assert validation == round(0.1 * len(queries))
     assert run.data.metrics["mining_queries"] == len(queries) - validation  # all the rest train; only they mine
     assert "no test split" in result.stdout
+    # round 2 trains on every labeled pair, the validation queries too, and its summary says what that makes of them
+    round2 = stages(cli, uri)["phase2"].data
+    assert round2.metrics["mining_queries"] == len(queries)
+    assert round2.params["dataset.splits_source"] == "train=made,validation=made+trained,test=none"
+    assert result.stdout.count("also trained on (dataset.train_on_validation)") == 1
 
 
 def test_the_two_phase_form_still_runs(cli, tiny_model_path, beir_with_splits, tmp_path):

@@ -20,6 +20,10 @@ from embedlab_testing import run_train
         ),
         ("training.batch_size=8,1", "grid point 1 (training.batch_size=1) cannot run: training.batch_size=1 is too"),
         ("phase=contrastive,two_phase dataset=ncert_social", "phase.stages.phase2: phase=hard_negatives needs a"),
+        (  # round 2 trains on validation: the grid would choose its best job by fit
+            "experiment=retrieval training.lr=1e-4,5e-5",
+            "phase.stages.phase2.dataset.train_on_validation=true in a sweep: validation pairs would also train",
+        ),
     ],
 )
 def test_a_grid_that_cannot_run_is_one_line_before_any_job(sweep, expected, sweep_args, sweep_runs, tmp_path):

@@ -29,6 +29,7 @@ def refused(result, expected: str) -> str:
         (["optimized_metric=val_loss"], "expected hydra.sweeper.direction=minimize"),
         (["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler: Error in call to target"),
         (["hydra.sweeper.pruner.n_startup_trials=-1"], "hydra.sweeper.pruner: Error in call to target"),
+        (["experiment=retrieval"], "phase.stages.phase2.dataset.train_on_validation=true in a sweep"),
     ],
 )
 def test_a_study_that_cannot_run_is_one_line_before_any_trial(
