@@ -18,7 +18,7 @@ from embedlab.hardware.ranks import is_main_process
 from embedlab.logs import also_logged_in
 from embedlab.losses.selection import select_parts, trainer_loss
 from embedlab.report import print_summary
-from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, kept
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_STEP, VALIDATION_TRAINS_TAG, kept
 from embedlab.tracking.model_card import KeptModel, base_model_name, fill_card, model_language, write_card
 from embedlab.tracking.other_ranks import tracker_for_this_rank
 from embedlab.tracking.reproduce import REPRODUCES_TAG
@@ -173,6 +173,7 @@ def train(
                 "optimized_metric": cfg.optimized_metric,
                 "loss": kept_model.loss,
                 KEPT_MODEL_PATH_TAG: str(best.path),  # where the kept model is, logged or not (sweeps log one)
+                **({VALIDATION_TRAINS_TAG: "true"} if data.validation_trains else {}),  # its validation is fit
             }
         )
         model_uri = tracker.log_model(trainer.model, kept_model)

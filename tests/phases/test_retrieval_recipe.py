@@ -120,6 +120,12 @@ def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
     round2 = stages(cli, uri)["phase2"].data
     assert round2.metrics["mining_queries"] == len(queries)
     assert round2.params["dataset.splits_source"] == "train=made,validation=made+trained,test=none"
+    runs = stages(cli, uri)  # the runs table says which validation numbers measure fit: round 2's, and so its parent's
+    assert [runs[s].data.tags.get("validation_trains") for s in ("phase1", "phase2", "parent")] == [
+        None,
+        "true",
+        "true",
+    ]
     assert result.stdout.count("also trained on (dataset.train_on_validation)") == 1
 
 

@@ -31,7 +31,7 @@ from embedlab.phases.chain_resume import (
     stage_runs,
 )
 from embedlab.report import ORDER, format_table
-from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_PREFIX, KEPT_RUN_TAG
+from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_PREFIX, KEPT_RUN_TAG, VALIDATION_TRAINS_TAG
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
 from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, values_name
@@ -144,7 +144,7 @@ class ParentRun:
         for key, value in last.metrics.items():
             if key.startswith(KEPT_PREFIX):
                 self.client.log_metric(self.run_id, key, value)
-        for key in (KEPT_MODEL_PATH_TAG, "optimized_metric"):
+        for key in (KEPT_MODEL_PATH_TAG, "optimized_metric", VALIDATION_TRAINS_TAG):  # the last: kept_* measure fit
             if key in last.tags:
                 self.client.set_tag(self.run_id, key, last.tags[key])
 

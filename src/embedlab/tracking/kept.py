@@ -11,6 +11,9 @@ KEPT_PREFIX = "kept_"
 KEPT_STEP = "kept_step"  # the step of the kept checkpoint; 0 = the starting model was kept
 KEPT_RUN_TAG = "embedlab.kept_run_id"  # on a chain's parent run: its last stage's run, whose model it keeps
 KEPT_MODEL_PATH_TAG = "kept_model_path"  # the kept model's folder: `SentenceTransformer(<path>)`, logged or not
+# "true" on a run (and a chain's parent) whose validation pairs also trained (dataset.train_on_validation): its
+# kept_* metrics measure fit, not held-out quality
+VALIDATION_TRAINS_TAG = "validation_trains"
 
 
 def kept(metric: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedlab.tracking.kept import KEPT_STEP
+from embedlab.tracking.kept import KEPT_STEP, VALIDATION_TRAINS_TAG
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class KeptModel:
         if self.optimized_metric in self.metrics:
             tags[self.optimized_metric] = f"{self.metrics[self.optimized_metric]:.4f}"
         if self.validation_trains:
-            tags["validation_trains"] = "true"
+            tags[VALIDATION_TRAINS_TAG] = "true"
         return tags
 
     def description(self) -> str:
