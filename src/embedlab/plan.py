@@ -102,7 +102,7 @@ def check_chosen_on_held_out(config: dict[str, Any], stages: list[Stage]) -> Non
     trains = [stage.name for stage in stages if stage.config["dataset"].get("train_on_validation")]
     if not trains:
         return
-    on_chain = bool(config["dataset"].get("train_on_validation")) or trains == ["run"]
+    on_chain = bool(config["dataset"].get("train_on_validation"))  # a single run's, or every stage's
     key = "dataset.train_on_validation" if on_chain else f"phase.stages.{trains[0]}.dataset.train_on_validation"
     raise UserError(
         f"{key}=true in a sweep: validation pairs would also train, and the sweep would choose its best job by "

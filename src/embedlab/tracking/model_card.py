@@ -181,5 +181,5 @@ def kept_model_of(client, run) -> KeptModel:
         metrics=at_step,
         select_by=params.get("training.select_by", "val_loss"),
         language=model_language(name_or_path),
-        validation_trains=params.get("dataset.train_on_validation") == "True",
+        validation_trains=tags.get(VALIDATION_TRAINS_TAG) == "true",
     )
