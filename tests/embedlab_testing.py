@@ -109,10 +109,29 @@ def signal_handlers_restored():
             signal.signal(s, handler)
 
 
+def names_its_folder(overrides: tuple[str, ...] | list[str], cwd: Path) -> None:
+    """A command run from the repository makes its run folder there unless it names one: Hydra's outputs/ (or
+    multirun/ with -m), removed again when the run is refused before work. Another pytest worker's check that
+    no test writes into the repository (conftest.py) then sees it, and fails a test that wrote nothing. So each
+    command run from the repository names its folder (or only prints its config or help)."""
+    if Path(cwd).resolve() != REPO.resolve():
+        return
+    if any(o.startswith(("--cfg", "--help", "--hydra-help", "--info")) or o in ("-c", "-h", "-i") for o in overrides):
+        return
+    multirun = any(o in ("-m", "--multirun") for o in overrides)
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    if not any(o.startswith(key) for o in overrides):
+        raise AssertionError(
+            f"python -m train {' '.join(overrides)}: run from the repository without {key}, it makes its folder "
+            f"there; give {key}<a folder under tmp_path>, or cwd="
+        )
+
+
 def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None) -> Finished:
     """`python -m train <overrides>`, run in this process: the same entry point (`src/train.py` as `__main__`,
     Hydra's own argument parsing and exit codes) without the ~8 s of importing torch & co again per command.
     The environment (all of it), working folder and sys.argv are set for the call and restored after it."""
+    names_its_folder(overrides, cwd)
     out, err = io.StringIO(), io.StringIO()
     returncode = 0
     with (
@@ -136,6 +155,7 @@ def run_train(*overrides: str, cwd: Path = REPO, env: dict | None = None) -> Fin
 def run_train_subprocess(*overrides: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
     """`python -m train <overrides>` as a user runs it, in its own process: for exit on signals, start-up time
     and what only a fresh interpreter shows. Returns the CompletedProcess."""
+    names_its_folder(overrides, cwd)
     return subprocess.run(
         [sys.executable, "-m", "train", *overrides],
         cwd=cwd,
@@ -277,6 +297,7 @@ HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "mlflow")  # 
 def run_train_logging_imports(*overrides: str, env: dict | None = None) -> tuple[Finished, set[str]]:
     """`python -X importtime -m train <overrides>` in a fresh interpreter: what the user saw (stderr without the
     import log) and every module it imported, so that a test can assert what a command did NOT load."""
+    names_its_folder(overrides, REPO)
     command = [sys.executable, "-X", "importtime", "-m", "train", *overrides]
     env = {**os.environ, **(env or {})}
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)  # a hang guard

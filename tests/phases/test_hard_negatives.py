@@ -122,7 +122,7 @@ def test_a_missing_reranker_path_is_one_line_when_the_config_is_built(phase_conf
 
 
 def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
-    tiny_model_path, physics_folder, mlflow_uri, cli
+    tiny_model_path, physics_folder, mlflow_uri, cli, tmp_path
 ):
     result = cli.run_train(
         "phase=hard_negatives",
@@ -130,6 +130,7 @@ def test_a_missing_reranker_path_fails_the_command_before_any_encoding(
         f"model.name_or_path={tiny_model_path}",
         f"dataset.path={physics_folder}",
         "hardware=cpu",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
