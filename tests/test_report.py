@@ -55,6 +55,10 @@ def test_a_kept_checkpoint_below_the_start_on_the_optimized_metric_gets_one_line
         "warning: the kept model is worse than the starting model on ndcg_at_10 (the optimized metric, "
         "validation): 0.9618 at step 0, 0.9455 at step 300"
     )
+    # validation that also trained (experiment=retrieval's round 2): the same line, saying the number is fit
+    assert worse_than_start_line(HISTORY, kept(300), "ndcg_at_10", validation_trains=True) == line + (
+        "; its number is on pairs it trained on (dataset.train_on_validation): fit"
+    )
 
 
 def test_no_line_when_the_kept_model_is_better_or_is_the_start():

@@ -70,10 +70,14 @@ def _compared(best: BestCheckpoint, history: dict[int, dict[str, float]], rule: 
     )
 
 
-def worse_than_start_line(history: dict[int, dict[str, float]], best: BestCheckpoint, metric: str) -> str | None:
+def worse_than_start_line(
+    history: dict[int, dict[str, float]], best: BestCheckpoint, metric: str, validation_trains: bool = False
+) -> str | None:
     """One plain line when the kept model scores below the starting model on the optimized metric, else None.
 
     Selection by validation loss can keep a checkpoint whose retrieval got worse (the seed's Quora recipe did).
+    With `validation_trains` the kept model's number measures fit (the starting model had not trained on those
+    pairs), and the line says so: lower even there, near a ceiling of 1.0 it is often one query.
     """
     base, kept = history.get(0, {}).get(metric), history.get(best.step, {}).get(metric)
     if best.step == 0 or base is None or kept is None or not (math.isfinite(base) and math.isfinite(kept)):
@@ -81,9 +85,10 @@ def worse_than_start_line(history: dict[int, dict[str, float]], best: BestCheckp
     lower = metric.startswith("val_loss")
     if (kept <= base) if lower else (kept >= base):
         return None
+    trained = "; its number is on pairs it trained on (dataset.train_on_validation): fit" if validation_trains else ""
     return (
         f"warning: the kept model is worse than the starting model on {metric} (the optimized metric, validation): "
-        f"{_fmt(base)} at step 0, {_fmt(kept)} at step {best.step}"
+        f"{_fmt(base)} at step 0, {_fmt(kept)} at step {best.step}{trained}"
     )
 
 
@@ -142,7 +147,7 @@ def print_summary(
         line = evaluated_on_line(evaluated_on, split_sources or {}, candidates, validation_trains)
         log.info("evaluated on:    " + line)
     log.info(f"\n{selection_line(best, history)}")
-    worse = worse_than_start_line(history, best, optimized_metric) if optimized_metric else None
+    worse = worse_than_start_line(history, best, optimized_metric, validation_trains) if optimized_metric else None
     if worse:
         log.warning(worse)
     log.info(f"saved to:        {best.path}   (SentenceTransformer('{best.path}'))")
