@@ -127,6 +127,9 @@ def test_a_folder_with_one_qrels_file_trains_on_90_percent_and_carves_no_test(
         "true",
     ]
     assert result.stdout.count("also trained on (dataset.train_on_validation)") == 1
+    card = (tmp_path / "run" / "phase2" / "best" / "README.md").read_text(encoding="utf-8")  # the kept model's
+    assert "* Dataset: retrieval-validation (also trained on)" in card  # the validation loss's data, on it too
+    assert "* Dataset: retrieval-validation\n" not in card
 
 
 def test_the_two_phase_form_still_runs(cli, tiny_model_path, beir_with_splits, tmp_path):

@@ -137,7 +137,7 @@ def fill_card(model, kept: KeptModel) -> None:
         card.base_model = kept.base_model  # the card links it on the hub: only a hub id
     if kept.language:
         card.language = [kept.language]
-    for split, datasets in (("train", card.train_datasets), ("validation", card.eval_datasets)):
+    for split, datasets in (("train", card.train_datasets), (kept.validation_name, card.eval_datasets)):
         for dataset in datasets:  # the trainer's entries (columns, sizes, loss), named after the split they are
             part = dataset.get("name")
             dataset["name"] = f"{kept.dataset}-{split}" + (f" ({part})" if part and len(datasets) > 1 else "")
