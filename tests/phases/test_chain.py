@@ -101,6 +101,20 @@ def test_phase2_from_an_earlier_run(two_phase, cli, tiny_model_path, physics_fol
     assert run.data.metrics["mining_cache_hit"] == 1.0
 
 
+def test_the_chain_registers_its_last_stage_model_alone(two_phase):
+    """Phase 1's model is logged (phase 2 starts from it) but is not a version: the chain's result is one version."""
+    _, uri, runs, _ = two_phase
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    [version] = client.search_model_versions("name='embedlab-physics'")
+    assert version.tags["run_id"] == runs["phase2"].info.run_id
+    assert runs["parent"].data.tags["registered_model"] == f"models:/embedlab-physics/{version.version}"
+    assert client.search_logged_models(  # logged all the same
+        [runs["phase1"].info.experiment_id], filter_string=f"source_run_id = '{runs['phase1'].info.run_id}'"
+    )
+
+
 def test_init_from_a_registered_model_version(two_phase):
     _, uri, runs, _ = two_phase
     import mlflow

@@ -58,7 +58,7 @@ def train_chain(
         earlier = parent.stage_runs()  # a resumed chain: its stages' runs so far
         for name, stage in stages.items():
             previous = results[list(results)[-1]] if results else None
-            stage_cfg = stage_config(cfg, name, stage, previous, parent.run_id)
+            stage_cfg = stage_config(cfg, name, stage, previous, parent.run_id, last=name == list(stages)[-1])
             run = earlier.get(name)
             if run is not None and run.info.status == "FINISHED":
                 log.info(f"\n=== stage {name}: FINISHED in run {run.info.run_id}, not run again ===")
@@ -80,11 +80,18 @@ def train_chain(
     return results[list(results)[-1]]
 
 
-def stage_config(cfg: DictConfig, name: str, stage: DictConfig, previous, parent_run_id: str) -> DictConfig:
-    """The shared config with the stage's phase and overrides; later stages start from the previous best model."""
+def stage_config(
+    cfg: DictConfig, name: str, stage: DictConfig, previous, parent_run_id: str, last: bool = True
+) -> DictConfig:
+    """The shared config with the stage's phase and overrides; later stages start from the previous best model.
+    A stage before the `last` logs its model (the next stage starts from it) but registers no version: the
+    chain's result is its last stage's, registered once, as a sweep registers its best job's alone (a stage's
+    own `tracking.register=true` still registers it)."""
     stage_cfg = copy.deepcopy(cfg)
     with open_dict(stage_cfg):
         stage_cfg.phase = stage.phase
+        if not last:
+            stage_cfg.tracking.register = False
         stage_cfg.merge_with({key: value for key, value in stage.items() if key != "phase"})
         stage_cfg.tracking.parent_run_id = parent_run_id
         if stage_cfg.tracking.get("run_name"):  # a sweep's job: `phase1 j00 scale=10` under the chain's `j00 …`
@@ -147,6 +154,9 @@ class ParentRun:
         for key in (KEPT_MODEL_PATH_TAG, "optimized_metric", VALIDATION_TRAINS_TAG):  # the last: kept_* measure fit
             if key in last.tags:
                 self.client.set_tag(self.run_id, key, last.tags[key])
+        registered = list(results.values())[-1].model_uri or ""
+        if registered.startswith("models:/") and "/" in registered[len("models:/") :]:  # models:/<name>/<version>
+            self.client.set_tag(self.run_id, "registered_model", registered)  # as a sweep's parent says its own
 
 
 @contextlib.contextmanager
