@@ -14,7 +14,7 @@ import pytest
 
 from embedlab.interrupts import signals_held
 from embedlab.training.checkpoint import COMPLETE
-from embedlab_testing import REPO, runs, tiny_overrides
+from embedlab_testing import REPO, run_train, runs, tiny_overrides
 
 STOPS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 HELD = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
@@ -217,6 +217,16 @@ def test_ctrl_c_in_training_saves_a_checkpoint_and_says_how_to_resume(
     )
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-3" / COMPLETE).exists()
     assert [r.info.status for r in runs(uri)] == ["KILLED"]
+
+    # resumed, the run has the evaluations of one that was not stopped: step 3 too where the schedule has it
+    resumed = run_train(*run, f"hydra.run.dir={tmp_path / 'again'}", "resume=true", env={"MLFLOW_TRACKING_URI": uri})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    [run_] = runs(uri)
+    assert run_.info.status == "FINISHED"
+    import mlflow
+
+    steps = [m.step for m in mlflow.MlflowClient(uri).get_metric_history(run_.info.run_id, "val_loss")]
+    assert sorted(steps) == list(range(0, 61, eval_steps))
 
 
 @pytest.mark.slow

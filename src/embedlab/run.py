@@ -94,6 +94,7 @@ def train(
         select_best_checkpoint,
         starting_weights,
         trained_to_the_end,
+        unevaluated_step,
     )
     from embedlab.training.interrupt import GracefulStop
     from embedlab.training.trainer import evaluate_test
@@ -137,6 +138,8 @@ def train(
             model, args, data, parts, tracker, [*(callbacks or []), stop], cfg.optimized_metric, "parts" in cfg.loss
         )
         trainer.evaluator, validation = evaluators_at_step_zero(trainer.evaluator, start.work)
+        if resume and (step := unevaluated_step(resume.checkpoint, args.eval_steps)):
+            trainer.evaluate_first(step)  # a signal during that step's training saved it before its evaluation
         test_evaluators = data.evaluators("test")
         test_start = {} if resume else evaluate_test(model, test_evaluators, hardware.precision, start.work)
         start = dataclasses.replace(start, work=None)  # held by the step-0 evaluators alone from here

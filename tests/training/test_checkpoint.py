@@ -4,12 +4,13 @@ trainer state present and readable; a damaged one is one line naming it, the fil
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import pytest
 
 from embedlab.errors import UserError
-from embedlab.training.checkpoint import COMPLETE, check_resumable, removed_when_finished
+from embedlab.training.checkpoint import COMPLETE, check_resumable, removed_when_finished, unevaluated_step
 from embedlab_testing import write_checkpoint
 
 
@@ -56,3 +57,20 @@ def test_checkpoints_go_when_the_run_finishes_and_stay_when_it_fails(tmp_path):
             if fails:  # e.g. MLflow could not mark the run FINISHED: resume= still has its checkpoint
                 raise RuntimeError("the run failed")
         assert checkpoint.exists() is fails
+
+
+@pytest.mark.parametrize(
+    "step, eval_steps, logged, expected",
+    [
+        (4, 2, [{"step": 4, "loss": 1.0}], 4),  # on the schedule, saved before its evaluation: evaluate it first
+        (4, 2, [{"step": 4, "eval_loss": 0.5}], None),  # evaluated before it was saved
+        (4, 2, [{"step": 4, "eval_pairs_loss": 0.5}], None),  # loss=mixed logs each part's
+        (3, 2, [{"step": 3, "loss": 1.0}], None),  # a signal's checkpoint between evaluations: none was due
+        (4, 2, [{"step": 2, "eval_loss": 0.5}], 4),  # an earlier step's evaluation is not this one's
+    ],
+)
+def test_a_checkpoint_saved_before_its_scheduled_evaluation_is_found(tmp_path, step, eval_steps, logged, expected):
+    checkpoint = tmp_path / f"checkpoint-{step}"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": logged}))
+    assert unevaluated_step(checkpoint, eval_steps) == expected

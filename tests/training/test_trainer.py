@@ -167,6 +167,20 @@ def test_a_full_disk_in_safetensors_is_one_line_as_well(physics_trainer, monkeyp
     assert sorted(p.name for p in Path(trainer.args.output_dir).glob("checkpoint-*")) == ["checkpoint-1"]
 
 
+def test_a_step_evaluated_first_on_resume_is_weighed_for_the_best_checkpoint(physics_trainer):
+    """`eval_on_start` evaluates without weighing the result for the best checkpoint (right for step 0, whose
+    model is no checkpoint); the step a resumed run's stop left unevaluated is weighed, as if it had not stopped."""
+    trainer, tracker, _ = physics_trainer
+    trainer.state.global_step = 2
+    trainer._evaluate(None, None, skip_scheduler=True)  # what eval_on_start calls
+    assert trainer.state.best_metric is None and 2 in tracker.logged
+    trainer.evaluate_first(2)
+    assert trainer.args.eval_on_start
+    trainer._evaluate(None, None, skip_scheduler=True)
+    assert (trainer.state.best_global_step, trainer.unevaluated_step) == (2, None)
+    assert trainer.state.best_metric == tracker.logged[2]["val_loss"]
+
+
 def test_only_the_rank_that_saves_writes_the_model(physics_trainer, tmp_path, monkeypatch):
     trainer, _, _ = physics_trainer
     monkeypatch.setattr(type(trainer.args), "should_save", property(lambda self: False))  # a DDP rank other than 0
@@ -177,9 +191,11 @@ def test_only_the_rank_that_saves_writes_the_model(physics_trainer, tmp_path, mo
     assert (tmp_path / "rank-0" / "modules.json").exists()
 
 
-def test_the_one_private_hook_is_still_where_transformers_writes_a_checkpoint():
-    """EmbeddingTrainer overrides one private method, `_save_checkpoint(model, trial)`; if transformers renames
-    it, changes its arguments or stops calling it, a full disk would no longer be one line: this fails first."""
+def test_the_two_private_hooks_are_still_where_transformers_calls_them():
+    """EmbeddingTrainer overrides two private methods. `_save_checkpoint(model, trial)`: if transformers renames
+    it, changes its arguments or stops calling it, a full disk would no longer be one line. `_evaluate(trial,
+    ignore_keys_for_eval, skip_scheduler)`, which `eval_on_start` calls: a resumed run's step that its stop left
+    unevaluated would be evaluated but not weighed for the best checkpoint. This fails first."""
     import transformers.trainer
     from transformers import Trainer
 
@@ -187,10 +203,14 @@ def test_the_one_private_hook_is_still_where_transformers_writes_a_checkpoint():
 
     methods = [name for name, value in vars(EmbeddingTrainer).items() if inspect.isfunction(value)]
     private = [name for name in methods if name.startswith("_") and not name.startswith("__")]
-    assert private == ["_save_checkpoint"]
+    assert private == ["_evaluate", "_save_checkpoint"]
     assert list(inspect.signature(Trainer._save_checkpoint).parameters) == ["self", "model", "trial"]
     assert "self._save_checkpoint(model, trial)" in inspect.getsource(transformers.trainer)
     assert "self.save_model(" in inspect.getsource(Trainer._save_checkpoint)  # the model through the public hook
+    parameters = ["self", "trial", "ignore_keys_for_eval", "skip_scheduler"]
+    assert list(inspect.signature(Trainer._evaluate).parameters) == parameters
+    assert "if args.eval_on_start:\n            self._evaluate(" in inspect.getsource(Trainer._inner_training_loop)
+    assert list(inspect.signature(Trainer._determine_best_metric).parameters) == ["self", "metrics", "trial"]
 
 
 def test_an_optimized_metric_the_validation_split_cannot_give_stops_at_step_0(tiny_model_path, tmp_path):

@@ -150,6 +150,20 @@ def trained_to_the_end(checkpoint: Path) -> bool:
     return state.get("global_step", 0) >= state.get("max_steps", math.inf) > 0
 
 
+def unevaluated_step(checkpoint: Path, eval_steps: int) -> int | None:
+    """The checkpoint's step when the schedule evaluates it (every `eval_steps`) but it was saved unevaluated: a
+    signal during that step's training saves it before its evaluation (`GracefulStop`). Read from the checkpoint's
+    own trainer state (its log of evaluations), the same on every torchrun rank. None when it was evaluated, or
+    is not on the schedule."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    step = int(state.get("global_step", 0))
+    evaluated = any(
+        entry.get("step") == step and any(key.startswith("eval_") for key in entry)
+        for entry in state.get("log_history", [])
+    )
+    return step if step > 0 and step % eval_steps == 0 and not evaluated else None
+
+
 def restore_the_end(trainer, checkpoint: Path) -> None:
     """What `trainer.train()` leaves at its end, from a checkpoint of the last step: its state (the evaluations,
     the best checkpoint), and the best checkpoint's weights in the model (load_best_model_at_end)."""

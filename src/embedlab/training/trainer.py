@@ -89,6 +89,25 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
             install_length_buckets(self.model, self.args.length_buckets)
         self.add_callback(TrainLogCallback(tracker))
         self.add_callback(CompleteCheckpointCallback())
+        self.unevaluated_step: int | None = None  # a resumed run's checkpoint step that its stop left unevaluated
+
+    def evaluate_first(self, step: int) -> None:
+        """A resumed run whose stop skipped the evaluation of its checkpoint's `step` (a signal during that step's
+        training saves it at once, `GracefulStop`) evaluates that step before it trains on, as transformers
+        evaluates a starting model (`eval_on_start`), and counts it for the best checkpoint: the run gets the
+        evaluations, and the choice among them, of one that was not stopped."""
+        self.args.eval_on_start = True
+        self.unevaluated_step = step
+
+    def _evaluate(self, trial, ignore_keys_for_eval, skip_scheduler: bool = False) -> dict[str, float]:
+        """The second private hook embedlab overrides (tests/training/test_trainer.py checks its signature): an
+        evaluation outside `_maybe_log_save_evaluate` (`eval_on_start`) is not weighed for the best checkpoint by
+        transformers; the step `evaluate_first` named is."""
+        metrics = super()._evaluate(trial, ignore_keys_for_eval, skip_scheduler)
+        if self.unevaluated_step is not None and self.state.global_step == self.unevaluated_step:
+            self.unevaluated_step = None
+            self._determine_best_metric(metrics, trial)  # what transformers does after a scheduled evaluation
+        return metrics
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         # the evaluators' encodes run in the training precision: bf16 autocast when training in bf16
@@ -145,8 +164,8 @@ class EmbeddingTrainer(SentenceTransformerTrainer):
     def _save_checkpoint(self, model, trial) -> None:
         """A full disk fails the run in one line; the partial checkpoint is removed, earlier ones stay.
 
-        The one private hook embedlab overrides (tests/training/test_trainer.py checks it is still called with
-        this signature): a checkpoint is the model (`save_model`) plus optimizer, scheduler, RNG and trainer
+        One of the two private hooks embedlab overrides (tests/training/test_trainer.py checks it is still called
+        with this signature): a checkpoint is the model (`save_model`) plus optimizer, scheduler, RNG and trainer
         state, each written by a private method, and callbacks' `on_save` runs only after all of them succeed;
         no public hook sees a failed checkpoint write.
         """
