@@ -72,6 +72,18 @@ def refusals(files: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
             [f"hardware.threads={usable_cores() + 1}"],
             f"hardware.threads={usable_cores() + 1} is more than the {usable_cores()} cores this process may use",
         ),
+        "a chain stage's threads": (  # phase 2 trained with 64 threads on 2 cores after phase 1
+            ["phase=two_phase", f"++phase.stages.phase2.hardware.threads={usable_cores() + 1}"],
+            f"phase.stages.phase2: hardware.threads={usable_cores() + 1} is more than the",
+        ),
+        "a chain stage's own store": (  # phase 1 trained, then phase 2 failed on the store
+            ["phase=two_phase", "++phase.stages.phase2.tracking.uri=foo://x"],
+            "phase.stages.phase2.tracking.uri=foo://x sets one stage apart, but a chain's stages run as one",
+        ),
+        "a chain stage's GPU where there is none": (  # checked by torch before the first stage trains
+            ["phase=two_phase", "++phase.stages.phase2.hardware.device=cuda"],
+            "phase.stages.phase2: hardware.device=cuda but torch sees no CUDA device",
+        ),
         "triplets file, select_by a metric of scored pairs": (
             [
                 "dataset=local",
@@ -98,12 +110,17 @@ CASES = [
     "preset made for another dataset",
     "triplets file, select_by a metric of scored pairs",
     "more threads than cores",
+    "a chain stage's threads",
+    "a chain stage's own store",
+    "a chain stage's GPU where there is none",
 ]
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_refused_before_work_in_one_line(name, files, tiny_model_path, physics_folder, mlflow_uri, tmp_path):
     overrides, expected = refusals(files)[name]
+    if "GPU" in name and cuda_available():
+        pytest.skip("this machine has a CUDA device")
     run_dir = tmp_path / "run"
     base = [f"model.name_or_path={tiny_model_path}", "hardware=cpu"]
     if not any(o.startswith("dataset=") for o in overrides):
@@ -115,6 +132,12 @@ def test_refused_before_work_in_one_line(name, files, tiny_model_path, physics_f
     assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
     assert no_runs(mlflow_uri)  # no MLflow run at all: neither a run nor a chain's parent was opened
     assert not list(run_dir.rglob("checkpoints"))  # nothing trained
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def no_runs(uri: str) -> bool:

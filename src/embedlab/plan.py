@@ -176,6 +176,7 @@ def plan_stage(name: str, config: dict[str, Any], choices: dict[str, Any], seen:
     where = "" if name == "run" else f"phase.stages.{name}: "
     loss_name = str(choices.get("loss") or config["loss"].get("_target_", "loss").rsplit(".", 1)[-1])
     try:
+        check_threads(config["hardware"])  # a stage's own hardware.threads too, before any stage trains
         check_model(config, seen)
         data = seen.dataset(config["dataset"], config["seed"])
         check_sampler(config["sampler"], data, select_parts(config["loss"], data, loss_name))

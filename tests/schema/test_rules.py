@@ -214,3 +214,30 @@ def test_a_chain_stage_without_a_phase_option_is_one_line(override, line, compos
 
 def test_a_new_stage_with_its_phase_option_passes(compose_config):
     check_config(compose_config("phase=two_phase", "+phase@phase.stages.phase3.phase=contrastive"))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "++phase.stages.phase2.tracking.uri=sqlite:////tmp/other.db",
+        "++phase.stages.phase2.tracking.experiment=other",
+        "++phase.stages.phase1.resume=true",
+    ],
+)
+def test_what_a_chain_has_once_is_refused_for_one_stage(override, compose_config):
+    """A stage in another store or experiment would nest under a parent run that is not there, and the chain sets a
+    stage's `resume` itself: phase 1 trained before the first failed, and the last was silently replaced."""
+    key = override.removeprefix("++").split("=")[0]
+    with pytest.raises(UserError) as error:
+        check_config(compose_config("experiment=physics_two_phase", override))
+    assert str(error.value).startswith(f"{key}=") and "sets one stage apart" in str(error.value)
+
+
+def test_a_stage_may_still_set_its_own_tracking_tags_and_registration(compose_config):
+    check_config(
+        compose_config(
+            "experiment=physics_two_phase",
+            "++phase.stages.phase1.tracking.register=true",
+            "++phase.stages.phase2.tracking.tags={team: search}",
+        )
+    )

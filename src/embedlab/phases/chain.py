@@ -22,6 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from embedlab.config import build, to_container
+from embedlab.errors import UserError
 from embedlab.logs import also_logged_in
 from embedlab.phases.chain_resume import (
     CHAIN_HASH_TAG,
@@ -45,6 +46,8 @@ def train_chain(
     """Train each stage of `cfg.phase.stages` in order with `train` (one run per stage, `embedlab.run.train`);
     returns the last stage's RunResult."""
     stages = dict(cfg.phase.stages)  # every stage was checked before work (embedlab.plan), not after phase 1
+    for name, stage in stages.items():
+        check_stage_hardware(cfg, name, stage)
     results = {}
     handed = []  # what the previous stage computed with its kept model (embedlab.phases.shared_work), if anything
     with (
@@ -78,6 +81,17 @@ def train_chain(
         log.info("\n" + table)
         parent.finish(results, table)
     return results[list(results)[-1]]
+
+
+def check_stage_hardware(cfg: DictConfig, name: str, stage: DictConfig) -> None:
+    """A stage's own `hardware` keys, resolved as the stage will (what only torch can tell: a GPU it names), before
+    the first stage trains; the plan, which runs without torch, has checked the rest (e.g. `threads`)."""
+    if "hardware" not in stage:
+        return  # the chain's own: resolved by the first stage before it trains
+    try:
+        build(OmegaConf.merge(cfg.hardware, stage.hardware), where=f"phase.stages.{name}.hardware")
+    except UserError as exc:
+        raise UserError(f"phase.stages.{name}: {exc}") from None
 
 
 def stage_config(

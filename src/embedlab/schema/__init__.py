@@ -260,9 +260,23 @@ def check_group(group: str, node: Any, where: str) -> None:
         check_loss(node, where)
 
 
+# Keys one chain has once: its stages are runs nested under its parent run, in one store and experiment, resumed
+# and swept together (`embedlab.phases.chain` sets a stage's `resume` and parent itself)
+CHAIN_WIDE = ("tracking.uri", "tracking.experiment", "tracking.parent_run_id", "resume", "sweep")
+
+
 def check_partial(stage: Any, where: str) -> None:
     if not isinstance(stage, dict):
         fail(where, stage, "is not a mapping", "phase: ... and the groups this stage overrides")
+    for key in CHAIN_WIDE:
+        group, _, inner = key.partition(".")
+        if group in stage and (not inner or isinstance(stage[group], dict) and inner in stage[group]):
+            value = stage[group][inner] if inner else stage[group]
+            raise UserError(
+                f"{where}.{key}={show(value)} sets one stage apart, but a chain's stages run as one (nested under "
+                f"its parent run, in one store and experiment, resumed together); expected {key}=... for the whole "
+                "chain"
+            )
     for group, node in stage.items():
         if group in GROUP_NAMES:
             check_group(group, node, f"{where}.{group}")
