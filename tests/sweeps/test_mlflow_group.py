@@ -127,3 +127,15 @@ def test_a_sweep_that_ends_leaves_none_of_its_runs_running(mlflow_uri):
         assert client.get_run(group.run_id).info.status == status
         assert client.get_run(running).info.status == left
         assert client.get_run(done).info.status == "FINISHED"
+
+
+def test_two_grids_of_one_name_get_two_names_and_two_sweep_tags(mlflow_uri):
+    """Two grids started in the same second, each in a `hydra.sweep.dir` of its own, were both `grid-<time>`: a
+    filter on `tags.sweep` showed both grids' jobs as one."""
+    first = SweepGroup(mlflow_uri, "physics", "grid-20261207-222342", kind="grid")
+    second = SweepGroup(mlflow_uri, "physics", "grid-20261207-222342", kind="grid")
+    assert first.name == "grid-20261207-222342"
+    assert second.name == f"grid-20261207-222342 {second.run_id[:6]}"
+    run = second.client.get_run(second.run_id)
+    assert (run.info.run_name, run.data.tags["sweep"]) == (f"sweep-{second.name}", second.name)
+    assert f"++tracking.tags.sweep='{second.name}'" in second.job_overrides(job=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embedlab.tracking.values import short_number, short_value_tags, values_name
+from embedlab.tracking.values import short_number, short_value_tags, unique_run_name, values_name
 
 
 def test_numbers_keep_their_exponent_and_three_digits():
@@ -47,3 +47,38 @@ def test_a_single_runs_name_carries_what_its_overrides_change():
     assert values_name(named_overrides(["training.batch_size=32"])) != values_name(
         named_overrides(["training.batch_size=16"])
     )
+
+
+def test_runs_of_one_name_keep_one_name_each_in_whichever_order_they_check(tmp_path):
+    """Two commands started in the same second with the same overrides, each in a folder it was given, named their
+    runs alike (the `-1` of a busy second comes from a folder clash). Each run checks once it exists."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("physics")
+    name = "physics-mnrl steps=2 1207-222342"
+    first = client.create_run(experiment, run_name=name)
+    assert unique_run_name(client, first) == name  # alone: its own name
+    second = client.create_run(experiment, run_name=name)
+    assert unique_run_name(client, second) == f"{name} {second.info.run_id[:6]}"
+    both = [client.create_run(experiment, run_name="it's \"quoted\" 1207") for _ in range(2)]  # created, then checked
+    assert len({unique_run_name(client, run) for run in both}) == 2
+    names = [run.info.run_name for run in client.search_runs([experiment])]
+    assert len(names) == len(set(names)) == 4
+
+
+def test_a_run_named_by_embedlab_gets_a_name_no_other_run_has(tmp_path):
+    from embedlab.tracking.mlflow_run import MlflowTracker
+
+    tracker = MlflowTracker(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="e", log_model=False)
+    ids = []
+    for folder in ("a", "b"):  # two commands' runs, each in a folder named on its command line
+        with tracker.run({"a": 1}, "physics-mnrl 1207-222342", tmp_path / folder) as run:
+            ids.append(run.run_id)
+    import mlflow
+
+    client = mlflow.MlflowClient(tracker.uri)
+    assert [client.get_run(i).info.run_name for i in ids] == [
+        "physics-mnrl 1207-222342",
+        f"physics-mnrl 1207-222342 {ids[1][:6]}",
+    ]

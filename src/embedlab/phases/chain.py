@@ -35,7 +35,7 @@ from embedlab.report import ORDER, format_table
 from embedlab.tracking.kept import KEPT_MODEL_PATH_TAG, KEPT_PREFIX, KEPT_RUN_TAG, VALIDATION_TRAINS_TAG
 from embedlab.tracking.resume import config_hash
 from embedlab.tracking.status import ended_with_status
-from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, values_name
+from embedlab.tracking.values import STAGE_TAG, named_overrides, timed_name, unique_run_name, values_name
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,8 @@ def parent_run(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = Non
             client.set_tag(run.info.run_id, key, value)
     else:
         run = client.create_run(tracker.experiment_id, run_name=name, tags={**tags, CHAIN_HASH_TAG: digest})
+        if not tracker.run_name:  # a name embedlab made, not a sweep's or the user's
+            unique_run_name(client, run)
         client.log_text(run.info.run_id, OmegaConf.to_yaml(cfg), "config.yaml")
         client.log_dict(run.info.run_id, to_container(cfg.phase), "chain.json")
     with ended_with_status(lambda status: client.set_terminated(run.info.run_id, status=status)):

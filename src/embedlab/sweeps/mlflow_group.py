@@ -19,7 +19,7 @@ from embedlab.tracking.model_card import kept_model_of
 from embedlab.tracking.params import param_value, redact
 from embedlab.tracking.store import default_tracking_uri, open_experiment, prepare_tracking_store
 from embedlab.tracking.store_checks import check_store_reachable
-from embedlab.tracking.values import values_name
+from embedlab.tracking.values import unique_run_name, values_name
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,13 @@ class SweepGroup:
 
     def _create(self, kind: str) -> str:
         tags = {SWEEP_TAG: self.name, "sweep_kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        return self.client.create_run(self.experiment_id, run_name=f"sweep-{self.name}", tags=tags).info.run_id
+        run = self.client.create_run(self.experiment_id, run_name=f"sweep-{self.name}", tags=tags)
+        if kind == "grid":  # two grids of one second in two named folders: two names, two `sweep` tags
+            name = unique_run_name(self.client, run).removeprefix("sweep-")  # a study is named by its study
+            if name != self.name:
+                self.name = name
+                self.client.set_tag(run.info.run_id, SWEEP_TAG, name)
+        return run.info.run_id
 
     def job_overrides(
         self, trial: int | None = None, overrides: list[str] | None = None, job: int | None = None

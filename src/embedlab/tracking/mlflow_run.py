@@ -35,7 +35,7 @@ from embedlab.tracking.store import default_tracking_uri, open_experiment, prepa
 from embedlab.tracking.store_checks import bounded_http_retries, check_store_reachable
 from embedlab.tracking.tracker import Tracker
 from embedlab.tracking.unique_keys import retry_unique_key_race
-from embedlab.tracking.values import short_value_tags
+from embedlab.tracking.values import short_value_tags, unique_run_name
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,8 @@ class MlflowTracker(Tracker):
                 move_failure_tags(mlflow.MlflowClient(), run.info.run_id)
                 self.logged_steps = self._logged_steps(run.info.run_id)
             else:
+                if self.run_name is None:  # a name embedlab made (a sweep names its jobs; a user's name is kept)
+                    unique_run_name(mlflow.MlflowClient(), run)  # two commands of one second in two named folders
                 mlflow.log_params(flatten(cfg))
                 mlflow.log_text(redact(json.dumps(cfg, indent=2)), "config.json")
             yield self

@@ -88,3 +88,22 @@ def timed_name(*parts: str) -> str:
     """The non-empty `parts` and when the run started (`1206-101500`, `1206-101500-1` for the second run started
     in that second: `embedlab.folders.launch_stamp`), space-separated: every run's name ends so."""
     return " ".join(part for part in (*parts, launch_stamp()) if part)
+
+
+def unique_run_name(client, run) -> str:
+    """The name a run just created keeps: its own, unless another run of its experiment has it too (two commands
+    started in the same second with the same overrides, each in a folder named on the command line, or on two
+    machines sharing a server); then the name and the start of its run id (`physics-mnrl 1207-222342 3f2a91`).
+
+    Decided by each run once it exists: the later of two sees the earlier, so at most one keeps the plain name,
+    in any store (a server's too, where no lock file reaches). Returns the name the run has now."""
+    name, experiment = run.info.run_name, run.info.experiment_id
+    if "'" in name and '"' in name:  # no way to quote it in a filter: the experiment's last day, compared here
+        found = client.search_runs([experiment], f"attributes.start_time >= {run.info.start_time - 86_400_000}")
+    else:
+        quoted = f"'{name}'" if "'" not in name else f'"{name}"'
+        found = client.search_runs([experiment], f"attributes.run_name = {quoted}", max_results=2)
+    if any(other.info.run_id != run.info.run_id and other.info.run_name == name for other in found):
+        name = f"{name} {run.info.run_id[:6]}"
+        client.update_run(run.info.run_id, name=name)
+    return name

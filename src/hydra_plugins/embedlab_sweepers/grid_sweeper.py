@@ -38,6 +38,7 @@ class EmbedlabGridSweeper(BasicSweeper):
             log_model=tracking.get("log_model", True),
             sweep_models=tracking.get("sweep_models", "best"),
         )
+        name = group.name  # with the start of its run id when another grid has the name (unique_run_name)
         self.launcher = GroupedLauncher(self.launcher, group, swept)
         summary: dict = {}
         try:
