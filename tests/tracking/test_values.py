@@ -61,7 +61,7 @@ def test_runs_of_one_name_keep_one_name_each_in_whichever_order_they_check(tmp_p
     assert unique_run_name(client, first) == name  # alone: its own name
     second = client.create_run(experiment, run_name=name)
     assert unique_run_name(client, second) == f"{name} {second.info.run_id[:6]}"
-    both = [client.create_run(experiment, run_name="it's \"quoted\" 1207") for _ in range(2)]  # created, then checked
+    both = [client.create_run(experiment, run_name='it\'s "quoted" 1207') for _ in range(2)]  # created, then checked
     assert len({unique_run_name(client, run) for run in both}) == 2
     names = [run.info.run_name for run in client.search_runs([experiment])]
     assert len(names) == len(set(names)) == 4
