@@ -243,6 +243,33 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(kind, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """An existing folder that takes no file: mode 0o500, or as root (who writes through modes) immutable."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("root, and this file system has no immutable flag: no folder root cannot write")
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_an_existing_folder_that_takes_no_file_is_one_line(key, read_only_folder):
+    """It passed the check (the folder exists), and Hydra's log or multirun.yaml failed with a trace."""
+    sweep = ["-m", "training.lr=1e-4,2e-4"] if "sweep" in key else []
+    result = run_train(*sweep, f"{key}={read_only_folder}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {key}={read_only_folder} cannot be used as a ")
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("given", "requested", "newest"),
     [

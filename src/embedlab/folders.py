@@ -178,14 +178,25 @@ class RefuseUsedRunFolder(Callback):
             check_not_held(folder)  # before Hydra rewrites .hydra/ of a run that is still training there
             check_new_run_folder(folder, config)
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """A sweep's folder takes Hydra's `multirun.yaml` first, before any job: one line if it takes no file."""
+        with user_errors_exit():
+            check_usable_folder(Path(str(OmegaConf.select(config, "hydra.sweep.dir"))), "hydra.sweep.dir")
 
-def check_usable_folder(folder: Path) -> None:
-    """One line if the run folder cannot be created (a file of that name, a read-only or virtual file system)."""
+
+def check_usable_folder(folder: Path, key: str = "hydra.run.dir") -> None:
+    """One line if the run folder cannot be created, or exists and takes no file (a file of that name, a read-only
+    folder or file system, a virtual one): tried by writing a file into it, as Hydra's log is written next."""
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as exc:
         raise UserError(
-            f"hydra.run.dir={folder} cannot be used as a run folder ({exc.strerror or exc}); "
+            f"{key}={folder} cannot be used as a {'sweep' if 'sweep' in key else 'run'} folder "
+            f"({exc.strerror or exc}); "
             "expected a folder that can be created and written"
         ) from None
 
