@@ -40,7 +40,18 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
             ["datset=physics"],
             "datset is not a key of the config; did you mean dataset?; to add a new key, write +datset",
         ),
-        (["training.lrr=1e-5"], "training.lrr is not a key of training; did you mean training.lr?; to add a new key"),
+        # no `+` advice where `+` would only meet the schema's refusal: every training key is in its YAML
+        (["training.lrr=1e-5"], "training.lrr is not a key of training; did you mean training.lr?"),
+        (
+            ["dataset.train_on_validation=true"],  # dataset=physics's loader reads no such key
+            "dataset.train_on_validation is not a key of dataset; expected one of name, path, optimized_metric, "
+            "training_eval_steps, fractions",
+        ),
+        (
+            ["dataset=ml_concepts", "dataset.train_on_validation=true"],  # load_table reads it: `+` adds it
+            "dataset.train_on_validation is not a key of dataset; expected one of name, kind, path, fractions, "
+            "optimized_metric; to add a new key, write +dataset.train_on_validation=true",
+        ),
         (["training.lr=["], "training.lr=[ is not an override Hydra can read (no viable alternative at input '[')"),
         (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
         (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; expected one value: to sweep over them add -m"),
@@ -90,3 +101,9 @@ def test_a_user_who_asks_for_hydras_full_error_gets_the_exception(monkeypatch):
     with pytest.raises(MissingConfigException), one_line_composition_errors():
         raise hydra_refuses("dataset=quroa")
     assert os.environ["HYDRA_FULL_ERROR"] == "1"
+
+
+@pytest.mark.parametrize("override", ["training.lrr=1e-5", "dataset.train_on_validation=true", "phase.foo=1"])
+def test_no_plus_advice_where_the_schema_would_refuse_the_key_it_adds(override):
+    """`+dataset.train_on_validation=true`, as advised, was refused in turn: dataset=physics reads no such key."""
+    assert "+" not in composition_error_line(hydra_refuses(override))

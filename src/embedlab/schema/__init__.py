@@ -19,6 +19,7 @@ from embedlab.errors import UserError
 from embedlab.schema.groups import (
     CLOSED,
     DATASETS,
+    FRACTIONS,
     GROUP_NAMES,
     LOSS_COMMON,
     PHASES,
@@ -110,7 +111,7 @@ def check_fractions(dataset: dict[str, Any], where: str = "dataset") -> None:
 def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     rules = DATASETS.get(target_of(node) or "")
     if rules is not None:
-        check_keys({k: v for k, v in node.items() if k != "fractions"}, rules, where)
+        check_keys({k: v for k, v in node.items() if k != "fractions"}, {**rules, "fractions": FRACTIONS}, where)
     if rules is TABLE:
         check_unread(node, where)
     check_fractions(node, where)

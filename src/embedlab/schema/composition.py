@@ -19,6 +19,7 @@ from omegaconf import ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, InterpolationResolutionError
 
 from embedlab.errors import UserError, exit_with_error
+from embedlab.schema.groups import accepted_keys
 from embedlab.schema.rules import UNRESOLVED, closest, not_a_chain_key, stage_with, why_unresolved
 
 
@@ -222,6 +223,10 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
     stage = stage_with(cause.parent_node, name) if "stages" in known else None
     if stage:  # `phase.num_negatives=3` on a chain: each stage has its own phase
         return not_a_chain_key(key, parent, name, stage, known)
+    accepted = accepted_keys(parent, cause.parent_node)
+    if accepted is not None and name not in accepted:  # `+` would add it, and the schema would refuse it then
+        guess = close(name, accepted, f"{parent}.") or f"; expected one of {', '.join(accepted)}"
+        return f"{key} is not a key of {parent}{guess}"
     add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
     guess = close(name, known, f"{parent}." if parent else "") or (
         f"; expected one of {', '.join(known)}" if known else f"; {parent or 'the config'} has no keys yet"

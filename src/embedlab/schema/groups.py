@@ -212,5 +212,23 @@ CLOSED: dict[str, dict[str, Rule]] = {
 }
 
 
+# every dataset option's `fractions`: checked apart, by `check_fractions` (its sum, a validation share)
+FRACTIONS = Items(item=Number(ge=0), length=3, nullable=True)
+
+
+def accepted_keys(where: str, node: Any) -> list[str] | None:
+    """The keys the schema accepts in the node at `where` (a group, or a group of a chain's stage), by its group or
+    its option's `_target_`; None where it takes any key it is given (a loss's arguments, a stage's partial node)."""
+    group = where.rsplit(".", 1)[-1]
+    if group in CLOSED:
+        return list(CLOSED[group])
+    target = node.get("_target_") if hasattr(node, "get") else None
+    if group == "dataset" and target in DATASETS:
+        return [*DATASETS[target], "fractions"]
+    if group == "phase" and target in PHASES:
+        return list(PHASES[target])
+    return None
+
+
 def target_of(node: Any) -> str | None:
     return node.get("_target_") if isinstance(node, dict) else None
