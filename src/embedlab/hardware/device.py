@@ -126,7 +126,10 @@ class Hardware:
             else:
                 self.precision = "fp32"
         if self.precision == "fp16" and self.device != "cuda":
-            raise UserError(f"hardware.precision=fp16 needs hardware.device=cuda (got {self.device}); use bf16 or fp32")
+            raise UserError(
+                f"hardware.precision=fp16 needs hardware.device=cuda (got {self.device}); expected "
+                "hardware.precision=bf16, fp32 or auto"
+            )
         if self.pin_memory == "auto":
             self.pin_memory = self.device == "cuda"
         if self.threads == "auto":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from embedlab.errors import UserError
@@ -12,6 +14,9 @@ GPU_MAX_K = 2048
 
 def import_faiss():
     """The `faiss` module, or a one-line error saying which build to install (they are optional extras)."""
+    # its loader's INFO lines (which CPU build it tried and loaded: 8 lines, some naming a ModuleNotFoundError that
+    # is no error) came before a grid's one `error:` line, and in every run's log; its warnings still show
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         import faiss
     except ImportError as exc:

@@ -147,7 +147,8 @@ class Choice(Rule):
 
     def check(self, key: str, value: Any) -> None:
         if not isinstance(value, str) or value not in self.options:
-            fail(key, value, "is unknown", self.expects())
+            match = closest(value, self.options) if isinstance(value, str) else None
+            fail(key, value, "is unknown" + (f"; did you mean {match}?" if match else ""), self.expects())
 
 
 @dataclass

@@ -62,7 +62,10 @@ class OptunaSettings:
         check_sweeper(plain)
         unknown = sorted(set(plain) - set(cls.__dataclass_fields__))
         if unknown:
-            raise UserError(f"hydra.sweeper.{unknown[0]} is not a setting of the Optuna sweeper")
+            raise UserError(
+                f"hydra.sweeper.{unknown[0]} is not a setting of the Optuna sweeper; expected one of "
+                f"{', '.join(cls.__dataclass_fields__)}"
+            )
         return cls(**plain)
 
 

@@ -30,7 +30,10 @@ def parse_search_space(params: dict[str, str], arguments: list[str]) -> tuple[di
         try:
             (override,) = parser.parse_overrides([text])
         except Exception as exc:  # Hydra's grammar errors are long; keep the first line
-            raise UserError(f"hydra.sweeper.params: cannot parse '{text}': {str(exc).splitlines()[0]}") from None
+            raise UserError(
+                f"hydra.sweeper.params: cannot parse '{text}': {str(exc).splitlines()[0]}; expected <key>="
+                "choice(a,b,...), range(start,stop[,step]), interval(low,high) or tag(log, interval(low,high))"
+            ) from None
         key = override.get_key_element()
         space.pop(key, None)
         fixed.pop(key, None)
@@ -63,7 +66,10 @@ def to_distribution(override: Override) -> BaseDistribution:
                 f"expected interval(low, high) with low < high{' and low > 0 (log scale)' if log else ''}"
             )
         return FloatDistribution(low, high, log=log)
-    raise UserError(f"{where}: {override.get_value_element_as_str()} is not a choice, range or interval")
+    raise UserError(
+        f"{where}: {override.get_value_element_as_str()} is not a choice, range or interval; expected "
+        "choice(a,b,...), range(start,stop[,step]), interval(low,high) or tag(log, interval(low,high))"
+    )
 
 
 def swept_values(override: Override, text: str, so: str) -> list:

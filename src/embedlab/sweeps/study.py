@@ -31,6 +31,7 @@ PARENT_RUN_ATTR = "embedlab.mlflow_parent_run_id"
 JOBS_ATTR = "embedlab.jobs"  # study user attr: the jobs' optimized_metric and fixed overrides (`jobs_settings`)
 # fixed overrides a study may resume with changed: where runs are recorded and what runs them, not what they train
 RESUMABLE_WITH_OTHER = ("tracking.", "hardware.")
+RDB = "expected an Optuna RDB storage URL this process can open (sqlite:///<absolute path>, or a database server's)"
 
 
 def default_storage() -> str:
@@ -101,11 +102,11 @@ def open_study(
             study_name=name, storage=rdb_storage(storage), direction=direction, load_if_exists=True
         )
     except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
-        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
+        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}; {RDB}") from None
     except Exception as exc:  # SQLAlchemy's OperationalError & co: a missing folder, a server that refuses
         if type(exc).__module__.split(".")[0] != "sqlalchemy":
             raise
-        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}") from None
+        raise UserError(f"hydra.sweeper.storage={redact(storage)} cannot be opened: {first_line(exc)}; {RDB}") from None
     check_same_study(study, direction, space or {}, storage)
     if jobs is not None:
         check_same_jobs(study, jobs, storage)

@@ -198,7 +198,10 @@ class MlflowTracker(Tracker):
                 )
         except Exception as exc:  # MLflow raises many types for an unreachable or broken store
             reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-            raise UserError(f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}") from None
+            raise UserError(
+                f"tracking.uri={redact(self.uri)} cannot be opened: {reason[:200]}; expected an MLflow store this "
+                "process can read and write (sqlite:///<absolute path>, or a tracking server's http(s) address)"
+            ) from None
         self.experiment_id = experiment.experiment_id
         for run_id in close_stale_runs(mlflow.MlflowClient(), [self.experiment_id]):
             log.warning(f"marked MLflow run {run_id} FAILED: its process ended without closing it (kill -9?)")
