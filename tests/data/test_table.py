@@ -162,7 +162,9 @@ def test_missing_column_in_a_csv_header_names_the_mapping(write_table):
 def test_local_without_data_says_how_to_give_it():
     with pytest.raises(UserError) as exc:
         load_table("local", "pairs")
-    assert "dataset.name=local has no bundled data and no dataset.path is given; expected dataset.path=" in one_line(exc)
+    assert "dataset.name=local has no bundled data and no dataset.path is given; expected dataset.path=" in one_line(
+        exc
+    )
 
 
 def test_wrong_kind_and_two_sources(tmp_path):

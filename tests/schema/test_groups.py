@@ -167,7 +167,10 @@ def test_the_model_name_rule_is_mlflows(name):
     ("settings", "expected"),
     [
         ({"n_trials": 0}, "hydra.sweeper.n_trials=0 is out of range"),
-        ({"direction": "maximise"}, "hydra.sweeper.direction=maximise is unknown; did you mean maximize?; expected one of maximize, minimize"),
+        (
+            {"direction": "maximise"},
+            "hydra.sweeper.direction=maximise is unknown; did you mean maximize?; expected one of maximize, minimize",
+        ),
         ({"storage": "sqlite//x.db"}, "hydra.sweeper.storage=sqlite//x.db is not a database URL"),
         ({"max_failure_rate": 2}, "hydra.sweeper.max_failure_rate=2 is out of range"),
         ({"n_jobs": 0}, "hydra.sweeper.n_jobs=0 is out of range"),
