@@ -86,6 +86,28 @@ def test_resume_true_takes_the_newest_run_with_a_checkpoint_not_a_newer_one_stop
         find_resume_point(client, experiment, True, "same")
 
 
+def test_resume_true_with_one_setting_changed_names_it_and_the_run_it_differs_from(tmp_path):
+    """`resume=true` after `hardware.threads=2` on another machine said only that no run had this config."""
+    import mlflow
+
+    from embedlab.tracking.resume import CONFIG_HASH_TAG, find_resume_point
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e")
+    run = client.create_run(experiment, run_name="physics-mnrl 1207-222342", tags={CONFIG_HASH_TAG: "threads-1"})
+    for key, value in {"hardware.threads": "1", "training.lr": "5e-05", "tracking.uri": "a"}.items():
+        client.log_param(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id, "KILLED")
+    now = {"hardware.threads": "2", "training.lr": "5e-05", "tracking.uri": "b"}  # where it is tracked may differ
+    with pytest.raises(UserError) as error:
+        find_resume_point(client, experiment, True, "threads-2", now)
+    assert str(error.value).startswith("resume=true: no unfinished run with this config in experiment e of ")
+    assert (
+        f"; the newest unfinished run, {run.info.run_id} (physics-mnrl 1207-222342), was started with "
+        "hardware.threads=1, now 2; expected a FAILED or KILLED run"
+    ) in str(error.value)
+
+
 def test_resume_by_id_refuses_other_settings_in_one_line_before_work(tmp_path):
     import mlflow
 

@@ -43,7 +43,7 @@ def find_resume_point(
     if resume_newest(resume):
         # the newest unfinished run that saved a complete checkpoint: a run stopped before its first one (e.g. in
         # its step-0 evaluation) has nothing to continue, and must not hide an older run that has
-        newest = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run")
+        newest = newest_unfinished_run(client, experiment_id, CONFIG_HASH_TAG, digest, "run", params)
         for run in unfinished_runs(client, experiment_id, CONFIG_HASH_TAG, digest):
             run_dir = Path(run.data.tags.get("output_dir", ""))
             checkpoint = last_complete_checkpoint(run_dir / "checkpoints")
@@ -122,18 +122,41 @@ def check_experiment_to_resume(client, name: str, resume: Any) -> None:
     )
 
 
-def newest_unfinished_run(client, experiment_id: str, tag: str, digest: str, what: str):
-    """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`."""
+def newest_unfinished_run(
+    client, experiment_id: str, tag: str, digest: str, what: str, params: dict[str, str] | None = None
+):
+    """The newest run tagged `tag` = `digest` that is neither FINISHED nor RUNNING, for `resume=true`. When there
+    is none and `params` (this command's settings, as a run logs them) are given, the line names what differs from
+    the newest unfinished run of the experiment: a user who changed one setting (`hardware.threads` on another
+    machine) learns which."""
     found = unfinished_runs(client, experiment_id, tag, digest)
     if not found:
         check_none_running(client, experiment_id, tag, digest, what)
         experiment = client.get_experiment(experiment_id).name
         raise UserError(
             f"resume=true: no unfinished {what} with this config in experiment {experiment} of "
-            f"{redact(client.tracking_uri)}; expected a FAILED or KILLED {what} started with the same config "
-            f"(tag {tag}) in that store, or resume=<run id>"
+            f"{redact(client.tracking_uri)}{closest_unfinished(client, experiment_id, params)}; expected a "
+            f"FAILED or KILLED {what} started with the same config (tag {tag}) in that store, or resume=<run id>"
         )
     return found[0]
+
+
+def closest_unfinished(client, experiment_id: str, params: dict[str, str] | None) -> str:
+    """`; the newest unfinished run, <id> (<name>), was started with other settings (…)`, or nothing."""
+    if params is None:
+        return ""
+    found = client.search_runs(
+        [experiment_id],
+        filter_string="attributes.status != 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=5,
+    )
+    for run in (r for r in found if r.info.status != "RUNNING"):
+        changed = changed_settings(run.data.params, params)
+        if changed:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            return f"; the newest unfinished run, {run.info.run_id} ({run.info.run_name}), was started with {shown}"
+    return ""
 
 
 def check_none_running(client, experiment_id: str, tag: str, digest: str, what: str) -> None:
