@@ -65,9 +65,8 @@ def find_resume_point(
     check_owner_gone(run, resume)
     changed = changed_settings(run.data.params, params or {})
     if changed:  # it would train on under settings its record does not show (MLflow refuses changed params)
-        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise UserError(
-            f"resume={resume}: that run was started with other settings ({shown}); expected the run's own "
+            f"resume={resume}: that run was started with other settings ({shown(changed)}); expected the run's own "
             f"overrides with resume= (its tag `command`), or a new run without it"
         )
     run_dir = Path(run.data.tags.get("output_dir", ""))
@@ -142,7 +141,7 @@ def newest_unfinished_run(
 
 
 def closest_unfinished(client, experiment_id: str, params: dict[str, str] | None) -> str:
-    """`; the newest unfinished run, <id> (<name>), was started with other settings (…)`, or nothing."""
+    """`; the newest unfinished run, <id> (<name>), was started with <what differs>`, or nothing."""
     if params is None:
         return ""
     found = client.search_runs(
@@ -154,9 +153,13 @@ def closest_unfinished(client, experiment_id: str, params: dict[str, str] | None
     for run in (r for r in found if r.info.status != "RUNNING"):
         changed = changed_settings(run.data.params, params)
         if changed:
-            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-            return f"; the newest unfinished run, {run.info.run_id} ({run.info.run_name}), was started with {shown}"
+            return f"; the newest unfinished run, {run.info.run_id} ({run.info.run_name}), was started with {shown(changed)}"
     return ""
+
+
+def shown(changed: list[str]) -> str:
+    """The first three of `changed_settings`, and how many more."""
+    return ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
 
 
 def check_none_running(client, experiment_id: str, tag: str, digest: str, what: str) -> None:
