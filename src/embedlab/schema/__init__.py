@@ -19,7 +19,6 @@ from embedlab.errors import UserError
 from embedlab.schema.groups import (
     CLOSED,
     DATASETS,
-    FRACTIONS,
     GROUP_NAMES,
     LOSS_COMMON,
     PHASES,
@@ -28,6 +27,7 @@ from embedlab.schema.groups import (
     TABLE,
     TOP,
     target_of,
+    with_fractions,
 )
 from embedlab.schema.rules import (
     UNRESOLVED,
@@ -111,7 +111,7 @@ def check_fractions(dataset: dict[str, Any], where: str = "dataset") -> None:
 def check_dataset(node: dict[str, Any], where: str = "dataset") -> None:
     rules = DATASETS.get(target_of(node) or "")
     if rules is not None:
-        check_keys({k: v for k, v in node.items() if k != "fractions"}, {**rules, "fractions": FRACTIONS}, where)
+        check_keys({k: v for k, v in node.items() if k != "fractions"}, with_fractions(rules), where)
     if rules is TABLE:
         check_unread(node, where)
     check_fractions(node, where)

@@ -216,6 +216,11 @@ CLOSED: dict[str, dict[str, Rule]] = {
 FRACTIONS = Items(item=Number(ge=0), length=3, nullable=True)
 
 
+def with_fractions(rules: dict[str, Rule]) -> dict[str, Rule]:
+    """A dataset option's rules and its `fractions`: the keys it takes, as one error line lists them."""
+    return {**rules, "fractions": FRACTIONS}
+
+
 def accepted_keys(where: str, node: Any) -> list[str] | None:
     """The keys the schema accepts in the node at `where` (a group, or a group of a chain's stage), by its group or
     its option's `_target_`; None where it takes any key it is given (a loss's arguments, a stage's partial node)."""
@@ -224,7 +229,7 @@ def accepted_keys(where: str, node: Any) -> list[str] | None:
         return list(CLOSED[group])
     target = node.get("_target_") if hasattr(node, "get") else None
     if group == "dataset" and target in DATASETS:
-        return [*DATASETS[target], "fractions"]
+        return list(with_fractions(DATASETS[target]))
     if group == "phase" and target in PHASES:
         return list(PHASES[target])
     return None
