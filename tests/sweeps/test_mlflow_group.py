@@ -139,3 +139,15 @@ def test_two_grids_of_one_name_get_two_names_and_two_sweep_tags(mlflow_uri):
     run = second.client.get_run(second.run_id)
     assert (run.info.run_name, run.data.tags["sweep"]) == (f"sweep-{second.name}", second.name)
     assert f"++tracking.tags.sweep='{second.name}'" in second.job_overrides(job=0)
+
+
+def test_a_study_made_again_under_its_name_gets_its_own_tag_and_a_resumed_one_keeps_it(mlflow_uri):
+    """A study is named by its search space, so deleting optuna.db and running the command again makes a new study
+    of the same name: its jobs must not share a `tags.sweep` filter with the old study's. Resuming the new one
+    reopens its parent and tags its jobs as before."""
+    old = SweepGroup(mlflow_uri, "physics", "physics-1a2b3c4d", kind="optuna")
+    new = SweepGroup(mlflow_uri, "physics", "physics-1a2b3c4d", kind="optuna")
+    assert (old.name, new.name) == ("physics-1a2b3c4d", f"physics-1a2b3c4d {new.run_id[:6]}")
+    resumed = SweepGroup(mlflow_uri, "physics", "physics-1a2b3c4d", new.run_id, kind="optuna")
+    assert (resumed.run_id, resumed.name) == (new.run_id, new.name)
+    assert f"++tracking.tags.sweep='{new.name}'" in resumed.job_overrides(trial=3)

@@ -35,7 +35,8 @@ class SweepGroup:
     Args:
         uri: the jobs' tracking URI (None = the project's mlflow.db).
         experiment: the jobs' experiment name.
-        name: the sweep's name (the study name for Optuna), tagged on the parent and each child.
+        name: the sweep's name (the study name for Optuna), tagged on the parent and each child; the start of
+            the parent's run id is added where another parent of the experiment has that name.
         run_id: an existing parent run to reopen (a resumed study); None or unknown = create one.
         kind: `optuna` or `grid`, tagged `sweep_kind`.
         registered_model_name: the jobs' registered model; the sweep registers its best job's model there
@@ -81,16 +82,18 @@ class SweepGroup:
         if run.info.experiment_id != self.experiment_id or run.info.lifecycle_stage != "active":
             return None
         self.client.update_run(run_id, status="RUNNING")
+        self.name = run.data.tags.get(SWEEP_TAG, self.name)  # the tag it was given, which a clash may have made longer
         return run_id
 
     def _create(self, kind: str) -> str:
         tags = {SWEEP_TAG: self.name, "sweep_kind": kind, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         run = self.client.create_run(self.experiment_id, run_name=f"sweep-{self.name}", tags=tags)
-        if kind == "grid":  # two grids of one second in two named folders: two names, two `sweep` tags
-            name = unique_run_name(self.client, run).removeprefix("sweep-")  # a study is named by its study
-            if name != self.name:
-                self.name = name
-                self.client.set_tag(run.info.run_id, SWEEP_TAG, name)
+        # Two grids of one second in two named folders, or a study made again under its name in a new storage
+        # (optuna.db deleted): two names, two `sweep` tags. A resumed study reopens its parent and keeps its tag.
+        name = unique_run_name(self.client, run).removeprefix("sweep-")
+        if name != self.name:
+            self.name = name
+            self.client.set_tag(run.info.run_id, SWEEP_TAG, name)
         return run.info.run_id
 
     def job_overrides(

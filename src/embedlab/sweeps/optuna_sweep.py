@@ -115,7 +115,7 @@ def run_study(settings: OptunaSettings, config: DictConfig, launcher, load_job_c
             f"Study {name} in {redact(storage)}: {len(done)} complete or pruned, "
             f"running {max(0, settings.n_trials - len(done))} more"
         )
-        log.info(f"MLflow parent run {group.run_id} in {group.uri}")
+        log.info(f"MLflow parent run {group.run_id} in {group.uri} (filter runs with tags.sweep = '{group.name}')")
         summary: dict[str, Any] = {"study_name": name, "storage": redact(storage), "direction": settings.direction}
         try:
             with ended_with_status(group.finish):  # Ctrl-C / SIGTERM: KILLED
