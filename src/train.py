@@ -58,7 +58,9 @@ def main(cfg: DictConfig) -> float:
 
     from embedlab.errors import UserError, exit_with_error, raise_if_stopped
     from embedlab.folders import discard_refused_folder
+    from embedlab.interrupts import stopped_when_sweeper_dies
     from embedlab.job import run_job
+    from embedlab.logs import to_job_log_only
     from embedlab.schema.composition import task_overrides
     from embedlab.tracking.resume import typed_resume
 
@@ -77,12 +79,18 @@ def main(cfg: DictConfig) -> float:
             from embedlab.sweeps.trial import trial_callbacks
 
             callbacks = trial_callbacks(cfg)
-        return run_job(cfg, Path(hydra_cfg.runtime.output_dir), overrides, callbacks=callbacks, plan=plan).objective
+        with stopped_when_sweeper_dies():  # a job in a joblib worker: stops once its sweeper is killed
+            return run_job(cfg, Path(hydra_cfg.runtime.output_dir), overrides, callbacks=callbacks, plan=plan).objective
     except UserError as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN:
+            to_job_log_only(log, f"error: {exc}")  # the job's train.log says why it failed
             raise  # the sweeper records the trial as failed and goes on
         discard_refused_folder(Path(hydra_cfg.runtime.output_dir))  # refused before a run started: nothing to keep
         exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
+    except Exception as exc:
+        if hydra_cfg.mode == RunMode.MULTIRUN and type(exc).__name__ != "TrialPruned":  # pruned: not an error
+            to_job_log_only(log, f"error: {type(exc).__name__}: {exc}", exc)  # with its traceback, in train.log
+        raise
 
 
 def check_before_work(cfg: DictConfig, choices: dict | None = None):
@@ -94,9 +102,11 @@ def check_before_work(cfg: DictConfig, choices: dict | None = None):
 
 
 if __name__ == "__main__":
+    from embedlab.folders import discarded_when_refused
     from embedlab.schema.composition import (
         check_no_group_is_null,
         check_no_resume_in_sweep,
+        check_no_sweep_under_torchrun,
         check_one_mode,
         check_search_space_has_multirun,
         one_line_composition_errors,
@@ -108,6 +118,8 @@ if __name__ == "__main__":
         check_no_group_is_null(sys.argv)
         check_one_mode(sys.argv)  # `-m … --cfg job`: Hydra's ValueError, a traceback
         check_no_resume_in_sweep(sys.argv)  # `-m … resume=true`: each job failed, after the sweep's parent run
+        check_no_sweep_under_torchrun(sys.argv)  # every rank would run the whole sweep
         check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
         sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
-        main()
+        with discarded_when_refused():  # a refused sweep leaves no empty multirun/<date>/<time>/ (a run: main does)
+            main()

@@ -137,6 +137,20 @@ def test_a_run_refused_before_work_leaves_no_folder_unless_the_user_named_it(tmp
     assert "error: training.lr=abc is not a number" in (named / "train.log").read_text()
 
 
+def test_a_sweep_refused_before_its_first_job_leaves_no_folder(tmp_path):
+    """A refused `-m` left an empty multirun/<date>/<time>/ behind (39 of 81 folders in a tester's session): the
+    grid's check (a Hydra callback), the study's (the sweeper) and the schema's of the sweeper's settings."""
+    store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    mistakes = [
+        "-m loss=mnrl,cosent",  # the grid's point 1 cannot run
+        "-m hparams_search=physics training.batch_size=choice(1,8)",  # the study's value 1 cannot run
+        "-m hparams_search=physics hydra.sweeper.storage=sqlite://",  # an in-memory study: the schema
+    ]
+    for mistake in mistakes:
+        assert run_train(*mistake.split(), store, cwd=tmp_path).returncode == 2, mistake
+    assert not (tmp_path / "multirun").exists()  # nor multirun/<date>/ left empty
+
+
 @pytest.mark.parametrize("flag", ["--cfg job", "--help", "--info"])
 def test_printing_the_config_or_help_makes_no_folder(tmp_path, flag):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}

@@ -272,3 +272,65 @@ def test_a_signal_while_held_arrives_after_the_block():
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, previous)
     assert events == ["the block ran to its end", "the handler ran"]
+
+
+SWEEP_JOB = """
+import signal, sys, time
+from embedlab.interrupts import stopped_when_sweeper_dies
+signal.signal(signal.SIGTERM, lambda *a: (open(sys.argv[1], "w").write("SIGTERM"), sys.exit(143)))
+with stopped_when_sweeper_dies(interval_s=0.1) as watched:
+    print(watched, flush=True)
+    time.sleep(60)
+time.sleep(60)  # an idle worker: exits as soon as its job has
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running: a process that exited is gone, or a zombie until whoever adopted it reaps it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def spawn_job(sweeper_pid: str | None, stopped: Path) -> tuple[int, str]:
+    """A sweeper process that starts a job (as joblib's worker is started), prints whether the job watches it, and
+    then dies at once, as under `kill -9`: it leaves its job behind. Returns the job's pid and what it printed."""
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDLAB_SWEEPER_PID"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    sweeper = (
+        "import os, subprocess, sys\n"
+        + ("" if sweeper_pid is None else f"os.environ['EMBEDLAB_SWEEPER_PID'] = {sweeper_pid!r} or str(os.getpid())\n")
+        + "job = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)\n"
+        + "print(job.pid, job.stdout.readline().strip(), flush=True)\n"
+        + "os._exit(0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", sweeper, SWEEP_JOB, str(stopped)], env=env, capture_output=True, text=True, timeout=60
+    )
+    pid, watched = result.stdout.split()
+    return int(pid), watched
+
+
+def test_a_sweep_job_stops_as_on_sigterm_when_its_sweeper_dies(tmp_path):
+    """`kill -9` of a joblib sweep left its workers training for minutes, their trials already marked FAIL."""
+    stopped = tmp_path / "stopped"
+    pid, watched = spawn_job("", stopped)
+    assert watched == "True"  # the sweeper's own pid: watched
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stopped.read_text() == "SIGTERM"  # the job stopped as on SIGTERM
+    assert not alive(pid)  # and its process exited after it
+
+
+@pytest.mark.parametrize("sweeper_pid", [None, "1"])  # no sweeper; a sweeper that is not the parent (Ray, SLURM)
+def test_a_job_its_sweeper_did_not_start_is_not_watched(sweeper_pid, tmp_path):
+    stopped = tmp_path / "stopped"
+    pid, watched = spawn_job(sweeper_pid, stopped)
+    try:
+        assert watched == "False"
+        time.sleep(0.5)
+        assert not stopped.exists()
+    finally:
+        os.kill(pid, signal.SIGKILL)

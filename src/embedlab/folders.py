@@ -68,7 +68,8 @@ def launch_stamp(pattern: str = "%m%d-%H%M%S", folder: str | None = None) -> str
     return launch_time(pattern) + max(suffixes, key=len)
 
 
-HYDRA_LEFTOVERS = {".hydra", "train.log"}  # what Hydra writes into a run's folder before the run's first line
+HYDRA_LEFTOVERS = {".hydra", "train.log", "multirun.yaml"}  # what Hydra writes into a run's or sweep's folder
+# before its first line or job
 _working: set[Path] = set()  # folders of this command where a run has started (`work_started`)
 
 
@@ -96,6 +97,20 @@ def discard_refused_folder(folder: Path) -> None:
                 parent.rmdir()
             except OSError:  # not empty (another run's folder), or gone
                 break
+
+
+@contextlib.contextmanager
+def discarded_when_refused() -> Iterator[None]:
+    """A command refused in one line (exit 2) removes each folder it claimed that holds only what Hydra wrote into
+    it (`discard_refused_folder`): a refused sweep (`-m`) leaves no `multirun/<date>/<time>/`, as a refused run
+    leaves no `outputs/` folder. A sweep whose jobs ran keeps its folder: it holds theirs."""
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code == 2:
+            for folder in list(_claimed.values()):
+                discard_refused_folder(Path(folder))
+        raise
 
 
 def unique_folder(path: str) -> str:

@@ -14,10 +14,15 @@ sent then is delivered when `stopped_in_one_line()` starts, and ends the run the
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
+
+from hydra.experimental.callback import Callback
 
 from embedlab.errors import Interrupted, as_stop, forget_stop_signals, stop_signal
 
@@ -73,3 +78,50 @@ def signals_held() -> Iterator[None]:
             signal.signal(s, handler)
     if held:
         signal.raise_signal(held[0])  # now, to the handler that was there before
+
+
+SWEEPER_PID = "EMBEDLAB_SWEEPER_PID"  # set by a sweeper process for the jobs its launcher starts
+_watching = False
+_in_job = threading.Event()
+
+
+class MarkSweeperProcess(Callback):
+    """`on_multirun_start` (conf/train.yaml): the sweeper's pid in the environment, which the processes a launcher
+    starts (joblib's workers, submitit's local jobs) inherit, so that a job in one can tell that its sweeper died
+    (`stopped_when_sweeper_dies`)."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        os.environ[SWEEPER_PID] = str(os.getpid())
+
+
+@contextlib.contextmanager
+def stopped_when_sweeper_dies(interval_s: float = 1.0) -> Iterator[bool]:
+    """Around a sweep job run by a process its sweeper started (a joblib worker): once the sweeper is gone (`kill
+    -9`), the job stops as on SIGTERM (the trainer saves a checkpoint, the run ends KILLED), and the process exits
+    when the job has. A killed sweeper's workers went on training, their trials already marked FAIL by the command
+    run again, competing with it for the cores.
+
+    Watches the parent process id, which changes when the sweeper dies. Nothing is watched in the sweeper's own
+    process (the basic launcher) or in one it did not start (Ray, SLURM). One watcher per process, however many
+    jobs it runs; a worker idle between jobs exits at once. Yields whether this process is watched."""
+    global _watching
+    sweeper = os.environ.get(SWEEPER_PID, "")
+    watched = sweeper.isdigit() and int(sweeper) != os.getpid() and os.getppid() == int(sweeper)
+    if watched and not _watching:
+        _watching = True
+
+        def watch() -> None:
+            while os.getppid() == int(sweeper):
+                time.sleep(interval_s)
+            if _in_job.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+                while _in_job.is_set():
+                    time.sleep(interval_s)
+            os._exit(128 + signal.SIGTERM)
+
+        threading.Thread(target=watch, name="embedlab-sweeper-watch", daemon=True).start()
+    _in_job.set()
+    try:
+        yield watched
+    finally:
+        _in_job.clear()

@@ -64,3 +64,14 @@ def also_logged_in(folder: Path) -> Iterator[None]:
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def to_job_log_only(logger: logging.Logger, message: str, exc_info: BaseException | None = None) -> None:
+    """`message` at ERROR into the job log (`<job dir>/train.log`) alone, not the console: a sweep's job that failed
+    records why in its own log, while the sweeper reports it once for the sweep (`Trial 3: FAIL (…)`, a grid's
+    one `error:` line)."""
+    info = (type(exc_info), exc_info, exc_info.__traceback__) if exc_info is not None else None
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, info)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)

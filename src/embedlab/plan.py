@@ -57,6 +57,7 @@ class Seen:
     datasets: dict[str, DataBundle] = field(default_factory=dict)
     models: set[tuple[str, Any]] = field(default_factory=set)
     stores: set[tuple[str, str | None]] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
 
     def dataset(self, node: dict[str, Any], seed: int) -> DataBundle:
         key = json.dumps([node, seed], sort_keys=True, default=str)
@@ -91,8 +92,26 @@ def plan_run(cfg: Any, choices: dict[str, Any] | None = None, seen: Seen | None 
     stages = [plan_stage(name, stage, choices, seen) for name, stage in stage_configs(cfg, config)]
     if sweep:
         check_chosen_on_held_out(config, stages)
+        check_devices(stages, seen)
     check_store(config["tracking"], seen, config.get("resume"))
     return Plan(stages, seen)
+
+
+def check_devices(stages: list[Stage], seen: Seen) -> None:
+    """A sweep's job that names a GPU (`hardware.device=cuda|mps`, or fp16, which needs CUDA): its `hardware` built
+    as the job will build it, so a GPU torch does not see is one line before the first job, as for a single run,
+    not a failed job per point. Torch is imported only for such a node; each distinct node is built once."""
+    for stage in stages:
+        node = stage.config["hardware"]
+        key = json.dumps(node, sort_keys=True, default=str)
+        if key in seen.devices or (node.get("device") not in ("cuda", "mps") and node.get("precision") != "fp16"):
+            continue
+        where = "hardware" if stage.name == "run" else f"phase.stages.{stage.name}.hardware"
+        try:
+            build(node, where=where)
+        except UserError as exc:
+            raise UserError(exc if stage.name == "run" else f"phase.stages.{stage.name}: {exc}") from None
+        seen.devices.add(key)
 
 
 def check_chosen_on_held_out(config: dict[str, Any], stages: list[Stage]) -> None:

@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import CompactHydraException, MissingConfigException
 
 from embedlab.schema.composition import composition_error_line, one_line_composition_errors
+from embedlab_testing import run_train
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -107,3 +108,15 @@ def test_a_user_who_asks_for_hydras_full_error_gets_the_exception(monkeypatch):
 def test_no_plus_advice_where_the_schema_would_refuse_the_key_it_adds(override):
     """`+dataset.train_on_validation=true`, as advised, was refused in turn: dataset=physics reads no such key."""
     assert "+" not in composition_error_line(hydra_refuses(override))
+
+
+def test_a_sweep_under_torchrun_is_refused_before_anything_is_made(tmp_path):
+    """Under torchrun every process ran the whole sweep: a grid got a second, empty parent run; a study's second
+    process was refused by the first and torchrun ended in a traceback."""
+    torchrun = {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}
+    result = run_train("-m", "training.lr=1e-4,2e-4", cwd=tmp_path, env=torchrun)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [errors[0]] and "-m under torchrun: each of its processes would run the whole sweep" in errors[0]
+    assert "expected" in errors[0]
+    assert not (tmp_path / "multirun").exists() and not (tmp_path / "mlflow.db").exists()

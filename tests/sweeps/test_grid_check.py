@@ -6,6 +6,8 @@ import pytest
 
 from embedlab_testing import run_train
 
+CUDA = __import__("torch").cuda.is_available()
+
 
 @pytest.mark.parametrize(
     ("sweep", "expected"),
@@ -14,9 +16,18 @@ from embedlab_testing import run_train
         ("training.batch_size=range(8,16,0)", "training.batch_size=range(8,16,0) has step 0"),
         ("training.lr=interval(1e-5,1e-4)", "which only an Optuna study samples"),
         ("training.lr=tag(log,interval(1e-5,1e-4))", "which only an Optuna study samples"),
+        (  # jobs compared by two metrics: a loss ranked as a score
+            "optimized_metric=ndcg_at_10,val_loss",
+            "optimized_metric=ndcg_at_10,val_loss: a sweep compares its jobs by one optimized_metric",
+        ),
         (
-            "optimized_metric=ndcg_at_10,spearman",
-            "grid point 1 (optimized_metric=spearman) cannot run: optimized_metric",
+            "optimized_metric=spearman training.lr=1e-4,2e-4",
+            "grid point 0 (training.lr=0.0001) cannot run: optimized_metric=spearman is not logged",
+        ),
+        pytest.param(  # what only torch can tell, as a single run checks it: before the first job, not per job
+            "hardware=cpu,cuda",
+            "grid point 1 (hardware=cuda) cannot run: hardware.device=cuda but torch sees no CUDA device",
+            marks=pytest.mark.skipif(CUDA, reason="this machine has a GPU"),
         ),
         ("training.batch_size=8,1", "grid point 1 (training.batch_size=1) cannot run: training.batch_size=1 is too"),
         ("phase=contrastive,two_phase dataset=ncert_social", "phase.stages.phase2: phase=hard_negatives needs a"),

@@ -87,3 +87,21 @@ def test_a_grid_over_a_chain_finds_its_best_job_and_logs_its_model(
     assert "Best job j0" in result.stdout and parent.data.metrics["best_value"] == best.data.metrics["kept_ndcg_at_10"]
     [version] = client.search_model_versions("name='embedlab-physics'")  # the best job's model, and it alone
     assert version.run_id == best.data.tags["embedlab.kept_run_id"] == best.data.tags["embedlab.phase2_run_id"]
+
+
+def test_a_job_that_fails_says_why_in_its_own_job_log(sweep_args, sweep_runs, tmp_path):
+    """A failed sweep job's train.log ended at its last evaluator line: the `error:` line reached only the
+    sweeper's console. Here every score is the same, so spearman has no value and each job stops at step 0."""
+    data = tmp_path / "same_scores.csv"
+    rows = [f"sentence {i} about topic {i},another sentence {i} on subject {i},0.5" for i in range(80)]
+    data.write_text("sentence1,sentence2,score\n" + "\n".join(rows) + "\n")
+    args = [a for a in sweep_args if not a.startswith("dataset.path=")]
+    setting = ["dataset=local", "dataset.kind=scored_pairs", f"dataset.path={data}", "loss=cosent"]
+    result = run_train("-m", *args, *setting, "optimized_metric=spearman", "training.lr=1e-4,2e-4")
+    assert result.returncode != 0
+    logs = sorted((tmp_path / "multirun").glob("*/train.log"))
+    assert len(logs) == 2
+    for log in logs:
+        assert "[ERROR] - error: optimized_metric=spearman is nan for the starting model" in log.read_text()
+    parent, children = sweep_runs()
+    assert [run.info.status for run in children] == ["FAILED", "FAILED"]

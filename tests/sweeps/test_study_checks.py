@@ -9,6 +9,8 @@ from optuna.distributions import CategoricalDistribution
 
 from embedlab_testing import run_train
 
+CUDA = __import__("torch").cuda.is_available()
+
 
 def refused(result, expected: str) -> str:
     assert result.returncode == 2, result.stderr[-3000:]
@@ -30,6 +32,16 @@ def refused(result, expected: str) -> str:
         (["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler: Error in call to target"),
         (["hydra.sweeper.pruner.n_startup_trials=-1"], "hydra.sweeper.pruner: Error in call to target"),
         (["experiment=retrieval"], "phase.stages.phase2.dataset.train_on_validation=true in a sweep"),
+        (  # a study maximized val_loss as if it were ndcg_at_10 and called the worst trial the best
+            ["optimized_metric=choice(ndcg_at_10,val_loss)"],
+            "a sweep compares its jobs by one optimized_metric, in one direction",
+        ),
+        pytest.param(  # was: every trial FAIL, and a line pointing at trial runs that did not exist
+            ["hardware=choice(cpu,cuda)"],
+            "params.hardware: the value cuda cannot run: hardware.device=cuda but torch sees no CUDA device",
+            marks=pytest.mark.skipif(CUDA, reason="this machine has a GPU"),
+        ),
+        (["hydra.sweeper.storage=sqlite://"], "hydra.sweeper.storage=sqlite:// is an in-memory database"),
     ],
 )
 def test_a_study_that_cannot_run_is_one_line_before_any_trial(
@@ -64,6 +76,11 @@ def stored_study(optuna_storage):
         (
             ["training.batch_size=choice(8,16)"],
             "searched training.batch_size in CategoricalDistribution(choices=(16, 32, 64))",
+        ),
+        (  # the earlier trials ran at the default warmup; a new parameter would be judged against them
+            ["training.batch_size=choice(16,32,64)", "training.warmup_ratio=interval(0.0,0.3)"],
+            "searched training.batch_size, and this command adds loss.scale, training.epochs, training.lr, "
+            "training.warmup_ratio; expected the study's own search space",
         ),
     ],
 )

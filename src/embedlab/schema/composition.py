@@ -79,6 +79,19 @@ def check_no_resume_in_sweep(argv: list[str]) -> None:
         )
 
 
+def check_no_sweep_under_torchrun(argv: list[str]) -> None:
+    """`torchrun --nproc_per_node 2 -m train -m a=1,2`: every process torchrun starts would run the whole sweep,
+    each with a parent run of its own (a grid), or be refused by the study the first one holds (Optuna)."""
+    from embedlab.hardware.ranks import launched_by_torchrun
+
+    if {"-m", "--multirun"} & set(argv[1:]) and launched_by_torchrun():
+        raise UserError(
+            "-m under torchrun: each of its processes would run the whole sweep; expected the sweep without "
+            "torchrun (its jobs train one process each), or torchrun for one run at a time (docs/hardware.md, "
+            '"Sweeps and torchrun")'
+        )
+
+
 def check_search_space_has_multirun(argv: list[str]) -> None:
     """`python -m train hparams_search=physics` without `-m` would train one run and never start the study."""
     arguments = argv[1:]

@@ -49,6 +49,9 @@ def storage_url(url: str) -> str | None:
     """An SQLAlchemy URL such as sqlite:////abs/optuna.db or postgresql://user@host/db."""
     if not re.match(r"^[a-z][a-z0-9+]*://", url):
         return "is not a database URL"
+    if url.startswith("sqlite") and (not url.startswith("sqlite:///") or url.split("?", 1)[0] == "sqlite:///:memory:"):
+        # SQLAlchemy's in-memory database: each job's process would open an empty one, and find no trial
+        return "is an in-memory database, which no job or later command sees (four slashes: sqlite:////abs/optuna.db)"
     return None
 
 

@@ -47,7 +47,7 @@ def check_grid_expressions(overrides: list[str]) -> set[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
-    from embedlab.sweeps.search_space import swept_values  # imports optuna: only where a grid is checked
+    from embedlab.sweeps.search_space import check_objective_not_swept, swept_values  # optuna: only for a grid
 
     parsed = OverridesParser.create().parse_overrides(overrides)
     swept = set()
@@ -55,6 +55,7 @@ def check_grid_expressions(overrides: list[str]) -> set[str]:
         if not override.is_sweep_override():
             continue
         swept.add(override.get_key_element())
+        check_objective_not_swept(override.get_key_element(), text)
         if isinstance(override.value(), IntervalSweep):
             raise UserError(
                 f"{text} is a range of real numbers, which only an Optuna study samples; expected a grid's values "

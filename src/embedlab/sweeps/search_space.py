@@ -38,10 +38,22 @@ def parse_search_space(params: dict[str, str], arguments: list[str]) -> tuple[di
         space.pop(key, None)
         fixed.pop(key, None)
         if override.is_sweep_override():
+            check_objective_not_swept(key, text)
             space[key] = to_distribution(override)
         else:
             fixed[key] = text
     return space, list(fixed.values())
+
+
+def check_objective_not_swept(key: str, text: str) -> None:
+    """A sweep compares its jobs by one `optimized_metric` in one direction: a study over
+    `optimized_metric=choice(ndcg_at_10,val_loss)` would rank a loss as if it were an ndcg, and a grid's best job
+    would be chosen among numbers of different kinds."""
+    if key.lstrip("+~") == "optimized_metric":
+        raise UserError(
+            f"{text}: a sweep compares its jobs by one optimized_metric, in one direction; expected one "
+            "optimized_metric=<metric> for the whole sweep (a sweep per metric)"
+        )
 
 
 def to_distribution(override: Override) -> BaseDistribution:

@@ -120,8 +120,9 @@ def open_study(
 
 
 def check_same_study(study: optuna.Study, direction: str, space: dict, storage: str) -> None:
-    """A stored study resumed under its name keeps its direction and its parameters' distributions: Optuna would
-    otherwise keep the old direction without a word, or fail with a traceback at the first `ask`."""
+    """A stored study resumed under its name keeps its direction, its parameters and their distributions: Optuna
+    would otherwise keep the old direction without a word, fail with a traceback at the first `ask`, or (a
+    parameter added) compare new trials with earlier ones that ran at another setting of it."""
     where = f"hydra.sweeper.study_name={study.study_name} (in {redact(storage)})"
     stored = study.direction.name.lower()
     if stored != direction:
@@ -129,7 +130,8 @@ def check_same_study(study: optuna.Study, direction: str, space: dict, storage: 
             f"{where} was created to {stored}, and this command asks to {direction}; expected "
             f"hydra.sweeper.direction={stored} to resume it, or another hydra.sweeper.study_name for a new study"
         )
-    for trial in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    for trial in trials:
         for key, distribution in trial.distributions.items():
             if key in space and space[key] != distribution:
                 raise UserError(
@@ -137,6 +139,14 @@ def check_same_study(study: optuna.Study, direction: str, space: dict, storage: 
                     f"it in {space[key]!r}; expected the study's own search space to resume it, or another "
                     "hydra.sweeper.study_name for a new study"
                 )
+    searched = {key for trial in trials for key in trial.distributions}
+    if searched and searched != set(space):  # a parameter added or dropped: the earlier trials ran other settings
+        changes = [f"adds {', '.join(sorted(set(space) - searched))}"] if set(space) - searched else []
+        changes += [f"drops {', '.join(sorted(searched - set(space)))}"] if searched - set(space) else []
+        raise UserError(
+            f"{where} searched {', '.join(sorted(searched))}, and this command {' and '.join(changes)}; expected the "
+            "study's own search space to resume it, or another hydra.sweeper.study_name for a new study"
+        )
 
 
 def check_same_jobs(study: optuna.Study, jobs: dict[str, Any], storage: str) -> None:
