@@ -53,6 +53,15 @@ def hydra_refuses(*overrides: str) -> CompactHydraException:
             "dataset.train_on_validation is not a key of dataset; expected one of name, kind, path, fractions, "
             "optimized_metric; to add a new key, write +dataset.train_on_validation=true",
         ),
+        (  # CosineSimilarityLoss takes no scale: `+loss.scale=10` was refused in turn, as not its argument
+            ["loss=cosine", "loss.scale=10"],
+            "loss.scale is not a key of loss; expected one of cos_score_transformation, data_kinds, loss_fct",
+        ),
+        (  # MNRL takes it: `+` adds it
+            ["loss.hardness_strength=9"],
+            "loss.hardness_strength is not a key of loss; expected one of scale, similarity_fct, data_kinds, "
+            "min_batch_size; to add a new key, write +loss.hardness_strength=9",
+        ),
         (["training.lr=["], "training.lr=[ is not an override Hydra can read (no viable alternative at input '[')"),
         (["dataset.path=~/x.jsonl"], "dataset.path=~/x.jsonl is not an override Hydra can read at character 14 ('~')"),
         (["loss=mnrl,cosent"], "loss=mnrl,cosent has several values; expected one value: to sweep over them add -m"),
@@ -104,10 +113,12 @@ def test_a_user_who_asks_for_hydras_full_error_gets_the_exception(monkeypatch):
     assert os.environ["HYDRA_FULL_ERROR"] == "1"
 
 
-@pytest.mark.parametrize("override", ["training.lrr=1e-5", "dataset.train_on_validation=true", "phase.foo=1"])
+@pytest.mark.parametrize(
+    "override", ["training.lrr=1e-5", "dataset.train_on_validation=true", "phase.foo=1", "loss=cosine loss.scale=10"]
+)
 def test_no_plus_advice_where_the_schema_would_refuse_the_key_it_adds(override):
     """`+dataset.train_on_validation=true`, as advised, was refused in turn: dataset=physics reads no such key."""
-    assert "+" not in composition_error_line(hydra_refuses(override))
+    assert "+" not in composition_error_line(hydra_refuses(*override.split()))
 
 
 def test_a_sweep_under_torchrun_is_refused_before_anything_is_made(tmp_path):

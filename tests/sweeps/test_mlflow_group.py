@@ -151,3 +151,23 @@ def test_a_study_made_again_under_its_name_gets_its_own_tag_and_a_resumed_one_ke
     resumed = SweepGroup(mlflow_uri, "physics", "physics-1a2b3c4d", new.run_id, kind="optuna")
     assert (resumed.run_id, resumed.name) == (new.run_id, new.name)
     assert f"++tracking.tags.sweep='{new.name}'" in resumed.job_overrides(trial=3)
+
+
+def test_a_best_trial_whose_run_is_elsewhere_is_not_replaced_by_a_lesser_run(mlflow_uri, caplog):
+    """A study resumed into another tracking store has its earlier trials' runs in the old store: the study's best
+    trial has no run under the new parent, and its best run there is another trial's, which was registered (or
+    nothing was, without a word). A repeat that reused an earlier trial's value has no run either, and that
+    earlier run, of the same value, is its best run."""
+    group = SweepGroup(mlflow_uri, "physics", "physics-1a2b3c4d", kind="optuna")
+    child = group.client.create_run(
+        group.experiment_id, tags={"mlflow.parentRunId": group.run_id, "sweep_trial": "5"}
+    ).info.run_id
+    group.client.log_metric(child, "kept_ndcg_at_10", 0.5)
+    group.client.set_terminated(child, status="FINISHED")
+    assert group.best_child("ndcg_at_10", "maximize", trial=5, value=0.5).info.run_id == child
+    assert group.best_child("ndcg_at_10", "maximize", trial=7, value=0.5).info.run_id == child  # a repeat of 5
+    with caplog.at_level("WARNING"):
+        assert group.best_child("ndcg_at_10", "maximize", trial=2, value=0.7) is None  # in the old store
+    assert "best trial 2 (ndcg_at_10=0.7000) has no run under this sweep's parent run" in caplog.text
+    assert group.register_best("ndcg_at_10", "maximize", trial=2, value=0.7) is None
+    assert "best_run_id" not in group.client.get_run(group.run_id).data.tags

@@ -238,7 +238,8 @@ def unknown_key(cause: ConfigAttributeError | ConfigKeyError, message: str) -> s
         return not_a_chain_key(key, parent, name, stage, known)
     accepted = accepted_keys(parent, cause.parent_node)
     if accepted is not None and name not in accepted:  # `+` would add it, and the schema would refuse it then
-        guess = close(name, accepted, f"{parent}.") or f"; expected one of {', '.join(accepted)}"
+        shown = [k for k in accepted if not k.startswith("_")]  # not Hydra's _target_, _partial_
+        guess = close(name, shown, f"{parent}.") or f"; expected one of {', '.join(shown)}"
         return f"{key} is not a key of {parent}{guess}"
     add = message.rpartition(" use ")[2] if "To append" in message else f"+{key}=..."
     guess = close(name, known, f"{parent}." if parent else "") or (

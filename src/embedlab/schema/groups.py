@@ -226,7 +226,8 @@ def with_fractions(rules: dict[str, Rule]) -> dict[str, Rule]:
 
 def accepted_keys(where: str, node: Any) -> list[str] | None:
     """The keys the schema accepts in the node at `where` (a group, or a group of a chain's stage), by its group or
-    its option's `_target_`; None where it takes any key it is given (a loss's arguments, a stage's partial node)."""
+    its option's `_target_` (a loss: the arguments its class takes, read from its source, and the keys its option
+    has); None where it takes any key it is given (a mixed loss, a stage's partial node)."""
     group = where.rsplit(".", 1)[-1]
     if group in CLOSED:
         return list(CLOSED[group])
@@ -235,6 +236,11 @@ def accepted_keys(where: str, node: Any) -> list[str] | None:
         return list(with_fractions(DATASETS[target]))
     if group == "phase" and target in PHASES:
         return list(PHASES[target])
+    if group == "loss" and isinstance(target, str) and "parts" not in node:  # the arguments its class takes
+        from embedlab.schema.signatures import keyword_arguments
+
+        takes = keyword_arguments(target)
+        return None if takes is None else sorted({*takes, *(str(k) for k in node)} - {"model"})
     return None
 
 

@@ -152,30 +152,43 @@ class SweepGroup:
             self.client.set_tag(self.run_id, "best_command", summary["best_command"])
         if summary.get("optimized_metric"):
             self.register_best(
-                summary["optimized_metric"], summary.get("direction", "maximize"), summary.get("best_trial")
+                summary["optimized_metric"],
+                summary.get("direction", "maximize"),
+                summary.get("best_trial"),
+                summary.get("best_value"),
             )
 
-    def best_child(self, metric: str, direction: str, trial: int | None = None):
+    def best_child(self, metric: str, direction: str, trial: int | None = None, value: float | None = None):
         """The FINISHED job run of Optuna's best `trial`, else the one with the best `kept_<metric>` (the objective
-        each job logs), or None."""
+        each job logs), or None. A study's best trial with no run here (a repeat that reused an earlier trial's
+        value has none) is that best run only when its value is the trial's: a study resumed into another
+        tracking store has its earlier trials' runs in the old one, and a lesser run here is not the study's best."""
         key = kept(metric)
         done = [r for r in self.children() if r.info.status == "FINISHED" and key in r.data.metrics]
         by_trial = [r for r in done if trial is not None and r.data.tags.get(TRIAL_TAG) == str(trial)]
         if by_trial:
             return by_trial[0]
-        if not done:
-            return None
         pick = max if direction == "maximize" else min
-        return pick(done, key=lambda r: r.data.metrics[key])
+        best = pick(done, key=lambda r: r.data.metrics[key]) if done else None
+        if trial is not None and value is not None and (best is None or best.data.metrics[key] != value):
+            log.warning(
+                f"best trial {trial} ({metric}={value:.4f}) has no run under this sweep's parent run in "
+                f"{redact(self.uri)} (it ran in another tracking store or under another parent run): its model is "
+                "not logged or registered here"
+            )
+            return None
+        return best
 
-    def register_best(self, metric: str, direction: str, trial: int | None = None) -> str | None:
+    def register_best(
+        self, metric: str, direction: str, trial: int | None = None, value: float | None = None
+    ) -> str | None:
         """Log the best job's model (the sweep's one full model) and register it as one version; returns its
         models:/ URI. The alias `champion` moves to it only when it beats the holder (see `move_champion`).
 
         Every version is linked to its logged model and described (base model, dataset, kept step, scores); its
         tags: its run, the sweep, the objective and its value, and the dataset (experiment).
         """
-        best = self.best_child(metric, direction, trial)
+        best = self.best_child(metric, direction, trial, value)
         if best is None:
             return None
         self.client.set_tag(self.run_id, "best_run_id", best.info.run_id)
