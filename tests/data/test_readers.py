@@ -165,6 +165,18 @@ def test_qrels_pointing_nowhere(beir_folder, row, expected):
     assert "qrels.tsv: line 12" in one_line(exc) and expected in str(exc.value)
 
 
+@pytest.mark.parametrize("trec", [False, True])  # BEIR's rows, or TREC's `qid 0 docid rel`
+def test_qrels_without_a_header_line_say_so(beir_folder, trec):
+    """A qrels file with no header was `row 1 has no column 'query-id'`, which named no missing line."""
+    path = beir_folder / "qrels.tsv"
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
+    path.write_text("".join("\t".join([q, "0", d, r] if trec else [q, d, r]) + "\n" for q, d, r in rows))
+    with pytest.raises(UserError) as exc:
+        read_beir(beir_folder)
+    assert "qrels.tsv: line 1 (" in one_line(exc) and "is a row, not a header: query-id" in str(exc.value)
+    assert "expected a first line query-id<TAB>corpus-id<TAB>score" in str(exc.value)
+
+
 def test_hub_offline_without_cache_fails_in_one_line():
     # conftest sets HF_HUB_OFFLINE=1: the datasets cache answers at once, and it has no such dataset.
     with pytest.raises(UserError) as exc:

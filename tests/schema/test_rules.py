@@ -45,6 +45,9 @@ def test_a_rule_takes_what_it_says_it_expects(rule, value):
 def test_did_you_mean_names_the_close_key_or_lists_them_all():
     assert did_you_mean("batchsize", ["batch_size", "lr"], "training.") == "did you mean training.batch_size?"
     assert did_you_mean("zzz", ["batch_size", "lr"]) == "expected one of batch_size, lr"
+    assert did_you_mean("FP32", ["auto", "fp32", "bf16", "fp16"], "hardware.precision=") == (
+        "did you mean hardware.precision=fp32?"  # a value in capitals: its own name, not a look-alike
+    )
 
 
 def test_unknown_key_suggests_the_close_one(compose_config):

@@ -98,7 +98,9 @@ def test_a_job_that_fails_says_why_in_its_own_job_log(sweep_args, sweep_runs, tm
     args = [a for a in sweep_args if not a.startswith("dataset.path=")]
     setting = ["dataset=local", "dataset.kind=scored_pairs", f"dataset.path={data}", "loss=cosent"]
     result = run_train("-m", *args, *setting, "optimized_metric=spearman", "training.lr=1e-4,2e-4")
-    assert result.returncode != 0
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "rror" in line]  # not Hydra's `Error executing job …`
+    assert len(errors) == 1 and errors[0].startswith("error: grid job 0 (training.lr=0.0001) failed: optimized_metric")
     logs = sorted((tmp_path / "multirun").glob("*/train.log"))
     assert len(logs) == 2
     for log in logs:

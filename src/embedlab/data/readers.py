@@ -436,6 +436,12 @@ def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> d
     """A qrels TSV (query-id, corpus-id[, score]) as query id -> relevant doc ids; score 0 is not relevant.
     Every id must be in `queries` / `corpus`, and every score a number."""
     rows = _read_delimited(path, "\t")
+    header = [str(name).strip() for name in rows[0]] if rows else []
+    if header and "query-id" not in header and header[0] in queries:  # TREC's `qid 0 docid rel` has no header
+        raise UserError(
+            f"{path}: line 1 ({' '.join(header)}) is a row, not a header: query-id '{header[0]}' is a query; "
+            "expected a first line query-id<TAB>corpus-id<TAB>score above the rows (BEIR's qrels)"
+        )
     require_columns(rows, ["query-id", "corpus-id"], str(path))
     relevant: dict[str, set[str]] = {}
     for number, row in enumerate(rows, start=2):

@@ -46,9 +46,10 @@ def fail(key: str, value: Any, problem: str, expected: str) -> None:
 
 
 def closest(name: str, known: Sequence[str]) -> str | None:
-    """The known name a typo most likely meant, or None when none is close."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return match[0] if match else None
+    """The known name a typo most likely meant (`FP32`: fp32), or None when none is close."""
+    by_case = {str(k).lower(): k for k in known}
+    match = difflib.get_close_matches(name.lower(), list(by_case), n=1, cutoff=0.6)
+    return by_case[match[0]] if match else None
 
 
 def stage_with(chain, key: str) -> str | None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobReturn, JobStatus
+
 from embedlab.config import quote
 from embedlab.errors import UserError, stopped_by_signal
 from embedlab.sweeps.launcher_errors import launcher_could_not_start, worker_died
@@ -307,13 +309,41 @@ class GroupedLauncher:
             chosen = [o for o in overrides if o.split("=", 1)[0] in self.swept]
             jobs.append([*overrides, *self.group.job_overrides(overrides=chosen, job=number)])
         try:
-            return self.inner.launch(jobs, initial_job_idx)
+            results = self.inner.launch(jobs, initial_job_idx)
         except Exception as exc:  # the launcher's own (a job's failure is in its result): not a stop, not a dead worker
             if isinstance(exc, UserError) or stopped_by_signal() is not None or worker_died(exc):
                 raise
             raise launcher_could_not_start(
                 exc, self.inner, f"the grid's jobs {initial_job_idx}-{initial_job_idx + len(jobs) - 1}", "none ran"
             ) from exc
+        for number, ret in enumerate(results, start=initial_job_idx):
+            named_failure(ret, number, [o for o in ret.overrides or [] if o.split("=", 1)[0] in self.swept])
+        return results
+
+
+class NamedFailure(JobReturn):
+    """A failed grid job's result: Hydra's sweeper reads `return_value`, which re-raises the job's error after
+    writing `Error executing job with overrides: [<every override, the sweep's own too>]` to stderr. Here the
+    error itself names the job by its swept values, and nothing else is written: one `error:` line."""
+
+    @property
+    def return_value(self) -> Any:
+        if self.status == JobStatus.COMPLETED:
+            return self._return_value
+        raise self._return_value
+
+    @return_value.setter
+    def return_value(self, value: Any) -> None:
+        self._return_value = value
+
+
+def named_failure(ret: JobReturn, number: int, chosen: list[str]) -> None:
+    """A failed job's result as a `NamedFailure`, its user error (`UserError`) prefixed with the job."""
+    if ret.status != JobStatus.FAILED:
+        return
+    if isinstance(ret._return_value, UserError):
+        ret._return_value = UserError(f"grid job {number} ({' '.join(chosen)}) failed: {ret._return_value}")
+    ret.__class__ = NamedFailure
 
 
 def grid_summary(group: SweepGroup, metric: str, fixed: list[str], swept: list[str]) -> dict[str, Any]:
