@@ -56,6 +56,12 @@ def test_a_storage_at_mlflows_store_is_refused_and_left_unwritten(tmp_path):
     assert mlflow_db.read_bytes() == before
 
 
+def test_a_storage_that_is_a_folder_says_so(tmp_path):
+    """SQLite's own word for a folder is "disk I/O error"."""
+    with pytest.raises(UserError, match=f"{tmp_path} is a folder; expected a file in it, e.g. {tmp_path}/optuna.db"):
+        rdb_storage(f"sqlite:///{tmp_path}")
+
+
 def test_a_new_storage_is_created_complete_in_a_folder_that_exists_only(tmp_path):
     rdb_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
     assert read_store(tmp_path / "optuna.db", "").revision == OPTUNA.head()

@@ -210,6 +210,9 @@ def prepare_store(path: Path, kind: StoreKind, where: str) -> None:
         kind: MLFLOW or OPTUNA.
         where: the setting that named the file, for messages (`tracking.uri=sqlite:///…`).
     """
+    if path.is_dir():  # SQLite's own word for it is "disk I/O error"
+        name = f"{kind.tool.lower()}.db"
+        raise UserError(f"{where} cannot be opened: {path} is a folder; expected a file in it, e.g. {path / name}")
     if check_store_kind(path, kind, where).revision == kind.head():
         return  # ready: the common case takes no lock
     if not path.parent.is_dir():
