@@ -12,6 +12,7 @@ from typing import Any
 
 from embedlab.hardware.device import DEVICES, PRECISIONS  # the class owns its choices (it imports no torch)
 from embedlab.schema.rules import Choice, Either, Flag, Items, Mapping, Number, Rule, Text
+from embedlab.tracking.sqlite_store import in_memory_sqlite
 
 KINDS = ("pairs", "triplets", "scored_pairs", "labeled_pairs", "retrieval")
 # transformers' SchedulerType values that need no extra scheduler arguments (a test checks they exist there)
@@ -49,8 +50,7 @@ def storage_url(url: str) -> str | None:
     """An SQLAlchemy URL such as sqlite:////abs/optuna.db or postgresql://user@host/db."""
     if not re.match(r"^[a-z][a-z0-9+]*://", url):
         return "is not a database URL"
-    if url.startswith("sqlite") and (not url.startswith("sqlite:///") or url.split("?", 1)[0] == "sqlite:///:memory:"):
-        # SQLAlchemy's in-memory database: each job's process would open an empty one, and find no trial
+    if in_memory_sqlite(url):  # each job's process would open an empty one, and find no trial
         return "is an in-memory database, which no job or later command sees (four slashes: sqlite:////abs/optuna.db)"
     return None
 

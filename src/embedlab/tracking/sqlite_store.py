@@ -195,6 +195,14 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path) if path not in ("", ":memory:") else None
 
 
+def in_memory_sqlite(url: str) -> bool:
+    """`sqlite://` or `sqlite:///:memory:`: SQLAlchemy's in-memory database, gone with the process that opened it
+    (no job, run or later command sees it); the three-slash `sqlite:///tmp/x.db` is a relative file instead."""
+    return url.startswith("sqlite") and (
+        not url.startswith("sqlite:///") or url.split("?", 1)[0] == "sqlite:///:memory:"
+    )
+
+
 def prepare_sqlite_url(url: str, kind: StoreKind, where: str) -> None:
     """`prepare_store` for the file a `sqlite:///` URL names; any other URL is left to its tool."""
     path = sqlite_file(url)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from embedlab.errors import UserError
 from embedlab.tracking.params import redact
-from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind, sqlite_file
+from embedlab.tracking.sqlite_store import MLFLOW, check_store_kind, in_memory_sqlite, sqlite_file
 from embedlab.tracking.store import ARTIFACTS_FOLDER, artifact_folder
 
 CONNECT_TIMEOUT_S = 5  # a TCP connect to a tracking or database server that takes longer is reported at once
@@ -75,8 +75,8 @@ def check_store_reachable(uri: str, experiment: str | None = None) -> None:
         check_server_answers(uri, parts)
     if database in DATABASE_PORTS and parts.hostname:  # without a host: a local socket, which MLflow opens
         check_answers(uri, parts.hostname, parts.port or DATABASE_PORTS[database], f"a {database} server there")
-    if parts.scheme == "sqlite" and (not uri.startswith("sqlite:///") or uri.split("?", 1)[0] == "sqlite:///:memory:"):
-        raise UserError(  # `sqlite://` is SQLAlchemy's in-memory database: every record gone when the run ends
+    if parts.scheme == "sqlite" and in_memory_sqlite(uri):
+        raise UserError(  # every record gone when the run ends
             f"tracking.uri={redact(uri)} is not a SQLite file MLflow keeps; expected sqlite:///<absolute path>.db "
             "(four slashes before /home/..., e.g. sqlite:////tmp/mlflow.db)"
         )
