@@ -57,7 +57,6 @@ def main(cfg: DictConfig) -> float:
     from omegaconf import open_dict
 
     from embedlab.errors import UserError, exit_with_error, raise_if_stopped
-    from embedlab.folders import discard_refused_folder
     from embedlab.interrupts import stopped_when_sweeper_dies
     from embedlab.job import run_job
     from embedlab.logs import to_job_log_only
@@ -85,7 +84,6 @@ def main(cfg: DictConfig) -> float:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             to_job_log_only(log, f"error: {exc}")  # the job's train.log says why it failed
             raise  # the sweeper records the trial as failed and goes on
-        discard_refused_folder(Path(hydra_cfg.runtime.output_dir))  # refused before a run started: nothing to keep
         exit_with_error(exc, log)  # logged: into the job log too, and on stderr (conf/hydra/job_logging)
     except Exception as exc:
         if hydra_cfg.mode == RunMode.MULTIRUN and type(exc).__name__ != "TrialPruned":  # pruned: not an error
@@ -121,5 +119,5 @@ if __name__ == "__main__":
         check_no_sweep_under_torchrun(sys.argv)  # every rank would run the whole sweep
         check_search_space_has_multirun(sys.argv)  # before reproduce: a reproduced trial is one run, rightly
         sys.argv = reproduce_command(sys.argv)  # reproduce=<run id>: that run's own overrides; else unchanged
-        with discarded_when_refused():  # a refused sweep leaves no empty multirun/<date>/<time>/ (a run: main does)
+        with discarded_when_refused():  # a refused run or sweep leaves no folder of Hydra's leftovers behind
             main()

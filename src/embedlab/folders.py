@@ -102,8 +102,8 @@ def discard_refused_folder(folder: Path) -> None:
 @contextlib.contextmanager
 def discarded_when_refused() -> Iterator[None]:
     """A command refused in one line (exit 2) removes each folder it claimed that holds only what Hydra wrote into
-    it (`discard_refused_folder`): a refused sweep (`-m`) leaves no `multirun/<date>/<time>/`, as a refused run
-    leaves no `outputs/` folder. A sweep whose jobs ran keeps its folder: it holds theirs."""
+    it (`discard_refused_folder`): a refused run leaves no `outputs/<date>/<time>/`, a refused sweep (`-m`) no
+    `multirun/<date>/<time>/`. A sweep whose jobs ran keeps its folder: it holds theirs."""
     try:
         yield
     except SystemExit as exc:
