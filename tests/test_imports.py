@@ -77,7 +77,17 @@ def test_bad_data_fails_before_torch_is_imported(tmp_path: Path):
     bad = write_jsonl(tmp_path / "pairs.jsonl", [{"anchor": "a question", "positive": ""}])
     uri = f"sqlite:///{tmp_path}/m.db"
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "train", "dataset=local", f"dataset.path={bad}"],
+        # its folder named: made in the repository, and removed on refusal, it fails another worker's check there
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "train",
+            "dataset=local",
+            f"dataset.path={bad}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
